@@ -1,0 +1,10 @@
+"""ForgeAPI: a production-ready FastAPI service foundation."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("forgeapi")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,158 @@
+"""Settings: the only module that reads the environment.
+
+Every setting is read from a `FORGE_`-prefixed environment variable or from `.env`. Secrets are `SecretStr`, so
+they print as `**********` in every repr, log line and traceback.
+"""
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = [
+    "DEVELOPMENT_SECRET_KEY",
+    "Environment",
+    "InsecureSettingsError",
+    "LogFormat",
+    "Settings",
+    "get_settings",
+]
+
+# Public by design: the development default must never sign tokens in production.
+DEVELOPMENT_SECRET_KEY = "forgeapi-development-secret-key-do-not-use-in-production"  # noqa: S105
+_KNOWN_WEAK_SECRETS = frozenset(
+    {DEVELOPMENT_SECRET_KEY, "", "secret", "changeme", "change-me", "please-change-me", "your-secret-key"}
+)
+_MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class InsecureSettingsError(ValueError):
+    """A production setting is missing or insecure; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FORGE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    service_name: str = "forgeapi"
+
+    # Database. SQLite (embedded, the default) or PostgreSQL (postgresql+asyncpg://...).
+    # repr=False: a PostgreSQL URL may carry a password; `database_url_masked` is the printable form.
+    database_url: str = Field(default="sqlite+aiosqlite:///./var/forgeapi.db", repr=False)
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_pre_ping: bool = True
+    database_pool_recycle: int = Field(default=3600, ge=-1, description="seconds; -1 disables recycling")
+    database_pool_timeout: float = Field(default=30.0, gt=0)
+    database_echo: bool = False
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # None: upgrade in development, check only elsewhere (see `forge serve`).
+    migrate_on_start: bool | None = None
+
+    # Security.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "forgeapi"
+    jwt_audience: str = "forgeapi"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+    password_hash_memory_kib: int = Field(default=19_456, ge=8)
+    password_hash_iterations: int = Field(default=2, ge=1)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+
+    # HTTP.
+    docs_enabled: bool = True
+    max_request_body_bytes: int = Field(default=1_048_576, ge=0)
+    gzip_minimum_size: int = Field(default=1000, ge=0)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    hsts_enabled: bool | None = None
+
+    # Logging.
+    log_level: str = "INFO"
+    log_format: LogFormat | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret in _KNOWN_WEAK_SECRETS or len(secret) < _MIN_SECRET_LENGTH:
+            msg = (
+                "FORGE_SECRET_KEY is missing, a known default or shorter than "
+                f"{_MIN_SECRET_LENGTH} characters; production refuses to start without a real secret "
+                '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+            raise InsecureSettingsError(msg)
+        if "*" in self.cors_origins:
+            msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"
+            raise InsecureSettingsError(msg)
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def database_url_masked(self) -> str:
+        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.is_production else LogFormat.CONSOLE
+
+    @property
+    def effective_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def effective_hsts(self) -> bool:
+        return self.hsts_enabled if self.hsts_enabled is not None else self.is_production
+
+    @cached_property
+    def sqlite_path(self) -> Path | None:
+        """The database file of an SQLite URL, or None for another database or an in-memory one."""
+        if not self.is_sqlite:
+            return None
+        _, _, path = self.database_url.partition(":///")
+        path = path.split("?", 1)[0]
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (each call reads anew; the app keeps its own instance)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Infrastructure every feature may use: database, security, errors, logging."""

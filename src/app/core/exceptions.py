@@ -1,0 +1,140 @@
+"""Domain exceptions: the one hierarchy that services raise and `core.problems` maps to RFC 9457 responses.
+
+    ForgeError (500)
+    ├── BadRequestError (400)
+    ├── AuthenticationError (401)
+    ├── PermissionDeniedError (403)
+    ├── NotFoundError (404)
+    ├── ConflictError (409)
+    │   └── InsufficientStockError
+    ├── PayloadTooLargeError (413)
+    ├── UnsupportedMediaTypeError (415)
+    ├── InvalidInputError (422)
+    ├── RateLimitedError (429)
+    └── ServiceUnavailableError (503)
+
+Services and repositories know nothing of HTTP: each class carries only the status and the problem `type` slug
+that the HTTP layer needs, so that the mapping lives in one place.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "FieldError",
+    "ForgeError",
+    "InsufficientStockError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServiceUnavailableError",
+    "UnsupportedMediaTypeError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid input: `pointer` is a JSON pointer into the request (`#/body/email`, `#/query/size`)."""
+
+    pointer: str
+    message: str
+    code: str
+
+
+class ForgeError(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+
+class BadRequestError(ForgeError):
+    status = 400
+    slug = "bad-request"
+    title = "Bad Request"
+
+
+class AuthenticationError(ForgeError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication Required"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["WWW-Authenticate"] = "Bearer"
+
+
+class PermissionDeniedError(ForgeError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFoundError(ForgeError):
+    status = 404
+    slug = "not-found"
+    title = "Not Found"
+
+
+class ConflictError(ForgeError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class InsufficientStockError(ConflictError):
+    slug = "insufficient-stock"
+    title = "Insufficient Stock"
+
+
+class PayloadTooLargeError(ForgeError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Content Too Large"
+
+
+class UnsupportedMediaTypeError(ForgeError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported Media Type"
+
+
+class InvalidInputError(ForgeError):
+    status = 422
+    slug = "validation-error"
+    title = "Invalid Input"
+
+    def __init__(self, detail: str | None = None, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+
+
+class RateLimitedError(ForgeError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_seconds: int, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["Retry-After"] = str(retry_after_seconds)
+
+
+class ServiceUnavailableError(ForgeError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after_seconds: int | None = None, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        if retry_after_seconds is not None:
+            self.headers["Retry-After"] = str(retry_after_seconds)

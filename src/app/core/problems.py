@@ -1,0 +1,176 @@
+"""RFC 9457 problem details: the single place where errors become HTTP responses.
+
+Every error leaves the service as `application/problem+json` with `type`, `title`, `status`, `detail` and
+`instance`, plus `request_id` and, for invalid input, `errors` (one entry per invalid field, each with a JSON
+pointer). Inputs are never echoed back: a rejected password must not reappear in a response body.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.core.exceptions import ConflictError, ForgeError, ServiceUnavailableError
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "install_exception_handlers",
+    "problem_body",
+    "problem_type",
+    "validation_errors",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEM_TYPE_PREFIX = "urn:forgeapi:problem:"
+_log = structlog.get_logger("app.errors")
+
+
+def problem_type(slug: str) -> str:
+    return f"{_PROBLEM_TYPE_PREFIX}{slug}"
+
+
+def problem_body(
+    *, status: int, title: str, detail: str, instance: str, slug: str | None, extensions: Mapping[str, Any]
+) -> bytes:
+    body: dict[str, Any] = {
+        "type": problem_type(slug) if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update(extensions)
+    return orjson.dumps(body)
+
+
+def _request_id(request: Request) -> str | None:
+    state: Mapping[str, Any] = request.scope.get("state", {})
+    value = state.get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def _respond(
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    extra = dict(extensions or {})
+    if (request_id := _request_id(request)) is not None:
+        extra["request_id"] = request_id
+    content = problem_body(
+        status=status, title=title, detail=detail, instance=request.url.path, slug=slug, extensions=extra
+    )
+    return Response(content, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _escape_pointer_token(token: str | int) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Turn Pydantic/FastAPI error dicts into problem `errors` entries, without the offending input."""
+    entries: list[dict[str, str]] = []
+    for error in errors:
+        location, *path = error.get("loc", ()) or ("body",)
+        entries.append(
+            {
+                "location": str(location),
+                "pointer": "#/" + "/".join(_escape_pointer_token(part) for part in path) if path else "#",
+                "detail": str(error.get("msg", "Invalid value")),
+                "code": str(error.get("type", "invalid")),
+            }
+        )
+    return entries
+
+
+async def _handle_forge_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ForgeError)  # noqa: S101 - registered for ForgeError only
+    extensions = dict(exc.extensions)
+    errors = getattr(exc, "errors", None)
+    if errors:
+        extensions["errors"] = [
+            {"location": "body", "pointer": e.pointer, "detail": e.message, "code": e.code} for e in errors
+        ]
+    if exc.status >= 500:  # noqa: PLR2004
+        _log.warning("service_error", status=exc.status, detail=exc.detail)
+    return _respond(
+        request,
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        extensions=extensions,
+        headers=exc.headers,
+    )
+
+
+def _is_malformed_json(errors: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return next((e for e in errors if e.get("type") == "json_invalid"), None)
+
+
+async def _handle_request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for RequestValidationError only
+    errors = exc.errors()
+    if (malformed := _is_malformed_json(errors)) is not None:
+        reason = (malformed.get("ctx") or {}).get("error", "invalid JSON")
+        position = malformed.get("loc", ("body", 0))[-1]
+        return _respond(
+            request,
+            status=400,
+            title="Malformed JSON",
+            detail=f"The request body is not valid JSON: {reason} (at character {position}).",
+            slug="malformed-json",
+        )
+    return _respond(
+        request,
+        status=422,
+        title="Invalid Input",
+        detail=f"The request has {len(errors)} invalid field(s); see `errors`.",
+        slug="validation-error",
+        extensions={"errors": validation_errors(errors)},
+    )
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for HTTPException only
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    if exc.status_code == 404 and detail is None:  # noqa: PLR2004
+        detail = f"No resource at {request.url.path}."
+    if exc.status_code == 405 and detail is None:  # noqa: PLR2004
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return _respond(request, status=exc.status_code, title=phrase, detail=detail or phrase, headers=exc.headers or None)
+
+
+async def _handle_integrity_error(request: Request, exc: Exception) -> Response:
+    # A constraint the service did not check first (or lost a race on): never show the SQL, say "conflict".
+    _log.info("integrity_error", error_class=type(exc.orig).__name__ if isinstance(exc, DBAPIError) else None)
+    conflict = ConflictError("The request conflicts with the current state of the resource.")
+    return await _handle_forge_error(request, conflict)
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> Response:
+    # Lost connections, lock timeouts, failover: transient for the client, logged in full for the operator.
+    _log.error("database_error", exc_info=exc)
+    unavailable = ServiceUnavailableError("The database is temporarily unavailable.", retry_after_seconds=1)
+    return await _handle_forge_error(request, unavailable)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ForgeError, _handle_forge_error)
+    app.add_exception_handler(RequestValidationError, _handle_request_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(IntegrityError, _handle_integrity_error)
+    app.add_exception_handler(DBAPIError, _handle_database_error)

@@ -1,0 +1,134 @@
+"""Passwords (Argon2id via pwdlib) and JSON Web Tokens (PyJWT).
+
+Hashing is CPU-bound (tens of milliseconds by design), so it runs in a worker thread, never on the event loop.
+Tokens pin the algorithm on decode, require every registered claim we rely on, and carry a `typ` claim so that a
+refresh token is never accepted where an access token is expected.
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from anyio import to_thread
+from fastapi import Depends, Request
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.config import Settings
+from app.core.database import utcnow
+
+__all__ = [
+    "Hasher",
+    "IssuedToken",
+    "PasswordHasher",
+    "TokenError",
+    "TokenService",
+    "TokenType",
+    "Tokens",
+    "get_password_hasher",
+    "get_token_service",
+]
+
+_LEEWAY_SECONDS = 10
+
+
+class TokenType(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+class TokenError(Exception):
+    """The token is malformed, forged, expired or of the wrong type; the reason is for logs only."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+class PasswordHasher:
+    def __init__(self, settings: Settings) -> None:
+        self._hash = PasswordHash(
+            (
+                Argon2Hasher(
+                    memory_cost=settings.password_hash_memory_kib,
+                    time_cost=settings.password_hash_iterations,
+                    parallelism=settings.password_hash_parallelism,
+                ),
+            )
+        )
+        # Verified against when the account does not exist, so that a login takes as long either way.
+        self._decoy_hash = self._hash.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await to_thread.run_sync(self._hash.hash, password)
+
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """Check a password; returns (valid, new hash when the stored one uses outdated parameters)."""
+        target = hashed if hashed is not None else self._decoy_hash
+        valid, updated = await to_thread.run_sync(self._hash.verify_and_update, password, target)
+        return (valid and hashed is not None), updated
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.secret_key.get_secret_value()
+        self._algorithm = settings.jwt_algorithm
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._ttl = {
+            TokenType.ACCESS: settings.access_token_ttl_seconds,
+            TokenType.REFRESH: settings.refresh_token_ttl_seconds,
+        }
+
+    def issue(self, *, subject: str, token_type: TokenType) -> IssuedToken:
+        now = utcnow()
+        ttl = self._ttl[token_type]
+        claims: dict[str, Any] = {
+            "sub": subject,
+            "typ": token_type.value,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=ttl),
+            "jti": uuid.uuid4().hex,
+        }
+        return IssuedToken(jwt.encode(claims, self._key, algorithm=self._algorithm), ttl)
+
+    def decode(self, token: str, *, expected_type: TokenType) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "typ"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        if claims.get("typ") != expected_type.value:
+            msg = f"expected a {expected_type.value} token"
+            raise TokenError(msg)
+        return claims
+
+
+def get_password_hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.password_hasher
+    return hasher
+
+
+def get_token_service(request: Request) -> TokenService:
+    tokens: TokenService = request.app.state.token_service
+    return tokens
+
+
+Hasher = Annotated[PasswordHasher, Depends(get_password_hasher)]
+Tokens = Annotated[TokenService, Depends(get_token_service)]

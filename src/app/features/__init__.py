@@ -1,0 +1,1 @@
+"""Vertical slices, one per domain: router -> service -> repository -> models, with schemas."""

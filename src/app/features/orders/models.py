@@ -1,0 +1,46 @@
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.database import Base, TimestampMixin
+
+__all__ = ["Order", "OrderID", "OrderItem", "OrderStatus"]
+
+type OrderID = int
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    CANCELLED = "cancelled"
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "customer_order"  # "order" is an SQL keyword
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=OrderStatus.PLACED,
+    )
+    total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    items: Mapped[list["OrderItem"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", lazy="selectin", order_by="OrderItem.id"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_item"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="RESTRICT"), index=True)
+    # Name and price as they were when the order was placed: later catalogue edits do not rewrite history.
+    product_name: Mapped[str] = mapped_column(String(200))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    quantity: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="items")

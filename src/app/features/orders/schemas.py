@@ -1,0 +1,47 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.money import MoneyOut
+from app.features.orders.models import OrderStatus
+from app.shared.routing import MAX_ID
+
+__all__ = ["OrderCreate", "OrderItemCreate", "OrderItemRead", "OrderRead"]
+
+MAX_ITEMS_PER_ORDER = 50
+MAX_UNITS_PER_ITEM = 1000
+
+
+class OrderItemCreate(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    product_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ITEM)]
+
+
+class OrderCreate(BaseModel):
+    """An order names products and quantities only: prices and the total are the server's to compute."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
+
+
+class OrderItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_id: int
+    product_name: str
+    quantity: int
+    unit_price: MoneyOut
+
+
+class OrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: OrderStatus
+    total: MoneyOut
+    items: list[OrderItemRead]
+    created_at: datetime

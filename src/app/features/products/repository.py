@@ -1,0 +1,84 @@
+"""SQL for products; the stock reservation is one conditional UPDATE, so concurrent orders cannot oversell."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.database import utcnow
+from app.features.products.models import Product, ProductID
+
+__all__ = ["ProductQuery", "Reservation", "add", "count", "delete", "get", "list_page", "reserve"]
+
+
+class Reservation(NamedTuple):
+    product_id: int
+    name: str
+    price: Decimal
+
+
+class ProductQuery(NamedTuple):
+    name_contains: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.name_contains:
+            pattern = self.name_contains.lower()
+            conditions.append(func.lower(Product.name).contains(pattern, autoescape=True))
+        if self.min_price is not None:
+            conditions.append(Product.price >= self.min_price)
+        if self.max_price is not None:
+            conditions.append(Product.price <= self.max_price)
+        return conditions
+
+
+async def get(session: AsyncSession, product_id: ProductID) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def add(session: AsyncSession, product: Product) -> Product:
+    session.add(product)
+    await session.flush()
+    return product
+
+
+async def delete(session: AsyncSession, product: Product) -> bool:
+    """Delete the product; False (and nothing deleted) when rows elsewhere still refer to it."""
+    try:
+        async with session.begin_nested():
+            await session.delete(product)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def list_page(session: AsyncSession, *, query: ProductQuery, offset: int, limit: int) -> Sequence[Product]:
+    statement = select(Product).where(*query.conditions()).order_by(Product.id).offset(offset).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def count(session: AsyncSession, *, query: ProductQuery) -> int:
+    statement = select(func.count()).select_from(Product).where(*query.conditions())
+    return (await session.execute(statement)).scalar_one()
+
+
+async def reserve(session: AsyncSession, *, product_id: ProductID, quantity: int) -> Reservation | None:
+    """Take `quantity` units out of stock if, and only if, that many are there; None when they are not.
+
+    The check and the decrement are one statement: PostgreSQL row-locks the product for the rest of the
+    transaction, and SQLite runs it under the write lock that `BEGIN IMMEDIATE` took.
+    """
+    statement = (
+        update(Product)
+        .where(Product.id == product_id, Product.quantity >= quantity)
+        .values(quantity=Product.quantity - quantity, updated_at=utcnow())
+        .returning(Product.id, Product.name, Product.price)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else Reservation(row.id, row.name, row.price)

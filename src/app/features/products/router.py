@@ -1,0 +1,44 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.core.database import DBSession
+from app.core.pagination import Page, Pagination
+from app.features.products import service
+from app.features.products.models import Product
+from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
+from app.features.users.dependencies import AdminUser
+from app.shared.routing import ForgeRoute, ResourceID
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute)
+
+
+@router.get("")
+async def list_products(
+    session: DBSession, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
+) -> Page[ProductRead]:
+    return await service.list_products(session, params=pagination, filters=filters)
+
+
+@router.get("/{product_id}", response_model=ProductRead)
+async def get_product(product_id: ResourceID, session: DBSession) -> Product:
+    return await service.get_product(session, product_id=product_id)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
+async def create_product(data: ProductCreate, session: DBSession, _admin: AdminUser) -> Product:
+    return await service.create_product(session, data=data)
+
+
+@router.patch("/{product_id}", response_model=ProductRead)
+async def update_product(
+    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _admin: AdminUser
+) -> Product:
+    return await service.update_product(session, product_id=product_id, changes=changes)
+
+
+@router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_product(product_id: ResourceID, session: DBSession, _admin: AdminUser) -> None:
+    await service.delete_product(session, product_id=product_id)

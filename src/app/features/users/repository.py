@@ -1,0 +1,41 @@
+"""SQL for users; nothing else in the codebase builds statements against `user_account`."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.exceptions import ConflictError
+from app.features.users.models import User, UserID
+
+__all__ = ["add", "count", "get", "get_by_email", "list_page"]
+
+
+async def get(session: AsyncSession, user_id: UserID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email))
+    return result.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, user: User) -> User:
+    """Insert a user; a concurrent insert of the same e-mail surfaces as `ConflictError`, not a 500."""
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        msg = "An account with this e-mail address already exists."
+        raise ConflictError(msg) from exc
+    return user
+
+
+async def list_page(session: AsyncSession, *, offset: int, limit: int) -> Sequence[User]:
+    result = await session.execute(select(User).order_by(User.id).offset(offset).limit(limit))
+    return result.scalars().all()
+
+
+async def count(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(User))).scalar_one()

@@ -1,0 +1,51 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.core.database import DBSession
+from app.core.pagination import Page, Pagination
+from app.core.security import Hasher, Tokens
+from app.features.users import service
+from app.features.users.dependencies import AdminUser, CurrentUser
+from app.features.users.models import User
+from app.features.users.schemas import RefreshRequest, TokenPair, UserAdminUpdate, UserCreate, UserRead
+from app.shared.routing import ForgeRoute, ResourceID
+
+__all__ = ["auth_router", "router"]
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=ForgeRoute)
+router = APIRouter(prefix="/users", tags=["users"], route_class=ForgeRoute)
+
+
+@auth_router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User:
+    return await service.register_user(session, data=data, hasher=hasher)
+
+
+@auth_router.post("/token")
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DBSession, hasher: Hasher, tokens: Tokens
+) -> TokenPair:
+    """OAuth2 password flow: `username` is the e-mail address."""
+    return await service.login(session, email=form.username, password=form.password, hasher=hasher, tokens=tokens)
+
+
+@auth_router.post("/refresh")
+async def refresh(data: RefreshRequest, session: DBSession, tokens: Tokens) -> TokenPair:
+    return await service.refresh_tokens(session, refresh_token=data.refresh_token, tokens=tokens)
+
+
+@router.get("/me", response_model=UserRead)
+async def get_me(user: CurrentUser) -> User:
+    return user
+
+
+@router.get("")
+async def list_users(session: DBSession, pagination: Pagination, _admin: AdminUser) -> Page[UserRead]:
+    return await service.list_users(session, params=pagination)
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+async def update_user(user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, admin: AdminUser) -> User:
+    return await service.update_user(session, actor=admin, user_id=user_id, changes=changes)

@@ -1,0 +1,10 @@
+"""Every feature's models, imported so that `Base.metadata` knows all tables (Alembic reads it from here)."""
+
+from app.core.database import Base
+from app.features.orders.models import Order, OrderItem
+from app.features.products.models import Product
+from app.features.users.models import User
+
+__all__ = ["Base", "Order", "OrderItem", "Product", "User", "metadata"]
+
+metadata = Base.metadata

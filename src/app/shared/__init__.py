@@ -1,0 +1,1 @@
+"""Pure-ASGI middleware and small helpers with no domain knowledge."""

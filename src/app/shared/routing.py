@@ -1,0 +1,72 @@
+"""`ForgeRoute`: FastAPI's route with two changes to how a request body is read.
+
+- 415 for a body in a media type the operation does not accept. FastAPI parses a body as JSON only when the
+  Content-Type says JSON; any other type reaches validation as raw bytes and ends as a puzzling 422.
+- JSON numbers with a fraction are parsed as `Decimal`, not `float`, so that money arrives exactly as the client
+  wrote it (`19.99` stays `19.99`), and the non-standard `NaN`/`Infinity` literals are refused.
+"""
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Path, params
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.core.exceptions import UnsupportedMediaTypeError
+
+__all__ = ["MAX_ID", "ForgeRoute", "ResourceID"]
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _accepts_json(media_type: str) -> bool:
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _refuse_constant(name: str) -> Any:
+    msg = f"{name} is not valid JSON"
+    raise ValueError(msg)
+
+
+class ExactJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal, parse_constant=_refuse_constant)
+        return self._json
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "transfer-encoding" in request.headers
+
+
+class ForgeRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+        is_form = isinstance(self.body_field.field_info, params.Form)
+        accepted: Callable[[str], bool] = (lambda media: media in _FORM_TYPES) if is_form else _accepts_json
+        expected = " or ".join(_FORM_TYPES) if is_form else "application/json"
+
+        async def check_media_type(request: Request) -> Response:
+            if _has_body(request):
+                media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if not accepted(media_type):
+                    shown = media_type or "no Content-Type"
+                    msg = f"This operation takes {expected}, not {shown}."
+                    raise UnsupportedMediaTypeError(msg)
+            return await handler(ExactJSONRequest(request.scope, request.receive))
+
+        return check_media_type
+
+
+# Integer primary keys are 32-bit on PostgreSQL: a larger id is a clear 422, never a database error.
+MAX_ID = 2**31 - 1
+ResourceID = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]

@@ -1,0 +1,149 @@
+"""Test fixtures: one suite, two databases.
+
+Every test that takes `database_url` (directly or through `client`) runs on SQLite and, when
+`FORGE_TEST_DATABASE_URL` is set, again on PostgreSQL. The schema is built by the migrations, so every run tests
+them. Each test runs inside a transaction that is rolled back afterwards; the app's session joins it through a
+savepoint (SQLAlchemy: "Joining a Session into an External Transaction"). Tests that need real commits from
+concurrent requests use `committing_client`, which empties the tables afterwards.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.config import Settings
+from app.core.database import create_engine, get_db_session
+from app.main import create_app
+from app.models import metadata
+from tests import helpers
+from tests.support import databases
+
+REQUIRE_SERVICES = os.environ.get("FORGE_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get("FORGE_TEST_DATABASE_URL")
+BASE_URL = "http://testserver"
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Test settings: explicit values only (no .env), and cheap Argon2 parameters so that the suite stays fast."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "password_hash_memory_kib": 1024,
+        "password_hash_iterations": 1,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def _postgres_url_or_skip() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    reason = "FORGE_TEST_DATABASE_URL is not set: PostgreSQL tests need a server (see README)"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "forgeapi-test.db"
+        return f"sqlite+aiosqlite:///{path}"
+    return _postgres_url_or_skip()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The test database, emptied and migrated to head once per backend."""
+    await databases.recreate(database_url)
+    engine = create_engine(make_settings(database_url))
+    await databases.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:  # noqa: ARG001 - migrated first
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+async def db_session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session on the test's transaction, for arranging data and inspecting results directly."""
+    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, whose request sessions join the test's rolled-back transaction."""
+
+    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    app.dependency_overrides[get_db_session] = session_in_test_transaction
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        yield http
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+async def committing_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests commit for real (for concurrency tests); the tables are emptied afterwards."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        yield http
+    async with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
+
+
+@pytest.fixture(autouse=True)
+def _no_forge_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A developer's FORGE_* variables must not change what the tests see (the test database URLs aside)."""
+    for name in list(os.environ):
+        if name.startswith("FORGE_") and not name.startswith(("FORGE_TEST_", "FORGE_REQUIRE_")):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+async def admin(app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession) -> helpers.Headers:
+    """Authorization headers of a fresh administrator."""
+    return await helpers.admin_headers(client, db_session, app.state.password_hasher)
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> helpers.Headers:
+    """Authorization headers of a fresh, ordinary user."""
+    return await helpers.user_headers(client)

@@ -1,0 +1,35 @@
+import httpx
+from fastapi import FastAPI
+
+from app.core.database import Database
+from tests.conftest import make_settings
+
+UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
+
+
+async def test_healthz_answers_without_touching_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_the_database_check(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+async def test_readyz_is_503_naming_the_failing_check(app: FastAPI, client: httpx.AsyncClient) -> None:
+    working = app.state.database
+    app.state.database = Database(make_settings(UNREACHABLE_POSTGRES))
+    try:
+        response = await client.get("/readyz")
+    finally:
+        await app.state.database.dispose()
+        app.state.database = working
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    body = response.json()
+    assert body["checks"] == {"database": "unavailable"}
+    assert "database" in body["detail"]

@@ -1,0 +1,70 @@
+"""Typed helpers that arrange users, tokens and products through the API or the services."""
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import PasswordHasher
+from app.features.users import service as users_service
+from app.features.users.models import UserRole
+from app.features.users.schemas import UserCreate
+
+PASSWORD = "correct horse battery staple"  # noqa: S105
+_sequence = itertools.count(1)
+
+type Headers = dict[str, str]
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_sequence)}@example.com"
+
+
+async def register(client: httpx.AsyncClient, *, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/register", json={"email": email or unique_email(), "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def user_headers(client: httpx.AsyncClient, *, email: str | None = None) -> Headers:
+    user = await register(client, email=email)
+    return bearer((await login(client, user["email"]))["access_token"])
+
+
+async def admin_headers(client: httpx.AsyncClient, session: AsyncSession, hasher: PasswordHasher) -> Headers:
+    """An administrator, created through the service (as `forge users create-admin` does), and its token."""
+    email = unique_email("admin")
+    data = UserCreate(email=email, password=SecretStr(PASSWORD))
+    await users_service.register_user(session, data=data, hasher=hasher, role=UserRole.ADMIN)
+    await session.commit()
+    return bearer((await login(client, email))["access_token"])
+
+
+async def create_product(
+    client: httpx.AsyncClient, headers: Headers, *, name: str = "Widget", price: str = "9.99", quantity: int = 10
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/products", json={"name": name, "price": price, "quantity": quantity}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
