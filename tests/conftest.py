@@ -8,8 +8,9 @@ concurrent requests use `committing_client`, which empties the tables afterwards
 """
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,9 +30,9 @@ POSTGRES_URL = os.environ.get("FORGE_TEST_DATABASE_URL")
 BASE_URL = "http://testserver"
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
+def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Test settings: explicit values only (no .env), and cheap Argon2 parameters so that the suite stays fast."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
         "password_hash_memory_kib": 1024,
@@ -39,7 +40,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def _postgres_url_or_skip() -> str:
@@ -75,7 +76,7 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:  # noqa: ARG001 - migrated first
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:  # the engine: migrated first
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -129,12 +130,11 @@ async def committing_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[
 
 
 @pytest.fixture(autouse=True)
-def _no_forge_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_forge_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's FORGE_* variables must not change what the tests see (the test database URLs aside)."""
     for name in list(os.environ):
         if name.startswith("FORGE_") and not name.startswith(("FORGE_TEST_", "FORGE_REQUIRE_")):
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture

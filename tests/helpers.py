@@ -13,7 +13,7 @@ from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 
-PASSWORD = "correct horse battery staple"  # noqa: S105
+PASSWORD = "correct horse battery staple"
 _sequence = itertools.count(1)
 
 type Headers = dict[str, str]

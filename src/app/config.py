@@ -8,9 +8,9 @@ import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
@@ -51,7 +51,6 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Environment.DEVELOPMENT
-    service_name: str = "forgeapi"
 
     # Database. SQLite (embedded, the default) or PostgreSQL (postgresql+asyncpg://...).
     # repr=False: a PostgreSQL URL may carry a password; `database_url_masked` is the printable form.
@@ -68,7 +67,8 @@ class Settings(BaseSettings):
 
     # Security.
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
-    jwt_algorithm: str = "HS256"
+    # HMAC only: the key is a shared secret. Asymmetric algorithms would need a key pair, not FORGE_SECRET_KEY.
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = "forgeapi"
     jwt_audience: str = "forgeapi"
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat | None = None
+
+    @field_serializer("database_url")
+    def _mask_database_password(self, _url: str) -> str:
+        return self.database_url_masked
 
     @field_validator("cors_origins", mode="before")
     @classmethod

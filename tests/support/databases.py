@@ -18,10 +18,11 @@ async def recreate(database_url: str) -> None:
     if url.get_backend_name() == "sqlite":
         assert url.database
         for suffix in ("", "-wal", "-shm"):
-            Path(url.database + suffix).unlink(missing_ok=True)
+            Path(url.database + suffix).unlink(missing_ok=True)  # noqa: ASYNC240 - a test fixture, once
         return
     name = url.database
-    assert name and name.replace("_", "").isalnum(), f"unexpected test database name {name!r}"
+    assert name
+    assert name.replace("_", "").isalnum(), f"unexpected test database name {name!r}"
     admin = await asyncpg.connect(
         host=url.host, port=url.port or 5432, user=url.username, password=url.password, database="postgres"
     )

@@ -13,7 +13,8 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -161,9 +162,25 @@ async def _handle_integrity_error(request: Request, exc: Exception) -> Response:
     return await _handle_forge_error(request, conflict)
 
 
-async def _handle_database_error(request: Request, exc: Exception) -> Response:
-    # Lost connections, lock timeouts, failover: transient for the client, logged in full for the operator.
-    _log.error("database_error", exc_info=exc)
+# sqlite3 reports both transient conditions and bugs (e.g. "no such column") as OperationalError.
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def _is_transient(exc: Exception) -> bool:
+    if not isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return True
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return any(marker in message for marker in _SQLITE_TRANSIENT)
+    return True
+
+
+async def _handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    # Lost connections, lock and pool timeouts, failover: transient for the client, logged in full for the operator.
+    # Other database errors (a bad statement is a bug) stay 500s, answered by the request middleware.
+    if not _is_transient(exc):
+        raise exc
+    _log.error("database_unavailable", exc_info=exc)
     unavailable = ServiceUnavailableError("The database is temporarily unavailable.", retry_after_seconds=1)
     return await _handle_forge_error(request, unavailable)
 
@@ -173,4 +190,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(IntegrityError, _handle_integrity_error)
-    app.add_exception_handler(DBAPIError, _handle_database_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
+        app.add_exception_handler(unavailable, _handle_database_unavailable)

@@ -1,0 +1,69 @@
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from app.config import DEVELOPMENT_SECRET_KEY, Environment, LogFormat, Settings
+
+STRONG_SECRET = "k" * 48
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def test_defaults_run_on_embedded_sqlite_in_development() -> None:
+    defaults = settings()
+    assert defaults.environment is Environment.DEVELOPMENT
+    assert defaults.database_url.startswith("sqlite+aiosqlite:///./var/")
+    assert (defaults.database_pool_size, defaults.database_max_overflow) == (20, 10)
+    assert defaults.database_pool_pre_ping is True
+    assert defaults.database_pool_recycle == 3600
+    assert defaults.effective_migrate_on_start is True
+    assert defaults.effective_log_format is LogFormat.CONSOLE
+
+
+@pytest.mark.parametrize("secret", [None, DEVELOPMENT_SECRET_KEY, "changeme", "short-but-not-known"])
+def test_production_refuses_a_missing_default_or_weak_secret_and_names_the_setting(secret: str | None) -> None:
+    values: dict[str, Any] = {"environment": "production"}
+    if secret is not None:
+        values["secret_key"] = secret
+    with pytest.raises(ValidationError, match="FORGE_SECRET_KEY"):
+        settings(**values)
+
+
+def test_production_starts_with_a_real_secret_and_production_defaults() -> None:
+    production = settings(environment="production", secret_key=STRONG_SECRET)
+    assert production.effective_migrate_on_start is False
+    assert production.effective_log_format is LogFormat.JSON
+    assert production.effective_hsts is True
+
+
+def test_production_refuses_wildcard_cors() -> None:
+    with pytest.raises(ValidationError, match="FORGE_CORS_ORIGINS"):
+        settings(environment="production", secret_key=STRONG_SECRET, cors_origins="*")
+
+
+def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORGE_ENVIRONMENT", "test")
+    monkeypatch.setenv("FORGE_DATABASE_POOL_SIZE", "7")
+    monkeypatch.setenv("FORGE_CORS_ORIGINS", "https://a.example, https://b.example")
+    from_env = settings()
+    assert from_env.environment is Environment.TEST
+    assert from_env.database_pool_size == 7
+    assert from_env.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_secrets_never_appear_in_repr_or_str() -> None:
+    secret = "a-very-secret-signing-key-that-is-long-enough"
+    configured = settings(secret_key=SecretStr(secret), database_url="postgresql+asyncpg://app:pa55word@db/app")
+    for text in (repr(configured), str(configured), repr(configured.model_dump())):
+        assert secret not in text
+        assert "pa55word" not in text
+    assert configured.database_url_masked == "postgresql+asyncpg://app:***@db/app"
+
+
+def test_sqlite_path_is_derived_from_the_url() -> None:
+    assert str(settings(database_url="sqlite+aiosqlite:///./var/x.db").sqlite_path) == "var/x.db"
+    assert settings(database_url="sqlite+aiosqlite:///:memory:").sqlite_path is None
+    assert settings(database_url="postgresql+asyncpg://db/app").sqlite_path is None

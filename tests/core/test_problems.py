@@ -1,0 +1,169 @@
+"""Every error is RFC 9457 problem+json, with the right status, and no internals."""
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app.core.database import DBSession
+from app.core.exceptions import ConflictError
+
+PROBLEM = "application/problem+json"
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, object] = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/api/v1/nothing-here"), 404)
+    assert body["instance"] == "/api/v1/nothing-here"
+    assert body["type"] == "about:blank"
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/healthz")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET"
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/register", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400)
+    assert body["type"] == "urn:forgeapi:problem:malformed-json"
+
+
+async def test_json_nan_literal_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/register", content=b'{"email": NaN}', headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"])
+async def test_a_json_operation_refuses_other_media_types_with_415(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    response = await client.post("/api/v1/auth/register", content=b"{}", headers={"content-type": content_type})
+    body = assert_problem(response, 415)
+    assert content_type in str(body["detail"])
+
+
+async def test_a_json_body_without_content_type_is_415(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/auth/register", content=b'{"email": "a@b.io"}')
+    assert_problem(response, 415)
+
+
+async def test_validation_errors_list_each_field_with_a_pointer_and_never_echo_input(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": "not-an-email", "password": "tiny-secret", "role": "admin"}
+    )
+    body = assert_problem(response, 422)
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert {e["pointer"] for e in errors} == {"#/email", "#/password", "#/role"}
+    assert all(e["location"] == "body" for e in errors)
+    assert "tiny-secret" not in response.text
+
+
+async def test_query_validation_errors_point_at_the_parameter(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/api/v1/products", params={"size": 101}), 422)
+    assert body["errors"] == [
+        {
+            "location": "query",
+            "pointer": "#/size",
+            "detail": "Input should be less than or equal to 100",
+            "code": "less_than_equal",
+        }
+    ]
+
+
+async def test_oversized_body_is_413_before_the_app_reads_it(app: FastAPI, client: httpx.AsyncClient) -> None:
+    limit = app.state.settings.max_request_body_bytes
+    response = await client.post(
+        "/api/v1/auth/register", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+
+async def test_oversized_streamed_body_is_413(app: FastAPI, client: httpx.AsyncClient) -> None:
+    limit = app.state.settings.max_request_body_bytes
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * (limit // 2 + 1)
+
+    response = await client.post(
+        "/api/v1/auth/register",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 413)
+
+
+async def test_unexpected_exception_is_500_without_internals_and_logged_with_request_id(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/test-only/crash")
+    async def crash() -> None:
+        msg = "secret internals: SELECT password FROM user_account"
+        raise RuntimeError(msg)
+
+    with caplog.at_level(logging.ERROR, logger="app.errors"):
+        response = await client.get("/test-only/crash", headers={"x-request-id": "trace-me-0001"})
+    body = assert_problem(response, 500)
+    assert body["request_id"] == "trace-me-0001"
+    assert "SELECT" not in response.text
+    assert "Traceback" not in response.text
+    logged = [r for r in caplog.records if r.name == "app.errors"]
+    assert logged
+    assert logged[0].msg["request_id"] == "trace-me-0001"  # type: ignore[index]
+    assert logged[0].exc_info is not None
+
+
+async def test_domain_errors_map_to_their_status(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @app.get("/test-only/conflict")
+    async def conflict() -> None:
+        msg = "already there"
+        raise ConflictError(msg, resource="thing")
+
+    body = assert_problem(await client.get("/test-only/conflict"), 409)
+    assert body["detail"] == "already there"
+    assert body["resource"] == "thing"
+    assert body["type"] == "urn:forgeapi:problem:conflict"
+
+
+async def test_a_lost_database_is_503_without_sql(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @app.get("/test-only/db-down")
+    async def db_down() -> None:
+        raise OperationalError("SELECT secret FROM somewhere", {}, ConnectionResetError("gone"))
+
+    response = await client.get("/test-only/db-down")
+    assert_problem(response, 503)
+    assert response.headers["retry-after"] == "1"
+    assert "SELECT" not in response.text
+
+
+async def test_a_database_bug_is_500_without_sql(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @app.get("/test-only/bad-sql")
+    async def bad_sql(session: DBSession) -> None:
+        await session.execute(text("SELECT no_such_column FROM user_account"))
+
+    response = await client.get("/test-only/bad-sql")
+    assert_problem(response, 500)
+    assert "no_such_column" not in response.text

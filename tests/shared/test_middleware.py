@@ -1,0 +1,62 @@
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from tests.conftest import BASE_URL, make_settings
+
+
+async def test_a_request_id_is_generated_and_returned(client: httpx.AsyncClient) -> None:
+    first = (await client.get("/healthz")).headers["x-request-id"]
+    second = (await client.get("/healthz")).headers["x-request-id"]
+    assert len(first) == 32
+    assert first != second
+
+
+async def test_a_well_formed_incoming_request_id_is_kept(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"x-request-id": "lb-7f3a9c:0042"})
+    assert response.headers["x-request-id"] == "lb-7f3a9c:0042"
+
+
+@pytest.mark.parametrize("bad", ["short", "has space in it", "x" * 129, "semi;colon-abcdef", "ünïcode-abcdef"])
+async def test_a_malformed_incoming_request_id_is_replaced(client: httpx.AsyncClient, bad: str) -> None:
+    response = await client.get("/healthz", headers=[(b"x-request-id", bad.encode())])
+    assert response.headers["x-request-id"] != bad
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_security_headers_on_api_responses(client: httpx.AsyncClient) -> None:
+    headers = (await client.get("/api/v1/products")).headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in headers  # HSTS only where TLS is promised: production
+
+
+async def test_docs_are_served_without_the_strict_csp(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "content-security-policy" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_hsts_is_on_in_production(database_url: str) -> None:
+    app = create_app(make_settings(database_url, environment="production", secret_key="p" * 40))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        response = await http.get("/healthz")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_large_bodies_are_gzipped_small_ones_are_not(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @app.get("/test-only/big")
+    async def big() -> dict[str, str]:
+        return {"data": "x" * 5000}
+
+    big_response = await client.get("/test-only/big", headers={"accept-encoding": "gzip"})
+    assert big_response.headers["content-encoding"] == "gzip"
+    assert big_response.json() == {"data": "x" * 5000}  # httpx decodes it
+    assert int(big_response.headers["content-length"]) < 5000
+    small = await client.get("/healthz", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in small.headers

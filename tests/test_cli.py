@@ -1,0 +1,129 @@
+"""The `forge` command, run in-process with Typer's runner and, for `serve`, as a real subprocess."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from app.cli import app as cli
+from app.core.database import Database
+from app.features.users.models import User, UserRole
+from tests.conftest import make_settings
+
+runner = CliRunner()
+PASSWORD = "a long enough admin password"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FORGE_DATABASE_URL", url)
+    monkeypatch.setenv("FORGE_PASSWORD_HASH_MEMORY_KIB", "1024")
+    return url
+
+
+def _user(url: str, email: str) -> User | None:
+    async def fetch() -> User | None:
+        database = Database(make_settings(url))
+        try:
+            async with database.session(writes=False) as session:
+                return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        finally:
+            await database.dispose()
+
+    return asyncio.run(fetch())
+
+
+def test_db_upgrade_then_create_admin_reading_the_password_from_stdin(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(cli, ["users", "create-admin", "--email", "Root@Example.com"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Created administrator root@example.com" in result.output
+    admin = _user(sqlite_url, "root@example.com")
+    assert admin is not None
+    assert admin.role is UserRole.ADMIN
+    assert PASSWORD not in admin.hashed_password
+
+
+def test_create_admin_refuses_a_short_password_and_an_existing_email(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    short = runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input="short\n")
+    assert short.exit_code == 2
+    assert "at least 12" in short.output
+    assert _user(sqlite_url, "a@example.com") is None
+    assert runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input=PASSWORD).exit_code == 0
+    again = runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input=PASSWORD)
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_create_admin_on_an_unmigrated_database_says_what_to_run(sqlite_url: str) -> None:
+    result = runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input=PASSWORD)
+    assert result.exit_code == 1
+    assert "forge db upgrade" in result.output
+
+
+def test_db_downgrade_to_base(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(cli, ["db", "downgrade", "base"]).exit_code == 0
+    result = runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input=PASSWORD)
+    assert result.exit_code == 1
+
+
+def test_serve_refuses_production_without_a_secret_and_names_the_setting(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORGE_ENVIRONMENT", "production")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "FORGE_SECRET_KEY" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
+    """The README's first command: from an empty folder, `forge serve` migrates, starts and prints the docs URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
+    forge = Path(sys.executable).parent / "forge"
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(forge), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ready = _wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+        assert ready is not None, "the server did not become ready"
+        assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+        assert (tmp_path / "var" / "forgeapi.db").exists()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/docs" in output
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[str]) -> httpx.Response | None:
+    for _ in range(300):
+        if process.poll() is not None:
+            return None
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return None

@@ -1,0 +1,68 @@
+"""The migrations build exactly the models' schema, and can be walked down to nothing and back up."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core import migrations
+from app.core.database import create_engine
+from app.models import metadata
+from tests.conftest import make_settings
+from tests.support import databases
+
+APP_TABLES = {"user_account", "product", "customer_order", "order_item"}
+
+
+@pytest.fixture
+async def scratch_engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database beside the shared test database, so that walking migrations disturbs nobody."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        scratch = f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+    else:
+        scratch = url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
+    await databases.recreate(scratch)
+    engine = create_engine(make_settings(scratch))
+    yield engine
+    await engine.dispose()
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def _diff(connection: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata))
+
+
+async def test_upgrade_from_empty_to_head_matches_the_models(scratch_engine: AsyncEngine) -> None:
+    await databases.upgrade(scratch_engine)
+    async with scratch_engine.connect() as connection:
+        assert await connection.run_sync(_tables) == APP_TABLES
+        assert await connection.run_sync(_diff) == []
+    await migrations.ensure_schema_current(scratch_engine)
+
+
+async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(scratch_engine: AsyncEngine) -> None:
+    await databases.upgrade(scratch_engine)
+    await databases.downgrade(scratch_engine, "base")
+    async with scratch_engine.connect() as connection:
+        assert await connection.run_sync(_tables) == set()
+    await databases.upgrade(scratch_engine)
+    async with scratch_engine.connect() as connection:
+        assert await connection.run_sync(_tables) == APP_TABLES
+
+
+async def test_an_unmigrated_database_is_refused_with_the_command_to_run(scratch_engine: AsyncEngine) -> None:
+    with pytest.raises(migrations.SchemaMismatchError, match="forge db upgrade"):
+        await migrations.ensure_schema_current(scratch_engine)
+
+
+def test_there_is_a_single_head() -> None:
+    assert migrations.head_revision() is not None
