@@ -8,6 +8,7 @@ from app.core.security import PasswordHasher, TokenError, TokenService, TokenTyp
 from app.features.users import repository
 from app.features.users.models import User, UserID, UserRole
 from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead
+from app.shared.routing import MAX_ID
 
 __all__ = [
     "authenticate_access_token",
@@ -66,6 +67,8 @@ async def _active_user_from_token(
         user_id = int(claims["sub"])
     except (TokenError, ValueError) as exc:
         raise AuthenticationError(_BAD_TOKEN) from exc
+    if not 1 <= user_id <= MAX_ID:  # a 64-bit id would be a database error, not a 401
+        raise AuthenticationError(_BAD_TOKEN)
     user = await repository.get(session, user_id)
     if user is None or not user.is_active:
         raise AuthenticationError(_BAD_TOKEN)
