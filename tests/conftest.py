@@ -38,6 +38,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_hash_memory_kib": 1024,
         "password_hash_iterations": 1,
         "log_level": "WARNING",
+        # Generous limits, so that tests of other features can register and log in freely; the rate-limit tests
+        # set their own.
+        "rate_limit_default": "100000/minute",
+        "rate_limit_login": "100000/minute",
+        "rate_limit_login_account": "100000/minute",
+        "rate_limit_register": "100000/minute",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -18,6 +18,7 @@ __all__ = [
     "Environment",
     "InsecureSettingsError",
     "LogFormat",
+    "RateLimitBackend",
     "Settings",
     "get_settings",
 ]
@@ -39,6 +40,11 @@ class Environment(StrEnum):
 class LogFormat(StrEnum):
     JSON = "json"
     CONSOLE = "console"
+
+
+class RateLimitBackend(StrEnum):
+    MEMORY = "memory"
+    REDIS = "redis"
 
 
 class InsecureSettingsError(ValueError):
@@ -85,6 +91,22 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hsts_enabled: bool | None = None
 
+    # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
+    redis_url: SecretStr | None = None
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+
+    # Rate limiting (docs/rate-limiting.md). Limits: "N/unit", several joined by ";".
+    rate_limit_enabled: bool = True
+    rate_limit_backend: RateLimitBackend | None = None
+    rate_limit_default: str = "100/minute"
+    rate_limit_login: str = "10/minute;100/hour"
+    rate_limit_login_account: str = "5/minute;30/hour"
+    rate_limit_register: str = "5/minute;30/hour"
+    rate_limit_fail_open: bool = True
+    rate_limit_max_keys: int = Field(default=100_000, ge=100)
+    rate_limit_key_prefix: str = "forge:rl:"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat | None = None
@@ -93,12 +115,19 @@ class Settings(BaseSettings):
     def _mask_database_password(self, _url: str) -> str:
         return self.database_url_masked
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _redis_backend_needs_redis(self) -> Self:
+        if self.rate_limit_backend is RateLimitBackend.REDIS and self.redis_url is None:
+            msg = "FORGE_RATE_LIMIT_BACKEND=redis needs FORGE_REDIS_URL"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
@@ -140,6 +169,12 @@ class Settings(BaseSettings):
         if self.migrate_on_start is not None:
             return self.migrate_on_start
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def effective_rate_limit_backend(self) -> RateLimitBackend:
+        if self.rate_limit_backend is not None:
+            return self.rate_limit_backend
+        return RateLimitBackend.REDIS if self.redis_url is not None else RateLimitBackend.MEMORY
 
     @property
     def effective_hsts(self) -> bool:

@@ -14,6 +14,8 @@ from app.core.database import Database
 from app.core.logging import configure_logging
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers
+from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
+from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
@@ -21,6 +23,7 @@ from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
+from app.shared.ratelimit import RateLimitMiddleware
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
@@ -33,6 +36,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
+        # No connection is made here: the service starts while Redis is down, and /readyz reports it.
+        redis = create_redis(settings)
+        app.state.redis = redis
+        app.state.rate_limiter = build_rate_limiter(settings, redis)
         try:
             await ensure_schema_current(database.engine)
             app.state.database = database
@@ -44,6 +51,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             )
             yield
         finally:
+            if app.state.rate_limiter is not None:
+                await app.state.rate_limiter.close()
+            elif redis is not None:
+                await redis.aclose()
             await database.dispose()
             _log.info("stopped")
 
@@ -88,6 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
+        )
+    if settings.rate_limit_enabled:
+        build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
+        app.add_middleware(
+            RateLimitMiddleware,
+            tokens=app.state.token_service,
+            trusted_proxies=TrustedProxies(settings.trusted_proxies),
         )
     docs_paths = (DOCS_URL,) if settings.docs_enabled else ()
     app.add_middleware(

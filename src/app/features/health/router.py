@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.core.database import DatabaseDep
@@ -19,7 +19,7 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready"] = "ready"
+    status: Literal["ready", "degraded"]
     checks: dict[str, str]
 
 
@@ -29,7 +29,16 @@ async def healthz() -> Liveness:
     return Liveness()
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is failing; the body names it."}})
-async def readyz(database: DatabaseDep) -> Readiness:
-    """The database answers within two seconds."""
-    return Readiness(checks=await service.check_readiness(engine=database.engine))
+@router.get("/readyz", responses={503: {"description": "A required dependency is failing; the body names it."}})
+async def readyz(request: Request, database: DatabaseDep) -> Readiness:
+    """The database (and Redis, when the rate limiter fails closed) answer within two seconds.
+
+    `degraded`: an optional dependency is down (Redis with a fail-open limiter); the instance still serves.
+    """
+    settings = request.app.state.settings
+    degraded, checks = await service.check_readiness(
+        engine=database.engine,
+        redis=request.app.state.redis,
+        redis_required=settings.rate_limit_enabled and not settings.rate_limit_fail_open,
+    )
+    return Readiness(status="degraded" if degraded else "ready", checks=checks)

@@ -2,14 +2,19 @@
 
 import asyncio
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.exceptions import ServiceUnavailableError
 
-__all__ = ["CHECK_TIMEOUT_SECONDS", "check_readiness"]
+__all__ = ["CHECK_TIMEOUT_SECONDS", "Readiness", "check_readiness"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
+OK = "ok"
+UNAVAILABLE = "unavailable"
+
+type Readiness = tuple[bool, dict[str, str]]
 
 
 async def _database_answers(engine: AsyncEngine) -> bool:
@@ -21,11 +26,29 @@ async def _database_answers(engine: AsyncEngine) -> bool:
     return True
 
 
-async def check_readiness(*, engine: AsyncEngine) -> dict[str, str]:
-    """Every check's state; raises `ServiceUnavailableError` naming the failing checks."""
-    checks = {"database": "ok" if await _database_answers(engine) else "unavailable"}
-    failing = sorted(name for name, state in checks.items() if state != "ok")
+async def _redis_answers(redis: Redis) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await redis.ping()
+    except Exception:  # noqa: BLE001 - any failure means "unavailable"
+        return False
+    return True
+
+
+async def check_readiness(*, engine: AsyncEngine, redis: Redis | None, redis_required: bool) -> Readiness:
+    """(degraded, every check's state). Raises `ServiceUnavailableError` naming the failing required checks.
+
+    Redis is required only when the service cannot work without it (the rate limiter failing closed); otherwise
+    its loss degrades the service (limits fail open) but does not take the instance out of rotation.
+    """
+    checks = {"database": OK if await _database_answers(engine) else UNAVAILABLE}
+    required = {"database"}
+    if redis is not None:
+        checks["redis"] = OK if await _redis_answers(redis) else UNAVAILABLE
+        if redis_required:
+            required.add("redis")
+    failing = sorted(name for name in required if checks[name] != OK)
     if failing:
         msg = f"Not ready: {', '.join(failing)} failing."
         raise ServiceUnavailableError(msg, retry_after_seconds=5, checks=checks)
-    return checks
+    return any(state != OK for state in checks.values()), checks

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.core.database import DBSession
@@ -10,6 +10,7 @@ from app.features.users import service
 from app.features.users.dependencies import AdminUser, CurrentUser
 from app.features.users.models import User
 from app.features.users.schemas import RefreshRequest, TokenPair, UserAdminUpdate, UserCreate, UserRead
+from app.shared.ratelimit import RateLimit, account_key, client_key, enforce
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["auth_router", "router"]
@@ -18,15 +19,27 @@ auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=ForgeRoute)
 router = APIRouter(prefix="/users", tags=["users"], route_class=ForgeRoute)
 
 
-@auth_router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+async def limit_login(request: Request, form: LoginForm) -> None:
+    """Per client and per target account, before any password is hashed: Argon2 must not become a DoS lever."""
+    await enforce(request, "login", client_key(request))
+    await enforce(request, "login_account", account_key(form.username))
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    dependencies=[Depends(RateLimit("register"))],
+)
 async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User:
     return await service.register_user(session, data=data, hasher=hasher)
 
 
-@auth_router.post("/token")
-async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DBSession, hasher: Hasher, tokens: Tokens
-) -> TokenPair:
+@auth_router.post("/token", dependencies=[Depends(limit_login)])
+async def issue_token(form: LoginForm, session: DBSession, hasher: Hasher, tokens: Tokens) -> TokenPair:
     """OAuth2 password flow: `username` is the e-mail address."""
     return await service.login(session, email=form.username, password=form.password, hasher=hasher, tokens=tokens)
 

@@ -1,0 +1,44 @@
+"""`RateLimiter`: the policies by name, a backend, and what to do when the backend fails."""
+
+from collections.abc import Mapping
+
+import structlog
+
+from app.core.exceptions import ServiceUnavailableError
+from app.core.ratelimit._decision import Backend, BackendUnavailableError, Decision
+from app.core.ratelimit._policy import PolicySet
+
+__all__ = ["RateLimiter"]
+
+_log = structlog.get_logger("app.ratelimit")
+
+
+class RateLimiter:
+    def __init__(self, backend: Backend, policies: Mapping[str, PolicySet], *, fail_open: bool) -> None:
+        self.backend = backend
+        self.policies = dict(policies)
+        self.fail_open = fail_open
+        self.backend_failures = 0
+        self.rejections = 0
+
+    async def hit(self, key: str, policy_name: str, cost: int = 1) -> Decision | None:
+        """Count a request; None when the backend failed and the limiter fails open (the request passes).
+
+        Raises `ServiceUnavailableError` when the backend failed and the limiter fails closed.
+        """
+        policy = self.policies[policy_name]
+        try:
+            decision = await self.backend.hit(key, policy, cost)
+        except BackendUnavailableError as exc:
+            self.backend_failures += 1
+            _log.warning("rate_limit_backend_unavailable", error=str(exc), fail_open=self.fail_open)
+            if self.fail_open:
+                return None
+            msg = "Rate limiting is unavailable; try again shortly."
+            raise ServiceUnavailableError(msg, retry_after_seconds=1) from exc
+        if not decision.allowed:
+            self.rejections += 1
+        return decision
+
+    async def close(self) -> None:
+        await self.backend.close()

@@ -1,0 +1,65 @@
+"""Rate-limit policies: `100/minute`, or several joined with `;` such as `10/second;100/minute`."""
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["Limit", "PolicySet", "parse_limits"]
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+MICROS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`limit` requests per `window` seconds, with bursts of up to `limit`.
+
+    `emission_us` is the time one request "costs" (the window divided by the limit) in whole microseconds;
+    both are precomputed because the limiter reads them on every request.
+    """
+
+    limit: int
+    window: int
+    window_us: int = field(init=False, repr=False, compare=False)
+    emission_us: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "window_us", self.window * MICROS)
+        object.__setattr__(self, "emission_us", self.window * MICROS // self.limit)
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window}s"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """A named group of limits that all apply to the same requests (a request passes only if all allow it)."""
+
+    name: str
+    limits: tuple[Limit, ...]
+
+    def label(self, index: int) -> str:
+        """The policy's name in the RateLimit headers: the set's name, suffixed by the window when there are several."""
+        if len(self.limits) == 1:
+            return self.name
+        return f"{self.name}-{self.limits[index].window}s"
+
+
+def parse_limits(spec: str) -> tuple[Limit, ...]:
+    """Parse `10/second;100/minute` (units: second, minute, hour, day; `5/10minutes` is allowed)."""
+    limits: list[Limit] = []
+    for part in filter(None, (piece.strip() for piece in spec.split(";"))):
+        match = _LIMIT.match(part)
+        if match is None:
+            msg = f"invalid rate limit {part!r}: expected e.g. '100/minute' or '10/second;1000/hour'"
+            raise ValueError(msg)
+        count, multiplier, unit = match.groups()
+        window = int(multiplier or 1) * _UNITS[unit.lower()]
+        if int(count) < 1 or window < 1:
+            msg = f"invalid rate limit {part!r}: the count and the window must be positive"
+            raise ValueError(msg)
+        limits.append(Limit(limit=int(count), window=window))
+    if not limits:
+        msg = "a rate limit needs at least one 'N/unit' part"
+        raise ValueError(msg)
+    return tuple(limits)

@@ -1,0 +1,175 @@
+"""Rate limiting at the HTTP edge: the global per-client limit (pure-ASGI middleware) and per-route limits
+(`Annotated` dependencies), both reporting through the same response headers.
+
+Headers on every response of a limited request (IETF httpapi RateLimit draft, plus the common X- trio):
+    RateLimit-Policy: "default";q=100;w=60
+    RateLimit: "default";r=42;t=17
+    X-RateLimit-Limit: 100, X-RateLimit-Remaining: 42, X-RateLimit-Reset: 17   (seconds)
+"""
+
+import hashlib
+from collections.abc import Iterable
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.exceptions import RateLimitedError
+from app.core.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.core.ratelimit import Decision, RateLimiter, TrustedProxies, client_ip_key
+from app.core.security import TokenError, TokenService, TokenType
+
+__all__ = [
+    "EXEMPT_PATHS",
+    "RateLimit",
+    "RateLimitMiddleware",
+    "account_key",
+    "client_key",
+    "enforce",
+    "rate_limit_headers",
+]
+
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_STATE_DECISIONS = "rate_limit_decisions"
+_STATE_CLIENT_KEY = "rate_limit_client_key"
+
+
+def rate_limit_headers(decisions: list[Decision]) -> list[tuple[bytes, bytes]]:
+    policies = ", ".join(
+        f'"{d.policy.label(i)}";q={limit.limit};w={limit.window}'
+        for d in decisions
+        for i, limit in enumerate(d.policy.limits)
+    )
+    states = ", ".join(
+        f'"{d.policy.label(d.limit_index)}";r={d.remaining};t={d.reset_after_seconds}' for d in decisions
+    )
+    tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
+    return [
+        (b"ratelimit-policy", policies.encode()),
+        (b"ratelimit", states.encode()),
+        (b"x-ratelimit-limit", str(tightest.limit.limit).encode()),
+        (b"x-ratelimit-remaining", str(tightest.remaining).encode()),
+        (b"x-ratelimit-reset", str(tightest.reset_after_seconds).encode()),
+    ]
+
+
+def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+class RateLimitMiddleware:
+    """The global limit, keyed by the authenticated user or else the client's address; probes are exempt."""
+
+    def __init__(self, app: ASGIApp, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.trusted_proxies = trusted_proxies
+
+    def _identity(self, scope: Scope) -> tuple[str, str]:
+        """(the key for the global limit, the client-address key for per-route limits)."""
+        client = scope.get("client")
+        ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
+        token = _bearer_token(scope["headers"])
+        if token is not None:
+            try:
+                return f"user:{self.tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}", ip_key
+            except TokenError:
+                pass  # an invalid token is limited as its sender's address; authentication will refuse it
+        return ip_key, ip_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter: RateLimiter | None = getattr(scope["app"].state, "rate_limiter", None)
+        if scope["type"] != "http" or limiter is None or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        key, ip_key = self._identity(scope)
+        state = scope.setdefault("state", {})
+        state[_STATE_CLIENT_KEY] = ip_key
+        decision = await limiter.hit(key, "default")
+        decisions: list[Decision] = [decision] if decision is not None else []
+        state[_STATE_DECISIONS] = decisions
+        if decision is not None and not decision.allowed:
+            await _send_too_many_requests(scope, send, decision, decisions)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and decisions:
+                message["headers"] = [*message.get("headers", ()), *rate_limit_headers(decisions)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _too_many_detail(decision: Decision) -> str:
+    limit = decision.limit
+    return (
+        f"Rate limit {limit.limit} per {limit.window} s ({decision.policy.name}) exceeded; "
+        f"retry in {decision.retry_after_seconds} s."
+    )
+
+
+async def _send_too_many_requests(scope: Scope, send: Send, decision: Decision, decisions: list[Decision]) -> None:
+    extensions: dict[str, object] = {"retry_after": decision.retry_after_seconds}
+    if (request_id := scope["state"].get("request_id")) is not None:
+        extensions["request_id"] = request_id
+    body = problem_body(
+        status=429,
+        title=RateLimitedError.title,
+        detail=_too_many_detail(decision),
+        instance=scope["path"],
+        slug=RateLimitedError.slug,
+        extensions=extensions,
+    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(decision.retry_after_seconds).encode()),
+        *rate_limit_headers(decisions),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def client_key(request: Request) -> str:
+    """The client-address key the middleware derived (proxies resolved, IPv6 grouped by /64)."""
+    key = request.scope.get("state", {}).get(_STATE_CLIENT_KEY)
+    if isinstance(key, str):
+        return key
+    client = request.client
+    return client_ip_key(client.host if client else None, request.scope["headers"], TrustedProxies(()))
+
+
+async def enforce(request: Request, policy_name: str, key: str) -> None:
+    """Count this request against `policy_name` for `key`; raise `RateLimitedError` (429) when over the limit."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        return
+    decision = await limiter.hit(key, policy_name)
+    if decision is None:
+        return
+    request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
+    if not decision.allowed:
+        raise RateLimitedError(
+            _too_many_detail(decision),
+            retry_after_seconds=decision.retry_after_seconds,
+            retry_after=decision.retry_after_seconds,
+        )
+
+
+class RateLimit:
+    """A per-route limit, keyed by client address: `Depends(RateLimit("register"))` or the `Annotated` alias."""
+
+    def __init__(self, policy_name: str) -> None:
+        self.policy_name = policy_name
+
+    async def __call__(self, request: Request) -> None:
+        await enforce(request, self.policy_name, client_key(request))
+
+
+def account_key(identifier: str) -> str:
+    """A bounded key for an account named by the client (any length, any characters): a short digest."""
+    digest = hashlib.blake2b(identifier.strip().lower().encode(), digest_size=12).hexdigest()
+    return f"account:{digest}"
