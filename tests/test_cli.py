@@ -2,13 +2,9 @@
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -17,6 +13,7 @@ from app.cli import app as cli
 from app.core.database import Database
 from app.features.users.models import User, UserRole
 from tests.conftest import make_settings
+from tests.support import processes
 
 runner = CliRunner()
 PASSWORD = "a long enough admin password"
@@ -87,20 +84,12 @@ def test_serve_refuses_production_without_a_secret_and_names_the_setting(
     assert "FORGE_SECRET_KEY" in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
     """The README's first command: from an empty folder, `forge serve` migrates, starts and prints the docs URL."""
-    port = _free_port()
+    port = processes.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
-    forge = Path(sys.executable).parent / "forge"
     process = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(forge), "serve", "--port", str(port)],
+        [str(processes.FORGE), "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -108,7 +97,7 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         text=True,
     )
     try:
-        ready = _wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+        ready = processes.wait_for_http(f"http://127.0.0.1:{port}/readyz", process)
         assert ready is not None, "the server did not become ready"
         assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
         assert (tmp_path / "var" / "forgeapi.db").exists()
@@ -116,14 +105,3 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/docs" in output
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen[str]) -> httpx.Response | None:
-    for _ in range(300):
-        if process.poll() is not None:
-            return None
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return None

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Scope, Send
 
 from app.core.exceptions import ConflictError, ForgeError, ServiceUnavailableError
 
@@ -25,6 +26,7 @@ __all__ = [
     "install_exception_handlers",
     "problem_body",
     "problem_type",
+    "send_problem",
     "validation_errors",
 ]
 
@@ -49,6 +51,31 @@ def problem_body(
     }
     body.update(extensions)
     return orjson.dumps(body)
+
+
+async def send_problem(
+    scope: Scope, send: Send, error: ForgeError, *, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer with `error` directly on the ASGI channel: for middleware, which runs outside the exception handlers."""
+    extensions = dict(error.extensions)
+    if (request_id := scope.get("state", {}).get("request_id")) is not None:
+        extensions["request_id"] = request_id
+    body = problem_body(
+        status=error.status,
+        title=error.title,
+        detail=error.detail,
+        instance=scope["path"],
+        slug=error.slug,
+        extensions=extensions,
+    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
+        *extra_headers,
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _request_id(request: Request) -> str | None:

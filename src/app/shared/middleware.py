@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.core.exceptions import ForgeError, PayloadTooLargeError
+from app.core.problems import send_problem
 
 __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
 
@@ -103,16 +104,14 @@ class _RequestCycle:
         with structlog.contextvars.bound_contextvars(request_id=self.request_id):
             try:
                 if self._declared_length_too_large():
-                    await self._send_problem(413, "Content Too Large", self._too_large_detail(), "payload-too-large")
+                    await send_problem(scope, self.send, self._too_large())
                 else:
                     await self.owner.app(scope, self.receive, self.send)
             except Exception:
                 _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
                 if self.response_started:
                     raise
-                await self._send_problem(
-                    500, "Internal Server Error", "An unexpected error occurred; quote the request id.", None
-                )
+                await send_problem(scope, self.send, ForgeError("An unexpected error occurred; quote the request id."))
             finally:
                 if self.owner.access_log:
                     _access_log.info(
@@ -133,8 +132,8 @@ class _RequestCycle:
         except ValueError:
             return False
 
-    def _too_large_detail(self) -> str:
-        return f"The request body exceeds {self.owner.max_body_bytes} bytes."
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"The request body exceeds {self.owner.max_body_bytes} bytes.")
 
     async def receive(self) -> Message:
         message = await self.receive_downstream()
@@ -142,7 +141,7 @@ class _RequestCycle:
             self.body_bytes += len(message.get("body", b""))
             if self.body_bytes > self.owner.max_body_bytes:
                 # A streamed body grew past the limit: answer 413 now and tell the app the client has gone.
-                await self._send_problem(413, "Content Too Large", self._too_large_detail(), "payload-too-large")
+                await send_problem(self.scope, self.send, self._too_large())
                 self.rejected = True
                 return {"type": "http.disconnect"}
         return message
@@ -159,24 +158,3 @@ class _RequestCycle:
                 headers.append((b"cache-control", b"no-store"))
             message["headers"] = headers
         await self.send_downstream(message)
-
-    async def _send_problem(self, status: int, title: str, detail: str, slug: str | None) -> None:
-        body = problem_body(
-            status=status,
-            title=title,
-            detail=detail,
-            instance=self.scope["path"],
-            slug=slug,
-            extensions={"request_id": self.request_id},
-        )
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await self.send({"type": "http.response.body", "body": body})

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.exceptions import RateLimitedError
-from app.core.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.core.exceptions import RateLimitedError, ServiceUnavailableError
+from app.core.problems import send_problem
 from app.core.ratelimit import Decision, RateLimiter, TrustedProxies, client_ip_key
 from app.core.security import TokenError, TokenService, TokenType
 
@@ -88,11 +88,15 @@ class RateLimitMiddleware:
         key, ip_key = self._identity(scope)
         state = scope.setdefault("state", {})
         state[_STATE_CLIENT_KEY] = ip_key
-        decision = await limiter.hit(key, "default")
+        try:
+            decision = await limiter.hit(key, "default")
+        except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
+            await send_problem(scope, send, unavailable)
+            return
         decisions: list[Decision] = [decision] if decision is not None else []
         state[_STATE_DECISIONS] = decisions
         if decision is not None and not decision.allowed:
-            await _send_too_many_requests(scope, send, decision, decisions)
+            await send_problem(scope, send, _too_many_requests(decision), extra_headers=rate_limit_headers(decisions))
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -103,34 +107,15 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _too_many_detail(decision: Decision) -> str:
+def _too_many_requests(decision: Decision) -> RateLimitedError:
     limit = decision.limit
-    return (
+    detail = (
         f"Rate limit {limit.limit} per {limit.window} s ({decision.policy.name}) exceeded; "
         f"retry in {decision.retry_after_seconds} s."
     )
-
-
-async def _send_too_many_requests(scope: Scope, send: Send, decision: Decision, decisions: list[Decision]) -> None:
-    extensions: dict[str, object] = {"retry_after": decision.retry_after_seconds}
-    if (request_id := scope["state"].get("request_id")) is not None:
-        extensions["request_id"] = request_id
-    body = problem_body(
-        status=429,
-        title=RateLimitedError.title,
-        detail=_too_many_detail(decision),
-        instance=scope["path"],
-        slug=RateLimitedError.slug,
-        extensions=extensions,
+    return RateLimitedError(
+        detail, retry_after_seconds=decision.retry_after_seconds, retry_after=decision.retry_after_seconds
     )
-    headers = [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(decision.retry_after_seconds).encode()),
-        *rate_limit_headers(decisions),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def client_key(request: Request) -> str:
@@ -152,11 +137,7 @@ async def enforce(request: Request, policy_name: str, key: str) -> None:
         return
     request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
     if not decision.allowed:
-        raise RateLimitedError(
-            _too_many_detail(decision),
-            retry_after_seconds=decision.retry_after_seconds,
-            retry_after=decision.retry_after_seconds,
-        )
+        raise _too_many_requests(decision)
 
 
 class RateLimit:

@@ -8,8 +8,8 @@ state: the time until the TAT is exactly one window ahead again.
 Accuracy against an exact sliding log of the same `limit`/`window` (tested in tests/core/test_ratelimit_gcra.py):
 - GCRA never refuses a request that the exact log would allow;
 - over any interval of length d it allows at most `limit + floor(d / T)` requests: a burst of `limit`, then one per
-  T. Over one window that is at most `2 * limit - 1` (the log: `limit`); over long periods both converge on
-  `limit` per window.
+  T. Over one window that is at most `2 * limit - 1` (the log: `limit`), or `2 * limit` when T is not a whole
+  number of microseconds and had to be rounded down; over long periods both converge on `limit` per window.
 
 The Redis backend runs the same arithmetic in Lua, so that both backends give the same answers.
 """

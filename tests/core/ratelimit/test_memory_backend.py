@@ -1,0 +1,64 @@
+"""The memory backend's bounds: per-key size, the cap on tracked keys, and the eviction policy."""
+
+import gc
+import tracemalloc
+
+from app.core.ratelimit import Limit, MemoryBackend, PolicySet
+from tests.core.ratelimit.conftest import FakeClock
+
+POLICY = PolicySet("default", (Limit(100, 60),))
+BYTES_PER_KEY_BOUND = 200  # documented in docs/rate-limiting.md, key string included
+
+
+def _ipv4_keys(count: int) -> list[str]:
+    return [f"ip:10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(count)]
+
+
+def test_100k_distinct_keys_stay_within_the_documented_bytes_per_key(clock: FakeClock) -> None:
+    backend = MemoryBackend(max_keys=200_000, clock=clock)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for key in _ipv4_keys(100_000):  # the key strings are allocated here, inside the measurement
+            backend.check(key, POLICY)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(backend) == 100_000
+    assert used / 100_000 <= BYTES_PER_KEY_BOUND
+
+
+def test_the_number_of_tracked_keys_never_exceeds_the_cap(clock: FakeClock) -> None:
+    backend = MemoryBackend(max_keys=1000, clock=clock)
+    for key in _ipv4_keys(5000):
+        backend.check(key, POLICY)
+        assert len(backend) <= 1000
+
+
+def test_a_full_table_drops_the_keys_closest_to_expiry_and_keeps_refused_clients(clock: FakeClock) -> None:
+    backend = MemoryBackend(max_keys=100, clock=clock)
+    abuser = "ip:203.0.113.66"
+    while backend.check(abuser, POLICY).allowed:
+        pass
+    for key in _ipv4_keys(500):  # an identity-rotating flood, one request each
+        backend.check(key, POLICY)
+    assert not backend.check(abuser, POLICY).allowed, "the refused client was forgiven by the eviction"
+
+
+def test_expired_keys_are_swept(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    for key in _ipv4_keys(1000):
+        backend.check(key, POLICY)
+    clock.advance(61)  # past every key's TAT and past the sweep interval
+    backend.check("ip:192.0.2.1", POLICY)
+    assert len(backend) == 1
+
+
+def test_a_refused_request_stores_nothing_new(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    tight = PolicySet("tight", (Limit(1, 60),))
+    backend.check("ip:192.0.2.1", tight)
+    size = len(backend)
+    assert not backend.check("ip:192.0.2.1", tight).allowed
+    assert len(backend) == size

@@ -1,0 +1,78 @@
+"""Across processes: two servers sharing Redis enforce one limit; Redis stopping and returning mid-test."""
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+
+from app.core.database import create_engine
+from app.main import create_app
+from tests.conftest import BASE_URL, make_settings
+from tests.core.ratelimit.conftest import redis_url_or_skip
+from tests.support import databases, processes
+
+
+async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    engine_settings = make_settings(database_url)
+    await databases.recreate(database_url)
+    engine = create_engine(engine_settings)
+    await databases.upgrade(engine)
+    await engine.dispose()
+    env = {
+        "FORGE_DATABASE_URL": database_url,
+        "FORGE_REDIS_URL": redis_url_or_skip(),
+        "FORGE_RATE_LIMIT_DEFAULT": "20/hour",  # no refill during the test
+        "FORGE_RATE_LIMIT_KEY_PREFIX": f"forge-test:{uuid.uuid4().hex}:",
+        "FORGE_MIGRATE_ON_START": "false",
+        "FORGE_LOG_LEVEL": "WARNING",
+    }
+    with processes.forge_serve(env, cwd=tmp_path) as first, processes.forge_serve(env, cwd=tmp_path) as second:
+        async with httpx.AsyncClient(timeout=10) as http:
+            responses = await asyncio.gather(
+                *(http.get(f"{(first, second)[i % 2]}/api/v1/products") for i in range(60))
+            )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 40
+    served_by = {r.url.port for r in responses if r.status_code == 200}
+    assert len(served_by) == 2, "both processes served part of the allowance"
+
+
+async def _get(http: httpx.AsyncClient) -> httpx.Response:
+    return await http.get("/api/v1/products")
+
+
+async def test_redis_stopping_mid_test_fails_open_and_recovers(database_url: str, engine: object) -> None:
+    port = processes.free_port()
+    settings = make_settings(
+        database_url,
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        redis_timeout_seconds=0.2,
+        rate_limit_default="100/minute",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        with processes.redis_server(port):
+            limited = await _get(http)
+            assert limited.status_code == 200
+            assert limited.headers["x-ratelimit-remaining"] == "99"
+        # Redis is gone: requests are served (fail open), promptly, without rate-limit headers.
+        degraded = [await _get(http) for _ in range(3)]
+        assert [r.status_code for r in degraded] == [200, 200, 200]
+        assert all("ratelimit" not in r.headers for r in degraded)
+        assert app.state.rate_limiter.backend_failures >= 3
+        with processes.redis_server(port):  # back (empty, as a restarted cache-only Redis is)
+            recovered = None
+            for _ in range(50):
+                recovered = await _get(http)
+                if "x-ratelimit-remaining" in recovered.headers:
+                    break
+                await asyncio.sleep(0.1)
+            assert recovered is not None
+            assert recovered.status_code == 200
+            assert "x-ratelimit-remaining" in recovered.headers, "limiting did not resume after Redis returned"

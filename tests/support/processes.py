@@ -1,0 +1,95 @@
+"""Real server processes for tests that cross process boundaries (forge serve, redis-server)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+__all__ = ["forge_serve", "free_port", "redis_server", "wait_for_http"]
+
+FORGE = Path(sys.executable).parent / "forge"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def wait_for_http(url: str, process: subprocess.Popen[str], *, attempts: int = 300) -> httpx.Response | None:
+    for _ in range(attempts):
+        if process.poll() is not None:
+            return None
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return None
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output or ""
+
+
+@contextmanager
+def forge_serve(env: Mapping[str, str], *, cwd: Path, port: int | None = None) -> Iterator[str]:
+    """`forge serve` in a subprocess with only the given FORGE_* variables; yields its base URL once ready."""
+    port = port or free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | dict(env)
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(FORGE), "serve", "--port", str(port)],
+        cwd=cwd,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if wait_for_http(f"{base}/healthz", process) is None:
+            pytest.fail(f"forge serve did not start:\n{_stop(process)}")
+        yield base
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[subprocess.Popen[str]]:
+    """A private, throw-away redis-server (so that a test can stop it without disturbing anyone else)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed"
+        if os.environ.get("FORGE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for _ in range(200):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.02)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
