@@ -28,7 +28,8 @@ DEVELOPMENT_SECRET_KEY = "forgeapi-development-secret-key-do-not-use-in-producti
 _KNOWN_WEAK_SECRETS = frozenset(
     {DEVELOPMENT_SECRET_KEY, "", "secret", "changeme", "change-me", "please-change-me", "your-secret-key"}
 )
-_MIN_SECRET_LENGTH = 32
+# An HMAC key should be at least as long as the hash's output (RFC 7518 §3.2; PyJWT warns below it).
+_MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 class Environment(StrEnum):
@@ -134,10 +135,11 @@ class Settings(BaseSettings):
         if self.environment is not Environment.PRODUCTION:
             return self
         secret = self.secret_key.get_secret_value()
-        if secret in _KNOWN_WEAK_SECRETS or len(secret) < _MIN_SECRET_LENGTH:
+        min_length = _MIN_SECRET_LENGTH[self.jwt_algorithm]
+        if secret in _KNOWN_WEAK_SECRETS or len(secret) < min_length:
             msg = (
                 "FORGE_SECRET_KEY is missing, a known default or shorter than "
-                f"{_MIN_SECRET_LENGTH} characters; production refuses to start without a real secret "
+                f"{min_length} characters (for {self.jwt_algorithm}); production refuses to start without a real secret "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
             raise InsecureSettingsError(msg)

@@ -39,7 +39,8 @@ class UserRead(BaseModel):
 class UserAdminUpdate(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
-    role: UserRole | None = None
+    # strict=False for the enum alone: FastAPI validates the parsed JSON, where a role can only be a string.
+    role: Annotated[UserRole | None, Field(strict=False)] = None
     is_active: bool | None = None
 
     @model_validator(mode="after")

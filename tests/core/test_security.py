@@ -1,0 +1,253 @@
+"""Unit tests of `core.security`: Argon2id password hashing and the JWT token service."""
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+
+from app.config import Settings
+from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
+from tests.conftest import make_settings
+
+PASSWORD = "correct horse battery staple"
+# No database is touched here: these tests run once, not per backend.
+_URL = "sqlite+aiosqlite:///:memory:"
+
+
+@pytest.fixture
+def unit_settings() -> Settings:
+    return make_settings(_URL)
+
+
+@pytest.fixture
+def hasher(unit_settings: Settings) -> PasswordHasher:
+    return PasswordHasher(unit_settings)
+
+
+@pytest.fixture
+def tokens(unit_settings: Settings) -> TokenService:
+    return TokenService(unit_settings)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    now = int(datetime.now(UTC).timestamp())
+    claims: dict[str, Any] = {
+        "sub": "42",
+        "typ": "access",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return claims
+
+
+def _sign(settings: Settings, claims: dict[str, Any], *, key: str | None = None) -> str:
+    return jwt.encode(claims, key or settings.secret_key.get_secret_value(), algorithm=settings.jwt_algorithm)
+
+
+# --- PasswordHasher ------------------------------------------------------------------------------------------
+
+
+async def test_hash_is_argon2id_with_the_configured_parameters(hasher: PasswordHasher, unit_settings: Settings) -> None:
+    hashed = await hasher.hash(PASSWORD)
+    assert hashed.startswith("$argon2id$")
+    memory, iterations, parallelism = (
+        unit_settings.password_hash_memory_kib,
+        unit_settings.password_hash_iterations,
+        unit_settings.password_hash_parallelism,
+    )
+    assert f"$m={memory},t={iterations},p={parallelism}$" in hashed
+    assert PASSWORD not in hashed
+
+
+async def test_hashes_are_salted(hasher: PasswordHasher) -> None:
+    first, second = await hasher.hash(PASSWORD), await hasher.hash(PASSWORD)
+    assert first != second
+    assert (await hasher.verify(PASSWORD, first))[0] is True
+    assert (await hasher.verify(PASSWORD, second))[0] is True
+
+
+async def test_verify_accepts_the_right_password(hasher: PasswordHasher) -> None:
+    assert await hasher.verify(PASSWORD, await hasher.hash(PASSWORD)) == (True, None)
+
+
+@pytest.mark.parametrize("attempt", ["wrong password entirely", PASSWORD.upper(), PASSWORD + " ", PASSWORD[:-1], ""])
+async def test_verify_refuses_a_wrong_password(hasher: PasswordHasher, attempt: str) -> None:
+    assert await hasher.verify(attempt, await hasher.hash(PASSWORD)) == (False, None)
+
+
+async def test_verify_handles_non_ascii_passwords(hasher: PasswordHasher) -> None:
+    password = "pässwörd-日本語-🔑-long-enough"
+    hashed = await hasher.hash(password)
+    assert (await hasher.verify(password, hashed))[0] is True
+    assert (await hasher.verify(password.replace("ä", "a"), hashed))[0] is False
+
+
+@pytest.mark.parametrize("attempt", [PASSWORD, "", "anything at all"])
+async def test_verify_against_no_account_is_false(hasher: PasswordHasher, attempt: str) -> None:
+    assert await hasher.verify(attempt, None) == (False, None)
+
+
+async def test_verify_against_an_outdated_hash_returns_an_upgraded_one(
+    hasher: PasswordHasher, unit_settings: Settings
+) -> None:
+    old = PasswordHasher(make_settings(_URL, password_hash_memory_kib=2048, password_hash_iterations=2))
+    outdated = await old.hash(PASSWORD)
+    assert "$m=2048,t=2," in outdated
+
+    valid, upgraded = await hasher.verify(PASSWORD, outdated)
+    assert valid is True
+    assert upgraded is not None
+    assert upgraded.startswith("$argon2id$")
+    assert f"$m={unit_settings.password_hash_memory_kib},t={unit_settings.password_hash_iterations}," in upgraded
+    assert await hasher.verify(PASSWORD, upgraded) == (True, None)
+
+
+async def test_verify_never_upgrades_on_a_wrong_password(hasher: PasswordHasher) -> None:
+    old = PasswordHasher(make_settings(_URL, password_hash_memory_kib=2048))
+    assert await hasher.verify("wrong password entirely", await old.hash(PASSWORD)) == (False, None)
+
+
+# --- TokenService --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token_type", list(TokenType))
+def test_issue_and_decode_round_trip(tokens: TokenService, unit_settings: Settings, token_type: TokenType) -> None:
+    issued = tokens.issue(subject="42", token_type=token_type)
+    ttl = (
+        unit_settings.access_token_ttl_seconds
+        if token_type is TokenType.ACCESS
+        else unit_settings.refresh_token_ttl_seconds
+    )
+    assert issued.expires_in == ttl
+    claims = tokens.decode(issued.token, expected_type=token_type)
+    assert claims["sub"] == "42"
+    assert claims["typ"] == token_type.value
+    assert claims["iss"] == unit_settings.jwt_issuer
+    assert claims["aud"] == unit_settings.jwt_audience
+    assert claims["exp"] - claims["iat"] == ttl
+    assert isinstance(claims["jti"], str)
+    assert claims["jti"]
+    assert jwt.get_unverified_header(issued.token)["alg"] == unit_settings.jwt_algorithm
+
+
+def test_each_token_is_unique(tokens: TokenService) -> None:
+    first = tokens.issue(subject="42", token_type=TokenType.ACCESS)
+    second = tokens.issue(subject="42", token_type=TokenType.ACCESS)
+    assert first.token != second.token
+    first_jti = tokens.decode(first.token, expected_type=TokenType.ACCESS)["jti"]
+    assert first_jti != tokens.decode(second.token, expected_type=TokenType.ACCESS)["jti"]
+
+
+@pytest.mark.parametrize(
+    ("issued", "expected"), [(TokenType.ACCESS, TokenType.REFRESH), (TokenType.REFRESH, TokenType.ACCESS)]
+)
+def test_decode_refuses_the_wrong_token_type(tokens: TokenService, issued: TokenType, expected: TokenType) -> None:
+    token = tokens.issue(subject="42", token_type=issued).token
+    with pytest.raises(TokenError, match=f"expected a {expected.value} token"):
+        tokens.decode(token, expected_type=expected)
+
+
+def test_decode_refuses_a_tampered_payload(tokens: TokenService) -> None:
+    header, payload, signature = tokens.issue(subject="42", token_type=TokenType.ACCESS).token.split(".")
+    claims = json.loads(_b64url_decode(payload))
+    claims["sub"] = "1"
+    forged = f"{header}.{_b64url(json.dumps(claims).encode())}.{signature}"
+    with pytest.raises(TokenError):
+        tokens.decode(forged, expected_type=TokenType.ACCESS)
+
+
+def test_decode_refuses_a_tampered_signature(tokens: TokenService) -> None:
+    header, payload, signature = tokens.issue(subject="42", token_type=TokenType.ACCESS).token.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]  # the first character carries 6 real bits
+    with pytest.raises(TokenError):
+        tokens.decode(f"{header}.{payload}.{flipped}", expected_type=TokenType.ACCESS)
+
+
+def test_decode_refuses_a_retyped_token(tokens: TokenService) -> None:
+    """Rewriting `typ` from refresh to access breaks the signature: a refresh token cannot be turned around."""
+    header, payload, signature = tokens.issue(subject="42", token_type=TokenType.REFRESH).token.split(".")
+    claims = json.loads(_b64url_decode(payload))
+    claims["typ"] = "access"
+    retyped = f"{header}.{_b64url(json.dumps(claims).encode())}.{signature}"
+    with pytest.raises(TokenError):
+        tokens.decode(retyped, expected_type=TokenType.ACCESS)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"secret_key": "another-secret-key-" + "y" * 32}, id="other-key"),
+        pytest.param({"jwt_issuer": "someone-else"}, id="other-issuer"),
+        pytest.param({"jwt_audience": "another-service"}, id="other-audience"),
+        pytest.param(
+            {"jwt_algorithm": "HS512"},
+            id="other-algorithm",
+            # Same (development) key, shorter than HS512's recommended 64 bytes: PyJWT warns on signing.
+            marks=pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+        ),
+    ],
+)
+def test_decode_refuses_tokens_of_another_configuration(tokens: TokenService, overrides: dict[str, Any]) -> None:
+    foreign = TokenService(make_settings(_URL, **overrides))
+    token = foreign.issue(subject="42", token_type=TokenType.ACCESS).token
+    assert foreign.decode(token, expected_type=TokenType.ACCESS)["sub"] == "42"  # valid where it was made
+    with pytest.raises(TokenError):
+        tokens.decode(token, expected_type=TokenType.ACCESS)
+
+
+def test_decode_accepts_a_hand_built_token(tokens: TokenService, unit_settings: Settings) -> None:
+    """The control for the cases below: the hand-built claims are what the service expects."""
+    claims = tokens.decode(_sign(unit_settings, _claims(unit_settings)), expected_type=TokenType.ACCESS)
+    assert claims["sub"] == "42"
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud", "typ"])
+def test_decode_requires_every_claim_it_relies_on(tokens: TokenService, unit_settings: Settings, claim: str) -> None:
+    claims = _claims(unit_settings)
+    del claims[claim]
+    with pytest.raises(TokenError):
+        tokens.decode(_sign(unit_settings, claims), expected_type=TokenType.ACCESS)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"exp": int(datetime.now(UTC).timestamp()) - 3600}, id="expired"),
+        pytest.param({"nbf": int(datetime.now(UTC).timestamp()) + 3600}, id="not-yet-valid"),
+        pytest.param({"iss": "forgeap"}, id="issuer-prefix"),
+        pytest.param({"aud": "forgeapi-admin"}, id="audience-superstring"),
+        pytest.param({"sub": 42}, id="numeric-subject"),
+    ],
+)
+def test_decode_refuses_invalid_claims(
+    tokens: TokenService, unit_settings: Settings, overrides: dict[str, Any]
+) -> None:
+    with pytest.raises(TokenError):
+        tokens.decode(_sign(unit_settings, _claims(unit_settings, **overrides)), expected_type=TokenType.ACCESS)
+
+
+def test_decode_refuses_alg_none(tokens: TokenService, unit_settings: Settings) -> None:
+    header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    payload = _b64url(json.dumps(_claims(unit_settings)).encode())
+    with pytest.raises(TokenError):
+        tokens.decode(f"{header}.{payload}.", expected_type=TokenType.ACCESS)
+
+
+@pytest.mark.parametrize("garbage", ["", "garbage", "a.b.c", "a.b", "....", "eyJhbGciOiJIUzI1NiJ9.e30."])
+def test_decode_refuses_garbage(tokens: TokenService, garbage: str) -> None:
+    with pytest.raises(TokenError):
+        tokens.decode(garbage, expected_type=TokenType.ACCESS)
