@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         if secret in _KNOWN_WEAK_SECRETS or len(secret) < min_length:
             msg = (
                 "FORGE_SECRET_KEY is missing, a known default or shorter than "
-                f"{min_length} characters (for {self.jwt_algorithm}); production refuses to start without a real secret "
+                f"{min_length} characters (for {self.jwt_algorithm}); production refuses to start without one "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
             raise InsecureSettingsError(msg)

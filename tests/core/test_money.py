@@ -24,7 +24,7 @@ def test_money_accepts_exact_inputs(given: object, expected: str) -> None:
     assert Priced.model_validate({"price": given}).price == Decimal(expected)
 
 
-@pytest.mark.parametrize("given", [19.99, True, "abc", "NaN", "Infinity", Decimal("1.001"), [1]])
+@pytest.mark.parametrize("given", [19.99, True, "abc", "NaN", "Infinity", "1_0", "1e3", Decimal("1.001"), [1]])
 def test_money_refuses_floats_booleans_non_numbers_and_extra_places(given: object) -> None:
     with pytest.raises(ValidationError):
         Priced.model_validate({"price": given})

@@ -5,6 +5,7 @@ this validator refuses a float that reaches it by any other road. Amounts are re
 two fraction digits (`"19.90"`), which every JSON parser reads without rounding.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 __all__ = ["CENT", "Money", "MoneyOut", "format_money"]
 
 CENT = Decimal("0.01")
+_DECIMAL_STRING = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def _to_decimal(value: object) -> object:
@@ -22,9 +24,13 @@ def _to_decimal(value: object) -> object:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
+        # Plain decimal notation only: Decimal() alone would also take "1_0", "1e3" and "NaN".
+        if not _DECIMAL_STRING.fullmatch(value.strip()):
+            msg = "not a decimal number (write it like 19.99)"
+            raise ValueError(msg)
         try:
             return Decimal(value.strip())
-        except InvalidOperation as exc:
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
             msg = "not a decimal number"
             raise ValueError(msg) from exc
     return value

@@ -33,22 +33,27 @@ _STATE_DECISIONS = "rate_limit_decisions"
 _STATE_CLIENT_KEY = "rate_limit_client_key"
 
 
+def _state(decision: Decision) -> bytes:
+    label = decision.policy.quoted_labels[decision.limit_index]
+    return b"%s;r=%d;t=%d" % (label, decision.remaining, decision.reset_after_seconds)
+
+
 def rate_limit_headers(decisions: list[Decision]) -> list[tuple[bytes, bytes]]:
-    policies = ", ".join(
-        f'"{d.policy.label(i)}";q={limit.limit};w={limit.window}'
-        for d in decisions
-        for i, limit in enumerate(d.policy.limits)
-    )
-    states = ", ".join(
-        f'"{d.policy.label(d.limit_index)}";r={d.remaining};t={d.reset_after_seconds}' for d in decisions
-    )
-    tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
+    # Runs on every limited response: constant parts are precomputed on the PolicySet, the rest is bytes %-format.
+    if len(decisions) == 1:
+        tightest = decisions[0]
+        policies = tightest.policy.header
+        states = _state(tightest)
+    else:
+        policies = b", ".join(d.policy.header for d in decisions)
+        states = b", ".join(_state(d) for d in decisions)
+        tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
     return [
-        (b"ratelimit-policy", policies.encode()),
-        (b"ratelimit", states.encode()),
-        (b"x-ratelimit-limit", str(tightest.limit.limit).encode()),
-        (b"x-ratelimit-remaining", str(tightest.remaining).encode()),
-        (b"x-ratelimit-reset", str(tightest.reset_after_seconds).encode()),
+        (b"ratelimit-policy", policies),
+        (b"ratelimit", states),
+        (b"x-ratelimit-limit", tightest.policy.counts[tightest.limit_index]),
+        (b"x-ratelimit-remaining", b"%d" % tightest.remaining),
+        (b"x-ratelimit-reset", b"%d" % tightest.reset_after_seconds),
     ]
 
 

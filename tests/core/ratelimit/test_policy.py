@@ -16,7 +16,9 @@ def test_limits_parse(spec: str, expected: tuple[Limit, ...]) -> None:
     assert parse_limits(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "100", "100/fortnight", "0/minute", "-1/minute", "1/0seconds", "ten/second"])
+@pytest.mark.parametrize(
+    "spec", ["", "100", "100/fortnight", "0/minute", "-1/minute", "1/0seconds", "ten/second", "2000000/second"]
+)
 def test_malformed_limits_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="rate limit"):
         parse_limits(spec)

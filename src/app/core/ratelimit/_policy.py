@@ -37,6 +37,20 @@ class PolicySet:
 
     name: str
     limits: tuple[Limit, ...]
+    # Header fragments, constant per set, so built once: the RateLimit-Policy value (`"default";q=100;w=60`),
+    # each limit's quoted label, and each limit's count.
+    header: bytes = field(init=False, repr=False, compare=False)
+    quoted_labels: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    counts: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        labels = tuple(f'"{self.label(i)}"'.encode() for i in range(len(self.limits)))
+        header = b", ".join(
+            b"%s;q=%d;w=%d" % (q, lim.limit, lim.window) for q, lim in zip(labels, self.limits, strict=True)
+        )
+        object.__setattr__(self, "header", header)
+        object.__setattr__(self, "quoted_labels", labels)
+        object.__setattr__(self, "counts", tuple(b"%d" % limit.limit for limit in self.limits))
 
     def label(self, index: int) -> str:
         """The policy's name in the RateLimit headers: the set's name, suffixed by the window when there are several."""
@@ -57,6 +71,9 @@ def parse_limits(spec: str) -> tuple[Limit, ...]:
         window = int(multiplier or 1) * _UNITS[unit.lower()]
         if int(count) < 1 or window < 1:
             msg = f"invalid rate limit {part!r}: the count and the window must be positive"
+            raise ValueError(msg)
+        if int(count) > window * MICROS:
+            msg = f"invalid rate limit {part!r}: at most one request per microsecond can be told apart"
             raise ValueError(msg)
         limits.append(Limit(limit=int(count), window=window))
     if not limits:

@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.core.money import Money, MoneyOut
 
@@ -11,13 +11,27 @@ __all__ = ["ProductCreate", "ProductFilters", "ProductRead", "ProductUpdate"]
 MAX_PRICE = Decimal(10_000)
 MAX_STOCK = 1_000_000
 
-ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MAX_NAME_LENGTH = 200
+# Highest value a Numeric(10, 2) column holds: a filter bound beyond it would overflow on PostgreSQL.
+MAX_PRICE_FILTER = Decimal("99999999.99")
+
+
+def _title_case(name: str) -> str:
+    # Title-casing can lengthen a name ('ß' -> 'Ss'), so the length is checked on the result, not the input.
+    titled = name.title()
+    if len(titled) > MAX_NAME_LENGTH:
+        msg = f"the name is longer than {MAX_NAME_LENGTH} characters once title-cased"
+        raise ValueError(msg)
+    return titled
+
+
+ProductName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_title_case),
+]
 Price = Annotated[Money, Field(gt=0, lt=MAX_PRICE)]
 Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
-
-
-def _title(name: str) -> str:
-    return name.title()
 
 
 class ProductCreate(BaseModel):
@@ -27,11 +41,6 @@ class ProductCreate(BaseModel):
     price: Price
     quantity: Stock = 1
 
-    @field_validator("name")
-    @classmethod
-    def _title_name(cls, name: str) -> str:
-        return _title(name)
-
 
 class ProductUpdate(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
@@ -39,11 +48,6 @@ class ProductUpdate(BaseModel):
     name: ProductName | None = None
     price: Price | None = None
     quantity: Stock | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _title_name(cls, name: str | None) -> str | None:
-        return None if name is None else _title(name)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
@@ -75,8 +79,8 @@ class ProductFilters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     q: Annotated[str | None, Field(max_length=100, description="Case-insensitive substring of the name.")] = None
-    min_price: Annotated[Money | None, Field(ge=0)] = None
-    max_price: Annotated[Money | None, Field(ge=0)] = None
+    min_price: Annotated[Money | None, Field(ge=0, le=MAX_PRICE_FILTER)] = None
+    max_price: Annotated[Money | None, Field(ge=0, le=MAX_PRICE_FILTER)] = None
 
     @model_validator(mode="after")
     def _range(self) -> Self:
