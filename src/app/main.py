@@ -23,7 +23,7 @@ from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
-from app.shared.ratelimit import RateLimitMiddleware
+from app.shared.ratelimit import RateLimitGate
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
@@ -100,18 +100,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
+    rate_limit = None
     if settings.rate_limit_enabled:
         build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
-        app.add_middleware(
-            RateLimitMiddleware,
-            tokens=app.state.token_service,
-            trusted_proxies=TrustedProxies(settings.trusted_proxies),
+        rate_limit = RateLimitGate(
+            tokens=app.state.token_service, trusted_proxies=TrustedProxies(settings.trusted_proxies)
         )
     docs_paths = (DOCS_URL,) if settings.docs_enabled else ()
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_body_bytes,
         security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_paths=docs_paths),
+        rate_limit=rate_limit,
     )
     return app
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.core.security import PasswordHasher
 from app.main import create_app
+from app.shared.middleware import RequestContextMiddleware
 from tests import helpers
 from tests.conftest import BASE_URL, make_settings
 
@@ -173,4 +174,5 @@ def test_a_malformed_limit_fails_at_start_up_naming_the_setting() -> None:
 
 def test_rate_limiting_can_be_switched_off() -> None:
     app = create_app(make_settings("sqlite+aiosqlite:///unused.db", rate_limit_enabled=False))
-    assert all(m.cls.__name__ != "RateLimitMiddleware" for m in app.user_middleware)  # type: ignore[attr-defined]
+    context = next(m for m in app.user_middleware if m.cls is RequestContextMiddleware)  # type: ignore[comparison-overlap]
+    assert context.kwargs["rate_limit"] is None

@@ -1,20 +1,23 @@
 """`RequestContextMiddleware`: the one pure-ASGI layer around every HTTP request.
 
 It fuses what would otherwise be several stacked middlewares (each layer costs a function call per ASGI message):
-request ids, security headers, the request body limit, the access log, and the last-resort 500 for a crash.
+request ids, security headers, the request body limit, the global rate limit, the access log, and the
+last-resort 500 for a crash.
 Pure ASGI rather than `BaseHTTPMiddleware`, which is several times slower and breaks context variables.
 """
 
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.exceptions import ForgeError, PayloadTooLargeError
+from app.core.logging import REQUEST_ID
 from app.core.problems import send_problem
+from app.shared.ratelimit import RateLimitGate, response_headers
 
 __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
 
@@ -60,14 +63,21 @@ def _request_id(scope: Scope) -> str:
         candidate = incoming.decode("latin-1")
         if _VALID_REQUEST_ID.fullmatch(candidate):
             return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as unique as uuid4().hex, at a fraction of the cost
 
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, security_headers: SecurityHeaders, access_log: bool = True
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        security_headers: SecurityHeaders,
+        rate_limit: RateLimitGate | None = None,
+        access_log: bool = True,
     ) -> None:
         self.app = app
+        self.rate_limit = rate_limit
         self.max_body_bytes = max_body_bytes
         self.security_headers = security_headers
         self.access_log = access_log
@@ -101,27 +111,35 @@ class _RequestCycle:
         scope = self.scope
         scope.setdefault("state", {})["request_id"] = self.request_id
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=self.request_id):
-            try:
-                if self._declared_length_too_large():
-                    await send_problem(scope, self.send, self._too_large())
-                else:
-                    await self.owner.app(scope, self.receive, self.send)
-            except Exception:
-                _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
-                if self.response_started:
-                    raise
-                await send_problem(scope, self.send, ForgeError("An unexpected error occurred; quote the request id."))
-            finally:
-                if self.owner.access_log:
-                    _access_log.info(
-                        "request",
-                        method=scope["method"],
-                        path=scope["path"],
-                        status=self.status,
-                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                        client=scope["client"][0] if scope.get("client") else None,
-                    )
+        token = REQUEST_ID.set(self.request_id)
+        try:
+            await self._dispatch()
+        finally:
+            if self.owner.access_log:
+                _access_log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=self.status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    client=scope["client"][0] if scope.get("client") else None,
+                )
+            REQUEST_ID.reset(token)
+
+    async def _dispatch(self) -> None:
+        scope = self.scope
+        try:
+            if self._declared_length_too_large():
+                await send_problem(scope, self.send, self._too_large())
+            elif self.owner.rate_limit and (refusal := await self.owner.rate_limit.admit(scope)) is not None:
+                await send_problem(scope, self.send, refusal)
+            else:
+                await self.owner.app(scope, self.receive, self.send)
+        except Exception:
+            _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if self.response_started:
+                raise
+            await send_problem(scope, self.send, ForgeError("An unexpected error occurred; quote the request id."))
 
     def _declared_length_too_large(self) -> bool:
         declared = _header(self.scope, b"content-length")
@@ -154,7 +172,12 @@ class _RequestCycle:
             self.status = message["status"]
             headers: RawHeaders = list(message.get("headers", ()))
             headers.extend(self.extra_headers)
-            if not any(key.lower() == b"cache-control" for key, _ in headers):
+            if self.owner.rate_limit is not None:
+                headers.extend(response_headers(self.scope))
+            for key, _ in headers:  # header names are lower-case in ASGI
+                if key == b"cache-control":
+                    break
+            else:
                 headers.append((b"cache-control", b"no-store"))
             message["headers"] = headers
         await self.send_downstream(message)

@@ -11,21 +11,21 @@ import hashlib
 from collections.abc import Iterable
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from app.core.exceptions import RateLimitedError, ServiceUnavailableError
-from app.core.problems import send_problem
+from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
 from app.core.ratelimit import Decision, RateLimiter, TrustedProxies, client_ip_key
 from app.core.security import TokenError, TokenService, TokenType
 
 __all__ = [
     "EXEMPT_PATHS",
     "RateLimit",
-    "RateLimitMiddleware",
+    "RateLimitGate",
     "account_key",
     "client_key",
     "enforce",
     "rate_limit_headers",
+    "response_headers",
 ]
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -65,11 +65,14 @@ def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-class RateLimitMiddleware:
-    """The global limit, keyed by the authenticated user or else the client's address; probes are exempt."""
+class RateLimitGate:
+    """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
 
-    def __init__(self, app: ASGIApp, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
-        self.app = app
+    Not a middleware of its own: `RequestContextMiddleware` calls it, because every stacked ASGI layer costs a
+    function call per message, and this check runs on every request.
+    """
+
+    def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
         self.tokens = tokens
         self.trusted_proxies = trusted_proxies
 
@@ -85,31 +88,28 @@ class RateLimitMiddleware:
                 pass  # an invalid token is limited as its sender's address; authentication will refuse it
         return ip_key, ip_key
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def admit(self, scope: Scope) -> ForgeError | None:
+        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any."""
         limiter: RateLimiter | None = getattr(scope["app"].state, "rate_limiter", None)
-        if scope["type"] != "http" or limiter is None or scope["path"] in EXEMPT_PATHS:
-            await self.app(scope, receive, send)
-            return
+        if limiter is None or scope["path"] in EXEMPT_PATHS:
+            return None
         key, ip_key = self._identity(scope)
         state = scope.setdefault("state", {})
         state[_STATE_CLIENT_KEY] = ip_key
         try:
             decision = await limiter.hit(key, "default")
         except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
-            await send_problem(scope, send, unavailable)
-            return
-        decisions: list[Decision] = [decision] if decision is not None else []
-        state[_STATE_DECISIONS] = decisions
-        if decision is not None and not decision.allowed:
-            await send_problem(scope, send, _too_many_requests(decision), extra_headers=rate_limit_headers(decisions))
-            return
+            return unavailable
+        if decision is None:
+            return None
+        state[_STATE_DECISIONS] = [decision]
+        return None if decision.allowed else _too_many_requests(decision)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and decisions:
-                message["headers"] = [*message.get("headers", ()), *rate_limit_headers(decisions)]
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def response_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The rate-limit headers for this request's decisions (global and per-route), or none."""
+    decisions: list[Decision] | None = scope.get("state", {}).get(_STATE_DECISIONS)
+    return rate_limit_headers(decisions) if decisions else []
 
 
 def _too_many_requests(decision: Decision) -> RateLimitedError:

@@ -1,0 +1,100 @@
+"""Serve an app with uvicorn in a subprocess pinned to one core and load it with wrk pinned to the other."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+__all__ = ["WrkResult", "run_wrk", "serve", "wrk_available"]
+
+_CPUS = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # socket errors plus non-2xx/3xx answers
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _pin(core: int) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(core % _CPUS)] if taskset and _CPUS > 1 else []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextmanager
+def serve(
+    app_path: str, *, env: Mapping[str, str] | None = None, workers: int = 1, factory: bool = False
+) -> Iterator[str]:
+    """Run `uvicorn app_path` and yield its base URL once it answers."""
+    port = _free_port()
+    command = [
+        *_pin(0),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_path,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{app_path} did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+_LATENCY = re.compile(r"^\s*(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, *, seconds: int, connections: int = 64, script: str | None = None) -> WrkResult:
+    command = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        command[len(_pin(1)) + 1 : len(_pin(1)) + 1] = ["-s", script]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latencies = {p: float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(output)}
+    errors = 0
+    if socket_errors := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
+        errors += sum(int(n) for n in socket_errors.groups())
+    if non_2xx := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(non_2xx.group(1))
+    return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors)

@@ -1,0 +1,56 @@
+"""Trivial apps for measuring one layer: the same endpoint behind ForgeAPI's request middleware, with and without
+the rate limiter (memory backend, a limit so high that every request is admitted)."""
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from app.config import Settings
+from app.core.ratelimit import MemoryBackend, PolicySet, RateLimiter, TrustedProxies, parse_limits
+from app.core.security import TokenService
+from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
+from app.shared.ratelimit import RateLimitGate
+
+__all__ = ["bare", "limited", "without_limiter"]
+
+
+class Hello(BaseModel):
+    message: str
+
+
+def bare() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> Hello:
+        return Hello(message="ok")
+
+    @app.get("/hello")
+    async def hello() -> Hello:
+        return Hello(message="hello")
+
+    return app
+
+
+def _with_context(gate: RateLimitGate | None) -> FastAPI:
+    app = bare()
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=1_048_576,
+        security_headers=SecurityHeaders(hsts=False, docs_paths=()),
+        rate_limit=gate,
+        access_log=False,
+    )
+    return app
+
+
+def without_limiter() -> FastAPI:
+    return _with_context(None)
+
+
+def limited() -> FastAPI:
+    app = _with_context(
+        RateLimitGate(tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()))
+    )
+    policies = {"default": PolicySet("default", parse_limits("1000000/second"))}
+    app.state.rate_limiter = RateLimiter(MemoryBackend(), policies, fail_open=True)
+    return app

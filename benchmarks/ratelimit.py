@@ -1,0 +1,191 @@
+"""The rate limiter, measured against the article's list-based limiter, all in one run.
+
+Run: `uv run python -m benchmarks.ratelimit [--seconds 5] [--rounds 3]` (Redis and HTTP parts need
+FORGE_TEST_REDIS_URL / wrk; they are skipped, with a note, when missing).
+
+1. Per-check time, one hot key and 100k distinct keys, limit 100 per 60 s (and 10,000 for the list: it is O(n)).
+2. Memory per tracked key, key string included.
+3. Redis: round-trips (EVALSHA calls) per check and time per check.
+4. HTTP: requests/s of a trivial endpoint with and without the limiter (uvicorn, wrk, 64 connections).
+"""
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import time
+import timeit
+import tracemalloc
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from redis.asyncio import Redis
+
+from app.core.ratelimit import Limit, MemoryBackend, PolicySet, RedisBackend
+from benchmarks._http import run_wrk, serve, wrk_available
+from benchmarks._naive import SlidingWindowCounter
+
+KEYS = 100_000
+HOT_CHECKS = 200_000
+LIMIT = 100
+
+
+def _keys(count: int) -> list[str]:
+    return [f"ip:10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(count)]
+
+
+def _per_call_us(fn: Callable[[], object], number: int, rounds: int) -> float:
+    return statistics.median(timeit.repeat(fn, number=number, repeat=rounds)) / number * 1e6
+
+
+def _distinct_keys_us(check: Callable[[str], object], keys: list[str]) -> float:
+    started = time.perf_counter()
+    for key in keys:
+        check(key)
+    return (time.perf_counter() - started) / len(keys) * 1e6
+
+
+def _bytes_per_key(check: Callable[[str], object], count: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for key in _keys(count):
+        check(key)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / count
+
+
+def _naive_hot_key_us(limit: int, rounds: int) -> float:
+    """The article's check on a client that holds `limit - 1` timestamps: its steady state under load."""
+    naive = SlidingWindowCounter(max_requests=limit)
+    key = "ip:203.0.113.7"
+    for _ in range(limit - 1):
+        naive.is_allowed(key)
+
+    def check_and_restore() -> None:
+        naive.is_allowed(key)
+        naive.requests[key].pop()  # keep the list at limit - 1, so every call does the same work
+
+    return _per_call_us(check_and_restore, max(200, 200_000 // limit), rounds)
+
+
+def _naive_full_bytes_per_key(limit: int, clients: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    naive = SlidingWindowCounter(max_requests=limit)
+    for key in _keys(clients):
+        for _ in range(limit):
+            naive.is_allowed(key)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / clients
+
+
+def in_process(rounds: int) -> None:
+    policy = PolicySet("default", (Limit(LIMIT, 60),))
+    keys = _keys(KEYS)
+    hot = MemoryBackend(max_keys=2 * KEYS)
+    ours_hot = _per_call_us(lambda: hot.check("ip:203.0.113.7", policy), HOT_CHECKS, rounds)
+    spread = MemoryBackend(max_keys=2 * KEYS)
+    ours_many = _distinct_keys_us(lambda key: spread.check(key, policy), keys)
+    sized = MemoryBackend(max_keys=2 * KEYS)
+    ours_bytes = _bytes_per_key(lambda key: sized.check(key, policy), KEYS)
+    naive_hot = {limit: _naive_hot_key_us(limit, rounds) for limit in (LIMIT, 10_000)}
+    naive_many = _distinct_keys_us(SlidingWindowCounter(max_requests=LIMIT).is_allowed, keys)
+    naive_bytes_one = _bytes_per_key(SlidingWindowCounter(max_requests=LIMIT).is_allowed, KEYS)
+    naive_bytes_full = _naive_full_bytes_per_key(LIMIT, 1000)
+
+    print(f"\n1-2. In-process check, limit {LIMIT} per 60 s (medians of {rounds} rounds)")
+    print(f"  {'':<34} {'hot key':>10} {'100k keys':>10} {'B/key, 1 hit':>13} {'B/key, 100 hits':>16}")
+    print(
+        f"  {'ForgeAPI GCRA (memory backend)':<34} {ours_hot:>8.2f}us {ours_many:>8.2f}us {ours_bytes:>12.0f} "
+        f"{ours_bytes:>16.0f}"
+    )
+    print(
+        f"  {"article's list":<34} {naive_hot[LIMIT]:>8.2f}us {naive_many:>8.2f}us {naive_bytes_one:>12.0f} "
+        f"{naive_bytes_full:>16.0f}"
+    )
+    print(f"  article's list at a limit of 10,000: {naive_hot[10_000]:.1f} us per check (ours does not depend on it)")
+    print(
+        f"  ratios: article / ours = {naive_hot[LIMIT] / ours_hot:.1f}x (hot key, limit {LIMIT}), "
+        f"{naive_hot[10_000] / ours_hot:.0f}x (limit 10,000), {naive_bytes_full / ours_bytes:.0f}x memory at 100 hits"
+    )
+
+
+async def redis_checks(rounds: int) -> None:
+    url = os.environ.get("FORGE_TEST_REDIS_URL")
+    print("\n3. Redis backend")
+    if not url:
+        print("  skipped: set FORGE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+        return
+    redis = Redis.from_url(url)
+    prefix = f"forge-bench:{uuid.uuid4().hex}:"
+    backend = RedisBackend(redis, key_prefix=prefix)
+    policy = PolicySet("default", (Limit(1_000_000, 60),))
+    await backend.hit("ip:203.0.113.7", policy)
+    calls_before = int((await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0))
+    n = 2000
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(n):
+            await backend.hit("ip:203.0.113.7", policy)
+        timings.append((time.perf_counter() - started) / n * 1e6)
+    calls = int((await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)) - calls_before
+    started = time.perf_counter()
+    for _ in range(n):
+        await redis.ping()
+    ping_us = (time.perf_counter() - started) / n * 1e6
+    print(f"  EVALSHA round-trips per check: {calls / (n * rounds):.2f}")
+    print(f"  time per check: {statistics.median(timings):.0f} us (a bare PING round-trip: {ping_us:.0f} us)")
+    async for key in redis.scan_iter(match=f"{prefix}*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+def http(seconds: int, rounds: int) -> None:
+    print(f"\n4. HTTP, trivial endpoint, 1 uvicorn worker, wrk 64 connections, {rounds} x {seconds} s, medians")
+    if not wrk_available():
+        print("  skipped: wrk is not installed (apt-get install wrk)")
+        return
+    apps = {
+        "bare FastAPI": "benchmarks._trivial_apps:bare",
+        "request middleware, no limiter": "benchmarks._trivial_apps:without_limiter",
+        "request middleware + limiter": "benchmarks._trivial_apps:limited",
+    }
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    with ExitStack() as stack:
+        bases = {name: stack.enter_context(serve(path, factory=True)) for name, path in apps.items()}
+        for base in bases.values():
+            run_wrk(f"{base}/hello", seconds=1)  # warm-up
+        for i in range(rounds):
+            order = list(bases.items())
+            for name, base in order if i % 2 == 0 else reversed(order):
+                result = run_wrk(f"{base}/hello", seconds=seconds)
+                if result.errors:
+                    print(f"  warning: {result.errors} errors in a {name} run")
+                results[name].append(result.requests_per_second)
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    baseline = medians["request middleware, no limiter"]
+    for name, rps in medians.items():
+        print(f"  {name:<34} {rps:>9,.0f} req/s   x{rps / baseline:.3f} of the same stack without the limiter")
+    limited = medians["request middleware + limiter"]
+    print(f"  the limiter costs {100 * (1 - limited / baseline):.1f} % of the trivial endpoint's throughput")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per measurement (medians are reported)")
+    args = parser.parse_args()
+    in_process(args.rounds)
+    asyncio.run(redis_checks(args.rounds))
+    http(args.seconds, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
