@@ -49,6 +49,14 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+# Settings that production accepts: real, distinct secrets.
+PRODUCTION_SECRETS: dict[str, Any] = {
+    "environment": "production",
+    "secret_key": "production-signing-key-" + "s" * 40,
+    "api_key_pepper": "production-api-key-pepper-" + "p" * 40,
+}
+
+
 def _postgres_url_or_skip() -> str:
     if POSTGRES_URL:
         return POSTGRES_URL

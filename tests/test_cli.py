@@ -105,3 +105,25 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/docs" in output
+
+
+def test_keys_issue_list_revoke(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(cli, ["users", "create-admin", "--email", "ops@example.com"], input=PASSWORD).exit_code == 0
+    issued = runner.invoke(
+        cli, ["keys", "issue", "--email", "ops@example.com", "--name", "deploy", "--scope", "products:write"]
+    )
+    assert issued.exit_code == 0, issued.output
+    key = issued.output.strip().splitlines()[-1]
+    assert key.startswith("fgk_")
+    listed = runner.invoke(cli, ["keys", "list", "--email", "ops@example.com"])
+    assert listed.exit_code == 0
+    assert "deploy" in listed.output
+    assert "active" in listed.output
+    assert key not in listed.output
+    key_id = listed.output.split("\t", 1)[0]
+    assert runner.invoke(cli, ["keys", "revoke", "--email", "ops@example.com", key_id]).exit_code == 0
+    assert "revoked" in runner.invoke(cli, ["keys", "list", "--email", "ops@example.com"]).output
+    unknown = runner.invoke(cli, ["keys", "list", "--email", "nobody@example.com"])
+    assert unknown.exit_code == 1
+    assert "No user" in unknown.output

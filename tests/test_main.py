@@ -5,14 +5,14 @@ from fastapi.routing import APIRoute
 
 from app.core.migrations import SchemaMismatchError
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import PRODUCTION_SECRETS, make_settings
 from tests.support import databases
 
 
 async def test_the_service_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/empty.db"
     await databases.recreate(url)
-    app = create_app(make_settings(url, environment="production", secret_key="s" * 40))
+    app = create_app(make_settings(url, **PRODUCTION_SECRETS))
     with pytest.raises(SchemaMismatchError, match="forge db upgrade"):
         async with app.router.lifespan_context(app):
             pass

@@ -16,7 +16,7 @@ from app.models import metadata
 from tests.conftest import make_settings
 from tests.support import databases
 
-APP_TABLES = {"user_account", "product", "customer_order", "order_item"}
+APP_TABLES = {"user_account", "api_key", "product", "customer_order", "order_item"}
 
 
 @pytest.fixture

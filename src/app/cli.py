@@ -2,17 +2,24 @@
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import SecretStr, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core import migrations
-from app.core.database import Database
-from app.core.exceptions import ConflictError
+from app.core.api_keys import ApiKeyHasher
+from app.core.database import Database, utcnow
+from app.core.exceptions import ForgeError
 from app.core.security import PasswordHasher
+from app.features.api_keys import service as api_keys_service
+from app.features.api_keys.models import Scope
+from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
@@ -22,8 +29,10 @@ __all__ = ["app", "main"]
 app = typer.Typer(help="ForgeAPI: run and operate the service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: issue, list and revoke keys for a user.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
@@ -92,19 +101,6 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-async def _create_admin(settings: Settings, data: UserCreate) -> int:
-    database = Database(settings)
-    try:
-        await migrations.ensure_schema_current(database.engine)
-        async with database.session(writes=True) as session, session.begin():
-            user = await users_service.register_user(
-                session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN
-            )
-            return user.id
-    finally:
-        await database.dispose()
-
-
 @users_app.command("create-admin")
 def create_admin(email: Annotated[str, typer.Option(help="The administrator's e-mail address.")]) -> None:
     """Create an administrator. The password is prompted for, or read from stdin when it is not a terminal."""
@@ -115,12 +111,93 @@ def create_admin(email: Annotated[str, typer.Option(help="The administrator's e-
         for error in exc.errors():
             typer.secho(f"{error['loc'][0]}: {error['msg']}", err=True, fg="red")
         raise typer.Exit(code=2) from None
+
+    async def create(session: AsyncSession) -> int:
+        hasher = PasswordHasher(settings)
+        user = await users_service.register_user(session, data=data, hasher=hasher, role=UserRole.ADMIN)
+        return user.id
+
+    user_id = _run(settings, create)
+    typer.secho(f"Created administrator {data.email} (id {user_id}).", fg="green")
+
+
+async def _in_transaction[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    database = Database(settings)
     try:
-        user_id = asyncio.run(_create_admin(settings, data))
-    except (ConflictError, migrations.SchemaMismatchError) as exc:
+        await migrations.ensure_schema_current(database.engine)
+        async with database.session(writes=True) as session, session.begin():
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+def _run[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_in_transaction(settings, work))
+    except (ForgeError, migrations.SchemaMismatchError) as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(code=1) from None
-    typer.secho(f"Created administrator {data.email} (id {user_id}).", fg="green")
+
+
+@keys_app.command("issue")
+def keys_issue(
+    email: Annotated[str, typer.Option(help="The owner's e-mail address.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days.")] = None,
+) -> None:
+    """Issue a key and print its secret (this once)."""
+    settings = _settings()
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        data = ApiKeyCreate(name=name, scopes=scope, expires_at=expires_at)
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.secho(f"{error['loc'][0]}: {error['msg']}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
+
+    async def issue(session: AsyncSession) -> ApiKeyCreated:
+        owner = await users_service.get_user_by_email(session, email=email)
+        hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
+        return await api_keys_service.issue(
+            session, user_id=owner.id, is_admin=owner.is_admin, data=data, hasher=hasher
+        )
+
+    created = _run(settings, issue)
+    typer.echo(
+        f"Issued key {created.id} ({' '.join(created.scopes)}) for {email}. Store it now; it is not shown again:"
+    )
+    typer.echo(created.key)
+
+
+@keys_app.command("list")
+def keys_list(email: Annotated[str, typer.Option(help="The owner's e-mail address.")]) -> None:
+    """List a user's keys (never their secrets)."""
+    settings = _settings()
+
+    async def listing(session: AsyncSession) -> Sequence[ApiKeyRead]:
+        owner = await users_service.get_user_by_email(session, email=email)
+        return await api_keys_service.list_keys(session, user_id=owner.id)
+
+    for key in _run(settings, listing):
+        state = "revoked" if key.revoked_at else f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "active"
+        typer.echo(f"{key.id}\t{key.hint}\t{key.name}\t{' '.join(key.scopes)}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    email: Annotated[str, typer.Option(help="The owner's e-mail address.")],
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `forge keys list`).")],
+) -> None:
+    """Revoke a key at once."""
+    settings = _settings()
+
+    async def revoke(session: AsyncSession) -> None:
+        owner = await users_service.get_user_by_email(session, email=email)
+        await api_keys_service.revoke(session, user_id=owner.id, key_id=key_id)
+
+    _run(settings, revoke)
+    typer.echo(f"Revoked key {key_id}.")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_serializer, field_validator, model_
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
+    "DEVELOPMENT_API_KEY_PEPPER",
     "DEVELOPMENT_SECRET_KEY",
     "Environment",
     "InsecureSettingsError",
@@ -25,8 +26,18 @@ __all__ = [
 
 # Public by design: the development default must never sign tokens in production.
 DEVELOPMENT_SECRET_KEY = "forgeapi-development-secret-key-do-not-use-in-production"  # noqa: S105
+DEVELOPMENT_API_KEY_PEPPER = "forgeapi-development-api-key-pepper-do-not-use-in-production"
 _KNOWN_WEAK_SECRETS = frozenset(
-    {DEVELOPMENT_SECRET_KEY, "", "secret", "changeme", "change-me", "please-change-me", "your-secret-key"}
+    {
+        DEVELOPMENT_SECRET_KEY,
+        DEVELOPMENT_API_KEY_PEPPER,
+        "",
+        "secret",
+        "changeme",
+        "change-me",
+        "please-change-me",
+        "your-secret-key",
+    }
 )
 # An HMAC key should be at least as long as the hash's output (RFC 7518 §3.2; PyJWT warns below it).
 _MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -78,6 +89,8 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = "forgeapi"
     jwt_audience: str = "forgeapi"
+    # HMAC key for stored API-key digests. Changing it invalidates every API key.
+    api_key_pepper: SecretStr = SecretStr(DEVELOPMENT_API_KEY_PEPPER)
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -141,6 +154,13 @@ class Settings(BaseSettings):
                 "FORGE_SECRET_KEY is missing, a known default or shorter than "
                 f"{min_length} characters (for {self.jwt_algorithm}); production refuses to start without one "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+            raise InsecureSettingsError(msg)
+        pepper = self.api_key_pepper.get_secret_value()
+        if pepper in _KNOWN_WEAK_SECRETS or len(pepper) < _MIN_SECRET_LENGTH["HS256"] or pepper == secret:
+            msg = (
+                "FORGE_API_KEY_PEPPER is missing, a known default, shorter than 32 characters or equal to "
+                "FORGE_SECRET_KEY; production refuses to start without its own secret"
             )
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:

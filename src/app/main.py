@@ -10,6 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app import __version__
 from app.config import Settings, get_settings
+from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.logging import configure_logging
 from app.core.migrations import ensure_schema_current
@@ -17,6 +18,7 @@ from app.core.problems import install_exception_handlers
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
+from app.features.api_keys.router import router as api_keys_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
@@ -63,7 +65,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, products_router, orders_router):
+    for router in (auth_router, users_router, api_keys_router, products_router, orders_router):
         api.include_router(router)
     return api
 
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.password_hasher = PasswordHasher(settings)
     app.state.token_service = TokenService(settings)
+    app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
 
     install_exception_handlers(app)
     app.include_router(health_router)

@@ -3,9 +3,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from app.config import DEVELOPMENT_SECRET_KEY, Environment, LogFormat, Settings
+from app.config import DEVELOPMENT_API_KEY_PEPPER, DEVELOPMENT_SECRET_KEY, Environment, LogFormat, Settings
 
 STRONG_SECRET = "k" * 48
+STRONG_PEPPER = "p" * 48
 
 
 def settings(**values: Any) -> Settings:
@@ -33,15 +34,24 @@ def test_production_refuses_a_missing_default_or_weak_secret_and_names_the_setti
 
 
 def test_production_starts_with_a_real_secret_and_production_defaults() -> None:
-    production = settings(environment="production", secret_key=STRONG_SECRET)
+    production = settings(environment="production", secret_key=STRONG_SECRET, api_key_pepper=STRONG_PEPPER)
     assert production.effective_migrate_on_start is False
     assert production.effective_log_format is LogFormat.JSON
     assert production.effective_hsts is True
 
 
+@pytest.mark.parametrize("pepper", [None, DEVELOPMENT_API_KEY_PEPPER, "short", STRONG_SECRET])
+def test_production_refuses_a_missing_default_short_or_reused_api_key_pepper(pepper: str | None) -> None:
+    values: dict[str, Any] = {"environment": "production", "secret_key": STRONG_SECRET}
+    if pepper is not None:
+        values["api_key_pepper"] = pepper
+    with pytest.raises(ValidationError, match="FORGE_API_KEY_PEPPER"):
+        settings(**values)
+
+
 def test_production_refuses_wildcard_cors() -> None:
     with pytest.raises(ValidationError, match="FORGE_CORS_ORIGINS"):
-        settings(environment="production", secret_key=STRONG_SECRET, cors_origins="*")
+        settings(environment="production", secret_key=STRONG_SECRET, api_key_pepper=STRONG_PEPPER, cors_origins="*")
 
 
 def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

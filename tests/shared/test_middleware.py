@@ -3,7 +3,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.conftest import BASE_URL, make_settings
+from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 
 async def test_a_request_id_is_generated_and_returned(client: httpx.AsyncClient) -> None:
@@ -43,7 +43,7 @@ async def test_docs_are_served_without_the_strict_csp(client: httpx.AsyncClient)
 
 
 async def test_hsts_is_on_in_production(database_url: str) -> None:
-    app = create_app(make_settings(database_url, environment="production", secret_key="p" * 40))
+    app = create_app(make_settings(database_url, **PRODUCTION_SECRETS))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         response = await http.get("/healthz")
     assert response.headers["strict-transport-security"].startswith("max-age=")

@@ -78,6 +78,18 @@ async def test_an_authenticated_user_has_its_own_budget(client: httpx.AsyncClien
     assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
 
 
+async def test_an_api_key_has_its_own_budget(client: httpx.AsyncClient) -> None:
+    headers = await helpers.user_headers(client)  # two requests from this address
+    created = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": ["orders:read"]}, headers=headers)
+    key = {"X-API-Key": created.json()["key"]}  # that request counted against the user, not the address
+    for _ in range(3):
+        await client.get("/api/v1/products")
+    assert (await client.get("/api/v1/products")).status_code == 429
+    keyed = await client.get("/api/v1/orders", headers=key)
+    assert keyed.status_code == 200
+    assert keyed.headers["x-ratelimit-remaining"] == "4"
+
+
 async def test_spoofed_forwarded_for_is_ignored_from_an_untrusted_peer(client: httpx.AsyncClient) -> None:
     statuses = [
         (await client.get("/api/v1/products", headers={"x-forwarded-for": f"198.51.100.{i}"})).status_code

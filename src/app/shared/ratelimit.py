@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from fastapi import Request
 from starlette.types import Scope
 
+from app.core.api_keys import is_well_formed, rate_limit_id
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
 from app.core.ratelimit import Decision, RateLimiter, TrustedProxies, client_ip_key
 from app.core.security import TokenError, TokenService, TokenType
@@ -57,12 +58,17 @@ def rate_limit_headers(decisions: list[Decision]) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+def _credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(the bearer token, the API key) the request presents, if any."""
+    token = api_key = None
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                token = credentials.strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+    return token, api_key
 
 
 class RateLimitGate:
@@ -80,12 +86,14 @@ class RateLimitGate:
         """(the key for the global limit, the client-address key for per-route limits)."""
         client = scope.get("client")
         ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
-        token = _bearer_token(scope["headers"])
+        token, api_key = _credentials(scope["headers"])
         if token is not None:
             try:
                 return f"user:{self.tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}", ip_key
             except TokenError:
                 pass  # an invalid token is limited as its sender's address; authentication will refuse it
+        if api_key is not None and is_well_formed(api_key):
+            return f"key:{rate_limit_id(api_key)}", ip_key
         return ip_key, ip_key
 
     async def admit(self, scope: Scope) -> ForgeError | None:

@@ -2,10 +2,10 @@ from fastapi import APIRouter, status
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
+from app.features.api_keys.dependencies import OrdersReader, OrdersWriter
 from app.features.orders import service
 from app.features.orders.models import Order
 from app.features.orders.schemas import OrderCreate, OrderRead
-from app.features.users.dependencies import CurrentUser
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
@@ -14,15 +14,16 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=ForgeRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead)
-async def place_order(data: OrderCreate, session: DBSession, user: CurrentUser) -> Order:
-    return await service.place_order(session, user_id=user.id, data=data)
+async def place_order(data: OrderCreate, session: DBSession, caller: OrdersWriter) -> Order:
+    return await service.place_order(session, user_id=caller.user.id, data=data)
 
 
 @router.get("")
-async def list_orders(session: DBSession, pagination: Pagination, user: CurrentUser) -> Page[OrderRead]:
-    return await service.list_orders(session, user_id=user.id, params=pagination)
+async def list_orders(session: DBSession, pagination: Pagination, caller: OrdersReader) -> Page[OrderRead]:
+    return await service.list_orders(session, user_id=caller.user.id, params=pagination)
 
 
 @router.get("/{order_id}", response_model=OrderRead)
-async def get_order(order_id: ResourceID, session: DBSession, user: CurrentUser) -> Order:
+async def get_order(order_id: ResourceID, session: DBSession, caller: OrdersReader) -> Order:
+    user = caller.user
     return await service.get_order(session, user_id=user.id, is_admin=user.is_admin, order_id=order_id)

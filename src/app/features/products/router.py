@@ -4,10 +4,10 @@ from fastapi import APIRouter, Query, status
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
+from app.features.api_keys.dependencies import ProductsWriter
 from app.features.products import service
 from app.features.products.models import Product
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
-from app.features.users.dependencies import AdminUser
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
@@ -28,17 +28,17 @@ async def get_product(product_id: ResourceID, session: DBSession) -> Product:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
-async def create_product(data: ProductCreate, session: DBSession, _admin: AdminUser) -> Product:
+async def create_product(data: ProductCreate, session: DBSession, _writer: ProductsWriter) -> Product:
     return await service.create_product(session, data=data)
 
 
 @router.patch("/{product_id}", response_model=ProductRead)
 async def update_product(
-    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _admin: AdminUser
+    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _writer: ProductsWriter
 ) -> Product:
     return await service.update_product(session, product_id=product_id, changes=changes)
 
 
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_product(product_id: ResourceID, session: DBSession, _admin: AdminUser) -> None:
+async def delete_product(product_id: ResourceID, session: DBSession, _writer: ProductsWriter) -> None:
     await service.delete_product(session, product_id=product_id)

@@ -13,6 +13,7 @@ from app.shared.routing import MAX_ID
 __all__ = [
     "authenticate_access_token",
     "get_user",
+    "get_user_by_email",
     "list_users",
     "login",
     "refresh_tokens",
@@ -90,6 +91,14 @@ async def get_user(session: AsyncSession, *, user_id: UserID) -> User:
     user = await repository.get(session, user_id)
     if user is None:
         msg = f"User {user_id} does not exist."
+        raise NotFoundError(msg)
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
+    user = await repository.get_by_email(session, email.strip().lower())
+    if user is None:
+        msg = f"No user has the e-mail address {email}."
         raise NotFoundError(msg)
     return user
 

@@ -1,0 +1,91 @@
+"""`Authorized(scope)`: one dependency for routes that accept a JWT user or an API key holding a scope."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from app.core.api_keys import ApiKeyHasher
+from app.core.database import DBSession
+from app.core.exceptions import AuthenticationError, PermissionDeniedError
+from app.core.security import Tokens
+from app.features.api_keys import service
+from app.features.api_keys.models import Scope
+from app.features.users import service as users_service
+from app.features.users.dependencies import bearer_scheme
+from app.features.users.models import User
+
+__all__ = [
+    "API_KEY_HEADER",
+    "ApiKeyHasherDep",
+    "Authorized",
+    "OrdersReader",
+    "OrdersWriter",
+    "Principal",
+    "ProductsWriter",
+    "api_key_scheme",
+]
+
+API_KEY_HEADER = "X-API-Key"
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="An API key (`fgk_...`) issued by POST /api/v1/api-keys."
+)
+
+
+def get_api_key_hasher(request: Request) -> ApiKeyHasher:
+    hasher: ApiKeyHasher = request.app.state.api_key_hasher
+    return hasher
+
+
+ApiKeyHasherDep = Annotated[ApiKeyHasher, Depends(get_api_key_hasher)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, directly (JWT) or through one of its API keys."""
+
+    user: User
+    api_key_id: int | None = None
+
+
+class Authorized:
+    """A JWT user (admins only when `admin`), or an API key carrying `scope` whose owner is active (and admin)."""
+
+    def __init__(self, scope: Scope, *, admin: bool = False) -> None:
+        self.scope = scope
+        self.admin = admin
+
+    async def __call__(
+        self,
+        session: DBSession,
+        tokens: Tokens,
+        hasher: ApiKeyHasherDep,
+        bearer: Annotated[str | None, Depends(bearer_scheme)],
+        api_key: Annotated[str | None, Security(api_key_scheme)],
+    ) -> Principal:
+        if bearer:
+            user = await users_service.authenticate_access_token(session, token=bearer, tokens=tokens)
+            principal = Principal(user)
+        elif api_key is not None:
+            key = await service.authenticate(session, presented=api_key, hasher=hasher)
+            if self.scope not in key.scopes:
+                msg = f"This API key lacks the '{self.scope}' scope."
+                raise PermissionDeniedError(msg)
+            user = await users_service.get_user(session, user_id=key.user_id)
+            if not user.is_active:
+                msg = "The API key's owner is deactivated."
+                raise AuthenticationError(msg)
+            principal = Principal(user, key.key_id)
+        else:
+            msg = f"This operation needs a bearer token or an API key (header {API_KEY_HEADER})."
+            raise AuthenticationError(msg)
+        if self.admin and not principal.user.is_admin:
+            msg = "This operation is for administrators."
+            raise PermissionDeniedError(msg)
+        return principal
+
+
+OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]
+OrdersWriter = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE))]
+ProductsWriter = Annotated[Principal, Depends(Authorized(Scope.PRODUCTS_WRITE, admin=True))]
