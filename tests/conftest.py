@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
-from app.core.database import create_engine, get_db_session
+from app.core.database import create_engine, get_db_session, get_read_db_session
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
@@ -128,6 +128,7 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
             await session.commit()
 
     app.dependency_overrides[get_db_session] = session_in_test_transaction
+    app.dependency_overrides[get_read_db_session] = session_in_test_transaction
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         yield http
     app.dependency_overrides.clear()

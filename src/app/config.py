@@ -4,7 +4,6 @@ Every setting is read from a `FORGE_`-prefixed environment variable or from `.en
 they print as `**********` in every repr, log line and traceback.
 """
 
-import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 __all__ = [
     "DEVELOPMENT_API_KEY_PEPPER",
@@ -57,6 +57,9 @@ class LogFormat(StrEnum):
 class RateLimitBackend(StrEnum):
     MEMORY = "memory"
     REDIS = "redis"
+
+
+type ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
 
 
 class InsecureSettingsError(ValueError):
@@ -120,6 +123,9 @@ class Settings(BaseSettings):
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
     rate_limit_key_prefix: str = "forge:rl:"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Which header the trusted proxies write. Only one is read: a client could send the other one, and most
+    # proxies pass a header they do not write through untouched.
+    forwarded_header: ForwardedHeader = Field(default="x-forwarded-for")
 
     # Logging.
     log_level: str = "INFO"
@@ -174,7 +180,11 @@ class Settings(BaseSettings):
 
     @property
     def database_url_masked(self) -> str:
-        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.database_url)
+        """The URL with its password hidden, whether in the authority (`user:pw@`) or the query (`?password=`)."""
+        url = make_url(self.database_url)
+        if "password" in url.query:
+            url = url.update_query_dict({"password": "***"})
+        return url.render_as_string(hide_password=True)
 
     @property
     def is_sqlite(self) -> bool:

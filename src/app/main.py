@@ -107,7 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.rate_limit_enabled:
         build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
         rate_limit = RateLimitGate(
-            tokens=app.state.token_service, trusted_proxies=TrustedProxies(settings.trusted_proxies)
+            tokens=app.state.token_service,
+            trusted_proxies=TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header),
         )
     docs_paths = (DOCS_URL,) if settings.docs_enabled else ()
     app.add_middleware(

@@ -71,6 +71,9 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
         assert secret not in text
         assert "pa55word" not in text
     assert configured.database_url_masked == "postgresql+asyncpg://app:***@db/app"
+    in_query = settings(database_url="postgresql+asyncpg://app@db/app?password=pa55word&ssl=require")
+    assert "pa55word" not in in_query.database_url_masked
+    assert "pa55word" not in repr(in_query.model_dump())
 
 
 def test_sqlite_path_is_derived_from_the_url() -> None:

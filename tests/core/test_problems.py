@@ -167,3 +167,44 @@ async def test_a_database_bug_is_500_without_sql(app: FastAPI, client: httpx.Asy
     response = await client.get("/test-only/bad-sql")
     assert_problem(response, 500)
     assert "no_such_column" not in response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"email": NaN}', b'{"email": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000, b'{"n": ' + b"9" * 5000 + b"}"],
+    ids=["nan", "bad-utf8", "deep-nesting", "huge-integer"],
+)
+async def test_every_kind_of_malformed_json_is_the_malformed_json_problem(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post("/api/v1/auth/register", content=body, headers={"content-type": "application/json"})
+    assert assert_problem(response, 400)["type"] == "urn:forgeapi:problem:malformed-json"
+
+
+async def test_a_lone_surrogate_in_a_string_is_400_not_500(client: httpx.AsyncClient) -> None:
+    body = b'{"email": "a@example.com", "password": "correct horse \\ud800 battery"}'
+    response = await client.post("/api/v1/auth/register", content=body, headers={"content-type": "application/json"})
+    assert assert_problem(response, 400)["type"] == "urn:forgeapi:problem:malformed-json"
+    paired = b'{"email": "b@example.com", "password": "correct horse \\ud83d\\ude00 battery"}'
+    ok = await client.post("/api/v1/auth/register", content=paired, headers={"content-type": "application/json"})
+    assert ok.status_code == 201  # a valid surrogate pair is just an emoji
+
+
+async def test_nul_characters_never_cause_a_500(client: httpx.AsyncClient, settings: object) -> None:
+    on_postgres = not getattr(settings, "is_sqlite", True)
+    listing = await client.get("/api/v1/products", params={"q": "a\x00b"})
+    register = await client.post(
+        "/api/v1/auth/register", json={"email": "nul@example.com", "password": "x" * 12, "full_name": "a\x00b"}
+    )
+    login = await client.post("/api/v1/auth/token", data={"username": "a\x00@example.com", "password": "x" * 12})
+    if on_postgres:  # PostgreSQL text cannot hold NUL: the value is refused as invalid input
+        for response in (listing, register, login):
+            assert assert_problem(response, 422)["type"] == "urn:forgeapi:problem:validation-error"
+    else:  # SQLite stores it
+        assert (listing.status_code, register.status_code, login.status_code) == (200, 201, 401)
+
+
+async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.put("/api/v1/products")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"

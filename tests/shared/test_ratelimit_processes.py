@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.core.database import create_engine
 from app.main import create_app
@@ -44,13 +45,17 @@ async def _get(http: httpx.AsyncClient) -> httpx.Response:
     return await http.get("/api/v1/products")
 
 
-async def test_redis_stopping_mid_test_fails_open_and_recovers(database_url: str, engine: object) -> None:
+@pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])
+async def test_redis_stopping_mid_test_fails_as_configured_and_recovers(
+    database_url: str, engine: object, fail_open: bool
+) -> None:
     port = processes.free_port()
     settings = make_settings(
         database_url,
         redis_url=f"redis://127.0.0.1:{port}/0",
         redis_timeout_seconds=0.2,
         rate_limit_default="100/minute",
+        rate_limit_fail_open=fail_open,
     )
     app = create_app(settings)
     async with (
@@ -61,9 +66,9 @@ async def test_redis_stopping_mid_test_fails_open_and_recovers(database_url: str
             limited = await _get(http)
             assert limited.status_code == 200
             assert limited.headers["x-ratelimit-remaining"] == "99"
-        # Redis is gone: requests are served (fail open), promptly, without rate-limit headers.
+        # Redis is gone: requests are served without rate-limit headers (fail open) or refused with 503 (closed).
         degraded = [await _get(http) for _ in range(3)]
-        assert [r.status_code for r in degraded] == [200, 200, 200]
+        assert [r.status_code for r in degraded] == [200 if fail_open else 503] * 3
         assert all("ratelimit" not in r.headers for r in degraded)
         assert app.state.rate_limiter.backend_failures >= 3
         with processes.redis_server(port):  # back (empty, as a restarted cache-only Redis is)

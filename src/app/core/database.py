@@ -24,10 +24,12 @@ __all__ = [
     "DBSession",
     "Database",
     "DatabaseDep",
+    "ReadMostlyDBSession",
     "TimestampMixin",
     "UTCDateTime",
     "get_database",
     "get_db_session",
+    "get_read_db_session",
     "utcnow",
 ]
 
@@ -153,9 +155,26 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
+async def get_read_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Like `get_db_session`, but never taking SQLite's write lock up front, whatever the HTTP method.
+
+    For unsafe-method routes that mostly read and do slow work in between (login verifies a password for tens of
+    milliseconds): holding the write lock meanwhile would stall every writer. Their rare writes must be best
+    effort (see `users.repository.update_password_hash`).
+    """
+    async with get_database(request).session(writes=False) as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
 # scope="function": the commit runs before the response is sent, so a failed commit is an error response,
 # never a 2xx for a write that did not happen.
 DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+ReadMostlyDBSession = Annotated[AsyncSession, Depends(get_read_db_session, scope="function")]
 
 
 def get_database(request: Request) -> Database:

@@ -13,13 +13,14 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import Scope, Send
 
-from app.core.exceptions import ConflictError, ForgeError, ServiceUnavailableError
+from app.core.exceptions import ConflictError, ForgeError, InvalidInputError, ServiceUnavailableError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -177,9 +178,40 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
     if exc.status_code == 404 and detail is None:  # noqa: PLR2004
         detail = f"No resource at {request.url.path}."
-    if exc.status_code == 405 and detail is None:  # noqa: PLR2004
-        detail = f"{request.method} is not allowed on {request.url.path}."
-    return _respond(request, status=exc.status_code, title=phrase, detail=detail or phrase, headers=exc.headers or None)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # noqa: PLR2004
+        detail = detail or f"{request.method} is not allowed on {request.url.path}."
+        # Starlette names only the first route matching the path; several routes may share it (GET and POST).
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return _respond(request, status=exc.status_code, title=phrase, detail=detail or phrase, headers=headers or None)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Asked of the router through the public `matches`, one method at a time: routes may be nested routers.
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+def _is_data_exception(exc: Exception) -> bool:
+    # SQLSTATE class 22, "data exception": asyncpg's errors reach SQLAlchemy as a plain DBAPIError carrying it.
+    return isinstance(exc, DataError) or str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("22")
+
+
+async def _handle_data_error(request: Request, exc: Exception) -> Response:
+    # The database refused a value the schemas let through (a NUL character in text on PostgreSQL, say).
+    # Any other database error is a bug: re-raised, it becomes a 500 (logged) in the request middleware.
+    if not _is_data_exception(exc):
+        raise exc
+    _log.info("data_error", error_class=type(exc.orig).__name__ if isinstance(exc, DBAPIError) else None)
+    invalid = InvalidInputError("A value in the request cannot be stored (e.g. it contains a NUL character).")
+    return await _handle_forge_error(request, invalid)
 
 
 async def _handle_integrity_error(request: Request, exc: Exception) -> Response:
@@ -217,5 +249,6 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(IntegrityError, _handle_integrity_error)
+    app.add_exception_handler(DBAPIError, _handle_data_error)  # DataError and asyncpg's class-22 errors
     for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
         app.add_exception_handler(unavailable, _handle_database_unavailable)

@@ -154,7 +154,7 @@ async def enforce(request: Request, policy_name: str, key: str) -> None:
 
 
 class RateLimit:
-    """A per-route limit, keyed by client address: `Depends(RateLimit("register"))` or the `Annotated` alias."""
+    """A per-route limit, keyed by client address: `dependencies=[Depends(RateLimit("register"))]`."""
 
     def __init__(self, policy_name: str) -> None:
         self.policy_name = policy_name

@@ -7,6 +7,7 @@
 """
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any
@@ -32,10 +33,39 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
+# A JSON escape of a UTF-16 surrogate; valid pairs combine into one character, lone ones cannot be stored.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 class ExactJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_float=Decimal, parse_constant=_refuse_constant)
+            body = await self.body()
+            try:
+                parsed = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+                if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(parsed):
+                    msg = "a string holds a lone UTF-16 surrogate"
+                    raise ValueError(msg)
+            except json.JSONDecodeError:
+                raise
+            except (ValueError, RecursionError) as exc:  # NaN, bad UTF-8, huge integers, deep nesting...
+                # Re-raised as a decode error, so that FastAPI reports it like any malformed JSON (400).
+                raise json.JSONDecodeError(str(exc) or type(exc).__name__, "", 0) from exc
+            self._json = parsed
         return self._json
 
 

@@ -29,9 +29,19 @@ def test_the_right_most_untrusted_hop_is_the_client() -> None:
     assert client_ip_key("10.2.2.2", headers, PROXIES) == "ip:198.51.100.9"
 
 
-def test_forwarded_header_is_preferred_and_parsed() -> None:
+def test_the_forwarded_header_is_parsed_when_configured_and_xff_is_then_ignored() -> None:
+    proxies = TrustedProxies(["10.0.0.0/8"], header="forwarded")
     headers = [(b"forwarded", b'for=192.0.2.60;proto=http, for="[2001:db8:1:2::7]:4711"'), *xff("9.9.9.9")]
-    assert client_ip_key("10.0.0.1", headers, PROXIES) == "ip:2001:db8:1:2::/64"
+    assert client_ip_key("10.0.0.1", headers, proxies) == "ip:2001:db8:1:2::/64"
+
+
+def test_a_client_sent_forwarded_header_is_ignored_when_the_proxies_write_xff() -> None:
+    headers = [(b"forwarded", b"for=192.0.2.77"), *xff("198.51.100.9")]
+    assert client_ip_key("10.0.0.1", headers, PROXIES) == "ip:198.51.100.9"
+
+
+def test_a_trusted_proxy_seen_through_a_dual_stack_socket_is_still_trusted() -> None:
+    assert client_ip_key("::ffff:10.0.0.1", xff("198.51.100.9"), PROXIES) == "ip:198.51.100.9"
 
 
 def test_ipv6_clients_are_grouped_by_slash_64() -> None:

@@ -5,7 +5,7 @@ its allowance. A request costs one emission interval T = window / limit. It is a
 TAT is no more than one window ahead of now. This is O(1) in time and memory, and `Retry-After` falls out of the
 state: the time until the TAT is exactly one window ahead again.
 
-Accuracy against an exact sliding log of the same `limit`/`window` (tested in tests/core/test_ratelimit_gcra.py):
+Accuracy against an exact sliding log of the same `limit`/`window` (tested in tests/core/ratelimit/test_gcra.py):
 - GCRA never refuses a request that the exact log would allow;
 - over any interval of length d it allows at most `limit + floor(d / T)` requests: a burst of `limit`, then one per
   T. Over one window that is at most `2 * limit - 1` (the log: `limit`), or `2 * limit` when T is not a whole

@@ -25,14 +25,21 @@ def _parse_address(text: str) -> Address | None:
     elif value.count(":") == 1:  # IPv4 with a port
         value = value.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    # A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; they are the IPv4 address they map.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 class TrustedProxies:
-    def __init__(self, networks: Iterable[str]) -> None:
+    """The proxies whose forwarding header is believed, and which header that is (`x-forwarded-for` by default)."""
+
+    def __init__(self, networks: Iterable[str], *, header: str = "x-forwarded-for") -> None:
         self.networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks)
+        self.header = header.encode()
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -41,20 +48,21 @@ class TrustedProxies:
         return any(address in network for network in self.networks)
 
 
-def forwarded_chain(headers: Sequence[tuple[bytes, bytes]]) -> list[str]:
-    """The hops named by `Forwarded` (RFC 7239) or, without it, `X-Forwarded-For`; nearest hop last."""
-    forwarded: list[str] = []
-    x_forwarded_for: list[str] = []
+def forwarded_chain(headers: Sequence[tuple[bytes, bytes]], header: bytes = b"x-forwarded-for") -> list[str]:
+    """The hops named by `header`: `X-Forwarded-For`, or `Forwarded` (RFC 7239, its `for=` values); nearest last."""
+    hops: list[str] = []
     for name, value in headers:
-        if name == b"forwarded":
-            for element in value.decode("latin-1").split(","):
-                for pair in element.split(";"):
-                    key, _, val = pair.strip().partition("=")
-                    if key.lower() == "for":
-                        forwarded.append(val)
-        elif name == b"x-forwarded-for":
-            x_forwarded_for.extend(part.strip() for part in value.decode("latin-1").split(","))
-    return forwarded or x_forwarded_for
+        if name != header:
+            continue
+        for element in value.decode("latin-1").split(","):
+            if header == b"x-forwarded-for":
+                hops.append(element.strip())
+                continue
+            for pair in element.split(";"):
+                key, _, val = pair.strip().partition("=")
+                if key.lower() == "for":
+                    hops.append(val)
+    return hops
 
 
 @lru_cache(maxsize=4096)
@@ -63,8 +71,6 @@ def _address_key(text: str) -> str:
     if address is None:
         return UNKNOWN_CLIENT
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return f"ip:{address.ipv4_mapped}"
         return f"ip:{ipaddress.IPv6Network((address, 64), strict=False)}"
     return f"ip:{address}"
 
@@ -78,7 +84,7 @@ def client_ip_key(peer: str | None, headers: Sequence[tuple[bytes, bytes]], trus
     peer_address = _parse_address(peer)
     if peer_address is None or not trusted.trusts(peer_address):
         return _address_key(peer)
-    chain = forwarded_chain(headers)
+    chain = forwarded_chain(headers, trusted.header)
     for hop in reversed(chain):
         address = _parse_address(hop)
         if address is None:

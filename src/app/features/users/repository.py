@@ -2,14 +2,17 @@
 
 from collections.abc import Sequence
 
+import structlog
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.exceptions import ConflictError
 from app.features.users.models import User, UserID
 
-__all__ = ["add", "count", "get", "get_by_email", "list_page"]
+__all__ = ["add", "count", "get", "get_by_email", "list_page", "update_password_hash"]
+
+_log = structlog.get_logger("app.users")
 
 
 async def get(session: AsyncSession, user_id: UserID) -> User | None:
@@ -30,6 +33,16 @@ async def add(session: AsyncSession, user: User) -> User:
         msg = "An account with this e-mail address already exists."
         raise ConflictError(msg) from exc
     return user
+
+
+async def update_password_hash(session: AsyncSession, user: User, new_hash: str) -> None:
+    """Store an upgraded hash, best effort, in a savepoint: on SQLite a read-mostly transaction may be unable to
+    take the write lock; the upgrade is then simply retried at the next login."""
+    try:
+        async with session.begin_nested():
+            user.hashed_password = new_hash
+    except OperationalError:
+        _log.info("password_rehash_deferred", user_id=user.id)
 
 
 async def list_page(session: AsyncSession, *, offset: int, limit: int) -> Sequence[User]:

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.core.database import DBSession
+from app.core.database import DBSession, ReadMostlyDBSession
 from app.core.pagination import Page, Pagination
 from app.core.security import Hasher, Tokens
 from app.features.users import service
@@ -39,7 +39,7 @@ async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User
 
 
 @auth_router.post("/token", dependencies=[Depends(limit_login)])
-async def issue_token(form: LoginForm, session: DBSession, hasher: Hasher, tokens: Tokens) -> TokenPair:
+async def issue_token(form: LoginForm, session: ReadMostlyDBSession, hasher: Hasher, tokens: Tokens) -> TokenPair:
     """OAuth2 password flow: `username` is the e-mail address."""
     return await service.login(session, email=form.username, password=form.password, hasher=hasher, tokens=tokens)
 

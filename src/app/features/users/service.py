@@ -56,7 +56,7 @@ async def login(
     if user is None or not valid or not user.is_active:
         raise AuthenticationError(_BAD_CREDENTIALS)
     if new_hash is not None:  # stored with outdated Argon2 parameters: upgrade it while we hold the password
-        user.hashed_password = new_hash
+        await repository.update_password_hash(session, user, new_hash)
     return _issue_pair(user, tokens)
 
 
