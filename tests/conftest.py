@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
@@ -38,6 +39,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_hash_memory_kib": 1024,
         "password_hash_iterations": 1,
         "log_level": "WARNING",
+        "encryption_keys": TEST_ENCRYPTION_KEY,
+        "blind_index_key": TEST_BLIND_INDEX_KEY,
         # Generous limits, so that tests of other features can register and log in freely; the rate-limit tests
         # set their own.
         "rate_limit_default": "100000/minute",
@@ -49,9 +52,16 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+# Fixed test keys (urlsafe base64 of 32 bytes), so that tests never generate key files.
+TEST_ENCRYPTION_KEY = "9aEJGeHjd-o4ogX49IH5QorLEM-vd5-E_S7e556RU0c="
+TEST_OTHER_ENCRYPTION_KEY = "GVxmgdhnbQoy8lU2JIdGcXcCwdVQGlZmld9beLaB3UE="
+TEST_BLIND_INDEX_KEY = "HXRkzhTTCVk55nJfO3nNxMZQCGkY_j1kwaEndvN1bw0="
+
 # Settings that production accepts: real, distinct secrets.
 PRODUCTION_SECRETS: dict[str, Any] = {
     "environment": "production",
+    "encryption_keys": TEST_ENCRYPTION_KEY,
+    "blind_index_key": TEST_BLIND_INDEX_KEY,
     "secret_key": "production-signing-key-" + "s" * 40,
     "api_key_pepper": "production-api-key-pepper-" + "p" * 40,
 }
@@ -80,6 +90,20 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await databases.recreate(database_url)
     engine = create_engine(make_settings(database_url))
     await databases.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def scratch_engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database beside the shared test database, so that walking migrations disturbs nobody."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        scratch = f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+    else:
+        scratch = url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
+    await databases.recreate(scratch)
+    engine = create_engine(make_settings(scratch))
     yield engine
     await engine.dispose()
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app.cli import app as cli
 from app.core.database import Database
 from app.features.users.models import User, UserRole
-from tests.conftest import make_settings
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 from tests.support import processes
 
 runner = CliRunner()
@@ -24,6 +24,8 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("FORGE_DATABASE_URL", url)
     monkeypatch.setenv("FORGE_PASSWORD_HASH_MEMORY_KIB", "1024")
+    monkeypatch.setenv("FORGE_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
+    monkeypatch.setenv("FORGE_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
     return url
 
 
@@ -127,3 +129,11 @@ def test_keys_issue_list_revoke(sqlite_url: str) -> None:
     unknown = runner.invoke(cli, ["keys", "list", "--email", "nobody@example.com"])
     assert unknown.exit_code == 1
     assert "No user" in unknown.output
+
+
+def test_encryption_rotate_reports_every_encrypted_column(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(cli, ["encryption", "rotate", "--batch-size", "10"])
+    assert result.exit_code == 0, result.output
+    assert "user_account.phone: 0 re-encrypted, 0 already current, finished" in result.output
+    assert "customer_order.shipping_address" in result.output

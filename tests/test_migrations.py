@@ -1,36 +1,17 @@
 """The migrations build exactly the models' schema, and can be walked down to nothing and back up."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import migrations
-from app.core.database import create_engine
 from app.models import metadata
-from tests.conftest import make_settings
 from tests.support import databases
 
 APP_TABLES = {"user_account", "api_key", "product", "customer_order", "order_item"}
-
-
-@pytest.fixture
-async def scratch_engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """An empty database beside the shared test database, so that walking migrations disturbs nobody."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        scratch = f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
-    else:
-        scratch = url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
-    await databases.recreate(scratch)
-    engine = create_engine(make_settings(scratch))
-    yield engine
-    await engine.dispose()
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -15,7 +15,9 @@ from app.config import Settings
 from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
+from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.exceptions import ForgeError
+from app.core.key_rotation import RotationReport, rotate_all
 from app.core.security import PasswordHasher
 from app.features.api_keys import service as api_keys_service
 from app.features.api_keys.models import Scope
@@ -23,6 +25,7 @@ from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRea
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
+from app.models import metadata
 
 __all__ = ["app", "main"]
 
@@ -30,9 +33,11 @@ app = typer.Typer(help="ForgeAPI: run and operate the service.", no_args_is_help
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: issue, list and revoke keys for a user.", no_args_is_help=True)
+encryption_app = typer.Typer(help="Field-level encryption.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(encryption_app, name="encryption")
 
 
 def _settings() -> Settings:
@@ -122,6 +127,7 @@ def create_admin(email: Annotated[str, typer.Option(help="The administrator's e-
 
 
 async def _in_transaction[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    configure_encryption(load_keys(settings))
     database = Database(settings)
     try:
         await migrations.ensure_schema_current(database.engine)
@@ -198,6 +204,38 @@ def keys_revoke(
 
     _run(settings, revoke)
     typer.echo(f"Revoked key {key_id}.")
+
+
+async def _rotate(settings: Settings, *, batch_size: int, max_batches: int) -> list[RotationReport]:
+    keys = load_keys(settings)
+    configure_encryption(keys)
+    database = Database(settings)
+    try:
+        await migrations.ensure_schema_current(database.engine)
+        return await rotate_all(database.engine, keys, metadata, batch_size=batch_size, max_batches=max_batches)
+    finally:
+        await database.dispose()
+
+
+@encryption_app.command("rotate")
+def encryption_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 500,
+    max_batches: Annotated[int | None, typer.Option(min=1, help="Stop after this many batches per column.")] = None,
+) -> None:
+    """Re-encrypt every encrypted column with the newest key in FORGE_ENCRYPTION_KEYS. Safe to interrupt and rerun.
+
+    Rotation: put the new key first in FORGE_ENCRYPTION_KEYS (keep the old ones after it), deploy, run this until it
+    reports every column finished, then drop the old keys.
+    """
+    settings = _settings()
+    try:
+        reports = asyncio.run(_rotate(settings, batch_size=batch_size, max_batches=max_batches or 10**9))
+    except (DecryptionError, migrations.SchemaMismatchError) as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(code=1) from None
+    for report in reports:
+        state = "finished" if report.finished else "more to do: run again"
+        typer.echo(f"{report.column}: {report.rotated} re-encrypted, {report.already_current} already current, {state}")
 
 
 def main() -> None:

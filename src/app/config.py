@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "forgeapi"
     # HMAC key for stored API-key digests. Changing it invalidates every API key.
     api_key_pepper: SecretStr = SecretStr(DEVELOPMENT_API_KEY_PEPPER)
+    # Field-level encryption: comma-separated urlsafe-base64 32-byte keys, newest first (docs/security.md), and
+    # the key of the blind indexes (never rotated with them). Generated under ./var/ in development when unset.
+    encryption_keys: SecretStr | None = None
+    blind_index_key: SecretStr | None = None
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -168,6 +172,9 @@ class Settings(BaseSettings):
                 "FORGE_API_KEY_PEPPER is missing, a known default, shorter than 32 characters or equal to "
                 "FORGE_SECRET_KEY; production refuses to start without its own secret"
             )
+            raise InsecureSettingsError(msg)
+        if self.encryption_keys is None or self.blind_index_key is None:
+            msg = "FORGE_ENCRYPTION_KEYS and FORGE_BLIND_INDEX_KEY must be set in production (docs/security.md)"
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:
             msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"

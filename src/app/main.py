@@ -12,6 +12,7 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
+from app.core.encryption import configure_encryption, load_keys
 from app.core.logging import configure_logging
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect" if settings.docs_enabled else None,
     )
     app.state.settings = settings
+    configure_encryption(load_keys(settings))
     app.state.password_hasher = PasswordHasher(settings)
     app.state.token_service = TokenService(settings)
     app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())

@@ -4,6 +4,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from app.config import DEVELOPMENT_API_KEY_PEPPER, DEVELOPMENT_SECRET_KEY, Environment, LogFormat, Settings
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 
 STRONG_SECRET = "k" * 48
 STRONG_PEPPER = "p" * 48
@@ -34,7 +35,13 @@ def test_production_refuses_a_missing_default_or_weak_secret_and_names_the_setti
 
 
 def test_production_starts_with_a_real_secret_and_production_defaults() -> None:
-    production = settings(environment="production", secret_key=STRONG_SECRET, api_key_pepper=STRONG_PEPPER)
+    production = settings(
+        environment="production",
+        secret_key=STRONG_SECRET,
+        api_key_pepper=STRONG_PEPPER,
+        encryption_keys=TEST_ENCRYPTION_KEY,
+        blind_index_key=TEST_BLIND_INDEX_KEY,
+    )
     assert production.effective_migrate_on_start is False
     assert production.effective_log_format is LogFormat.JSON
     assert production.effective_hsts is True
@@ -51,7 +58,14 @@ def test_production_refuses_a_missing_default_short_or_reused_api_key_pepper(pep
 
 def test_production_refuses_wildcard_cors() -> None:
     with pytest.raises(ValidationError, match="FORGE_CORS_ORIGINS"):
-        settings(environment="production", secret_key=STRONG_SECRET, api_key_pepper=STRONG_PEPPER, cors_origins="*")
+        settings(
+            environment="production",
+            secret_key=STRONG_SECRET,
+            api_key_pepper=STRONG_PEPPER,
+            encryption_keys=TEST_ENCRYPTION_KEY,
+            blind_index_key=TEST_BLIND_INDEX_KEY,
+            cors_origins="*",
+        )
 
 
 def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import make_settings
 
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-USER_READ_KEYS = {"id", "email", "full_name", "role", "is_active", "created_at"}
+USER_READ_KEYS = {"id", "email", "full_name", "phone", "role", "is_active", "created_at"}
 BAD_TOKEN_DETAIL = "The token is invalid or has expired."
 BAD_CREDENTIALS_DETAIL = "Incorrect e-mail or password."
 REGISTER = "/api/v1/auth/register"

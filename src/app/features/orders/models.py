@@ -5,6 +5,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.core.encryption import EncryptedText
 
 __all__ = ["Order", "OrderID", "OrderItem", "OrderStatus"]
 
@@ -26,6 +27,7 @@ class Order(TimestampMixin, Base):
         default=OrderStatus.PLACED,
     )
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    shipping_address: Mapped[str | None] = mapped_column(EncryptedText())  # encrypted at rest
     items: Mapped[list["OrderItem"]] = relationship(
         back_populates="order", cascade="all, delete-orphan", lazy="selectin", order_by="OrderItem.id"
     )

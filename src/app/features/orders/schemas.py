@@ -26,6 +26,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
+    shipping_address: Annotated[str | None, Field(min_length=1, max_length=500)] = None  # encrypted at rest
 
 
 class OrderItemRead(BaseModel):
@@ -43,5 +44,6 @@ class OrderRead(BaseModel):
     id: int
     status: OrderStatus
     total: MoneyOut
+    shipping_address: str | None
     items: list[OrderItemRead]
     created_at: datetime

@@ -34,7 +34,7 @@ async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate)
     (422) for an unknown product. Either error propagates, and the request's transaction rolls back every
     reservation already made.
     """
-    order = Order(user_id=user_id, status=OrderStatus.PLACED, total=Decimal(0))
+    order = Order(user_id=user_id, status=OrderStatus.PLACED, total=Decimal(0), shipping_address=data.shipping_address)
     for product_id, quantity in _merged_quantities(data):
         try:
             reserved = await products_service.reserve_stock(session, product_id=product_id, quantity=quantity)

@@ -1,9 +1,10 @@
 from enum import StrEnum
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.core.encryption import EncryptedText
 
 __all__ = ["User", "UserID", "UserRole"]
 
@@ -28,6 +29,9 @@ class User(TimestampMixin, Base):
         default=UserRole.USER,
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Encrypted at rest; found by equality through its blind index (HMAC of the normalised number).
+    phone: Mapped[str | None] = mapped_column(EncryptedText())
+    phone_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
 
     @property
     def is_admin(self) -> bool:

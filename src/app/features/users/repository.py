@@ -45,10 +45,17 @@ async def update_password_hash(session: AsyncSession, user: User, new_hash: str)
         _log.info("password_rehash_deferred", user_id=user.id)
 
 
-async def list_page(session: AsyncSession, *, offset: int, limit: int) -> Sequence[User]:
-    result = await session.execute(select(User).order_by(User.id).offset(offset).limit(limit))
-    return result.scalars().all()
+async def list_page(
+    session: AsyncSession, *, offset: int, limit: int, phone_index: bytes | None = None
+) -> Sequence[User]:
+    statement = select(User).order_by(User.id).offset(offset).limit(limit)
+    if phone_index is not None:
+        statement = statement.where(User.phone_index == phone_index)
+    return (await session.execute(statement)).scalars().all()
 
 
-async def count(session: AsyncSession) -> int:
-    return (await session.execute(select(func.count()).select_from(User))).scalar_one()
+async def count(session: AsyncSession, *, phone_index: bytes | None = None) -> int:
+    statement = select(func.count()).select_from(User)
+    if phone_index is not None:
+        statement = statement.where(User.phone_index == phone_index)
+    return (await session.execute(statement)).scalar_one()

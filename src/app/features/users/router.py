@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.core.database import DBSession, ReadMostlyDBSession
@@ -9,7 +9,15 @@ from app.core.security import Hasher, Tokens
 from app.features.users import service
 from app.features.users.dependencies import AdminUser, CurrentUser
 from app.features.users.models import User
-from app.features.users.schemas import RefreshRequest, TokenPair, UserAdminUpdate, UserCreate, UserRead
+from app.features.users.schemas import (
+    PhoneNumber,
+    RefreshRequest,
+    TokenPair,
+    UserAdminUpdate,
+    UserCreate,
+    UserRead,
+    UserSelfUpdate,
+)
 from app.shared.ratelimit import RateLimit, account_key, client_key, enforce
 from app.shared.routing import ForgeRoute, ResourceID
 
@@ -54,9 +62,19 @@ async def get_me(user: CurrentUser) -> User:
     return user
 
 
+@router.patch("/me", response_model=UserRead)
+async def update_me(changes: UserSelfUpdate, session: DBSession, user: CurrentUser) -> User:
+    return await service.update_me(session, user=user, changes=changes)
+
+
 @router.get("")
-async def list_users(session: DBSession, pagination: Pagination, _admin: AdminUser) -> Page[UserRead]:
-    return await service.list_users(session, params=pagination)
+async def list_users(
+    session: DBSession,
+    pagination: Pagination,
+    _admin: AdminUser,
+    phone: Annotated[PhoneNumber | None, Query(description="Only the user with this phone number.")] = None,
+) -> Page[UserRead]:
+    return await service.list_users(session, params=pagination, phone=phone)
 
 
 @router.patch("/{user_id}", response_model=UserRead)

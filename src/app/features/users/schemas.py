@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -5,12 +6,35 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Sec
 
 from app.features.users.models import UserRole
 
-__all__ = ["RefreshRequest", "TokenPair", "UserAdminUpdate", "UserCreate", "UserRead"]
+__all__ = [
+    "PhoneNumber",
+    "RefreshRequest",
+    "TokenPair",
+    "UserAdminUpdate",
+    "UserCreate",
+    "UserRead",
+    "UserSelfUpdate",
+    "normalise_phone",
+]
 
 MIN_PASSWORD_LENGTH = 12
 # Argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 MAX_PASSWORD_LENGTH = 256
 
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()/")
+
+
+def normalise_phone(value: str) -> str:
+    """E.164: a '+', the country code and the number, digits only (spaces, dashes, dots, parentheses dropped)."""
+    normalised = value.translate(_PHONE_SEPARATORS)
+    if not _PHONE.fullmatch(normalised):
+        msg = "a phone number in international form, e.g. +44 20 7946 0958"
+        raise ValueError(msg)
+    return normalised
+
+
+PhoneNumber = Annotated[str, Field(max_length=32), AfterValidator(normalise_phone)]
 NormalisedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
 Password = Annotated[SecretStr, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
@@ -31,9 +55,26 @@ class UserRead(BaseModel):
     id: int
     email: str
     full_name: str | None
+    phone: str | None
     role: UserRole
     is_active: bool
     created_at: datetime
+
+
+class UserSelfUpdate(BaseModel):
+    """What users change about themselves (PATCH /users/me): a field sent as null is cleared."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    full_name: Annotated[str | None, Field(max_length=200)] = None
+    phone: PhoneNumber | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "UserSelfUpdate":
+        if not self.model_fields_set:
+            msg = "give at least one of full_name, phone"
+            raise ValueError(msg)
+        return self
 
 
 class UserAdminUpdate(BaseModel):

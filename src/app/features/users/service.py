@@ -2,12 +2,13 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.encryption import blind_index
 from app.core.exceptions import AuthenticationError, ConflictError, NotFoundError
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
 from app.features.users import repository
 from app.features.users.models import User, UserID, UserRole
-from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead
+from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 from app.shared.routing import MAX_ID
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "login",
     "refresh_tokens",
     "register_user",
+    "update_me",
     "update_user",
 ]
 
@@ -103,10 +105,23 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
     return user
 
 
-async def list_users(session: AsyncSession, *, params: PageParams) -> Page[UserRead]:
-    users = await repository.list_page(session, offset=params.offset, limit=params.size)
-    total = await repository.count(session)
+async def list_users(session: AsyncSession, *, params: PageParams, phone: str | None = None) -> Page[UserRead]:
+    """A page of users; with `phone` (normalised), only those with that number, found by its blind index."""
+    index = blind_index(phone) if phone is not None else None
+    users = await repository.list_page(session, offset=params.offset, limit=params.size, phone_index=index)
+    total = await repository.count(session, phone_index=index)
     return Page[UserRead].build([UserRead.model_validate(u) for u in users], total=total, params=params)
+
+
+async def update_me(session: AsyncSession, *, user: User, changes: UserSelfUpdate) -> User:
+    """Change one's own name or phone (stored encrypted, with its blind index for lookups)."""
+    if "full_name" in changes.model_fields_set:
+        user.full_name = changes.full_name
+    if "phone" in changes.model_fields_set:
+        user.phone = changes.phone
+        user.phone_index = blind_index(changes.phone) if changes.phone is not None else None
+    await session.flush()
+    return user
 
 
 async def update_user(session: AsyncSession, *, actor: User, user_id: UserID, changes: UserAdminUpdate) -> User:

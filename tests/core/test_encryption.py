@@ -1,0 +1,78 @@
+"""Field-level encryption: round trips, rotation between keys, tampering, and where keys come from."""
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from app.core.encryption import DecryptionError, EncryptionKeys, load_keys
+from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY, make_settings
+
+BLIND = b"b" * 32
+OLD, NEW = TEST_ENCRYPTION_KEY.encode(), TEST_OTHER_ENCRYPTION_KEY.encode()
+
+
+def test_values_round_trip_and_ciphertexts_reveal_nothing() -> None:
+    keys = EncryptionKeys([OLD], blind_key=BLIND)
+    first, second = keys.encrypt("+442079460958"), keys.encrypt("+442079460958")
+    assert first != second  # a random IV per value: equal plaintexts do not show
+    assert "2079460958" not in first
+    assert keys.decrypt(first) == keys.decrypt(second) == "+442079460958"
+
+
+def test_a_new_key_reads_old_values_and_rotation_moves_them_to_it() -> None:
+    token = EncryptionKeys([OLD], blind_key=BLIND).encrypt("221B Baker Street")
+    both = EncryptionKeys([NEW, OLD], blind_key=BLIND)
+    assert both.decrypt(token) == "221B Baker Street"
+    assert not both.is_current(token)
+    rotated = both.rotate(token)
+    assert both.is_current(rotated)
+    new_only = EncryptionKeys([NEW], blind_key=BLIND)
+    assert new_only.decrypt(rotated) == "221B Baker Street"
+    with pytest.raises(DecryptionError):
+        new_only.decrypt(token)  # the old key is gone and this value was never rotated: an error, not garbage
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "", "gAAAAAB" + "A" * 80])
+def test_tampered_or_foreign_values_raise_a_clear_error(token: str) -> None:
+    with pytest.raises(DecryptionError, match="FORGE_ENCRYPTION_KEYS"):
+        EncryptionKeys([OLD], blind_key=BLIND).decrypt(token)
+
+
+def test_a_flipped_bit_is_detected() -> None:
+    keys = EncryptionKeys([OLD], blind_key=BLIND)
+    token = bytearray(keys.encrypt("secret").encode())
+    token[-10] ^= 1
+    with pytest.raises(DecryptionError):
+        keys.decrypt(token.decode("latin-1"))
+
+
+def test_the_blind_index_is_deterministic_and_keyed() -> None:
+    one = EncryptionKeys([OLD], blind_key=BLIND)
+    assert one.blind_index("+442079460958") == one.blind_index("+442079460958")
+    assert one.blind_index("+442079460958") != one.blind_index("+442079460959")
+    assert one.blind_index("+442079460958") != EncryptionKeys([OLD], blind_key=b"c" * 32).blind_index("+442079460958")
+
+
+def test_development_generates_keys_once_with_a_warning(tmp_path: Path) -> None:
+    settings = make_settings(
+        "sqlite+aiosqlite:///unused.db", environment="development", encryption_keys=None, blind_index_key=None
+    )
+    first = load_keys(settings, key_directory=tmp_path)
+    token = first.encrypt("kept across restarts")
+    key_file = tmp_path / "encryption.keys"
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert load_keys(settings, key_directory=tmp_path).decrypt(token) == "kept across restarts"
+
+
+def test_production_refuses_to_start_without_keys_naming_the_setting() -> None:
+    with pytest.raises(ValidationError, match="FORGE_ENCRYPTION_KEYS"):
+        make_settings("sqlite+aiosqlite:///unused.db", **{**PRODUCTION_SECRETS, "encryption_keys": None})
+
+
+@pytest.mark.parametrize("bad", ["short", Fernet.generate_key().decode()[:20], "!!!not base64!!!"])
+def test_a_malformed_key_is_refused_naming_the_setting(bad: str) -> None:
+    with pytest.raises(ValueError, match="FORGE_ENCRYPTION_KEYS"):
+        load_keys(make_settings("sqlite+aiosqlite:///unused.db", encryption_keys=f"{TEST_ENCRYPTION_KEY},{bad}"))
