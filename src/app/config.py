@@ -107,7 +107,7 @@ class Settings(BaseSettings):
 
     # HTTP.
     docs_enabled: bool = True
-    max_request_body_bytes: int = Field(default=1_048_576, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=0)
     gzip_minimum_size: int = Field(default=1000, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hsts_enabled: bool | None = None

@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs_paths = (DOCS_URL,) if settings.docs_enabled else ()
     app.add_middleware(
         RequestContextMiddleware,
-        max_body_bytes=settings.max_request_body_bytes,
+        max_body_bytes=settings.max_body_bytes,
         security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_paths=docs_paths),
         rate_limit=rate_limit,
     )

@@ -94,7 +94,7 @@ async def test_query_validation_errors_point_at_the_parameter(client: httpx.Asyn
 
 
 async def test_oversized_body_is_413_before_the_app_reads_it(app: FastAPI, client: httpx.AsyncClient) -> None:
-    limit = app.state.settings.max_request_body_bytes
+    limit = app.state.settings.max_body_bytes
     response = await client.post(
         "/api/v1/auth/register", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
     )
@@ -102,7 +102,7 @@ async def test_oversized_body_is_413_before_the_app_reads_it(app: FastAPI, clien
 
 
 async def test_oversized_streamed_body_is_413(app: FastAPI, client: httpx.AsyncClient) -> None:
-    limit = app.state.settings.max_request_body_bytes
+    limit = app.state.settings.max_body_bytes
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(3):

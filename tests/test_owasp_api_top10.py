@@ -1,0 +1,214 @@
+"""OWASP API Security Top 10 (2023): at least one real attack per risk that applies to ForgeAPI.
+
+docs/security.md maps each risk to the code that answers it and to the tests here. API7 (SSRF) and API10 (unsafe
+consumption of APIs) do not apply yet: no endpoint fetches a URL or consumes another API.
+"""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from pwdlib import PasswordHash
+
+from app.config import Settings
+from app.main import create_app
+from tests import helpers
+from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
+
+type Access = Literal["public", "user", "admin"]
+
+# API9 (improper inventory management): every operation the service exposes, and who may call it.
+INVENTORY: dict[tuple[str, str], Access] = {
+    ("GET", "/healthz"): "public",
+    ("GET", "/readyz"): "public",
+    ("POST", "/api/v1/auth/register"): "public",
+    ("POST", "/api/v1/auth/token"): "public",
+    ("POST", "/api/v1/auth/refresh"): "public",
+    ("GET", "/api/v1/users/me"): "user",
+    ("PATCH", "/api/v1/users/me"): "user",
+    ("GET", "/api/v1/users"): "admin",
+    ("PATCH", "/api/v1/users/{user_id}"): "admin",
+    ("GET", "/api/v1/api-keys"): "user",
+    ("POST", "/api/v1/api-keys"): "user",
+    ("DELETE", "/api/v1/api-keys/{key_id}"): "user",
+    ("GET", "/api/v1/products"): "public",
+    ("POST", "/api/v1/products"): "admin",
+    ("GET", "/api/v1/products/{product_id}"): "public",
+    ("PATCH", "/api/v1/products/{product_id}"): "admin",
+    ("DELETE", "/api/v1/products/{product_id}"): "admin",
+    ("POST", "/api/v1/orders"): "user",
+    ("GET", "/api/v1/orders"): "user",
+    ("GET", "/api/v1/orders/{order_id}"): "user",
+}
+BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "DELETE": {}, "GET": {}}
+
+
+def _concrete(path: str) -> str:
+    return (
+        path.replace("{user_id}", "1").replace("{key_id}", "1").replace("{product_id}", "1").replace("{order_id}", "1")
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings, plus the overrides of a test's `settings` marker."""
+    marker = request.node.get_closest_marker("settings")
+    return make_settings(database_url, **(marker.kwargs if marker else {}))
+
+
+async def _call(client: httpx.AsyncClient, method: str, path: str, headers: helpers.Headers) -> httpx.Response:
+    body = BODIES[method] if method in {"POST", "PATCH"} else None
+    return await client.request(method, _concrete(path), json=body, headers=headers)
+
+
+async def test_api9_the_published_inventory_is_exactly_the_reviewed_one(app: FastAPI) -> None:
+    published = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
+    assert published == set(INVENTORY), "a route was added or removed: review its access and update INVENTORY"
+
+
+@pytest.mark.parametrize(("operation", "access"), [(k, v) for k, v in INVENTORY.items() if v != "public"])
+async def test_api2_every_protected_operation_refuses_anonymous_callers(
+    client: httpx.AsyncClient, operation: tuple[str, str], access: Access
+) -> None:
+    response = await _call(client, *operation, headers={})
+    assert response.status_code == 401, f"{operation} ({access})"
+
+
+@pytest.mark.parametrize("operation", [k for k, v in INVENTORY.items() if v == "admin"])
+async def test_api5_every_admin_operation_refuses_an_ordinary_user(
+    client: httpx.AsyncClient, user: helpers.Headers, operation: tuple[str, str]
+) -> None:
+    response = await _call(client, *operation, headers=user)
+    assert response.status_code == 403, operation
+
+
+async def test_api1_another_users_objects_are_404_on_every_id_route(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    owner = await helpers.user_headers(client)
+    intruder = await helpers.user_headers(client)
+    product = await helpers.create_product(client, admin)
+    order = await client.post(
+        "/api/v1/orders", json={"items": [{"product_id": product["id"], "quantity": 1}]}, headers=owner
+    )
+    key = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": ["orders:read"]}, headers=owner)
+    assert (await client.get(f"/api/v1/orders/{order.json()['id']}", headers=intruder)).status_code == 404
+    assert (await client.delete(f"/api/v1/api-keys/{key.json()['id']}", headers=intruder)).status_code == 404
+    assert order.json()["id"] not in [
+        o["id"] for o in (await client.get("/api/v1/orders", headers=intruder)).json()["items"]
+    ]
+    # The owner's objects are untouched by the attempts.
+    assert (await client.get(f"/api/v1/orders/{order.json()['id']}", headers=owner)).status_code == 200
+    assert (await client.get("/api/v1/api-keys", headers=owner)).json()[0]["revoked_at"] is None
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+async def test_api2_forged_expired_and_algorithm_none_tokens_are_refused(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    settings = app.state.settings
+    user = await helpers.register(client)
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user["id"]),
+        "typ": "access",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+    }
+    key = settings.secret_key.get_secret_value()
+    forged = jwt.encode(claims, "an attacker's key that is long enough!", algorithm="HS256")
+    expired = jwt.encode({**claims, "exp": int((now - timedelta(minutes=5)).timestamp())}, key, algorithm="HS256")
+    for token in (forged, expired, _unsigned(claims)):
+        assert (await client.get("/api/v1/users/me", headers=helpers.bearer(token))).status_code == 401
+    assert (await client.get("/api/v1/users/me", headers=helpers.bearer(jwt.encode(claims, key)))).status_code == 200
+
+
+async def test_api3_clients_cannot_assign_privileged_properties_nor_read_secret_ones(
+    client: httpx.AsyncClient, user: helpers.Headers
+) -> None:
+    for body in ({"role": "admin"}, {"is_active": True}, {"hashed_password": "x"}):
+        assert (await client.patch("/api/v1/users/me", json=body, headers=user)).status_code == 422
+    register = await client.post(
+        "/api/v1/auth/register", json={"email": helpers.unique_email(), "password": helpers.PASSWORD, "role": "admin"}
+    )
+    assert register.status_code == 422
+    me = await client.get("/api/v1/users/me", headers=user)
+    assert me.json()["role"] == "user"
+    assert "hashed_password" not in me.text
+    assert "$argon2" not in me.text
+
+
+async def test_api4_resource_consumption_is_bounded(app: FastAPI, client: httpx.AsyncClient) -> None:
+    huge = b"x" * (app.state.settings.max_body_bytes + 1)
+    too_big = await client.post("/api/v1/auth/register", content=huge, headers={"content-type": "application/json"})
+    assert too_big.status_code == 413
+    assert (await client.get("/api/v1/products", params={"size": 10**6})).status_code == 422
+    assert (await client.get("/api/v1/products", params={"page": 10**9})).status_code == 422
+    many_items = {"items": [{"product_id": i, "quantity": 1} for i in range(1, 200)]}
+    user = await helpers.user_headers(client)
+    assert (await client.post("/api/v1/orders", json=many_items, headers=user)).status_code == 422
+
+
+@pytest.mark.settings(rate_limit_login_account="5/minute", trusted_proxies="127.0.0.1")
+async def test_api6_credential_stuffing_from_rotating_addresses_is_throttled_per_account(
+    client: httpx.AsyncClient,
+) -> None:
+    victim = await helpers.register(client)
+    statuses = []
+    for i in range(20):
+        response = await client.post(
+            "/api/v1/auth/token",
+            data={"username": victim["email"], "password": f"guess {i}"},
+            headers={"x-forwarded-for": f"198.51.100.{i}"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}
+
+
+async def test_api8_production_hardening(app: FastAPI, client: httpx.AsyncClient) -> None:
+
+    production = create_app(make_settings(app.state.settings.database_url, **PRODUCTION_SECRETS, docs_enabled=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=production), base_url=BASE_URL) as http:
+        assert (await http.get("/docs")).status_code == 404
+        assert (await http.get("/openapi.json")).status_code == 404
+        health = await http.get("/healthz")
+    assert "strict-transport-security" in health.headers
+    assert health.headers["x-content-type-options"] == "nosniff"
+    crash = await client.get("/api/v1/orders", headers={"authorization": "Bearer " + "a" * 5000})
+    assert crash.status_code == 401
+    assert "Traceback" not in crash.text
+
+
+async def test_api2_login_does_the_same_work_whether_or_not_the_account_exists(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timing oracle for account discovery: an unknown e-mail is verified against a decoy hash (Argon2 runs)."""
+    hashed: list[str] = []
+    original = PasswordHash.verify_and_update
+
+    def counting(self: PasswordHash, password: str, hash_: str) -> tuple[bool, str | None]:
+        hashed.append(hash_)
+        return original(self, password, hash_)
+
+    monkeypatch.setattr(PasswordHash, "verify_and_update", counting)
+    known = await helpers.register(client)
+    wrong = await client.post("/api/v1/auth/token", data={"username": known["email"], "password": "wrong password!"})
+    unknown = await client.post("/api/v1/auth/token", data={"username": "nobody@example.com", "password": "whatever!"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+    assert len(hashed) == 2
+    assert all(h.startswith("$argon2id$") for h in hashed)
