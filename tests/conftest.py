@@ -20,14 +20,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
-from app.core.database import create_engine, get_db_session, get_read_db_session
+from app.core.database import committing, create_engine, get_db_session, get_read_db_session
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
 from tests.support import databases
 
 REQUIRE_SERVICES = os.environ.get("FORGE_REQUIRE_SERVICES") == "1"
-POSTGRES_URL = os.environ.get("FORGE_TEST_DATABASE_URL")
 BASE_URL = "http://testserver"
 
 
@@ -67,10 +66,12 @@ PRODUCTION_SECRETS: dict[str, Any] = {
 }
 
 
-def _postgres_url_or_skip() -> str:
-    if POSTGRES_URL:
-        return POSTGRES_URL
-    reason = "FORGE_TEST_DATABASE_URL is not set: PostgreSQL tests need a server (see README)"
+def service_url_or_skip(variable: str, service: str) -> str:
+    """The URL in `variable`; without it the test skips, or fails under FORGE_REQUIRE_SERVICES=1 (CI)."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    reason = f"{variable} is not set: {service} tests need a server (see README)"
     if REQUIRE_SERVICES:
         pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
@@ -81,7 +82,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "forgeapi-test.db"
         return f"sqlite+aiosqlite:///{path}"
-    return _postgres_url_or_skip()
+    return service_url_or_skip("FORGE_TEST_DATABASE_URL", "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
@@ -141,15 +142,9 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
     """An HTTP client for the app, whose request sessions join the test's rolled-back transaction."""
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
+        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        async with committing(session) as joined:
+            yield joined
 
     app.dependency_overrides[get_db_session] = session_in_test_transaction
     app.dependency_overrides[get_read_db_session] = session_in_test_transaction

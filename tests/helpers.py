@@ -13,6 +13,8 @@ from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_PREFIX = "urn:forgeapi:problem:"
 PASSWORD = "correct horse battery staple"
 _sequence = itertools.count(1)
 
@@ -68,3 +70,19 @@ async def create_product(
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response with `status` and type `slug`; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"] == f"{PROBLEM_PREFIX}{slug}"
+    return body
+
+
+def error_pointers(response: httpx.Response) -> list[str]:
+    """The JSON pointers of a 422 validation problem."""
+    body = problem(response, 422, "validation-error")
+    return [error["pointer"] for error in body["errors"]]

@@ -7,6 +7,7 @@ another writer committed in between, and the busy timeout does not help there; I
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "ReadMostlyDBSession",
     "TimestampMixin",
     "UTCDateTime",
+    "committing",
     "get_database",
     "get_db_session",
     "get_read_db_session",
@@ -143,16 +145,23 @@ class Database:
         await self.engine.dispose()
 
 
-async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
-    database = get_database(request)
-    async with database.session(writes=request.method not in _READ_ONLY_METHODS) as session:
+@asynccontextmanager
+async def committing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The session's transaction: committed when the block succeeds, rolled back when it raises; then closed."""
+    async with session:
         try:
             yield session
         except BaseException:
             await session.rollback()
             raise
         await session.commit()
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
+    writes = request.method not in _READ_ONLY_METHODS
+    async with committing(get_database(request).session(writes=writes)) as session:
+        yield session
 
 
 async def get_read_db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -162,13 +171,8 @@ async def get_read_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     milliseconds): holding the write lock meanwhile would stall every writer. Their rare writes must be best
     effort (see `users.repository.update_password_hash`).
     """
-    async with get_database(request).session(writes=False) as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    async with committing(get_database(request).session(writes=False)) as session:
+        yield session
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is an error response,

@@ -1,13 +1,10 @@
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import REQUIRE_SERVICES
-
-REDIS_URL = os.environ.get("FORGE_TEST_REDIS_URL")
+from tests.conftest import service_url_or_skip
 
 
 class FakeClock:
@@ -24,12 +21,7 @@ class FakeClock:
 
 
 def redis_url_or_skip() -> str:
-    if REDIS_URL:
-        return REDIS_URL
-    reason = "FORGE_TEST_REDIS_URL is not set: Redis tests need a server (see README)"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
+    return service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
 
 
 @pytest.fixture

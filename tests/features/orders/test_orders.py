@@ -7,32 +7,16 @@ import httpx
 import pytest
 
 from tests import helpers
+from tests.helpers import error_pointers, problem
 
 PRODUCTS = "/api/v1/products"
 ORDERS = "/api/v1/orders"
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_PREFIX = "urn:forgeapi:problem:"
 
 type JSON = dict[str, Any]
 
 
 def line(product_id: int, quantity: int) -> JSON:
     return {"product_id": product_id, "quantity": quantity}
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> JSON:
-    """Assert an RFC 9457 problem response with `status` and type `slug`; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: JSON = response.json()
-    assert body["status"] == status
-    assert body["type"] == f"{PROBLEM_PREFIX}{slug}"
-    return body
-
-
-def error_pointers(response: httpx.Response) -> list[str]:
-    body = problem(response, 422, "validation-error")
-    return [error["pointer"] for error in body["errors"]]
 
 
 async def place(client: httpx.AsyncClient, headers: helpers.Headers, *lines: JSON) -> httpx.Response:

@@ -7,11 +7,10 @@ import httpx
 import pytest
 
 from tests import helpers
+from tests.helpers import error_pointers, problem
 
 PRODUCTS = "/api/v1/products"
 ORDERS = "/api/v1/orders"
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_PREFIX = "urn:forgeapi:problem:"
 
 _tags = itertools.count(1)
 
@@ -21,22 +20,6 @@ type JSON = dict[str, Any]
 def unique_tag() -> str:
     """A word that no other product name contains, to scope list assertions to this test's products."""
     return f"zqx{next(_tags)}tag"
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> JSON:
-    """Assert an RFC 9457 problem response with `status` and type `slug`; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: JSON = response.json()
-    assert body["status"] == status
-    assert body["type"] == f"{PROBLEM_PREFIX}{slug}"
-    return body
-
-
-def error_pointers(response: httpx.Response) -> list[str]:
-    """The JSON pointers of a 422 validation problem."""
-    body = problem(response, 422, "validation-error")
-    return [error["pointer"] for error in body["errors"]]
 
 
 async def post_product(client: httpx.AsyncClient, headers: helpers.Headers, body: object) -> httpx.Response:
