@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # proxies pass a header they do not write through untouched.
     forwarded_header: ForwardedHeader = Field(default="x-forwarded-for")
 
+    # Metrics (Prometheus text on GET /metrics). With a token, scrapers must send `Authorization: Bearer <token>`.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat | None = None

@@ -14,6 +14,7 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
 from app.core.logging import configure_logging
+from app.core.metrics import Metrics
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_hasher = PasswordHasher(settings)
     app.state.token_service = TokenService(settings)
     app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
+    app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
 
     install_exception_handlers(app)
     app.include_router(health_router)
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_paths=docs_paths),
         rate_limit=rate_limit,
+        metrics=app.state.metrics.http if app.state.metrics is not None else None,
     )
     return app
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -37,8 +38,8 @@ async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_p
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 20
     assert statuses.count(429) == 40
-    served_by = {r.url.port for r in responses if r.status_code == 200}
-    assert len(served_by) == 2, "both processes served part of the allowance"
+    # Each process answered 30 requests: on its own it would have admitted 20 of them (40 in all).
+    assert sorted(Counter(r.url.port for r in responses).values()) == [30, 30]
 
 
 async def _get(http: httpx.AsyncClient) -> httpx.Response:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.exceptions import ForgeError, PayloadTooLargeError
 from app.core.logging import REQUEST_ID
+from app.core.metrics import HttpMetrics
 from app.core.problems import send_problem
 from app.shared.ratelimit import RateLimitGate, response_headers
 
@@ -74,10 +75,12 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         security_headers: SecurityHeaders,
         rate_limit: RateLimitGate | None = None,
+        metrics: HttpMetrics | None = None,
         access_log: bool = True,
     ) -> None:
         self.app = app
         self.rate_limit = rate_limit
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.security_headers = security_headers
         self.access_log = access_log
@@ -112,9 +115,16 @@ class _RequestCycle:
         scope.setdefault("state", {})["request_id"] = self.request_id
         started = time.perf_counter()
         token = REQUEST_ID.set(self.request_id)
+        metrics = self.owner.metrics
+        if metrics is not None:
+            metrics.in_flight.inc()
         try:
             await self._dispatch()
         finally:
+            if metrics is not None:
+                metrics.in_flight.dec()
+                # No response started: the client went away mid-request; counted as the 499 nginx would log.
+                metrics.observe(scope, self.status or 499, time.perf_counter() - started)
             if self.owner.access_log:
                 _access_log.info(
                     "request",

@@ -20,7 +20,7 @@ class RateLimiter:
         self.policies = dict(policies)
         self.fail_open = fail_open
         self.backend_failures = 0
-        self.rejections = 0
+        self.rejections_by_policy: dict[str, int] = dict.fromkeys(self.policies, 0)
         # The memory backend answers synchronously: calling it directly saves a coroutine per request.
         self._check_now = backend.check if isinstance(backend, MemoryBackend) else None
 
@@ -33,7 +33,7 @@ class RateLimiter:
         if self._check_now is not None:
             decision = self._check_now(key, policy, cost)
             if not decision.allowed:
-                self.rejections += 1
+                self.rejections_by_policy[policy_name] += 1
             return decision
         try:
             decision = await self.backend.hit(key, policy, cost)
@@ -45,7 +45,7 @@ class RateLimiter:
             msg = "Rate limiting is unavailable; try again shortly."
             raise ServiceUnavailableError(msg, retry_after_seconds=1) from exc
         if not decision.allowed:
-            self.rejections += 1
+            self.rejections_by_policy[policy_name] += 1
         return decision
 
     async def close(self) -> None:

@@ -1,11 +1,15 @@
 """Probes for orchestrators, outside /api/v1: liveness (`/healthz`) and readiness (`/readyz`)."""
 
+import hmac
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.database import DatabaseDep
+from app.core.exceptions import AuthenticationError
+from app.core.metrics import CONTENT_TYPE
 from app.features.health import service
 from app.shared.routing import ForgeRoute
 
@@ -21,6 +25,22 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "degraded"]
     checks: dict[str, str]
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format; 404 when metrics are off, 401 without the token when one is configured."""
+    collected = request.app.state.metrics
+    if collected is None:
+        raise StarletteHTTPException(status_code=404)
+    token = request.app.state.settings.metrics_token
+    if token is not None:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+            msg = "GET /metrics needs the metrics token (FORGE_METRICS_TOKEN) as a bearer token."
+            raise AuthenticationError(msg)
+    return Response(collected.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/healthz")
