@@ -59,6 +59,7 @@ def serve(
 ) -> None:
     """Run the service with uvicorn. In development, pending migrations are applied first."""
     settings = _settings()
+    load_keys(settings)  # in development, generate missing keys once here, before any worker starts
     if settings.effective_migrate_on_start:
         typer.echo(f"Applying migrations to {settings.database_url_masked} ...")
         migrations.upgrade(settings.database_url)

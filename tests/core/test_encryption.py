@@ -1,5 +1,7 @@
 """Field-level encryption: round trips, rotation between keys, tampering, and where keys come from."""
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,20 @@ def test_development_generates_keys_once_with_a_warning(tmp_path: Path) -> None:
     assert key_file.exists()
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert load_keys(settings, key_directory=tmp_path).decrypt(token) == "kept across restarts"
+
+
+def _load_in_a_process(directory: str) -> str:
+    settings = make_settings("sqlite+aiosqlite:///unused.db", encryption_keys=None, blind_index_key=None)
+    return load_keys(settings, key_directory=Path(directory)).encrypt("written by one of several workers")
+
+
+def test_workers_starting_together_agree_on_one_generated_key(tmp_path: Path) -> None:
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        tokens = list(pool.map(_load_in_a_process, [str(tmp_path)] * 8))
+    settings = make_settings("sqlite+aiosqlite:///unused.db", encryption_keys=None, blind_index_key=None)
+    final = load_keys(settings, key_directory=tmp_path)
+    assert {final.decrypt(token) for token in tokens} == {"written by one of several workers"}
+    assert [p.name for p in tmp_path.iterdir()] == ["encryption.keys"]  # no candidate files left behind
 
 
 def test_production_refuses_to_start_without_keys_naming_the_setting() -> None:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import secrets
 from pathlib import Path
 
@@ -95,19 +96,27 @@ def _decode_key(text: str, setting: str) -> bytes:
 
 def _development_keys(directory: Path) -> tuple[str, str]:
     path = directory / DEV_KEY_FILE.name
-    if path.exists():
-        encryption_key, blind_key = path.read_text().split()
-        return encryption_key, blind_key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    encryption_key = Fernet.generate_key().decode()
-    blind_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    path.write_text(f"{encryption_key}\n{blind_key}\n")
-    path.chmod(0o600)
-    _log.warning(
-        "encryption_keys_generated",
-        path=str(path),
-        hint="development only: set FORGE_ENCRYPTION_KEYS and FORGE_BLIND_INDEX_KEY for anything else",
-    )
+    if not path.exists():
+        # Several workers may start at once: each writes a complete candidate file and tries to hard-link it into
+        # place, which succeeds for exactly one of them; everybody then reads the winner's keys.
+        directory.mkdir(parents=True, exist_ok=True)
+        candidate = directory / f".{DEV_KEY_FILE.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        encryption_key = Fernet.generate_key().decode()
+        blind_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        candidate.write_text(f"{encryption_key}\n{blind_key}\n")
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+            _log.warning(
+                "encryption_keys_generated",
+                path=str(path),
+                hint="development only: set FORGE_ENCRYPTION_KEYS and FORGE_BLIND_INDEX_KEY for anything else",
+            )
+        except FileExistsError:
+            pass  # another process won the race; its keys are the ones
+        finally:
+            candidate.unlink()
+    encryption_key, blind_key = path.read_text().split()
     return encryption_key, blind_key
 
 
