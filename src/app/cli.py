@@ -151,7 +151,7 @@ def keys_issue(
     email: Annotated[str, typer.Option(help="The owner's e-mail address.")],
     name: Annotated[str, typer.Option(help="What the key is for.")],
     scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
-    expires_in_days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days.")] = None,
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after this many days.")] = None,
 ) -> None:
     """Issue a key and print its secret (this once)."""
     settings = _settings()
@@ -187,7 +187,12 @@ def keys_list(email: Annotated[str, typer.Option(help="The owner's e-mail addres
         return await api_keys_service.list_keys(session, user_id=owner.id)
 
     for key in _run(settings, listing):
-        state = "revoked" if key.revoked_at else f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "active"
+        if key.revoked_at:
+            state = "revoked"
+        elif key.expires_at and key.expires_at <= utcnow():
+            state = f"expired {key.expires_at:%Y-%m-%d}"
+        else:
+            state = f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "active"
         typer.echo(f"{key.id}\t{key.hint}\t{key.name}\t{' '.join(key.scopes)}\t{state}")
 
 
@@ -237,6 +242,13 @@ def encryption_rotate(
     for report in reports:
         state = "finished" if report.finished else "more to do: run again"
         typer.echo(f"{report.column}: {report.rotated} re-encrypted, {report.already_current} already current, {state}")
+        if report.undecryptable:
+            shown = ", ".join(str(row_id) for row_id in report.undecryptable[:20])
+            typer.secho(
+                f"  {len(report.undecryptable)} value(s) no key can decrypt, left as they are: ids {shown}", fg="red"
+            )
+    if any(report.undecryptable for report in reports):
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

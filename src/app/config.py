@@ -98,8 +98,9 @@ class Settings(BaseSettings):
     # the key of the blind indexes (never rotated with them). Generated under ./var/ in development when unset.
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None
-    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
-    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Access tokens live minutes (an hour at most): they cannot be revoked before they expire.
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     password_hash_memory_kib: int = Field(default=19_456, ge=8)
     password_hash_iterations: int = Field(default=2, ge=1)
@@ -179,6 +180,10 @@ class Settings(BaseSettings):
             raise InsecureSettingsError(msg)
         if self.encryption_keys is None or self.blind_index_key is None:
             msg = "FORGE_ENCRYPTION_KEYS and FORGE_BLIND_INDEX_KEY must be set in production (docs/security.md)"
+            raise InsecureSettingsError(msg)
+        encryption_keys = {k.strip() for k in self.encryption_keys.get_secret_value().split(",")}
+        if self.blind_index_key.get_secret_value().strip() in encryption_keys:
+            msg = "FORGE_BLIND_INDEX_KEY must differ from every key in FORGE_ENCRYPTION_KEYS"
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:
             msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"

@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=app.state.token_service,
             trusted_proxies=TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header),
         )
-    docs_paths = (DOCS_URL,) if settings.docs_enabled else ()
+    docs_paths = (DOCS_URL, f"{DOCS_URL}/oauth2-redirect") if settings.docs_enabled else ()
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -56,6 +56,22 @@ def test_production_refuses_a_missing_default_short_or_reused_api_key_pepper(pep
         settings(**values)
 
 
+def test_production_refuses_a_blind_index_key_that_is_also_an_encryption_key() -> None:
+    with pytest.raises(ValidationError, match="FORGE_BLIND_INDEX_KEY"):
+        settings(
+            environment="production",
+            secret_key=STRONG_SECRET,
+            api_key_pepper=STRONG_PEPPER,
+            encryption_keys=TEST_ENCRYPTION_KEY,
+            blind_index_key=TEST_ENCRYPTION_KEY,
+        )
+
+
+def test_access_tokens_cannot_be_configured_to_live_days() -> None:
+    with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
+        settings(access_token_ttl_seconds=30 * 24 * 3600)
+
+
 def test_production_refuses_wildcard_cors() -> None:
     with pytest.raises(ValidationError, match="FORGE_CORS_ORIGINS"):
         settings(

@@ -33,21 +33,30 @@ async def test_rotation_is_batched_resumable_and_loses_nothing(scratch_engine: A
             )
             session.add(User(email="nophone@example.com", hashed_password="x"))
 
+        async with scratch_engine.begin() as connection:  # one value no key can read (tampering, a lost key)
+            await connection.execute(
+                text("UPDATE user_account SET phone = 'gAAAAAB-garbage' WHERE email = 'u5@example.com'")
+            )
+
         configure_encryption(BOTH)  # the new key deployed first, the old one kept for reading
         partial = await rotate_all(scratch_engine, BOTH, metadata, batch_size=3, max_batches=1)  # "interrupted"
         phone_report = next(r for r in partial if r.column == "user_account.phone")
         assert (phone_report.rotated, phone_report.finished) == (3, False)
         resumed = await rotate_all(scratch_engine, BOTH, metadata, batch_size=3)
         phone_report = next(r for r in resumed if r.column == "user_account.phone")
-        assert (phone_report.rotated, phone_report.already_current, phone_report.finished) == (4, 3, True)
+        # The unreadable value is reported and left alone; every other row is rotated past it.
+        assert (phone_report.rotated, phone_report.already_current, phone_report.finished) == (3, 3, True)
+        assert len(phone_report.undecryptable) == 1
         assert {r.column for r in resumed} == {"user_account.phone", "customer_order.shipping_address"}
 
-        configure_encryption(NEW_ONLY)  # the old key removed: every value must still read
-        assert await _phones(scratch_engine) == [*PHONES, None]
+        async with scratch_engine.begin() as connection:
+            await connection.execute(text("UPDATE user_account SET phone = NULL WHERE email = 'u5@example.com'"))
+        configure_encryption(NEW_ONLY)  # the old key removed: every rotated value must still read
+        assert await _phones(scratch_engine) == [*PHONES[:5], None, PHONES[6], None]
         async with scratch_engine.connect() as connection:
             count = await connection.scalar(select(func.count()).select_from(User).where(User.phone.is_not(None)))
             raw = (await connection.execute(text("SELECT phone FROM user_account WHERE phone IS NOT NULL"))).all()
-        assert count == len(PHONES)
+        assert count == len(PHONES) - 1
         assert all(NEW_ONLY.is_current(token) for (token,) in raw)
     finally:
         configure_encryption(previous)

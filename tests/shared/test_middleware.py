@@ -42,6 +42,11 @@ async def test_docs_are_served_without_the_strict_csp(client: httpx.AsyncClient)
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_only_the_docs_pages_go_without_the_csp(client: httpx.AsyncClient) -> None:
+    assert "content-security-policy" in (await client.get("/docsXYZ")).headers
+    assert "content-security-policy" not in (await client.get("/docs/oauth2-redirect")).headers
+
+
 async def test_hsts_is_on_in_production(database_url: str) -> None:
     app = create_app(make_settings(database_url, **PRODUCTION_SECRETS))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:

@@ -67,14 +67,14 @@ class EncryptionKeys:
         """Whether `token` is already encrypted with the newest key (rotation skips it)."""
         try:
             self.primary.decrypt(token.encode("ascii"))
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             return False
         return True
 
     def rotate(self, token: str) -> str:
         try:
             return self.fernet.rotate(token.encode("ascii")).decode("ascii")
-        except InvalidToken as exc:
+        except (InvalidToken, UnicodeError) as exc:
             msg = "a stored value cannot be decrypted with any key in FORGE_ENCRYPTION_KEYS"
             raise DecryptionError(msg) from exc
 
@@ -103,8 +103,9 @@ def _development_keys(directory: Path) -> tuple[str, str]:
         candidate = directory / f".{DEV_KEY_FILE.name}.{os.getpid()}.{secrets.token_hex(4)}"
         encryption_key = Fernet.generate_key().decode()
         blind_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        candidate.write_text(f"{encryption_key}\n{blind_key}\n")
-        candidate.chmod(0o600)
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"{encryption_key}\n{blind_key}\n")
         try:
             os.link(candidate, path)
             _log.warning(
@@ -132,6 +133,9 @@ def load_keys(settings: Settings, *, key_directory: Path = DEV_KEY_FILE.parent) 
         configured = configured or generated_key
         blind = blind or generated_blind
     keys = [_decode_key(part, "FORGE_ENCRYPTION_KEYS") for part in configured.split(",") if part.strip()]
+    if not keys:
+        msg = "FORGE_ENCRYPTION_KEYS: no key given"
+        raise ValueError(msg)
     return EncryptionKeys(keys, blind_key=base64.urlsafe_b64decode(_decode_key(blind, "FORGE_BLIND_INDEX_KEY")))
 
 

@@ -6,12 +6,12 @@ skipped, so an interrupted run is simply started again.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Column, MetaData, Table, Text, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.encryption import EncryptedText, EncryptionKeys
+from app.core.encryption import DecryptionError, EncryptedText, EncryptionKeys
 
 __all__ = ["RotationReport", "encrypted_columns", "rotate_all"]
 
@@ -21,6 +21,7 @@ class RotationReport:
     column: str
     rotated: int = 0
     already_current: int = 0
+    undecryptable: list[object] = field(default_factory=list)  # primary keys of values no key can decrypt
     finished: bool = False
 
 
@@ -48,10 +49,15 @@ async def _rotate_column(
                 if keys.is_current(token):
                     report.already_current += 1
                     continue
+                try:
+                    rotated = keys.rotate(token)
+                except DecryptionError:
+                    report.undecryptable.append(row_id)  # left as it is, reported: a missing key or tampering
+                    continue
                 await connection.execute(
                     update(table)
                     .where(primary_key == row_id, raw == token)
-                    .values({column.name: type_coerce(keys.rotate(token), Text)})
+                    .values({column.name: type_coerce(rotated, Text)})
                 )
                 report.rotated += 1
         if len(rows) < batch_size:

@@ -43,12 +43,10 @@ class SecurityHeaders:
         if hsts:
             self.always.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
         self.csp: RawHeaders = [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
-        self.docs_paths = tuple(docs_paths)
+        self.docs_paths = frozenset(docs_paths)
 
     def for_path(self, path: str) -> RawHeaders:
-        if self.docs_paths and path.startswith(self.docs_paths):
-            return self.always
-        return self.always + self.csp
+        return self.always if path in self.docs_paths else self.always + self.csp
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

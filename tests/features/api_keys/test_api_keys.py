@@ -123,7 +123,9 @@ async def test_an_expired_key_is_refused(
 
 
 @pytest.mark.parametrize(
-    "expires_at", ["2000-01-01T00:00:00Z", "2999-01-01T00:00:00", "tomorrow"], ids=["past", "naive", "garbage"]
+    "expires_at",
+    ["2000-01-01T00:00:00Z", "2999-01-01T00:00:00", "tomorrow", "9999-12-31T23:59:59-01:00", "2999-01-01T00:00:00Z"],
+    ids=["past", "naive", "garbage", "beyond-datetime", "too-far"],
 )
 async def test_expiry_must_be_an_aware_future_datetime(
     client: httpx.AsyncClient, user: helpers.Headers, expires_at: str
@@ -191,3 +193,17 @@ async def test_a_deactivated_owners_keys_stop_working(client: httpx.AsyncClient,
 async def test_the_api_key_header_is_in_openapi(client: httpx.AsyncClient) -> None:
     schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
     assert any(s.get("type") == "apiKey" and s.get("name") == "X-API-Key" for s in schemes.values())
+
+
+async def test_a_demoted_admins_products_key_stops_writing(
+    client: httpx.AsyncClient, admin: helpers.Headers, db_session: AsyncSession
+) -> None:
+    owner = await helpers.register(client)
+    await db_session.execute(text("UPDATE user_account SET role = 'admin' WHERE id = :id"), {"id": owner["id"]})
+    await db_session.commit()
+    owner_headers = helpers.bearer((await helpers.login(client, owner["email"]))["access_token"])
+    key = api_key(await issued_key(client, owner_headers, "products:write"))
+    product = {"name": "keyed", "price": "1.00"}
+    assert (await client.post("/api/v1/products", json=product, headers=key)).status_code == 201
+    await client.patch(f"/api/v1/users/{owner['id']}", json={"role": "user"}, headers=admin)
+    assert (await client.post("/api/v1/products", json=product, headers=key)).status_code == 403

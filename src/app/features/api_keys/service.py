@@ -18,6 +18,7 @@ __all__ = ["ADMIN_ONLY_SCOPES", "AuthenticatedKey", "authenticate", "issue", "li
 # Scopes that only an administrator's key may carry (they mirror admin-only routes).
 ADMIN_ONLY_SCOPES = frozenset({Scope.PRODUCTS_WRITE})
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+MAX_LIFETIME = timedelta(days=3650)
 _BAD_KEY = "The API key is invalid, expired or revoked."
 
 
@@ -48,6 +49,11 @@ async def issue(
     if data.expires_at is not None and data.expires_at <= utcnow():
         error = FieldError(pointer="#/expires_at", message="must be in the future", code="past")
         raise InvalidInputError("The key would be expired already.", errors=[error])
+    if data.expires_at is not None and data.expires_at > utcnow() + MAX_LIFETIME:
+        error = FieldError(pointer="#/expires_at", message="at most 10 years ahead", code="too_far")
+        raise InvalidInputError(
+            "Keys expire within 10 years (omit expires_at for a key that never expires).", errors=[error]
+        )
     forbidden = sorted(ADMIN_ONLY_SCOPES.intersection(data.scopes)) if not is_admin else []
     if forbidden:
         errors = [
