@@ -19,6 +19,7 @@ __all__ = [
     "Environment",
     "InsecureSettingsError",
     "LogFormat",
+    "OtelExporter",
     "RateLimitBackend",
     "Settings",
     "get_settings",
@@ -60,6 +61,7 @@ class RateLimitBackend(StrEnum):
 
 
 type ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
+type OtelExporter = Literal["none", "console", "otlp"]
 
 
 class InsecureSettingsError(ValueError):
@@ -131,6 +133,9 @@ class Settings(BaseSettings):
     # Which header the trusted proxies write. Only one is read: a client could send the other one, and most
     # proxies pass a header they do not write through untouched.
     forwarded_header: ForwardedHeader = Field(default="x-forwarded-for")
+
+    # Tracing (docs/observability.md): none | console | otlp; the OTEL_* variables configure the rest.
+    otel_exporter: OtelExporter = "none"
 
     # Metrics (Prometheus text on GET /metrics). With a token, scrapers must send `Authorization: Bearer <token>`.
     metrics_enabled: bool = True

@@ -20,6 +20,7 @@ from app.core.problems import install_exception_handlers
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
+from app.core.tracing import configure_tracing
 from app.features.api_keys.router import router as api_keys_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
@@ -60,6 +61,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             elif redis is not None:
                 await redis.aclose()
             await database.dispose()
+            if app.state.tracer_provider is not None:
+                app.state.tracer_provider.shutdown()  # flushes the spans still batched
             _log.info("stopped")
 
     return lifespan
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rate_limit=rate_limit,
         metrics=app.state.metrics.http if app.state.metrics is not None else None,
     )
+    app.state.tracer_provider = configure_tracing(app, settings)  # last: its middleware goes outermost
     return app
 
 

@@ -14,10 +14,12 @@ import structlog
 from structlog.typing import EventDict, Processor
 
 from app.config import LogFormat, Settings
+from app.core.tracing import add_trace_context
 
 __all__ = ["REQUEST_ID", "configure_logging"]
 
 _REDACTED = "[redacted]"
+_HANDLER_NAME = "forgeapi"
 _SENSITIVE_KEYS = frozenset(
     {"password", "new_password", "token", "access_token", "refresh_token", "authorization", "secret", "api_key"}
 )
@@ -45,6 +47,7 @@ def configure_logging(settings: Settings) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        add_trace_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -74,8 +77,10 @@ def configure_logging(settings: Settings) -> None:
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler from an earlier call (tests build many apps); leave anyone else's (pytest's) alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level.upper())
     # Our middleware writes the access log; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,48 @@
+"""Tracing against a real (in-process) OTLP/HTTP receiver: spans, their attributes, and the caller's trace."""
+
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from tests.conftest import BASE_URL, make_settings
+from tests.support.otlp import otlp_receiver
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+async def test_a_request_is_exported_continuing_the_callers_trace(
+    database_url: str, engine: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "forgeapi-under-test")
+        app = create_app(make_settings(database_url, otel_exporter="otlp", log_level="INFO"))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+        ):
+            with caplog.at_level(logging.INFO, logger="app.access"):
+                response = await client.get(
+                    "/api/v1/products/42", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+                )
+        # The lifespan's end shut the provider down, which flushed the batch to the receiver.
+    assert response.status_code == 404
+    [server_span] = receiver.by_name("GET /api/v1/products/{product_id}")
+    assert server_span.trace_id.hex() == TRACE_ID
+    assert server_span.parent_span_id.hex() == PARENT_ID
+    attributes = {a.key: a.value for a in server_span.attributes}
+    assert attributes["http.route"].string_value == "/api/v1/products/{product_id}"
+    assert receiver.resources[0]["service.name"] == "forgeapi-under-test"
+    assert receiver.resources[0]["deployment.environment.name"] == "test"
+    [access_line] = [r for r in caplog.records if r.name == "app.access"]
+    assert access_line.msg["trace_id"] == TRACE_ID  # type: ignore[index]
+
+
+def test_with_the_exporter_off_nothing_is_instrumented() -> None:
+    app: FastAPI = create_app(make_settings("sqlite+aiosqlite:///unused.db"))
+    assert app.state.tracer_provider is None
+    assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
