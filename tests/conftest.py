@@ -110,8 +110,10 @@ async def scratch_engine(database_url: str, tmp_path: Path) -> AsyncIterator[Asy
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings, plus the overrides of the test's `settings` marker, if any."""
+    marker = request.node.get_closest_marker("settings")
+    return make_settings(database_url, **(marker.kwargs if marker else {}))
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 
-from app.config import Settings
 from app.main import create_app
 from tests import helpers
 from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
@@ -52,13 +51,6 @@ def _concrete(path: str) -> str:
     return (
         path.replace("{user_id}", "1").replace("{key_id}", "1").replace("{product_id}", "1").replace("{order_id}", "1")
     )
-
-
-@pytest.fixture
-def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, plus the overrides of a test's `settings` marker."""
-    marker = request.node.get_closest_marker("settings")
-    return make_settings(database_url, **(marker.kwargs if marker else {}))
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: helpers.Headers) -> httpx.Response:

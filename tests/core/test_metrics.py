@@ -8,13 +8,6 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from tests import helpers
-from tests.conftest import make_settings
-
-
-@pytest.fixture
-def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
-    marker = request.node.get_closest_marker("settings")
-    return make_settings(database_url, **(marker.kwargs if marker else {}))
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
