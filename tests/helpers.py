@@ -1,6 +1,7 @@
 """Typed helpers that arrange users, tokens and products through the API or the services."""
 
 import itertools
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -8,6 +9,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.core.security import PasswordHasher
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
@@ -86,3 +88,18 @@ def error_pointers(response: httpx.Response) -> list[str]:
     """The JSON pointers of a 422 validation problem."""
     body = problem(response, 422, "validation-error")
     return [error["pointer"] for error in body["errors"]]
+
+
+def token_claims(settings: Settings, subject: str, **overrides: Any) -> dict[str, Any]:
+    """The claims of a valid access token (integer timestamps), with `overrides` applied."""
+    now = int(datetime.now(UTC).timestamp())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "typ": "access",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return claims

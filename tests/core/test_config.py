@@ -8,6 +8,13 @@ from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 
 STRONG_SECRET = "k" * 48
 STRONG_PEPPER = "p" * 48
+PRODUCTION: dict[str, Any] = {
+    "environment": "production",
+    "secret_key": STRONG_SECRET,
+    "api_key_pepper": STRONG_PEPPER,
+    "encryption_keys": TEST_ENCRYPTION_KEY,
+    "blind_index_key": TEST_BLIND_INDEX_KEY,
+}
 
 
 def settings(**values: Any) -> Settings:
@@ -35,13 +42,7 @@ def test_production_refuses_a_missing_default_or_weak_secret_and_names_the_setti
 
 
 def test_production_starts_with_a_real_secret_and_production_defaults() -> None:
-    production = settings(
-        environment="production",
-        secret_key=STRONG_SECRET,
-        api_key_pepper=STRONG_PEPPER,
-        encryption_keys=TEST_ENCRYPTION_KEY,
-        blind_index_key=TEST_BLIND_INDEX_KEY,
-    )
+    production = settings(**PRODUCTION)
     assert production.effective_migrate_on_start is False
     assert production.effective_log_format is LogFormat.JSON
     assert production.effective_hsts is True
@@ -58,13 +59,7 @@ def test_production_refuses_a_missing_default_short_or_reused_api_key_pepper(pep
 
 def test_production_refuses_a_blind_index_key_that_is_also_an_encryption_key() -> None:
     with pytest.raises(ValidationError, match="FORGE_BLIND_INDEX_KEY"):
-        settings(
-            environment="production",
-            secret_key=STRONG_SECRET,
-            api_key_pepper=STRONG_PEPPER,
-            encryption_keys=TEST_ENCRYPTION_KEY,
-            blind_index_key=TEST_ENCRYPTION_KEY,
-        )
+        settings(**{**PRODUCTION, "blind_index_key": TEST_ENCRYPTION_KEY})
 
 
 def test_access_tokens_cannot_be_configured_to_live_days() -> None:
@@ -74,14 +69,7 @@ def test_access_tokens_cannot_be_configured_to_live_days() -> None:
 
 def test_production_refuses_wildcard_cors() -> None:
     with pytest.raises(ValidationError, match="FORGE_CORS_ORIGINS"):
-        settings(
-            environment="production",
-            secret_key=STRONG_SECRET,
-            api_key_pepper=STRONG_PEPPER,
-            encryption_keys=TEST_ENCRYPTION_KEY,
-            blind_index_key=TEST_BLIND_INDEX_KEY,
-            cors_origins="*",
-        )
+        settings(**PRODUCTION, cors_origins="*")
 
 
 def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

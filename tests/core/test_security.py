@@ -11,6 +11,7 @@ import pytest
 from app.config import Settings
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
 from tests.conftest import make_settings
+from tests.helpers import token_claims
 
 PASSWORD = "correct horse battery staple"
 # No database is touched here: these tests run once, not per backend.
@@ -38,20 +39,6 @@ def _b64url(data: bytes) -> str:
 
 def _b64url_decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
-    now = int(datetime.now(UTC).timestamp())
-    claims: dict[str, Any] = {
-        "sub": "42",
-        "typ": "access",
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "exp": now + 600,
-    }
-    claims.update(overrides)
-    return claims
 
 
 def _sign(settings: Settings, claims: dict[str, Any], *, key: str | None = None) -> str:
@@ -211,13 +198,13 @@ def test_decode_refuses_tokens_of_another_configuration(tokens: TokenService, ov
 
 def test_decode_accepts_a_hand_built_token(tokens: TokenService, unit_settings: Settings) -> None:
     """The control for the cases below: the hand-built claims are what the service expects."""
-    claims = tokens.decode(_sign(unit_settings, _claims(unit_settings)), expected_type=TokenType.ACCESS)
+    claims = tokens.decode(_sign(unit_settings, token_claims(unit_settings, "42")), expected_type=TokenType.ACCESS)
     assert claims["sub"] == "42"
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud", "typ"])
 def test_decode_requires_every_claim_it_relies_on(tokens: TokenService, unit_settings: Settings, claim: str) -> None:
-    claims = _claims(unit_settings)
+    claims = token_claims(unit_settings, "42")
     del claims[claim]
     with pytest.raises(TokenError):
         tokens.decode(_sign(unit_settings, claims), expected_type=TokenType.ACCESS)
@@ -237,12 +224,14 @@ def test_decode_refuses_invalid_claims(
     tokens: TokenService, unit_settings: Settings, overrides: dict[str, Any]
 ) -> None:
     with pytest.raises(TokenError):
-        tokens.decode(_sign(unit_settings, _claims(unit_settings, **overrides)), expected_type=TokenType.ACCESS)
+        tokens.decode(
+            _sign(unit_settings, token_claims(unit_settings, "42", **overrides)), expected_type=TokenType.ACCESS
+        )
 
 
 def test_decode_refuses_alg_none(tokens: TokenService, unit_settings: Settings) -> None:
     header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    payload = _b64url(json.dumps(_claims(unit_settings)).encode())
+    payload = _b64url(json.dumps(token_claims(unit_settings, "42")).encode())
     with pytest.raises(TokenError):
         tokens.decode(f"{header}.{payload}.", expected_type=TokenType.ACCESS)
 

@@ -20,6 +20,7 @@ from app.features.users.models import User
 from app.features.users.schemas import UserCreate
 from tests import helpers
 from tests.conftest import make_settings
+from tests.helpers import token_claims
 
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
@@ -67,21 +68,6 @@ def error_pointers(body: Mapping[str, Any]) -> set[str]:
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def token_claims(settings: Settings, subject: str, **overrides: Any) -> dict[str, Any]:
-    """The claims of a valid access token (integer timestamps), with `overrides` applied."""
-    now = int(datetime.now(UTC).timestamp())
-    claims: dict[str, Any] = {
-        "sub": subject,
-        "typ": "access",
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "exp": now + 600,
-    }
-    claims.update(overrides)
-    return claims
 
 
 def make_token(
