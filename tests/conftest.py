@@ -111,9 +111,11 @@ async def scratch_engine(database_url: str, tmp_path: Path) -> AsyncIterator[Asy
 
 @pytest.fixture
 def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, plus the overrides of the test's `settings` marker, if any."""
-    marker = request.node.get_closest_marker("settings")
-    return make_settings(database_url, **(marker.kwargs if marker else {}))
+    """The suite's settings, plus the overrides of the test's `settings` markers (module's, then the test's own)."""
+    overrides: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("settings"))):  # closest last: it wins
+        overrides.update(marker.kwargs)
+    return make_settings(database_url, **overrides)
 
 
 @pytest.fixture

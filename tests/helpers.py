@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +57,15 @@ async def admin_headers(client: httpx.AsyncClient, session: AsyncSession, hasher
     data = UserCreate(email=email, password=SecretStr(PASSWORD))
     await users_service.register_user(session, data=data, hasher=hasher, role=UserRole.ADMIN)
     await session.commit()
+    return bearer((await login(client, email))["access_token"])
+
+
+async def committed_admin_headers(app: FastAPI, client: httpx.AsyncClient) -> Headers:
+    """An administrator committed through the app's own database (for `committing_client` tests), and its token."""
+    email = unique_email("admin")
+    data = UserCreate(email=email, password=SecretStr(PASSWORD))
+    async with app.state.database.session(writes=True) as session, session.begin():
+        await users_service.register_user(session, data=data, hasher=app.state.password_hasher, role=UserRole.ADMIN)
     return bearer((await login(client, email))["access_token"])
 
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -20,6 +20,7 @@ __all__ = [
     "InsecureSettingsError",
     "LogFormat",
     "OtelExporter",
+    "OtlpProtocol",
     "RateLimitBackend",
     "Settings",
     "get_settings",
@@ -62,6 +63,8 @@ class RateLimitBackend(StrEnum):
 
 type ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
 type OtelExporter = Literal["none", "console", "otlp"]
+# The OTLP transports the Python SDK ships (no http/json exporter exists for Python).
+type OtlpProtocol = Literal["http/protobuf", "grpc"]
 
 
 class InsecureSettingsError(ValueError):
@@ -136,6 +139,24 @@ class Settings(BaseSettings):
 
     # Tracing (docs/observability.md): none | console | otlp; the OTEL_* variables configure the rest.
     otel_exporter: OtelExporter = "none"
+    # The standard OTel variables, read here (not by the SDK) so that a wrong value fails at start-up.
+    # (The pydantic mypy plugin flags every AliasChoices field as a required dynamic alias; these have defaults.)
+    otel_traces_protocol: OtlpProtocol = Field(  # type: ignore[pydantic-alias]
+        default="http/protobuf",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", "otel_traces_protocol"
+        ),
+    )
+    otel_metrics_protocol: OtlpProtocol = Field(  # type: ignore[pydantic-alias]
+        default="http/protobuf",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", "otel_metrics_protocol"
+        ),
+    )
+    # FastAPI's spans for dependency resolution, the endpoint and serialisation under each request's span.
+    otel_operation_spans: bool = False
+    # Metrics through the same exporter as the spans (RED per route, pool, rate limiting), besides /metrics.
+    otel_metrics_enabled: bool = True
 
     # Metrics (Prometheus text on GET /metrics). With a token, scrapers must send `Authorization: Bearer <token>`.
     metrics_enabled: bool = True

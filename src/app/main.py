@@ -14,13 +14,13 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
 from app.core.logging import configure_logging
-from app.core.metrics import Metrics
+from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
-from app.core.tracing import configure_tracing
+from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_clients
 from app.features.api_keys.router import router as api_keys_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
@@ -47,6 +47,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.rate_limiter = build_rate_limiter(settings, redis)
         try:
             await ensure_schema_current(database.engine)
+            instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             app.state.database = database
             _log.info(
                 "started",
@@ -61,8 +62,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             elif redis is not None:
                 await redis.aclose()
             await database.dispose()
-            if app.state.tracer_provider is not None:
-                app.state.tracer_provider.shutdown()  # flushes the spans still batched
+            if app.state.telemetry is not None:
+                app.state.telemetry.shutdown()  # flushes the spans and metrics still batched
             _log.info("stopped")
 
     return lifespan
@@ -78,6 +79,7 @@ def _api_router() -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    telemetry = configure_telemetry(settings, state_readings=lambda: state_readings(app.state))
     app = FastAPI(
         title="ForgeAPI",
         version=__version__,
@@ -87,8 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect" if settings.docs_enabled else None,
+        telemetry=fastapi_telemetry(telemetry),  # around the whole middleware stack
     )
     app.state.settings = settings
+    app.state.telemetry = telemetry
+    app.state.tracer_provider = telemetry.tracer_provider if telemetry else None
     configure_encryption(load_keys(settings))
     app.state.password_hasher = PasswordHasher(settings)
     app.state.token_service = TokenService(settings)
@@ -125,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rate_limit=rate_limit,
         metrics=app.state.metrics.http if app.state.metrics is not None else None,
     )
-    app.state.tracer_provider = configure_tracing(app, settings)  # last: its middleware goes outermost
+
     return app
 
 

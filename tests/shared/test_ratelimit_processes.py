@@ -26,6 +26,8 @@ async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_p
         "FORGE_DATABASE_URL": database_url,
         "FORGE_REDIS_URL": redis_url_or_skip(),
         "FORGE_RATE_LIMIT_DEFAULT": "20/hour",  # no refill during the test
+        # Sharing is under test, not timeouts: on a loaded machine the default 0.25 s would fail open.
+        "FORGE_REDIS_TIMEOUT_SECONDS": "5",
         "FORGE_RATE_LIMIT_KEY_PREFIX": f"forge-test:{uuid.uuid4().hex}:",
         "FORGE_MIGRATE_ON_START": "false",
         "FORGE_LOG_LEVEL": "WARNING",

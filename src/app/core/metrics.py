@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["CONTENT_TYPE", "HttpMetrics", "Metrics", "route_template"]
+__all__ = ["CONTENT_TYPE", "HttpMetrics", "Metrics", "route_template", "state_readings"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"
@@ -72,6 +72,28 @@ class HttpMetrics:
             errors.inc()
 
 
+def state_readings(state: Any) -> dict[str, Any]:
+    """Counters and gauges that live elsewhere (the pool, the rate limiter), read now; absent parts are left out."""
+    readings: dict[str, Any] = {}
+    pool = getattr(getattr(getattr(state, "database", None), "engine", None), "pool", None)
+    if isinstance(pool, QueuePool):
+        readings["db_pool_connections_in_use"] = pool.checkedout()
+        readings["db_pool_size"] = pool.size()
+        readings["db_pool_overflow"] = max(pool.overflow(), 0)
+    limiter = getattr(state, "rate_limiter", None)
+    if limiter is not None:
+        readings["rate_limit_rejections"] = dict(limiter.rejections_by_policy)
+        readings["rate_limit_backend_failures"] = limiter.backend_failures
+    return readings
+
+
+_GAUGES = {
+    "db_pool_connections_in_use": "Database connections checked out.",
+    "db_pool_size": "Connections the pool keeps open (before overflow).",
+    "db_pool_overflow": "Connections open beyond the pool size.",
+}
+
+
 class _StateCollector(Collector):
     """Reads counters that live elsewhere (the app's state) when Prometheus scrapes."""
 
@@ -79,36 +101,20 @@ class _StateCollector(Collector):
         self._state = state
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        state = self._state()
-        yield from self._pool(getattr(state, "database", None))
-        yield from self._rate_limiter(getattr(state, "rate_limiter", None))
-
-    @staticmethod
-    def _pool(database: Any) -> Iterator[GaugeMetricFamily]:
-        pool = getattr(getattr(database, "engine", None), "pool", None)
-        if not isinstance(pool, QueuePool):
-            return
-        in_use = GaugeMetricFamily("db_pool_connections_in_use", "Database connections checked out.")
-        in_use.add_metric([], pool.checkedout())
-        yield in_use
-        size = GaugeMetricFamily("db_pool_size", "Connections the pool keeps open (before overflow).")
-        size.add_metric([], pool.size())
-        yield size
-        overflow = GaugeMetricFamily("db_pool_overflow", "Connections open beyond the pool size.")
-        overflow.add_metric([], max(pool.overflow(), 0))
-        yield overflow
-
-    @staticmethod
-    def _rate_limiter(limiter: Any) -> Iterator[CounterMetricFamily]:
-        if limiter is None:
-            return
-        rejections = CounterMetricFamily("rate_limit_rejections", "Requests refused with 429.", labels=["policy"])
-        for policy, count in sorted(limiter.rejections_by_policy.items()):
-            rejections.add_metric([policy], count)
-        yield rejections
-        failures = CounterMetricFamily("rate_limit_backend_failures", "Rate-limit checks the backend did not answer.")
-        failures.add_metric([], limiter.backend_failures)
-        yield failures
+        readings = state_readings(self._state())
+        for name, documentation in _GAUGES.items():
+            if name in readings:
+                yield GaugeMetricFamily(name, documentation, value=readings[name])
+        if "rate_limit_rejections" in readings:
+            rejections = CounterMetricFamily("rate_limit_rejections", "Requests refused with 429.", labels=["policy"])
+            for policy, count in sorted(readings["rate_limit_rejections"].items()):
+                rejections.add_metric([policy], count)
+            yield rejections
+            yield CounterMetricFamily(
+                "rate_limit_backend_failures",
+                "Rate-limit checks the backend did not answer.",
+                value=readings["rate_limit_backend_failures"],
+            )
 
 
 class Metrics:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope, Send
 
+from app.core import tracing
 from app.core.exceptions import ConflictError, ForgeError, InvalidInputError, ServiceUnavailableError
 
 __all__ = [
@@ -58,6 +59,7 @@ async def send_problem(
     scope: Scope, send: Send, error: ForgeError, *, extra_headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
     """Answer with `error` directly on the ASGI channel: for middleware, which runs outside the exception handlers."""
+    tracing.record_error(error.slug, error.detail, status_code=error.status)
     extensions = dict(error.extensions)
     if (request_id := scope.get("state", {}).get("request_id")) is not None:
         extensions["request_id"] = request_id
@@ -134,6 +136,7 @@ async def _handle_forge_error(request: Request, exc: Exception) -> Response:
         ]
     if exc.status >= 500:  # noqa: PLR2004
         _log.warning("service_error", status=exc.status, detail=exc.detail)
+    tracing.record_error(exc.slug, exc.detail, status_code=exc.status)
     return _respond(
         request,
         status=exc.status,
@@ -155,6 +158,7 @@ async def _handle_request_validation(request: Request, exc: Exception) -> Respon
     if (malformed := _is_malformed_json(errors)) is not None:
         reason = (malformed.get("ctx") or {}).get("error", "invalid JSON")
         position = malformed.get("loc", ("body", 0))[-1]
+        tracing.record_error("malformed-json", "The request body is not valid JSON.", status_code=400)
         return _respond(
             request,
             status=400,
@@ -162,6 +166,7 @@ async def _handle_request_validation(request: Request, exc: Exception) -> Respon
             detail=f"The request body is not valid JSON: {reason} (at character {position}).",
             slug="malformed-json",
         )
+    tracing.record_error("validation-error", f"{len(errors)} invalid field(s)", status_code=422)
     return _respond(
         request,
         status=422,

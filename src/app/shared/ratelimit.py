@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from fastapi import Request
 from starlette.types import Scope
 
+from app.core import tracing
 from app.core.api_keys import is_well_formed, rate_limit_id
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
 from app.core.ratelimit import Decision, RateLimiter, TrustedProxies, client_ip_key
@@ -110,6 +111,7 @@ class RateLimitGate:
             return unavailable
         if decision is None:
             return None
+        _trace(decision)
         state[_STATE_DECISIONS] = [decision]
         return None if decision.allowed else _too_many_requests(decision)
 
@@ -118,6 +120,19 @@ def response_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The rate-limit headers for this request's decisions (global and per-route), or none."""
     decisions: list[Decision] | None = scope.get("state", {}).get(_STATE_DECISIONS)
     return rate_limit_headers(decisions) if decisions else []
+
+
+def _trace(decision: Decision) -> None:
+    if tracing.tracing_active():
+        tracing.add_event(
+            "rate_limit",
+            {
+                "rate_limit.policy": decision.policy.name,
+                "rate_limit.allowed": decision.allowed,
+                "rate_limit.remaining": decision.remaining,
+                "rate_limit.reset_after": decision.reset_after_seconds,
+            },
+        )
 
 
 def _too_many_requests(decision: Decision) -> RateLimitedError:
@@ -148,6 +163,7 @@ async def enforce(request: Request, policy_name: str, key: str) -> None:
     decision = await limiter.hit(key, policy_name)
     if decision is None:
         return
+    _trace(decision)
     request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
     if not decision.allowed:
         raise _too_many_requests(decision)

@@ -12,29 +12,16 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
-from app.features.users import service as users_service
-from app.features.users.models import UserRole
-from app.features.users.schemas import UserCreate
 from tests import helpers
 
 PRODUCTS = "/api/v1/products"
 ORDERS = "/api/v1/orders"
 
 type JSON = dict[str, Any]
-
-
-async def committed_admin_headers(app: FastAPI, client: httpx.AsyncClient) -> helpers.Headers:
-    """An administrator committed through the app's own database, and its token."""
-    email = helpers.unique_email("admin")
-    data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
-    async with app.state.database.session(writes=True) as session, session.begin():
-        await users_service.register_user(session, data=data, hasher=app.state.password_hasher, role=UserRole.ADMIN)
-    return helpers.bearer((await helpers.login(client, email))["access_token"])
 
 
 async def customers(client: httpx.AsyncClient, count: int) -> list[helpers.Headers]:
@@ -73,7 +60,7 @@ async def stored_order_count(app: FastAPI) -> int:
 
 async def test_concurrent_single_unit_orders_never_oversell(app: FastAPI, committing_client: httpx.AsyncClient) -> None:
     client = committing_client
-    admin = await committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(app, client)
     product = await helpers.create_product(client, admin, name="limited edition", price="0.10", quantity=5)
     buyers = await customers(client, 5)
 
@@ -103,7 +90,7 @@ async def test_concurrent_multi_unit_orders_sum_to_the_stock(
     app: FastAPI, committing_client: httpx.AsyncClient
 ) -> None:
     client = committing_client
-    admin = await committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(app, client)
     product = await helpers.create_product(client, admin, name="small batch", price="1.10", quantity=7)
     buyers = await customers(client, 4)
     quantities = [2, 3] * 10  # 50 units asked for, 7 in stock
@@ -138,7 +125,7 @@ async def test_concurrent_orders_over_two_products_keep_every_order_whole(
 ) -> None:
     """Orders for both products at once, in either line order: an order is all of its lines or nothing."""
     client = committing_client
-    admin = await committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(app, client)
     first = await helpers.create_product(client, admin, name="left", price="1.00", quantity=6)
     second = await helpers.create_product(client, admin, name="right", price="2.00", quantity=4)
     buyers = await customers(client, 4)
@@ -167,7 +154,7 @@ async def test_a_refused_order_rolls_back_its_earlier_reservations_for_real(
 ) -> None:
     """The same atomicity as in test_orders.py, but through the app's own session and a real commit/rollback."""
     client = committing_client
-    admin = await committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(app, client)
     plenty = await helpers.create_product(client, admin, name="plenty", price="1.00", quantity=10)
     short = await helpers.create_product(client, admin, name="short", price="1.00", quantity=1)
     (buyer,) = await customers(client, 1)

@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import tracing
 from app.core.exceptions import ServiceUnavailableError
 
 __all__ = ["CHECK_TIMEOUT_SECONDS", "Readiness", "check_readiness"]
@@ -41,12 +42,13 @@ async def check_readiness(*, engine: AsyncEngine, redis: Redis | None, redis_req
     Redis is required only when the service cannot work without it (the rate limiter failing closed); otherwise
     its loss degrades the service (limits fail open) but does not take the instance out of rotation.
     """
-    checks = {"database": OK if await _database_answers(engine) else UNAVAILABLE}
+    with tracing.untraced():  # probes have no request span: their queries would be stray root spans
+        checks = {"database": OK if await _database_answers(engine) else UNAVAILABLE}
+        if redis is not None:
+            checks["redis"] = OK if await _redis_answers(redis) else UNAVAILABLE
     required = {"database"}
-    if redis is not None:
-        checks["redis"] = OK if await _redis_answers(redis) else UNAVAILABLE
-        if redis_required:
-            required.add("redis")
+    if redis is not None and redis_required:
+        required.add("redis")
     failing = sorted(name for name in required if checks[name] != OK)
     if failing:
         msg = f"Not ready: {', '.join(failing)} failing."

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import tracing
 from app.core.exceptions import FieldError, InsufficientStockError, InvalidInputError, NotFoundError
 from app.core.pagination import Page, PageParams
 from app.features.orders import repository
@@ -34,29 +35,43 @@ async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate)
     (422) for an unknown product. Either error propagates, and the request's transaction rolls back every
     reservation already made.
     """
-    order = Order(user_id=user_id, status=OrderStatus.PLACED, total=Decimal(0), shipping_address=data.shipping_address)
-    for product_id, quantity in _merged_quantities(data):
-        try:
-            reserved = await products_service.reserve_stock(session, product_id=product_id, quantity=quantity)
-        except products_service.StockShortageError as shortage:
-            if not shortage.exists:
-                pointer = f"#/items/{_position_of(data, product_id)}/product_id"
-                error = FieldError(pointer=pointer, message=f"product {product_id} does not exist", code="unknown")
-                raise InvalidInputError("The order names a product that does not exist.", errors=[error]) from None
-            msg = f"Product {product_id} has {shortage.available} unit(s) in stock; the order asks for {quantity}."
-            raise InsufficientStockError(
-                msg, product_id=product_id, requested=quantity, available=shortage.available
-            ) from None
-        order.items.append(
-            OrderItem(
-                product_id=reserved.product_id,
-                product_name=reserved.name,
-                unit_price=reserved.price,
-                quantity=quantity,
-            )
+    quantities = _merged_quantities(data)
+    with tracing.span("orders.place", {"order.item_count": len(data.items)}) as placement:
+        order = Order(
+            user_id=user_id, status=OrderStatus.PLACED, total=Decimal(0), shipping_address=data.shipping_address
         )
-        order.total += reserved.price * quantity
-    return await repository.add(session, order)
+        with tracing.span("orders.reserve_stock", {"order.product_count": len(quantities)}):
+            for product_id, quantity in quantities:
+                reserved = await _reserve(session, data, product_id=product_id, quantity=quantity)
+                order.items.append(
+                    OrderItem(
+                        product_id=reserved.product_id,
+                        product_name=reserved.name,
+                        unit_price=reserved.price,
+                        quantity=quantity,
+                    )
+                )
+                order.total += reserved.price * quantity
+        order = await repository.add(session, order)
+        if placement is not None:
+            placement.set_attributes({"order.id": order.id, "order.status": order.status.value})
+        return order
+
+
+async def _reserve(
+    session: AsyncSession, data: OrderCreate, *, product_id: int, quantity: int
+) -> products_service.Reservation:
+    try:
+        return await products_service.reserve_stock(session, product_id=product_id, quantity=quantity)
+    except products_service.StockShortageError as shortage:
+        if not shortage.exists:
+            pointer = f"#/items/{_position_of(data, product_id)}/product_id"
+            error = FieldError(pointer=pointer, message=f"product {product_id} does not exist", code="unknown")
+            raise InvalidInputError("The order names a product that does not exist.", errors=[error]) from None
+        msg = f"Product {product_id} has {shortage.available} unit(s) in stock; the order asks for {quantity}."
+        raise InsufficientStockError(
+            msg, product_id=product_id, requested=quantity, available=shortage.available
+        ) from None
 
 
 async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID) -> Order:
@@ -65,6 +80,9 @@ async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, orde
     if order is None or (order.user_id != user_id and not is_admin):
         msg = f"Order {order_id} does not exist."
         raise NotFoundError(msg)
+    tracing.current_span().set_attributes(
+        {"order.id": order.id, "order.status": order.status.value, "order.item_count": len(order.items)}
+    )
     return order
 
 

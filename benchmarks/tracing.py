@@ -1,0 +1,151 @@
+"""What tracing and metrics cost on a database-backed endpoint, all variants measured in one run.
+
+Run: `uv run python -m benchmarks.tracing [--seconds 5] [--rounds 3] [--products 10000]` (needs wrk:
+`apt-get install wrk`). Set FORGE_BENCH_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench)
+to measure on PostgreSQL; the default is a fresh SQLite file.
+
+The whole service (`app.main:create_app`, one uvicorn worker pinned to one core) serves `GET /api/v1/products`
+(a page of 20 with its total) to wrk on the other core, 64 connections. Spans go over OTLP/HTTP to a sink on this
+machine that accepts and drops them, so that exporting (protobuf encoding, the HTTP call) is paid as in production.
+The reference is the same service with tracing off (`FORGE_OTEL_EXPORTER=none`); access logs are off in every
+variant (log level WARNING) so that they do not dilute the differences.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.features.products.models import Product
+from benchmarks._http import run_wrk, serve, wrk_available
+
+PATH = "/api/v1/products?page=3&size=20"
+
+COMMON = {
+    "FORGE_LOG_LEVEL": "WARNING",
+    "FORGE_RATE_LIMIT_DEFAULT": "1000000/second",
+    "OTEL_BSP_MAX_QUEUE_SIZE": "8192",
+}
+VARIANTS: dict[str, dict[str, str]] = {
+    "tracing off (reference)": {"FORGE_OTEL_EXPORTER": "none"},
+    "tracing off, no /metrics": {"FORGE_OTEL_EXPORTER": "none", "FORGE_METRICS_ENABLED": "false"},
+    "traced, sampled 0 % (parent-based)": {
+        "FORGE_OTEL_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.0",
+    },
+    "traced, sampled 10 %": {
+        "FORGE_OTEL_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    },
+    "traced, sampled 100 %": {
+        "FORGE_OTEL_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+    },
+    "traced 100 % + FastAPI operation spans": {
+        "FORGE_OTEL_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "FORGE_OTEL_OPERATION_SPANS": "true",
+    },
+}
+REFERENCE = "tracing off (reference)"
+
+
+@contextmanager
+def otlp_sink() -> Iterator[str]:
+    """Accepts OTLP/HTTP exports and drops them: a collector that costs the service nothing but the call."""
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def prepare_database(url: str, products: int) -> None:
+    env = {**os.environ, "FORGE_DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+
+    async def seed() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(Product.__table__.delete())
+            rows = [{"name": f"Product {i:05d}", "price": Decimal("9.99"), "quantity": 100} for i in range(products)]
+            await connection.execute(insert(Product), rows)
+        await engine.dispose()
+
+    asyncio.run(seed())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per variant (medians are reported)")
+    parser.add_argument("--products", type=int, default=10_000, help="rows in the product table")
+    args = parser.parse_args()
+    if not wrk_available():
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+        url = os.environ.get("FORGE_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        prepare_database(url, args.products)
+        sink = stack.enter_context(otlp_sink())
+        base_env = {**COMMON, "FORGE_DATABASE_URL": url, "OTEL_EXPORTER_OTLP_ENDPOINT": sink}
+        print(f"GET {PATH} on {url.split(':', 1)[0]}, {args.products:,} products; 1 uvicorn worker, wrk 64 connections")
+        print(f"{args.rounds} rounds x {args.seconds} s per variant, interleaved; medians\n")
+        results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        p99: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        errors = dict.fromkeys(VARIANTS, 0)
+        for round_ in range(args.rounds):
+            order = list(VARIANTS.items()) if round_ % 2 == 0 else list(reversed(VARIANTS.items()))
+            for name, env in order:
+                # One variant at a time on the server core: the others would compete for it.
+                with serve("app.main:create_app", env={**base_env, **env}, factory=True) as base:
+                    run_wrk(f"{base}{PATH}", seconds=1)  # warm-up
+                    result = run_wrk(f"{base}{PATH}", seconds=args.seconds)
+                results[name].append(result.requests_per_second)
+                p99[name].append(result.p99_ms)
+                errors[name] += result.errors
+        reference = statistics.median(results[REFERENCE])
+        print(f"  {'variant':<40} {'req/s':>8} {'p99 ms':>8} {'ratio':>7} {'cost':>7} {'errors':>7}")
+        for name in VARIANTS:
+            rps = statistics.median(results[name])
+            ratio = rps / reference
+            print(
+                f"  {name:<40} {rps:>8,.0f} {statistics.median(p99[name]):>8.1f} {ratio:>7.3f} "
+                f"{100 * (1 - ratio):>6.1f}% {errors[name]:>7}"
+            )
+
+
+if __name__ == "__main__":
+    main()

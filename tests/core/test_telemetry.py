@@ -1,0 +1,215 @@
+"""Business spans, client spans, errors and metrics, exported to real in-process OTLP receivers (HTTP and gRPC).
+
+The app here is the suite's app with `FORGE_OTEL_EXPORTER=otlp` pointed at a receiver started by the test. Requests
+go through `committing_client`, i.e. the app's own (instrumented) engine, so that SQL statements are spans too.
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.core import tracing
+from app.main import create_app
+from tests import helpers
+from tests.conftest import BASE_URL, make_settings, service_url_or_skip
+from tests.support.otlp import OtlpReceiver, attributes, otlp_grpc_receiver, otlp_receiver
+
+pytestmark = pytest.mark.settings(otel_exporter="otlp")
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+ORDERS = "/api/v1/orders"
+STATUS_UNSET, STATUS_ERROR = 0, 2
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
+    with otlp_receiver() as received:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.endpoint)
+        yield received
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def flush(app: FastAPI) -> None:
+    assert app.state.telemetry.tracer_provider.force_flush()
+
+
+def one(spans: list[Any]) -> Any:
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def server_span(receiver: OtlpReceiver, name: str, *, trace_id: str = TRACE_ID) -> Any:
+    return one([s for s in receiver.by_name(name) if s.trace_id.hex() == trace_id])
+
+
+def sql_statements(receiver: OtlpReceiver, parent: Any) -> list[str]:
+    return [str(attributes(s).get("db.statement", "")) for s in receiver.children_of(parent)]
+
+
+async def test_placing_and_reading_an_order_make_business_spans(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    client = committing_client
+    admin = await helpers.committed_admin_headers(app, client)
+    product = await helpers.create_product(client, admin, quantity=3)
+    buyer = await helpers.user_headers(client)
+    traced = {**buyer, "traceparent": TRACEPARENT}
+
+    placed = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 2}]}, headers=traced)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    assert (await client.get(f"{ORDERS}/{order_id}", headers=traced)).status_code == 200
+    flush(app)
+
+    post = server_span(receiver, "POST /api/v1/orders")
+    placement = one([s for s in receiver.children_of(post) if s.name == "orders.place"])
+    assert attributes(placement) == {"order.item_count": 1, "order.id": order_id, "order.status": "placed"}
+    reservation = one([s for s in receiver.children_of(placement) if s.name == "orders.reserve_stock"])
+    assert attributes(reservation) == {"order.product_count": 1}
+    assert any(statement.startswith("UPDATE product") for statement in sql_statements(receiver, reservation))
+    assert any(statement.startswith("INSERT INTO order_item") for statement in sql_statements(receiver, placement))
+
+    read = server_span(receiver, "GET /api/v1/orders/{order_id}")
+    assert {k: v for k, v in attributes(read).items() if k.startswith("order.")} == {
+        "order.id": order_id,
+        "order.status": "placed",
+        "order.item_count": 1,
+    }
+    [decision] = [attributes(e) for e in read.events if e.name == "rate_limit"]
+    assert decision["rate_limit.policy"] == "default"
+    assert decision["rate_limit.allowed"] is True
+    assert isinstance(decision["rate_limit.remaining"], int)
+
+
+async def test_a_refused_order_is_an_error_event_but_not_a_failed_span(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    client = committing_client
+    admin = await helpers.committed_admin_headers(app, client)
+    product = await helpers.create_product(client, admin, quantity=1)
+    buyer = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
+
+    refused = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 5}]}, headers=buyer)
+    assert refused.status_code == 409
+    flush(app)
+
+    post = server_span(receiver, "POST /api/v1/orders")
+    [error] = [attributes(e) for e in post.events if e.name == "exception"]
+    assert error["exception.type"] == "insufficient-stock"
+    assert error["exception.message"] == refused.json()["detail"]
+    assert attributes(post)["error.type"] == "insufficient-stock"
+    assert post.status.code == STATUS_UNSET  # the client's error, not the service's
+    assert "orders.place" in {s.name for s in receiver.children_of(post)}
+
+
+async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
+    app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.add_api_route("/boom", boom)
+    response = await client.get("/boom", headers={"traceparent": TRACEPARENT})
+    assert response.status_code == 500
+    flush(app)
+
+    span = server_span(receiver, "GET /boom")
+    assert span.status.code == STATUS_ERROR
+    [error] = [attributes(e) for e in span.events if e.name == "exception"]
+    assert error["exception.type"] == "internal-error"
+    assert "hunter2" not in str(span)
+
+
+@pytest.mark.settings(rate_limit_backend="redis")
+async def test_redis_commands_are_child_spans(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, engine: object, receiver: OtlpReceiver
+) -> None:
+    redis_url = service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
+    app = create_app(make_settings(database_url, otel_exporter="otlp", redis_url=redis_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        assert (await client.get("/api/v1/products", headers={"traceparent": TRACEPARENT})).status_code == 200
+        flush(app)
+    span = server_span(receiver, "GET /api/v1/products")
+    commands = [attributes(s) for s in receiver.children_of(span) if attributes(s).get("db.system") == "redis"]
+    assert commands, [s.name for s in receiver.children_of(span)]
+    assert all(str(c["db.statement"]).startswith(("EVALSHA", "EVAL", "SCRIPT")) for c in commands)
+
+
+@pytest.mark.settings(rate_limit_default="1/minute")
+async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
+    assert (await client.get("/api/v1/products/9999")).status_code == 404
+    assert (await client.get("/api/v1/products/9999")).status_code == 429
+    assert app.state.telemetry.meter_provider.force_flush()
+
+    names = {metric.name for metric in receiver.metrics}
+    [durations] = receiver.metric("http.server.request.duration")
+    points = {
+        (attributes(p).get("http.route"), attributes(p)["http.response.status_code"]): p.count
+        for p in durations.histogram.data_points
+    }
+    # Labelled by route template, never by raw path; the refused request never reached a route.
+    assert points == {("/api/v1/products/{product_id}", 404): 1, (None, 429): 1}
+    [rejections] = receiver.metric("rate_limit.rejections")
+    by_policy = {attributes(p)["policy"]: p.as_int for p in rejections.sum.data_points}
+    assert by_policy["default"] == 1
+    assert set(by_policy.values()) == {0, 1}
+    if not app.state.settings.is_sqlite:  # SQLite's pool is not a QueuePool: no pool gauges there
+        assert {"db.client.connection.pool.size", "db.client.connection.pool.in_use"} <= names
+
+
+async def test_spans_and_metrics_go_over_grpc_when_asked(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, engine: object
+) -> None:
+    with otlp_grpc_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        app = create_app(make_settings(database_url, otel_exporter="otlp"))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+        ):
+            assert (await client.get("/api/v1/products", headers={"traceparent": TRACEPARENT})).status_code == 200
+        # Leaving the lifespan shut the providers down, which flushed both signals over gRPC.
+    assert server_span(receiver, "GET /api/v1/products").parent_span_id.hex() == "b7ad6b7169203331"
+    assert receiver.metrics
+
+
+def test_the_otlp_protocol_is_validated_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+    settings = Settings()
+    assert (settings.otel_traces_protocol, settings.otel_metrics_protocol) == ("http/protobuf", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    with pytest.raises(ValidationError, match="OTEL_EXPORTER_OTLP"):
+        Settings()
+
+
+async def test_probes_make_no_spans(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        assert (await client.get(probe)).status_code == 200
+    assert (await client.get("/api/v1/products")).status_code == 200
+    flush(app)
+    [request_span] = [span for span in receiver.spans if not span.parent_span_id]  # no stray root spans
+    assert request_span.name == "GET /api/v1/products"
+
+
+def test_with_tracing_off_business_spans_are_nothing() -> None:
+    create_app(make_settings("sqlite+aiosqlite:///unused.db"))
+    assert not tracing.tracing_active()
+    with tracing.span("orders.place") as span:
+        assert span is None
