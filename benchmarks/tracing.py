@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.features.products.models import Product
@@ -100,7 +100,7 @@ def prepare_database(url: str, products: int) -> None:
     async def seed() -> None:
         engine = create_async_engine(url)
         async with engine.begin() as connection:
-            await connection.execute(Product.__table__.delete())
+            await connection.execute(delete(Product))
             rows = [{"name": f"Product {i:05d}", "price": Decimal("9.99"), "quantity": 100} for i in range(products)]
             await connection.execute(insert(Product), rows)
         await engine.dispose()
