@@ -95,7 +95,8 @@ def otlp_sink() -> Iterator[str]:
 
 def prepare_database(url: str, products: int) -> None:
     env = {**os.environ, "FORGE_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    forge = str(Path(sys.executable).with_name("forge"))
+    subprocess.run([forge, "db", "upgrade"], env=env, check=True, capture_output=True)
 
     async def seed() -> None:
         engine = create_async_engine(url)

@@ -11,7 +11,7 @@ from app.core import migrations
 from app.models import metadata
 from tests.support import databases
 
-APP_TABLES = {"user_account", "api_key", "product", "customer_order", "order_item"}
+APP_TABLES = {"user_account", "api_key", "product", "customer_order", "order_item", "idempotency_key"}
 
 
 def _tables(connection: Connection) -> set[str]:

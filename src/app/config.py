@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hsts_enabled: bool | None = None
 
+    # Idempotency-Key: how long an attempt holds its key before a retry may take over (longer than any request).
+    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: SecretStr | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)

@@ -1,5 +1,6 @@
 """The application factory: `create_app(settings)` wires middleware, routers, error handlers and the lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -10,6 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app import __version__
 from app.config import Settings, get_settings
+from app.core import idempotency
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
@@ -27,6 +29,7 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.shared.idempotency import install_idempotency
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
 
@@ -45,10 +48,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         redis = create_redis(settings)
         app.state.redis = redis
         app.state.rate_limiter = build_rate_limiter(settings, redis)
+        purger: asyncio.Task[None] | None = None
         try:
             await ensure_schema_current(database.engine)
             instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             app.state.database = database
+            purger = asyncio.create_task(idempotency.purge_periodically(database), name="idempotency-purge")
             _log.info(
                 "started",
                 environment=settings.environment.value,
@@ -57,6 +62,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             )
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
@@ -101,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
 
     install_exception_handlers(app)
+    install_idempotency(app)
     app.include_router(health_router)
     app.include_router(_api_router())
 

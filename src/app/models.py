@@ -1,11 +1,12 @@
 """Every feature's models, imported so that `Base.metadata` knows all tables (Alembic reads it from here)."""
 
 from app.core.database import Base
+from app.core.idempotency import IdempotencyRecord
 from app.features.api_keys.models import ApiKey
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.users.models import User
 
-__all__ = ["ApiKey", "Base", "Order", "OrderItem", "Product", "User", "metadata"]
+__all__ = ["ApiKey", "Base", "IdempotencyRecord", "Order", "OrderItem", "Product", "User", "metadata"]
 
 metadata = Base.metadata

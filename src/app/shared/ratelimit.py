@@ -25,6 +25,7 @@ __all__ = [
     "RateLimitGate",
     "account_key",
     "client_key",
+    "credential_identity",
     "enforce",
     "rate_limit_headers",
     "response_headers",
@@ -72,6 +73,23 @@ def _credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, st
     return token, api_key
 
 
+def credential_identity(headers: Iterable[tuple[bytes, bytes]], tokens: TokenService) -> str | None:
+    """`user:<id>` for a valid access token, `key:<digest>` for a well-formed API key, else None.
+
+    Cheap and database-free (a signature check or a format check): what the limiter and idempotency keys are
+    scoped by. Whether the key is real is for authentication to decide.
+    """
+    token, api_key = _credentials(headers)
+    if token is not None:
+        try:
+            return f"user:{tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}"
+        except TokenError:
+            pass
+    if api_key is not None and is_well_formed(api_key):
+        return f"key:{rate_limit_id(api_key)}"
+    return None
+
+
 class RateLimitGate:
     """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
 
@@ -87,15 +105,8 @@ class RateLimitGate:
         """(the key for the global limit, the client-address key for per-route limits)."""
         client = scope.get("client")
         ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
-        token, api_key = _credentials(scope["headers"])
-        if token is not None:
-            try:
-                return f"user:{self.tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}", ip_key
-            except TokenError:
-                pass  # an invalid token is limited as its sender's address; authentication will refuse it
-        if api_key is not None and is_well_formed(api_key):
-            return f"key:{rate_limit_id(api_key)}", ip_key
-        return ip_key, ip_key
+        # An invalid token is limited as its sender's address; authentication will refuse it.
+        return credential_identity(scope["headers"], self.tokens) or ip_key, ip_key
 
     async def admit(self, scope: Scope) -> ForgeError | None:
         """Count the request; the error to answer with instead (429, or 503 when failing closed), if any."""

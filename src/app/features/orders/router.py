@@ -1,4 +1,5 @@
 from fastapi import APIRouter, status
+from starlette.responses import Response
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
@@ -6,6 +7,7 @@ from app.features.api_keys.dependencies import OrdersReader, OrdersWriter
 from app.features.orders import service
 from app.features.orders.models import Order
 from app.features.orders.schemas import OrderCreate, OrderRead
+from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
@@ -13,9 +15,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ForgeRoute)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead)
-async def place_order(data: OrderCreate, session: DBSession, caller: OrdersWriter) -> Order:
-    return await service.place_order(session, user_id=caller.user.id, data=data)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=IDEMPOTENCY_RESPONSES)
+async def place_order(
+    data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter
+) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)
+    order = await service.place_order(session, user_id=caller.user.id, data=data)
+    return await idempotency.respond(session, OrderRead.model_validate(order), status_code=status.HTTP_201_CREATED)
 
 
 @router.get("")
