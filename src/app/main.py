@@ -13,6 +13,7 @@ from app.config import Settings, get_settings
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
+from app.core.http import create_http_client
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.migrations import ensure_schema_current
@@ -45,6 +46,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         redis = create_redis(settings)
         app.state.redis = redis
         app.state.rate_limiter = build_rate_limiter(settings, redis)
+        # One outbound client (one connection pool) for every request; tracing was configured by create_app.
+        http_client = create_http_client(settings, tracer_provider=app.state.tracer_provider)
+        app.state.http_client = http_client
         try:
             await ensure_schema_current(database.engine)
             app.state.database = database
@@ -56,6 +60,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             )
             yield
         finally:
+            await http_client.aclose()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
