@@ -22,6 +22,7 @@ from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limite
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import configure_tracing
+from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
@@ -75,7 +76,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router, products_router, orders_router):
+    for router in (auth_router, users_router, api_keys_router, products_router, orders_router, aggregate_router):
         api.include_router(router)
     return api
 
