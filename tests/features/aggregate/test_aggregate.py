@@ -50,6 +50,18 @@ async def test_anonymous_callers_are_refused_before_any_upstream_is_called(
     assert upstreams.requests == []
 
 
+@pytest.mark.upstreams(weather="ok/weather")
+async def test_a_client_cannot_choose_what_is_fetched(
+    client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
+) -> None:
+    # API7 (SSRF): the operation has no parameters; whatever a client sends, only the allowlist is fetched.
+    elsewhere = upstreams.url("ok/elsewhere")
+    response = await client.get(URL, params={"url": elsewhere, "source": elsewhere, "weather": elsewhere}, headers=user)
+    assert response.status_code == 200
+    assert list(response.json()["sources"]) == ["weather"]
+    assert [path for path, _ in upstreams.requests] == ["/ok/weather"]
+
+
 @pytest.mark.settings(aggregate_timeout=0.3)
 @pytest.mark.upstreams(weather="ok/weather", stock="slow/stock")
 async def test_a_source_slower_than_the_deadline_is_504_naming_it_and_is_abandoned(
