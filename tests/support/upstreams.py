@@ -7,6 +7,7 @@ The first path segment chooses the behaviour; the rest only tells requests apart
     /slow/...           never answers; records when the client goes away
     /fail/...           500 with a body that must never reach our clients (SECRET)
     /malformed/...      200 with an HTML body
+    /nan/...            200 with `NaN` in the body: JavaScript, not JSON
     /huge/...           200, no Content-Length, streams up to HUGE_BYTES; records what it sent and the disconnect
     /huge-declared/...  200 declaring a 10 GB Content-Length, then waits for the client to go away
     /redirect/...       302 to /ok/ (redirects are not followed)
@@ -105,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _malformed(self) -> None:
         self._send(200, b"<html><body>Service Temporarily Unavailable</body></html>", "text/html")
+
+    def _nan(self) -> None:
+        self._send(200, b'{"temperature": NaN}')
 
     def _redirect(self) -> None:
         self.send_response(302)

@@ -80,11 +80,22 @@ def _failing(kind: str, reason: str) -> object:
     )
 
 
+@pytest.mark.settings(http_read_timeout=0.2, aggregate_timeout=60)
+@pytest.mark.upstreams(weather="ok/weather", stock="slow/stock")
+async def test_a_source_hitting_the_clients_own_read_timeout_is_504_too(
+    client: httpx.AsyncClient, user: helpers.Headers
+) -> None:
+    body = helpers.problem(await client.get(URL, headers=user), 504, "upstream-timeout")
+    assert body["sources"] == ["stock"]
+    assert body["detail"] == "Upstream source 'stock' timed out."
+
+
 @pytest.mark.parametrize(
     "reason",
     [
         _failing("fail", "answered HTTP 500"),
         _failing("malformed", "answered with a body that is not JSON"),
+        _failing("nan", "answered with a body that is not JSON"),
         _failing("refused", "could not be read (connection failed)"),
         _failing("redirect", "answered HTTP 302"),
         _failing("huge-declared", "answered with more than 4096 bytes"),
