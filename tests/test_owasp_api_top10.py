@@ -1,7 +1,8 @@
 """OWASP API Security Top 10 (2023): at least one real attack per risk that applies to ForgeAPI.
 
 docs/security.md maps each risk to the code that answers it and to the tests here. API7 (SSRF) and API10 (unsafe
-consumption of APIs) do not apply yet: no endpoint fetches a URL or consumes another API.
+consumption of APIs) concern the aggregation endpoint alone; its tests (tests/features/aggregate/) need upstream
+servers and live there.
 """
 
 import base64
@@ -43,6 +44,7 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/orders"): "user",
     ("GET", "/api/v1/orders"): "user",
     ("GET", "/api/v1/orders/{order_id}"): "user",
+    ("GET", "/api/v1/aggregate"): "user",
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "DELETE": {}, "GET": {}}
 

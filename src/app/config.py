@@ -4,12 +4,22 @@ Every setting is read from a `FORGE_`-prefixed environment variable or from `.en
 they print as `**********` in every repr, log line and traceback.
 """
 
+import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -23,6 +33,7 @@ __all__ = [
     "OtlpProtocol",
     "RateLimitBackend",
     "Settings",
+    "SourceName",
     "get_settings",
 ]
 
@@ -65,6 +76,8 @@ type ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
 type OtelExporter = Literal["none", "console", "otlp"]
 # The OTLP transports the Python SDK ships (no http/json exporter exists for Python).
 type OtlpProtocol = Literal["http/protobuf", "grpc"]
+# An aggregation source's name: it appears as a JSON key in responses and in problem details, so it stays plain.
+type SourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class InsecureSettingsError(ValueError):
@@ -125,6 +138,20 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
 
+    # Outbound HTTP: the one shared client's pool and per-operation timeouts (seconds).
+    http_max_connections: int = Field(default=100, ge=1)
+    http_max_keepalive: int = Field(default=20, ge=0)
+    http_keepalive_expiry: float = Field(default=5.0, ge=0)
+    http_connect_timeout: float = Field(default=3.0, gt=0)
+    http_read_timeout: float = Field(default=10.0, gt=0)
+    http_pool_timeout: float = Field(default=3.0, gt=0)
+
+    # Aggregation (GET /api/v1/aggregate): an allowlist of name -> http(s) URL, as a JSON object. Clients name no
+    # URL; they get every source or an error. The timeout bounds the whole fan-out, the byte cap each body.
+    aggregate_sources: Annotated[dict[SourceName, AnyHttpUrl], NoDecode] = Field(default_factory=dict, repr=False)
+    aggregate_timeout: float = Field(default=5.0, gt=0, le=60)
+    aggregate_max_bytes: int = Field(default=1_048_576, ge=1)
+
     # Rate limiting (docs/rate-limiting.md). Limits: "N/unit", several joined by ";".
     rate_limit_enabled: bool = True
     rate_limit_backend: RateLimitBackend | None = None
@@ -179,6 +206,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("aggregate_sources", mode="before")
+    @classmethod
+    def _parse_sources_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            msg = f'FORGE_AGGREGATE_SOURCES is not valid JSON ({exc.msg}); expected {{"name": "https://..."}}'
+            raise ValueError(msg) from None
+        if not isinstance(parsed, dict):
+            msg = 'FORGE_AGGREGATE_SOURCES must be a JSON object of name to http(s) URL: {"name": "https://..."}'
+            raise ValueError(msg)
+        return parsed
 
     @model_validator(mode="after")
     def _redis_backend_needs_redis(self) -> Self:

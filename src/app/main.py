@@ -15,6 +15,7 @@ from app.core import idempotency
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
+from app.core.http import create_http_client
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
@@ -23,6 +24,7 @@ from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limite
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_clients
+from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
@@ -49,6 +51,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.redis = redis
         app.state.rate_limiter = build_rate_limiter(settings, redis)
         purger: asyncio.Task[None] | None = None
+        # One outbound client (one connection pool) for every request; tracing was configured by create_app.
+        http_client = create_http_client(settings, tracer_provider=app.state.tracer_provider)
+        app.state.http_client = http_client
         try:
             await ensure_schema_current(database.engine)
             instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
@@ -64,6 +69,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         finally:
             if purger is not None:
                 purger.cancel()
+            await http_client.aclose()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
@@ -78,7 +84,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router, products_router, orders_router):
+    for router in (auth_router, users_router, api_keys_router, products_router, orders_router, aggregate_router):
         api.include_router(router)
     return api
 

@@ -11,12 +11,15 @@
     ├── UnsupportedMediaTypeError (415)
     ├── InvalidInputError (422)
     ├── RateLimitedError (429)
-    └── ServiceUnavailableError (503)
+    ├── UpstreamFailedError (502)
+    ├── ServiceUnavailableError (503)
+    └── UpstreamTimeoutError (504)
 
 Services and repositories know nothing of HTTP: each class carries only the status and the problem `type` slug
 that the HTTP layer needs, so that the mapping lives in one place.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +37,8 @@ __all__ = [
     "RateLimitedError",
     "ServiceUnavailableError",
     "UnsupportedMediaTypeError",
+    "UpstreamFailedError",
+    "UpstreamTimeoutError",
 ]
 
 
@@ -138,3 +143,23 @@ class ServiceUnavailableError(ForgeError):
         super().__init__(detail, **extensions)
         if retry_after_seconds is not None:
             self.headers["Retry-After"] = str(retry_after_seconds)
+
+
+class _UpstreamError(ForgeError):
+    """An upstream the service depends on let a request down; `sources` names which (by name, never by URL)."""
+
+    def __init__(self, detail: str | None = None, *, sources: Iterable[str], **extensions: Any) -> None:
+        self.sources = sorted(sources)
+        super().__init__(detail, sources=self.sources, **extensions)
+
+
+class UpstreamFailedError(_UpstreamError):
+    status = 502
+    slug = "upstream-failed"
+    title = "Bad Gateway"
+
+
+class UpstreamTimeoutError(_UpstreamError):
+    status = 504
+    slug = "upstream-timeout"
+    title = "Gateway Timeout"

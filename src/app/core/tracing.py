@@ -17,8 +17,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -45,6 +47,7 @@ __all__ = [
     "current_span",
     "fastapi_telemetry",
     "instrument_clients",
+    "instrument_http_client",
     "record_error",
     "span",
     "tracing_active",
@@ -240,6 +243,11 @@ def add_event(name: str, attributes: Mapping[str, AttributeValue]) -> None:
     current = trace.get_current_span()
     if current.is_recording():
         current.add_event(name, attributes)
+
+
+def instrument_http_client(client: httpx.AsyncClient, provider: TracerProvider) -> None:
+    """A client span per outbound request, and the W3C `traceparent` header that continues the current trace."""
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
 
 
 def add_trace_context(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:

@@ -1,0 +1,32 @@
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from app.config import Settings
+from app.core.http import HttpClient
+from app.features.aggregate import service
+from app.features.aggregate.schemas import AggregateRead
+from app.features.users.dependencies import CurrentUser
+from app.shared.routing import ForgeRoute
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/aggregate", tags=["aggregate"], route_class=ForgeRoute)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: {"description": "A source failed (non-2xx, unreachable, too large, not JSON); `sources` names it."},
+    504: {"description": "Sources did not answer within FORGE_AGGREGATE_TIMEOUT; `sources` names them."},
+}
+
+
+@router.get("", responses=_ERRORS)
+async def get_aggregate(request: Request, client: HttpClient, _user: CurrentUser) -> AggregateRead:
+    """Every configured upstream source's JSON, fetched concurrently: all of them, or a 502/504 and none."""
+    settings: Settings = request.app.state.settings
+    sources = await service.aggregate(
+        client=client,
+        sources=settings.aggregate_sources,
+        timeout_seconds=settings.aggregate_timeout,
+        max_bytes=settings.aggregate_max_bytes,
+    )
+    return AggregateRead(sources=sources)

@@ -1,0 +1,161 @@
+"""Real upstream HTTP servers for the aggregation tests: a ThreadingHTTPServer on a free port, in a thread.
+
+The first path segment chooses the behaviour; the rest only tells requests apart (`/ok/weather`, `/ok/stock`):
+
+    /ok/...             200 JSON naming the path
+    /together/...       200 JSON, but only once two such requests are in flight at the same time (a barrier)
+    /slow/...           never answers; records when the client goes away
+    /fail/...           500 with a body that must never reach our clients (SECRET)
+    /malformed/...      200 with an HTML body
+    /nan/...            200 with `NaN` in the body: JavaScript, not JSON
+    /huge/...           200, no Content-Length, streams up to HUGE_BYTES; records what it sent and the disconnect
+    /huge-declared/...  200 declaring a 10 GB Content-Length, then waits for the client to go away
+    /redirect/...       302 to /ok/ (redirects are not followed)
+
+`refused_url` points at a port where nothing listens.
+"""
+
+import json
+import select
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.support.processes import free_port
+
+__all__ = ["HUGE_BYTES", "SECRET", "Upstreams", "upstream_servers"]
+
+SECRET = "upstream-internal-detail-7f3a"
+HUGE_BYTES = 256 * 1024 * 1024
+_CHUNK = b"[" + b"1," * 32_767 + b"1"  # 64 KiB of the start of a JSON array that never ends
+_POLL_SECONDS = 0.02
+
+
+@dataclass
+class Upstreams:
+    base: str
+    refused_url: str
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # path -> set once the client closed its connection while the handler was still serving it
+    disconnected: defaultdict[str, threading.Event] = field(default_factory=lambda: defaultdict(threading.Event))
+    sent_bytes: dict[str, int] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=5))
+
+    def url(self, kind: str) -> str:
+        return self.refused_url if kind == "refused" else f"{self.base}/{kind}"
+
+    def headers_of(self, path: str) -> list[dict[str, str]]:
+        return [headers for request_path, headers in self.requests if request_path == path]
+
+
+def _client_gone(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], _POLL_SECONDS)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+class _Server(ThreadingHTTPServer):
+    upstreams: Upstreams
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real upstreams do
+
+    def do_GET(self) -> None:
+        self.server.upstreams.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        kind = self.path.split("/")[1]
+        getattr(self, f"_{kind.replace('-', '_')}")()
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _ok(self) -> None:
+        self._send(200, json.dumps({"path": self.path}).encode())
+
+    def _together(self) -> None:
+        self.server.upstreams.barrier.wait()
+        self._ok()
+
+    def _wait_for_disconnect(self) -> None:
+        while not self.server.upstreams.stopping.is_set():
+            if _client_gone(self.connection):
+                self.server.upstreams.disconnected[self.path].set()
+                break
+        self.close_connection = True
+
+    def _slow(self) -> None:
+        self._wait_for_disconnect()
+
+    def _fail(self) -> None:
+        self._send(500, json.dumps({"error": SECRET, "trace": "Traceback ..."}).encode())
+
+    def _malformed(self) -> None:
+        self._send(200, b"<html><body>Service Temporarily Unavailable</body></html>", "text/html")
+
+    def _nan(self) -> None:
+        self._send(200, b'{"temperature": NaN}')
+
+    def _redirect(self) -> None:
+        self.send_response(302)
+        self.send_header("location", "/ok/redirected")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def _huge(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("connection", "close")  # the body ends when the connection does
+        self.end_headers()
+        self.close_connection = True
+        sent = 0
+        try:
+            while sent < HUGE_BYTES and not self.server.upstreams.stopping.is_set():
+                self.wfile.write(_CHUNK)
+                sent += len(_CHUNK)
+        except OSError:  # BrokenPipe, ConnectionReset: the client stopped reading and closed
+            self.server.upstreams.disconnected[self.path].set()
+        self.server.upstreams.sent_bytes[self.path] = sent
+
+    def _huge_declared(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(10 * 1024**3))
+        self.end_headers()
+        self.wfile.write(_CHUNK)
+        self.wfile.flush()
+        self._wait_for_disconnect()
+
+    def log_message(self, *_args: Any) -> None:
+        return  # keep test output clean
+
+
+@contextmanager
+def upstream_servers() -> Iterator[Upstreams]:
+    upstreams = Upstreams(base="", refused_url=f"http://127.0.0.1:{free_port()}/")
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.upstreams = upstreams
+    upstreams.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield upstreams
+    finally:
+        upstreams.stopping.set()
+        upstreams.barrier.abort()
+        server.shutdown()
+        server.server_close()
