@@ -27,6 +27,7 @@ from app.main import create_app
 from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 from tests.helpers import PASSWORD, PROBLEM_JSON, unique_email
 from tests.support.aws_lambda import ApiFormat, FakeContext, body_bytes, event, header
+from tests.support.otlp import otlp_receiver
 
 APIS: list[ApiFormat] = ["rest-v1", "http-v2"]
 type MakeHandler = Callable[[], LambdaHandler]
@@ -344,3 +345,16 @@ def test_on_each_database_a_lambda_sized_pool_holds_at_most_one_connection(
         if isinstance(engine_pool, QueuePool):
             assert (engine_pool.checkedin(), engine_pool.checkedout()) == (1, 0)
     assert connections.opened == (0 if pool == "queue" else 9)  # queue: the start-up connection served them all
+
+
+def test_spans_are_exported_before_the_invocation_returns(
+    migrated: str, make_handler: MakeHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda freezes the exporter's thread between invocations: the handler flushes before it returns."""
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("FORGE_OTEL_EXPORTER", "otlp")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")  # the batch processor alone would wait ten minutes
+        handler = make_handler()
+        assert invoke(handler, "http-v2", "GET", "/healthz")["statusCode"] == 200
+        assert receiver.by_name("GET /healthz")
