@@ -1,9 +1,11 @@
 """The `forge` command: run the service, manage the database schema, and create administrators."""
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -50,15 +52,27 @@ def _settings() -> Settings:
         raise typer.Exit(code=2) from None
 
 
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    # uvicorn handles SIGTERM itself while it serves (a graceful shutdown that runs the lifespan's shutdown), then
+    # raises the signal again with the handler it found at start: this one. Exit 0 (a clean, requested stop) rather
+    # than die of the signal (143 in a container). Before uvicorn starts, SIGTERM lands here directly.
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (use PostgreSQL when > 1 host).")] = 1,
+    host: Annotated[str | None, typer.Option(help="Interface to bind [default: FORGE_HOST, 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: FORGE_PORT, 8000].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (use PostgreSQL when > 1) [default: FORGE_WORKERS, 1].")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Run the service with uvicorn. In development, pending migrations are applied first."""
     settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
     load_keys(settings)  # in development, generate missing keys once here, before any worker starts
     if settings.effective_migrate_on_start:
         typer.echo(f"Applying migrations to {settings.database_url_masked} ...")
@@ -66,6 +80,7 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the printed URL
     if settings.docs_enabled:
         typer.secho(f"ForgeAPI docs: http://{shown_host}:{port}/docs", fg="green")
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "app.main:app",
         host=host,

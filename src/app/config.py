@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 __all__ = [
     "DEVELOPMENT_API_KEY_PEPPER",
     "DEVELOPMENT_SECRET_KEY",
+    "DatabasePool",
     "Environment",
     "InsecureSettingsError",
     "LogFormat",
@@ -62,6 +63,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class DatabasePool(StrEnum):
+    QUEUE = "queue"  # keep connections open between requests (servers)
+    NULL = "null"  # open a connection per checkout and close it after (AWS Lambda, external poolers)
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     CONSOLE = "console"
@@ -94,6 +100,8 @@ class Settings(BaseSettings):
     # Database. SQLite (embedded, the default) or PostgreSQL (postgresql+asyncpg://...).
     # repr=False: a PostgreSQL URL may carry a password; `database_url_masked` is the printable form.
     database_url: str = Field(default="sqlite+aiosqlite:///./var/forgeapi.db", repr=False)
+    # None: `null` on AWS Lambda (a frozen container must not hold idle connections), `queue` elsewhere.
+    database_pool: DatabasePool | None = None
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_pre_ping: bool = True
@@ -103,6 +111,14 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     # None: upgrade in development, check only elsewhere (see `forge serve`).
     migrate_on_start: bool | None = None
+
+    # `forge serve` defaults (its --host, --port and --workers options win). The container sets FORGE_HOST=0.0.0.0.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+
+    # AWS Lambda sets this (unprefixed) in every function's environment; only whether it is set is used.
+    aws_lambda_function_name: str | None = Field(default=None, validation_alias="AWS_LAMBDA_FUNCTION_NAME")
 
     # Security.
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
@@ -288,6 +304,16 @@ class Settings(BaseSettings):
         if self.migrate_on_start is not None:
             return self.migrate_on_start
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def on_aws_lambda(self) -> bool:
+        return self.aws_lambda_function_name is not None
+
+    @property
+    def effective_database_pool(self) -> DatabasePool:
+        if self.database_pool is not None:
+            return self.database_pool
+        return DatabasePool.NULL if self.on_aws_lambda else DatabasePool.QUEUE
 
     @property
     def effective_rate_limit_backend(self) -> RateLimitBackend:

@@ -3,7 +3,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from app.config import DEVELOPMENT_API_KEY_PEPPER, DEVELOPMENT_SECRET_KEY, Environment, LogFormat, Settings
+from app.config import (
+    DEVELOPMENT_API_KEY_PEPPER,
+    DEVELOPMENT_SECRET_KEY,
+    DatabasePool,
+    Environment,
+    LogFormat,
+    Settings,
+)
 from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 
 STRONG_SECRET = "k" * 48
@@ -98,3 +105,24 @@ def test_sqlite_path_is_derived_from_the_url() -> None:
     assert str(settings(database_url="sqlite+aiosqlite:///./var/x.db").sqlite_path) == "var/x.db"
     assert settings(database_url="sqlite+aiosqlite:///:memory:").sqlite_path is None
     assert settings(database_url="postgresql+asyncpg://db/app").sqlite_path is None
+
+
+def test_the_database_pool_is_null_on_aws_lambda_unless_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().effective_database_pool is DatabasePool.QUEUE
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "forgeapi")  # set by Lambda, unprefixed
+    on_lambda = settings()
+    assert on_lambda.on_aws_lambda
+    assert on_lambda.effective_database_pool is DatabasePool.NULL
+    assert settings(database_pool="queue").effective_database_pool is DatabasePool.QUEUE
+    with pytest.raises(ValidationError, match="database_pool"):
+        settings(database_pool="static")
+
+
+def test_serve_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (settings().host, settings().port, settings().workers) == ("127.0.0.1", 8000, 1)
+    monkeypatch.setenv("FORGE_HOST", "10.0.0.5")
+    monkeypatch.setenv("FORGE_PORT", "8080")
+    monkeypatch.setenv("FORGE_WORKERS", "4")
+    assert (settings().host, settings().port, settings().workers) == ("10.0.0.5", 8080, 4)
+    with pytest.raises(ValidationError, match="port"):
+        settings(port=70000)

@@ -16,9 +16,10 @@ from sqlalchemy import DateTime, Dialect, MetaData, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from app.config import Settings
+from app.config import DatabasePool, Settings
 
 __all__ = [
     "Base",
@@ -105,6 +106,22 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _pool_arguments(settings: Settings) -> dict[str, Any]:
+    if settings.effective_database_pool is DatabasePool.NULL:
+        # Nothing stays open between requests: on Lambda, thousands of frozen containers would otherwise each
+        # hold idle connections until they are reaped. Each request pays for a connect instead.
+        return {"poolclass": NullPool}
+    if settings.is_sqlite:
+        return {}  # SQLAlchemy's default pool for the file; the size settings are PostgreSQL's
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_pre_ping": settings.database_pool_pre_ping,
+        "pool_recycle": settings.database_pool_recycle,
+        "pool_timeout": settings.database_pool_timeout,
+    }
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         if settings.sqlite_path is not None:
@@ -113,18 +130,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
             settings.database_url,
             echo=settings.database_echo,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            **_pool_arguments(settings),
         )
         _install_sqlite_hooks(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
-        settings.database_url,
-        echo=settings.database_echo,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_pre_ping=settings.database_pool_pre_ping,
-        pool_recycle=settings.database_pool_recycle,
-        pool_timeout=settings.database_pool_timeout,
-    )
+    return create_async_engine(settings.database_url, echo=settings.database_echo, **_pool_arguments(settings))
 
 
 class Database:

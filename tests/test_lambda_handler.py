@@ -1,0 +1,362 @@
+"""The AWS Lambda handler, invoked with API Gateway events as AWS sends them, through the whole app on SQLite.
+
+Each test configures the app through FORGE_* environment variables (as Lambda does), on its own migrated SQLite
+file, and builds its own `LambdaHandler` around `create_app()`, which reads them.
+"""
+
+import asyncio
+import base64
+import gzip
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool, QueuePool
+
+from app.core import migrations
+from app.core.migrations import SchemaMismatchError
+from app.lambda_handler import LambdaHandler
+from app.main import create_app
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
+from tests.helpers import PASSWORD, PROBLEM_JSON, unique_email
+from tests.support.aws_lambda import ApiFormat, FakeContext, body_bytes, event, header
+from tests.support.otlp import otlp_receiver
+
+APIS: list[ApiFormat] = ["rest-v1", "http-v2"]
+type MakeHandler = Callable[[], LambdaHandler]
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, database_url: str, **more: str) -> None:
+    """The environment a Lambda function would be given."""
+    environment = {
+        "FORGE_ENVIRONMENT": "test",
+        "FORGE_DATABASE_URL": database_url,
+        "FORGE_PASSWORD_HASH_MEMORY_KIB": "1024",
+        "FORGE_PASSWORD_HASH_ITERATIONS": "1",
+        "FORGE_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+        "FORGE_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
+        "FORGE_LOG_LEVEL": "WARNING",
+        "FORGE_RATE_LIMIT_DEFAULT": "100000/minute",
+        "FORGE_RATE_LIMIT_LOGIN": "100000/minute",
+        "FORGE_RATE_LIMIT_LOGIN_ACCOUNT": "100000/minute",
+        "FORGE_RATE_LIMIT_REGISTER": "100000/minute",
+        **more,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite file (not yet migrated), configured through the environment."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lambda.db'}"
+    configure(monkeypatch, url)
+    return url
+
+
+@pytest.fixture
+def migrated(sqlite_url: str) -> str:
+    migrations.upgrade(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def make_handler() -> Iterator[MakeHandler]:
+    """Handlers around apps built from the environment; each is shut down (lifespan exit, loop closed) afterwards."""
+    handlers: list[LambdaHandler] = []
+
+    def make() -> LambdaHandler:
+        handlers.append(LambdaHandler(create_app()))
+        return handlers[-1]
+
+    yield make
+    for handler in handlers:
+        handler.close()
+
+
+@pytest.fixture
+def handler(migrated: str, make_handler: MakeHandler) -> LambdaHandler:
+    return make_handler()
+
+
+def invoke(handler: LambdaHandler, api: ApiFormat, method: str, path: str, **request: Any) -> dict[str, Any]:
+    return handler(event(api, method, path, **request), FakeContext())
+
+
+def json_body(response: dict[str, Any]) -> Any:
+    return json.loads(body_bytes(response))
+
+
+def register_and_login(handler: LambdaHandler, api: ApiFormat, *, base64_form: bool) -> str:
+    email = unique_email("lambda")
+    registered = invoke(
+        handler,
+        api,
+        "POST",
+        "/api/v1/auth/register",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"email": email, "password": PASSWORD}).encode(),
+    )
+    assert registered["statusCode"] == 201, registered
+    assert json_body(registered)["email"] == email
+    token = invoke(
+        handler,
+        api,
+        "POST",
+        "/api/v1/auth/token",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=urlencode({"username": email, "password": PASSWORD}).encode(),
+        base64_encoded=base64_form,  # HTTP APIs send form bodies base64-encoded
+    )
+    assert token["statusCode"] == 200, token
+    access_token: str = json_body(token)["access_token"]
+    return access_token
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_register_log_in_and_read_yourself(handler: LambdaHandler, api: ApiFormat) -> None:
+    token = register_and_login(handler, api, base64_form=api == "http-v2")
+    me = invoke(handler, api, "GET", "/api/v1/users/me", headers={"authorization": f"Bearer {token}"})
+    assert me["statusCode"] == 200
+    assert me["isBase64Encoded"] is False
+    assert header(me, "content-type") == "application/json"
+    assert json_body(me)["email"].startswith("lambda")
+    assert header(me, "x-request-id")  # the request middleware ran
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_list_products_with_a_query_string(handler: LambdaHandler, api: ApiFormat) -> None:
+    response = invoke(handler, api, "GET", "/api/v1/products", query={"page": "1", "size": "5"})
+    assert response["statusCode"] == 200, response
+    page = json_body(response)
+    assert page["items"] == []
+    assert page["size"] == 5
+    too_big = invoke(handler, api, "GET", "/api/v1/products", query={"size": "100000"})
+    assert too_big["statusCode"] == 422  # the query string reached the app
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_health_probes(handler: LambdaHandler, api: ApiFormat) -> None:
+    assert json_body(invoke(handler, api, "GET", "/healthz")) == {"status": "ok"}
+    ready = invoke(handler, api, "GET", "/readyz")
+    assert json_body(ready) == {"status": "ready", "checks": {"database": "ok"}}
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_base64_encoded_request_body_is_decoded(handler: LambdaHandler, api: ApiFormat) -> None:
+    email = unique_email("b64")
+    response = invoke(
+        handler,
+        api,
+        "POST",
+        "/api/v1/auth/register",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"email": email, "password": PASSWORD}).encode(),
+        base64_encoded=True,
+    )
+    assert response["statusCode"] == 201, response
+    assert json_body(response)["email"] == email
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_binary_body_gets_a_problem_that_stays_text(handler: LambdaHandler, api: ApiFormat) -> None:
+    response = invoke(
+        handler,
+        api,
+        "POST",
+        "/api/v1/auth/register",
+        headers={"content-type": "application/octet-stream"},
+        body=bytes(range(256)),
+        base64_encoded=True,
+    )
+    assert response["statusCode"] == 415
+    assert header(response, "content-type") == PROBLEM_JSON
+    # Problem details go back as text: a REST API without binary media types would pass base64 on to clients.
+    assert response["isBase64Encoded"] is False
+    assert json.loads(response["body"])["status"] == 415
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(("path", "status"), [("/api/v1/nowhere", 404), ("/api/v1/users/me", 401)])
+def test_errors_are_problem_details(handler: LambdaHandler, api: ApiFormat, path: str, status: int) -> None:
+    response = invoke(handler, api, "GET", path)
+    assert response["statusCode"] == status
+    assert header(response, "content-type") == PROBLEM_JSON
+    problem = json.loads(response["body"])
+    assert problem["status"] == status
+    assert problem["instance"] == path
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_gzipped_response_is_base64_and_decompresses_to_the_json(handler: LambdaHandler, api: ApiFormat) -> None:
+    plain = invoke(handler, api, "GET", "/openapi.json")
+    assert plain["isBase64Encoded"] is False
+    assert header(plain, "content-encoding") is None
+    zipped = invoke(handler, api, "GET", "/openapi.json", headers={"accept-encoding": "gzip, deflate, br"})
+    assert zipped["statusCode"] == 200
+    assert header(zipped, "content-encoding") == "gzip"
+    assert zipped["isBase64Encoded"] is True
+    compressed = base64.b64decode(zipped["body"])
+    assert len(compressed) < len(plain["body"])
+    assert json.loads(gzip.decompress(compressed)) == json.loads(plain["body"])
+
+
+def _record_loops(app: FastAPI) -> list[tuple[str, asyncio.AbstractEventLoop]]:
+    """Record each lifespan entry and each request to `/loop` with the event loop it ran on."""
+    seen: list[tuple[str, asyncio.AbstractEventLoop]] = []
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def recorded(application: FastAPI) -> AsyncIterator[None]:
+        seen.append(("lifespan", asyncio.get_running_loop()))
+        async with original(application):
+            yield
+
+    async def loop_probe() -> dict[str, str]:
+        seen.append(("request", asyncio.get_running_loop()))
+        return {}
+
+    app.router.lifespan_context = recorded
+    app.add_api_route("/loop", loop_probe)
+    return seen
+
+
+class _Connections:
+    """DBAPI connections the engine opened and closed (pool events)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.opened = self.closed = 0
+        engine = app.state.database.engine.sync_engine
+        sa_event.listen(engine, "connect", self._on_connect)
+        sa_event.listen(engine, "close", self._on_close)
+
+    def _on_connect(self, *_: object) -> None:
+        self.opened += 1
+
+    def _on_close(self, *_: object) -> None:
+        self.closed += 1
+
+    @property
+    def open(self) -> int:
+        return self.opened - self.closed
+
+
+def test_start_up_runs_once_and_every_invocation_runs_on_its_loop(migrated: str, make_handler: MakeHandler) -> None:
+    handler = make_handler()
+    seen = _record_loops(handler.app)
+    assert not handler.started
+    assert invoke(handler, "http-v2", "GET", "/healthz")["statusCode"] == 200
+    database = handler.app.state.database
+    for api in APIS * 3:
+        assert invoke(handler, api, "GET", "/loop")["statusCode"] == 200
+        assert invoke(handler, api, "GET", "/readyz")["statusCode"] == 200
+    register_and_login(handler, "rest-v1", base64_form=False)
+    assert [what for what, _ in seen] == ["lifespan"] + ["request"] * 6
+    assert all(loop is handler.loop for _, loop in seen)
+    assert handler.app.state.database is database  # the same engine throughout
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_the_queue_pool_reuses_the_start_up_connection_on_the_same_loop(
+    migrated: str, make_handler: MakeHandler, monkeypatch: pytest.MonkeyPatch, api: ApiFormat
+) -> None:
+    """The connection the schema check opened at start-up serves every invocation: no pile-up."""
+    monkeypatch.setenv("FORGE_DATABASE_POOL", "queue")
+    handler = make_handler()
+    invoke(handler, api, "GET", "/healthz")  # starts the app
+    pool = handler.app.state.database.engine.pool
+    assert isinstance(pool, QueuePool)
+    connections = _Connections(handler.app)
+    assert pool.checkedin() == 1  # the start-up connection, kept
+    for _ in range(3):
+        register_and_login(handler, api, base64_form=False)
+        assert invoke(handler, api, "GET", "/readyz")["statusCode"] == 200
+        assert (pool.checkedin(), pool.checkedout()) == (1, 0)
+    assert connections.opened == 0
+    handler.close()
+    assert pool.checkedin() == 0  # the lifespan's shutdown disposed of the engine
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_the_null_pool_leaves_no_connection_open_between_invocations(
+    migrated: str, make_handler: MakeHandler, monkeypatch: pytest.MonkeyPatch, api: ApiFormat
+) -> None:
+    monkeypatch.setenv("FORGE_DATABASE_POOL", "null")
+    handler = make_handler()
+    invoke(handler, api, "GET", "/healthz")
+    assert isinstance(handler.app.state.database.engine.pool, NullPool)
+    connections = _Connections(handler.app)
+    for invocation in range(1, 4):
+        assert invoke(handler, api, "GET", "/readyz")["statusCode"] == 200
+        assert connections.opened == invocation
+        assert connections.open == 0
+
+
+def test_on_lambda_the_pool_defaults_to_null(
+    migrated: str, make_handler: MakeHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "forgeapi")
+    handler = make_handler()
+    assert invoke(handler, "http-v2", "GET", "/readyz")["statusCode"] == 200
+    assert isinstance(handler.app.state.database.engine.pool, NullPool)
+
+
+def test_a_failed_start_is_retried_by_the_next_invocation(sqlite_url: str, make_handler: MakeHandler) -> None:
+    handler = make_handler()
+    with pytest.raises(SchemaMismatchError, match="forge db upgrade"):
+        invoke(handler, "rest-v1", "GET", "/healthz")
+    assert not handler.started
+    migrations.upgrade(sqlite_url)
+    assert invoke(handler, "rest-v1", "GET", "/healthz")["statusCode"] == 200
+    assert handler.started
+
+
+def test_the_module_handler_serves_app_main_and_starts_nothing_at_import() -> None:
+    from app import lambda_handler, main  # noqa: PLC0415
+
+    assert lambda_handler.handler.app is main.app
+    assert not lambda_handler.handler.started
+
+
+@pytest.mark.parametrize("pool", ["queue", "null"])
+def test_on_each_database_a_lambda_sized_pool_holds_at_most_one_connection(
+    scratch_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, make_handler: MakeHandler, pool: str
+) -> None:
+    """On PostgreSQL too (asyncpg connections work only on the loop that opened them), with either Lambda pool."""
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    configure(monkeypatch, url, FORGE_DATABASE_POOL=pool, FORGE_DATABASE_POOL_SIZE="1", FORGE_DATABASE_MAX_OVERFLOW="0")
+    migrations.upgrade(url)
+    handler = make_handler()
+    invoke(handler, "http-v2", "GET", "/healthz")
+    engine_pool = handler.app.state.database.engine.pool
+    assert isinstance(engine_pool, QueuePool if pool == "queue" else NullPool)
+    connections = _Connections(handler.app)
+    for _ in range(3):
+        register_and_login(handler, "http-v2", base64_form=True)
+        assert invoke(handler, "rest-v1", "GET", "/readyz")["statusCode"] == 200
+        assert connections.open == 0
+        if isinstance(engine_pool, QueuePool):
+            assert (engine_pool.checkedin(), engine_pool.checkedout()) == (1, 0)
+    assert connections.opened == (0 if pool == "queue" else 9)  # queue: the start-up connection served them all
+
+
+def test_spans_are_exported_before_the_invocation_returns(
+    migrated: str, make_handler: MakeHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda freezes the exporter's thread between invocations: the handler flushes before it returns."""
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("FORGE_OTEL_EXPORTER", "otlp")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")  # the batch processor alone would wait ten minutes
+        monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+        handler = make_handler()
+        assert invoke(handler, "http-v2", "GET", "/api/v1/products")["statusCode"] == 200
+        assert receiver.by_name("GET /api/v1/products")
+        assert receiver.metric("http.server.request.duration")
