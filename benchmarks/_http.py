@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
-__all__ = ["WrkResult", "run_wrk", "serve", "wrk_available"]
+__all__ = ["WrkResult", "run_wrk", "serve", "serve_forge", "wrk_available"]
 
 _CPUS = os.cpu_count() or 1
 
@@ -43,42 +44,53 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(
-    app_path: str, *, env: Mapping[str, str] | None = None, workers: int = 1, factory: bool = False
-) -> Iterator[str]:
-    """Run `uvicorn app_path` and yield its base URL once it answers."""
-    port = _free_port()
-    command = [
-        *_pin(0),
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app_path,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    if factory:
-        command.append("--factory")
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+def _running(command: list[str], env: Mapping[str, str] | None, port: int, name: str) -> Iterator[str]:
+    process = subprocess.Popen([*_pin(0), *command], env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(400):
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}")
             try:
                 httpx.get(f"{base}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
         else:
-            raise RuntimeError(f"{app_path} did not start")
+            raise RuntimeError(f"{name} did not start")
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        process.wait(timeout=30)
+
+
+def serve(
+    app_path: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    factory: bool = False,
+    server: str = "uvicorn",
+) -> AbstractContextManager[str]:
+    """Run `app_path` under uvicorn (uvloop, httptools) or granian and yield its base URL once it answers."""
+    port = _free_port()
+    if server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-access-log"]
+        command += ["--log-level", "warning", "--port", str(port), "--workers", str(workers), app_path]
+        command += ["--factory"] if factory else []
+    else:
+        command = [sys.executable, "-m", "uvicorn", app_path, "--port", str(port), "--workers", str(workers)]
+        command += ["--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+        command += ["--factory"] if factory else []
+    return _running(command, env, port, app_path)
+
+
+def serve_forge(*, env: Mapping[str, str], server: str = "uvicorn", workers: int = 1) -> AbstractContextManager[str]:
+    """The service as users run it: `forge serve`, with the given settings."""
+    port = _free_port()
+    forge = str(Path(sys.executable).with_name("forge"))
+    command = [forge, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
+    return _running(command, env, port, "forge serve")
 
 
 _LATENCY = re.compile(r"^\s*(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)

@@ -5,6 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -107,6 +108,16 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/docs" in output
+
+
+def test_serve_runs_the_service_under_granian_when_asked(tmp_path: Path) -> None:
+    env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'granian.db'}"}
+    with processes.forge_serve(env, cwd=tmp_path, args=["--server", "granian"]) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        listed = httpx.get(f"{base}/api/v1/products", timeout=5)
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert listed.status_code == 200
+    assert listed.headers["x-request-id"]  # the whole middleware stack answered
 
 
 def test_keys_issue_list_revoke(sqlite_url: str) -> None:

@@ -5,6 +5,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
@@ -52,6 +53,11 @@ def _settings() -> Settings:
         raise typer.Exit(code=2) from None
 
 
+class Server(StrEnum):
+    UVICORN = "uvicorn"
+    GRANIAN = "granian"
+
+
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     # uvicorn handles SIGTERM itself while it serves (a graceful shutdown that runs the lifespan's shutdown), then
     # raises the signal again with the handler it found at start: this one. Exit 0 (a clean, requested stop) rather
@@ -67,8 +73,11 @@ def serve(
         int | None, typer.Option(min=1, help="Worker processes (use PostgreSQL when > 1) [default: FORGE_WORKERS, 1].")
     ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    server: Annotated[
+        Server, typer.Option(help="The ASGI server (docs/performance.md compares them on this service).")
+    ] = Server.UVICORN,
 ) -> None:
-    """Run the service with uvicorn. In development, pending migrations are applied first."""
+    """Run the service. In development, pending migrations are applied first."""
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
@@ -81,6 +90,10 @@ def serve(
     if settings.docs_enabled:
         typer.secho(f"ForgeAPI docs: http://{shown_host}:{port}/docs", fg="green")
     signal.signal(signal.SIGTERM, _exit_cleanly)
+
+    if server is Server.GRANIAN:
+        _serve_with_granian(host=host, port=port, workers=workers, reload=reload)
+        return
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -92,6 +105,23 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool) -> None:
+    from granian.constants import Interfaces, Loops  # noqa: PLC0415 - only this server needs it
+    from granian.server import Server as Granian  # noqa: PLC0415
+
+    Granian(
+        "app.main:app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        reload=reload,
+        log_access=False,
+        log_dictconfig={"version": 1, "disable_existing_loggers": False},  # keep the app's structlog output
+    ).serve()
 
 
 @db_app.command("upgrade")

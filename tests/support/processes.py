@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,12 +47,14 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 
 @contextmanager
-def forge_serve(env: Mapping[str, str], *, cwd: Path, port: int | None = None) -> Iterator[str]:
+def forge_serve(
+    env: Mapping[str, str], *, cwd: Path, port: int | None = None, args: Sequence[str] = ()
+) -> Iterator[str]:
     """`forge serve` in a subprocess with only the given FORGE_* variables; yields its base URL once ready."""
     port = port or free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | dict(env)
     process = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(FORGE), "serve", "--port", str(port)],
+        [str(FORGE), "serve", "--port", str(port), *args],
         cwd=cwd,
         env=clean,
         stdout=subprocess.PIPE,
