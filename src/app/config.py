@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hsts_enabled: bool | None = None
 
+    # Edge caching of public reads (docs/caching.md): seconds browsers (max-age) and shared caches such as CDNs
+    # (s-maxage) may reuse a response, and may serve it stale while revalidating (stale-while-revalidate).
+    edge_cache_max_age: int = Field(default=0, ge=0, le=31_536_000)
+    edge_cache_s_maxage: int = Field(default=60, ge=0, le=31_536_000)
+    edge_cache_stale_while_revalidate: int = Field(default=30, ge=0, le=31_536_000)
+
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: SecretStr | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
