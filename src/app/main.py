@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from app import __version__
-from app.config import Settings, get_settings
+from app.config import API_PREFIX, Settings, get_settings
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
@@ -22,6 +22,7 @@ from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import configure_tracing
 from app.features.api_keys.router import router as api_keys_router
+from app.features.client_config.router import router as client_config_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
@@ -32,7 +33,6 @@ from app.shared.ratelimit import RateLimitGate
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
-API_PREFIX = "/api/v1"
 DOCS_URL = "/docs"
 _log = structlog.get_logger("app")
 
@@ -70,7 +70,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router, products_router, orders_router):
+    for router in (auth_router, users_router, api_keys_router, products_router, orders_router, client_config_router):
         api.include_router(router)
     return api
 
