@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import StreamingResponse
 
 from app.config import Settings
 from app.shared.caching import EdgeCache, edge_cached, entity_tag, if_none_match
@@ -206,6 +207,21 @@ async def test_errors_of_a_cached_route_are_never_stored(client: httpx.AsyncClie
     assert response.headers["cache-control"] == "private, no-store"
     assert "etag" not in response.headers
     assert "cdn-cache-control" not in response.headers
+
+
+async def test_a_streamed_response_of_a_cached_route_passes_through(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @edge_cached()
+    async def streamed() -> StreamingResponse:
+        return StreamingResponse(iter([b"a", b"b"]), media_type="text/plain")
+
+    app.router.add_api_route("/test-only/streamed", streamed, route_class_override=ForgeRoute)
+
+    response = await client.get("/test-only/streamed", headers={"if-none-match": "*"})
+
+    assert response.status_code == 200
+    assert response.content == b"ab"
+    assert "etag" not in response.headers
+    assert response.headers["cache-control"] == "private, no-store"
 
 
 async def test_head_is_not_served(client: httpx.AsyncClient, payload: JSON) -> None:

@@ -177,7 +177,8 @@ def cached_handler(handler: Handler, policy: EdgeCache) -> Handler:
 
     async def respond(request: Request) -> Response:
         response = await handler(request)
-        if response.status_code != 200:  # noqa: PLR2004 - only a full 200 representation is cacheable here
+        # Only a complete 200 body can be hashed: errors, and streamed or file responses, pass through untouched.
+        if response.status_code != 200 or not hasattr(response, "body"):  # noqa: PLR2004
             return response
         return cache_response(request, response, policy)
 
