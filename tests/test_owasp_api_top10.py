@@ -45,6 +45,7 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/orders"): "user",
     ("GET", "/api/v1/orders/{order_id}"): "user",
     ("GET", "/api/v1/aggregate"): "user",
+    ("GET", "/api/v1/config"): "public",  # settings that are public by nature, never a secret; edge-cached
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "DELETE": {}, "GET": {}}
 

@@ -5,6 +5,7 @@ they print as `**********` in every repr, log line and traceback.
 """
 
 import json
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 __all__ = [
+    "API_PREFIX",
     "DEVELOPMENT_API_KEY_PEPPER",
     "DEVELOPMENT_SECRET_KEY",
     "DatabasePool",
@@ -37,6 +39,10 @@ __all__ = [
     "SourceName",
     "get_settings",
 ]
+
+# Where the versioned API is mounted; here so that every layer (the client configuration too) can name it.
+API_PREFIX = "/api/v1"
+_FEATURE_FLAG_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # Public by design: the development default must never sign tokens in production.
 DEVELOPMENT_SECRET_KEY = "forgeapi-development-secret-key-do-not-use-in-production"  # noqa: S105
@@ -149,6 +155,13 @@ class Settings(BaseSettings):
 
     # Idempotency-Key: how long an attempt holds its key before a retry may take over (longer than any request).
     idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    # Edge caching of public reads (docs/caching.md): seconds browsers (max-age) and shared caches such as CDNs
+    # (s-maxage) may reuse a response, and may serve it stale while revalidating (stale-while-revalidate).
+    edge_cache_max_age: int = Field(default=0, ge=0, le=31_536_000)
+    edge_cache_s_maxage: int = Field(default=60, ge=0, le=31_536_000)
+    edge_cache_stale_while_revalidate: int = Field(default=30, ge=0, le=31_536_000)
+    # Public feature flags for clients, served by GET /api/v1/config: JSON, e.g. {"new_checkout": true}.
+    client_feature_flags: dict[str, bool] = Field(default_factory=dict)
 
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: SecretStr | None = None
@@ -237,6 +250,15 @@ class Settings(BaseSettings):
             msg = 'FORGE_AGGREGATE_SOURCES must be a JSON object of name to http(s) URL: {"name": "https://..."}'
             raise ValueError(msg)
         return parsed
+
+    @field_validator("client_feature_flags")
+    @classmethod
+    def _flag_names(cls, flags: dict[str, bool]) -> dict[str, bool]:
+        for name in flags:
+            if not _FEATURE_FLAG_NAME.fullmatch(name):
+                msg = f"FORGE_CLIENT_FEATURE_FLAGS: {name!r} is not a flag name (lower-case letters, digits, _)"
+                raise ValueError(msg)
+        return flags
 
     @model_validator(mode="after")
     def _redis_backend_needs_redis(self) -> Self:

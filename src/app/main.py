@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from app import __version__
-from app.config import Settings, get_settings
+from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database
@@ -26,6 +26,7 @@ from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_clients
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
+from app.features.client_config.router import router as client_config_router
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
@@ -37,7 +38,6 @@ from app.shared.ratelimit import RateLimitGate
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
-API_PREFIX = "/api/v1"
 DOCS_URL = "/docs"
 _log = structlog.get_logger("app")
 
@@ -84,7 +84,15 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router, products_router, orders_router, aggregate_router):
+    for router in (
+        auth_router,
+        users_router,
+        api_keys_router,
+        products_router,
+        orders_router,
+        aggregate_router,
+        client_config_router,
+    ):
         api.include_router(router)
     return api
 

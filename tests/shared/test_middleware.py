@@ -26,12 +26,12 @@ async def test_a_malformed_incoming_request_id_is_replaced(client: httpx.AsyncCl
 
 
 async def test_security_headers_on_api_responses(client: httpx.AsyncClient) -> None:
-    headers = (await client.get("/api/v1/products")).headers
+    headers = (await client.get("/api/v1/users/me")).headers
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert headers["cache-control"] == "no-store"
+    assert headers["cache-control"] == "private, no-store"
     assert "strict-transport-security" not in headers  # HSTS only where TLS is promised: production
 
 

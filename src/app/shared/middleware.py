@@ -18,6 +18,7 @@ from app.core.exceptions import ForgeError, PayloadTooLargeError
 from app.core.logging import REQUEST_ID
 from app.core.metrics import HttpMetrics
 from app.core.problems import send_problem
+from app.shared.caching import PRIVATE_NO_STORE
 from app.shared.ratelimit import RateLimitGate, response_headers
 
 __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
@@ -26,6 +27,9 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{8,128}")
 _access_log = structlog.get_logger("app.access")
 _error_log = structlog.get_logger("app.errors")
+# The default for every response that sets no Cache-Control (all but the @edge_cached reads): user-specific
+# answers and problem+json errors must never be stored by a browser or a shared cache.
+_DEFAULT_CACHE_CONTROL = (b"cache-control", PRIVATE_NO_STORE)
 
 type RawHeaders = list[tuple[bytes, bytes]]
 
@@ -186,6 +190,6 @@ class _RequestCycle:
                 if key == b"cache-control":
                     break
             else:
-                headers.append((b"cache-control", b"no-store"))
+                headers.append(_DEFAULT_CACHE_CONTROL)
             message["headers"] = headers
         await self.send_downstream(message)

@@ -1,4 +1,4 @@
-"""`ForgeRoute`: FastAPI's route with two changes to how a request body is read.
+"""`ForgeRoute`: FastAPI's route with two changes to how a request body is read, and edge caching on request.
 
 - 415 for a body in a media type the operation does not accept. FastAPI parses a body as JSON only when the
   Content-Type says JSON; any other type reaches validation as raw bytes and ends as a puzzling 422.
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.exceptions import UnsupportedMediaTypeError
+from app.shared.caching import cached_handler, edge_cache_policy
 
 __all__ = ["MAX_ID", "ForgeRoute", "ResourceID"]
 
@@ -76,9 +77,24 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers
 
 
+_NOT_MODIFIED_DOC = {
+    "description": "Not Modified: `If-None-Match` named the current ETag. No body; ETag and Cache-Control as a 200."
+}
+
+
 class ForgeRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if edge_cache_policy(endpoint) is not None:
+            kwargs["responses"] = {**(kwargs.get("responses") or {}), 304: _NOT_MODIFIED_DOC}
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if (policy := edge_cache_policy(self.endpoint)) is not None:
+            if writes := (self.methods or set()) - {"GET", "HEAD"}:
+                msg = f"@edge_cached is for reads; {self.path} also takes {sorted(writes)}"
+                raise TypeError(msg)
+            handler = cached_handler(handler, policy)
         if self.body_field is None:
             return handler
         is_form = isinstance(self.body_field.field_info, params.Form)

@@ -8,6 +8,7 @@ from app.features.api_keys.dependencies import ProductsWriter
 from app.features.products import service
 from app.features.products.models import Product
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
+from app.shared.caching import edge_cached
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute
 
 
 @router.get("")
+@edge_cached()
 async def list_products(
     session: DBSession, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
 ) -> Page[ProductRead]:
@@ -23,6 +25,7 @@ async def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductRead)
+@edge_cached()
 async def get_product(product_id: ResourceID, session: DBSession) -> Product:
     return await service.get_product(session, product_id=product_id)
 

@@ -1,0 +1,19 @@
+"""`GET /api/v1/config`: the public client configuration, cached at the edge."""
+
+from fastapi import APIRouter, Request
+
+from app.features.client_config import service
+from app.features.client_config.schemas import ClientConfig
+from app.shared.caching import edge_cached
+from app.shared.routing import ForgeRoute
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/config", tags=["config"], route_class=ForgeRoute)
+
+
+@router.get("")
+@edge_cached()
+async def get_client_config(request: Request) -> ClientConfig:
+    """Public settings for clients (name, version, limits, feature flags); the same for every caller."""
+    return service.client_config(settings=request.app.state.settings, docs_url=request.app.docs_url)
