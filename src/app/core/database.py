@@ -102,8 +102,10 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get(_BEGIN_MODE_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # a reading session: every statement is its own transaction
+        connection.exec_driver_sql(f"BEGIN {options.get(_BEGIN_MODE_OPTION, 'DEFERRED')}")
 
 
 def _pool_arguments(settings: Settings) -> dict[str, Any]:
@@ -144,10 +146,19 @@ class Database:
         self.engine = create_engine(settings)
         self.is_sqlite = settings.is_sqlite
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads run without BEGIN/COMMIT: two round-trips fewer per request, on PostgreSQL as much as the query
+        # itself (docs/performance.md). Each statement sees a consistent snapshot; a read that needs several
+        # statements to agree asks for a transaction (writes=True) or does it in one statement.
+        self._read_factory = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     def session(self, *, writes: bool) -> AsyncSession:
-        """A new session; on SQLite a writing session takes the write lock when its transaction begins."""
-        if writes and self.is_sqlite:
+        """A new session. Writing sessions are transactions (on SQLite taking the write lock as they begin);
+        reading ones autocommit each statement."""
+        if not writes:
+            return self._read_factory()
+        if self.is_sqlite:
             return self.session_factory(execution_options={_BEGIN_MODE_OPTION: "IMMEDIATE"})
         return self.session_factory()
 

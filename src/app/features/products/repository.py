@@ -57,9 +57,18 @@ async def delete(session: AsyncSession, product: Product) -> bool:
     return True
 
 
-async def list_page(session: AsyncSession, *, query: ProductQuery, offset: int, limit: int) -> Sequence[Product]:
-    statement = select(Product).where(*query.conditions()).order_by(Product.id).offset(offset).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+async def list_page(
+    session: AsyncSession, *, query: ProductQuery, offset: int, limit: int
+) -> tuple[Sequence[Product], int | None]:
+    """A page and the number of matching products, in one statement (one round-trip, one snapshot).
+
+    The total rides on every row (`count(*) OVER ()`, computed before LIMIT); a page past the end has no rows to
+    carry it: None then, and the caller counts.
+    """
+    total = func.count().over().label("total")
+    statement = select(Product, total).where(*query.conditions()).order_by(Product.id).offset(offset).limit(limit)
+    rows = (await session.execute(statement)).all()
+    return [row[0] for row in rows], (rows[0][1] if rows else None)
 
 
 async def count(session: AsyncSession, *, query: ProductQuery) -> int:

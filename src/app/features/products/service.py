@@ -32,8 +32,9 @@ async def get_product(session: AsyncSession, *, product_id: ProductID) -> Produc
 async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
     """A page of products matching the filters, in a stable order (by id)."""
     query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
-    products = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
-    total = await repository.count(session, query=query)
+    products, total = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
+    if total is None:  # past the last page (or nothing matches): only then a second statement
+        total = await repository.count(session, query=query)
     return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
 
 
