@@ -2,6 +2,7 @@
 
     ForgeError (500)
     ├── BadRequestError (400)
+    │   └── MalformedJSONError
     ├── AuthenticationError (401)
     ├── PermissionDeniedError (403)
     ├── NotFoundError (404)
@@ -28,6 +29,7 @@ __all__ = [
     "ForgeError",
     "InsufficientStockError",
     "InvalidInputError",
+    "MalformedJSONError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -44,6 +46,7 @@ class FieldError:
     pointer: str
     message: str
     code: str
+    location: str = "body"
 
 
 class ForgeError(Exception):
@@ -62,6 +65,11 @@ class BadRequestError(ForgeError):
     status = 400
     slug = "bad-request"
     title = "Bad Request"
+
+
+class MalformedJSONError(BadRequestError):
+    slug = "malformed-json"
+    title = "Malformed JSON"
 
 
 class AuthenticationError(ForgeError):
