@@ -22,6 +22,12 @@ from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_clients
 from app.features.api_keys.router import router as api_keys_router
+from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
+from app.features.dynamic_endpoints.dispatch import router as dynamic_router
+from app.features.dynamic_endpoints.openapi import install_openapi
+from app.features.dynamic_endpoints.router import router as dynamic_admin_router
+from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
@@ -45,8 +51,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         redis = create_redis(settings)
         app.state.redis = redis
         app.state.rate_limiter = build_rate_limiter(settings, redis)
+        registry_sync = RegistrySync(
+            runtime=app.state.dynamic_endpoints, database=database, redis=redis, settings=settings
+        )
         try:
             await ensure_schema_current(database.engine)
+            await registry_sync.start()
             instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             app.state.database = database
             _log.info(
@@ -57,6 +67,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             )
             yield
         finally:
+            await registry_sync.stop()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
@@ -71,7 +82,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, api_keys_router, products_router, orders_router):
+    for router in (auth_router, users_router, api_keys_router, products_router, orders_router, dynamic_admin_router):
         api.include_router(router)
     return api
 
@@ -100,9 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
     app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
 
+    app.state.dynamic_endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
+
     install_exception_handlers(app)
+    # The dynamic endpoints' catch-all first: their requests then skip matching every built-in route, and
+    # others pay one failed prefix match for it.
+    app.include_router(dynamic_router)
     app.include_router(health_router)
     app.include_router(_api_router())
+    assert_prefix_reserved(app)
+    install_openapi(app, app.state.dynamic_endpoints)
 
     # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
     # last-resort 500 cover everything inside it.

@@ -2,10 +2,22 @@
 
 from app.core.database import Base
 from app.features.api_keys.models import ApiKey
+from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.users.models import User
 
-__all__ = ["ApiKey", "Base", "Order", "OrderItem", "Product", "User", "metadata"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "EndpointDocument",
+    "EndpointRegistry",
+    "EndpointSpec",
+    "Order",
+    "OrderItem",
+    "Product",
+    "User",
+    "metadata",
+]
 
 metadata = Base.metadata
