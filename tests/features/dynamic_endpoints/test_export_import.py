@@ -1,14 +1,17 @@
 """`forge endpoints export` / `import`: specs under version control, validated like the API, all or nothing."""
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
+from app.features.dynamic_endpoints.sync import CHANNEL
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, service_url_or_skip
 from tests.features.dynamic_endpoints.test_admin_api import collection, static
 
 runner = CliRunner()
@@ -85,3 +88,22 @@ def test_a_file_that_is_not_a_list_of_specs_is_refused(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["endpoints", "import", str(path)]).exit_code == 2
     path.write_text("not json", encoding="utf-8")
     assert runner.invoke(cli, ["endpoints", "import", str(path)]).exit_code == 2
+
+
+async def test_an_import_is_announced_to_running_instances_over_redis(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_url = service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
+    monkeypatch.setenv("FORGE_REDIS_URL", redis_url)
+    client = Redis.from_url(redis_url)
+    async with client.pubsub() as pubsub:
+        await pubsub.subscribe(CHANNEL)
+        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+
+        result = await asyncio.to_thread(runner.invoke, cli, ["endpoints", "import", str(write(tmp_path, [static()]))])
+
+        assert result.exit_code == 0, result.output
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    await client.aclose()
+    assert message is not None
+    assert message["data"] == b"1"  # the registry's new version (the database was empty)

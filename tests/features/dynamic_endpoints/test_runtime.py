@@ -5,8 +5,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
+from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
+from app.features.dynamic_endpoints.models import EndpointDocument
+from app.main import create_app
 from tests import helpers
 from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, BOOK_SCHEMA, collection, create, static
 from tests.helpers import error_pointers, problem
@@ -229,10 +234,23 @@ async def test_documents_go_with_their_collection(
 ) -> None:
     created = await create(client, admin, collection())
     await client.post(BOOKS, json={"title": "Dune"})
-    await client.delete(f"{ADMIN_ENDPOINTS}/{created['id']}", headers=admin)
-    await create(client, admin, collection())
+    count = select(func.count()).select_from(EndpointDocument).where(EndpointDocument.spec_id == created["id"])
+    assert await db_session.scalar(count) == 1
 
-    assert (await client.get(BOOKS)).json()["total"] == 0
+    await client.delete(f"{ADMIN_ENDPOINTS}/{created['id']}", headers=admin)
+
+    assert await db_session.scalar(count) == 0  # ON DELETE CASCADE
+
+
+def test_no_built_in_route_may_live_under_the_prefix(settings: Settings) -> None:
+    app = create_app(settings)
+    assert_prefix_reserved(app)  # the real app passes
+
+    @app.get("/api/v1/x/mine")
+    async def mine() -> None: ...
+
+    with pytest.raises(RuntimeError, match="reserved for dynamic endpoints"):
+        assert_prefix_reserved(app)
 
 
 async def test_metrics_label_dynamic_requests_by_template(
