@@ -106,6 +106,12 @@ async def test_only_admins_manage_specs(client: httpx.AsyncClient, user: helpers
             {"request_schema": {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#"}},
             "#/request_schema/$schema",
         ),
+        ({"request_schema": {"type": "object", "$schema": 5}}, "#/request_schema/$schema"),
+        (
+            {"request_schema": {"type": "object", "properties": {"a": {"pattern": "(unclosed"}}}},
+            "#/request_schema/properties/a/pattern",
+        ),
+        ({"example": 10**30}, "#/example"),
         ({"auth": "scope:nothing:here"}, "#/auth"),
         ({"auth": "everyone"}, "#/auth"),
         ({"name": "Books!"}, "#/name"),

@@ -98,6 +98,8 @@ async def test_page_parameters_are_checked(client: httpx.AsyncClient, admin: hel
 
     body = problem(await client.get(BOOKS, params={"page": "0", "size": "x"}), 422, "validation-error")
     assert [(e["location"], e["pointer"]) for e in body["errors"]] == [("query", "#/page"), ("query", "#/size")]
+    for page in ("²", "9" * 5000, "-1", "101000"):
+        assert error_pointers(await client.get(BOOKS, params={"page": page})) == ["#/page"], page
 
 
 async def test_a_static_spec_answers_with_its_example(client: httpx.AsyncClient, admin: helpers.Headers) -> None:

@@ -10,6 +10,7 @@ access log, metrics) and the same problem+json handlers. The span and the Promet
 template, not the catch-all's and never the raw path.
 """
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,6 +42,7 @@ CATCH_ALL = PREFIX + "{rest:path}"
 JSON = "application/json"
 _READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 _MATCH = "forge.dynamic_endpoint"
 
@@ -137,7 +139,7 @@ def _page_params(request: Request) -> PageParams:
         raw = request.query_params.get(name)
         if raw is None:
             values[name] = default
-        elif raw.isdigit() and 1 <= int(raw) <= high:
+        elif _PAGE_NUMBER.fullmatch(raw) and 1 <= int(raw) <= high:  # ASCII digits only: int() takes "²" too
             values[name] = int(raw)
         else:
             errors.append(FieldError(f"#/{name}", f"must be an integer from 1 to {high}", "range", location="query"))

@@ -33,7 +33,9 @@ MAX_DEPTH = 32
 MAX_ERRORS = 50
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+# With the format checker, as `check_schema` does: a `pattern` that is not a valid regex is refused here, not at
+# the first request that meets it.
+_META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 type Validator = Draft202012Validator
 
@@ -65,7 +67,11 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 def check_json_value(value: Any, *, pointer: str) -> list[FieldError]:
     """Size and depth bounds for any stored JSON value (schemas and examples)."""
-    if len(orjson.dumps(value)) > MAX_SCHEMA_BYTES:
+    try:
+        serialized = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: Python parses it, orjson (and clients) cannot
+        return [FieldError(pointer=pointer, message="contains an integer outside the 64-bit range", code="range")]
+    if len(serialized) > MAX_SCHEMA_BYTES:
         return [FieldError(pointer=pointer, message=f"larger than {MAX_SCHEMA_BYTES} bytes", code="too_large")]
     if _depth_exceeds(value, MAX_DEPTH):
         return [FieldError(pointer=pointer, message=f"nested deeper than {MAX_DEPTH} levels", code="too_deep")]
@@ -125,7 +131,7 @@ def check_schema(schema: Any, *, pointer: str) -> list[FieldError]:
     if errors := check_json_value(schema, pointer=pointer):
         return errors
     declared = schema.get("$schema")
-    if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
+    if declared is not None and (not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12):
         message = f"only Draft 2020-12 ({DRAFT_2020_12}) is supported"
         return [FieldError(pointer=_pointer(pointer, ["$schema"]), message=message, code="draft")]
     errors = [
