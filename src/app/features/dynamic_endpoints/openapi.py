@@ -26,16 +26,18 @@ _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
 
 
 def _rebase(value: Any, base: str) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: base + item[1:]
-            if key in ("$ref", "$dynamicRef") and isinstance(item, str) and item.startswith("#/")
-            else (base if key in ("$ref", "$dynamicRef") and item == "#" else _rebase(item, base))
-            for key, item in value.items()
-        }
+    """`value` with its local references (`#`, `#/...`) pointing under `base` instead of the document's root."""
     if isinstance(value, list):
         return [_rebase(item, base) for item in value]
-    return value
+    if not isinstance(value, dict):
+        return value
+    rebased: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in ("$ref", "$dynamicRef") and isinstance(item, str) and (item == "#" or item.startswith("#/")):
+            rebased[key] = base + item[1:]
+        else:
+            rebased[key] = _rebase(item, base)
+    return rebased
 
 
 def _component(components: dict[str, Any], name: str, schema: dict[str, Any] | None) -> dict[str, Any]:

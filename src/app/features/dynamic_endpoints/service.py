@@ -6,7 +6,7 @@ transaction and installed when it commits (never before, never after a rollback)
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,7 +113,9 @@ def _check_conflicts(
         raise ConflictError(msg)
 
 
-def _install_after_commit(session: AsyncSession, runtime: EndpointRuntime, snapshot_version: int, rows: Any) -> None:
+def _install_after_commit(
+    session: AsyncSession, runtime: EndpointRuntime, snapshot_version: int, rows: Sequence[EndpointSpec]
+) -> None:
     snapshot = runtime.build(snapshot_version, [spec_data(row) for row in rows])
 
     def installed(_session: Session) -> None:
