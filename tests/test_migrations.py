@@ -3,7 +3,7 @@
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,7 +11,17 @@ from app.core import migrations
 from app.models import metadata
 from tests.support import databases
 
-APP_TABLES = {"user_account", "api_key", "product", "customer_order", "order_item", "idempotency_key"}
+APP_TABLES = {
+    "user_account",
+    "api_key",
+    "product",
+    "customer_order",
+    "order_item",
+    "endpoint_spec",
+    "endpoint_document",
+    "endpoint_registry",
+    "idempotency_key",
+}
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -47,3 +57,15 @@ async def test_an_unmigrated_database_is_refused_with_the_command_to_run(scratch
 
 def test_there_is_a_single_head() -> None:
     assert migrations.head_revision() is not None
+
+
+async def test_the_endpoint_registry_starts_at_version_zero_and_walks_down_and_up(scratch_engine: AsyncEngine) -> None:
+    await databases.upgrade(scratch_engine)
+    async with scratch_engine.connect() as connection:
+        assert (await connection.execute(text("SELECT id, version FROM endpoint_registry"))).all() == [(1, 0)]
+    await databases.downgrade(scratch_engine, "-1")
+    async with scratch_engine.connect() as connection:
+        assert "endpoint_spec" not in await connection.run_sync(_tables)
+    await databases.upgrade(scratch_engine)
+    async with scratch_engine.connect() as connection:
+        assert (await connection.execute(text("SELECT version FROM endpoint_registry"))).scalar_one() == 0

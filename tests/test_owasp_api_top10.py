@@ -46,18 +46,29 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/orders/{order_id}"): "user",
     ("GET", "/api/v1/aggregate"): "user",
     ("GET", "/api/v1/config"): "public",  # settings that are public by nature, never a secret; edge-cached
+    # Dynamic endpoints: the admin API only. The endpoints it registers publish their own `auth`
+    # (tests/features/dynamic_endpoints).
+    ("POST", "/api/v1/admin/endpoints"): "admin",
+    ("GET", "/api/v1/admin/endpoints"): "admin",
+    ("GET", "/api/v1/admin/endpoints/{spec_id}"): "admin",
+    ("PUT", "/api/v1/admin/endpoints/{spec_id}"): "admin",
+    ("DELETE", "/api/v1/admin/endpoints/{spec_id}"): "admin",
 }
-BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "DELETE": {}, "GET": {}}
+BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}
 
 
 def _concrete(path: str) -> str:
     return (
-        path.replace("{user_id}", "1").replace("{key_id}", "1").replace("{product_id}", "1").replace("{order_id}", "1")
+        path.replace("{user_id}", "1")
+        .replace("{key_id}", "1")
+        .replace("{product_id}", "1")
+        .replace("{order_id}", "1")
+        .replace("{spec_id}", "1")
     )
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: helpers.Headers) -> httpx.Response:
-    body = BODIES[method] if method in {"POST", "PATCH"} else None
+    body = BODIES[method] if method in {"POST", "PATCH", "PUT"} else None
     return await client.request(method, _concrete(path), json=body, headers=headers)
 
 

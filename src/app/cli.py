@@ -1,17 +1,19 @@
 """The `forge` command: run the service, manage the database schema, and create administrators."""
 
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -19,12 +21,15 @@ from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
-from app.core.exceptions import ForgeError
+from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.security import PasswordHasher
 from app.features.api_keys import service as api_keys_service
 from app.features.api_keys.models import Scope
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.features.dynamic_endpoints import service as endpoints_service
+from app.features.dynamic_endpoints.schemas import EndpointSpecWrite
+from app.features.dynamic_endpoints.sync import announce
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
@@ -37,10 +42,14 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: issue, list and revoke keys for a user.", no_args_is_help=True)
 encryption_app = typer.Typer(help="Field-level encryption.", no_args_is_help=True)
+endpoints_app = typer.Typer(
+    help="Dynamic endpoint specs: export them for version control, import them back.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(encryption_app, name="encryption")
+app.add_typer(endpoints_app, name="endpoints")
 
 
 def _settings() -> Settings:
@@ -294,6 +303,52 @@ def encryption_rotate(
             )
     if any(report.undecryptable for report in reports):
         raise typer.Exit(code=1)
+
+
+@endpoints_app.command("export")
+def endpoints_export() -> None:
+    """Print every spec as a JSON array, ordered by name, without ids, versions or timestamps."""
+    specs = _run(_settings(), endpoints_service.export_specs)
+    typer.echo(json.dumps([spec.model_dump(mode="json", exclude_none=True) for spec in specs], indent=2))
+
+
+_SPEC_LIST = TypeAdapter(list[EndpointSpecWrite])
+
+
+@endpoints_app.command("import")
+def endpoints_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A JSON array of specs (as exported).")],
+) -> None:
+    """Create or replace specs by name, validated as the admin API does; all of them or none."""
+    settings = _settings()
+    try:
+        specs = _SPEC_LIST.validate_python(json.loads(file.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = "/".join(str(part) for part in error["loc"])
+            typer.secho(f"{file}: #/{where}: {error['msg']}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
+    except ValueError as exc:  # not JSON at all
+        typer.secho(f"{file}: {exc}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
+
+    async def upsert(session: AsyncSession) -> endpoints_service.ImportReport:
+        return await endpoints_service.import_specs(
+            session, specs=specs, runtime=None, max_specs=settings.dynamic_endpoints_max_specs
+        )
+
+    try:
+        report = asyncio.run(_in_transaction(settings, upsert))
+    except InvalidInputError as exc:
+        typer.secho(exc.detail, err=True, fg="red")
+        for field_error in exc.errors:
+            typer.secho(f"  {field_error.pointer}: {field_error.message}", err=True, fg="red")
+        raise typer.Exit(code=1) from None
+    except (ForgeError, migrations.SchemaMismatchError) as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(code=1) from None
+    asyncio.run(announce(settings, report.version))
+    typer.echo(f"Imported {len(specs)} spec(s): {report.created} created, {report.updated} updated.")
 
 
 def main() -> None:

@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     # proxies pass a header they do not write through untouched.
     forwarded_header: ForwardedHeader = Field(default="x-forwarded-for")
 
+    # Dynamic endpoints (docs/dynamic-endpoints.md): the most specs, and how often each instance compares its
+    # registry's version with the database's (without Redis; with Redis, a message triggers the check and this
+    # polling is a 5-second fallback). 0 turns cross-instance synchronisation off (one instance).
+    dynamic_endpoints_max_specs: int = Field(default=1000, ge=1, le=10_000)
+    dynamic_endpoints_sync_seconds: float = Field(default=0.5, ge=0, le=60)
+
     # Tracing (docs/observability.md): none | console | otlp; the OTEL_* variables configure the rest.
     otel_exporter: OtelExporter = "none"
     # The standard OTel variables, read here (not by the SDK) so that a wrong value fails at start-up.

@@ -27,6 +27,12 @@ from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
 from app.features.client_config.router import router as client_config_router
+from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
+from app.features.dynamic_endpoints.dispatch import router as dynamic_router
+from app.features.dynamic_endpoints.openapi import install_openapi
+from app.features.dynamic_endpoints.router import router as dynamic_admin_router
+from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.health.router import router as health_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
@@ -54,8 +60,12 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # One outbound client (one connection pool) for every request; tracing was configured by create_app.
         http_client = create_http_client(settings, tracer_provider=app.state.tracer_provider)
         app.state.http_client = http_client
+        registry_sync = RegistrySync(
+            runtime=app.state.dynamic_endpoints, database=database, redis=redis, settings=settings
+        )
         try:
             await ensure_schema_current(database.engine)
+            await registry_sync.start()
             instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             app.state.database = database
             purger = asyncio.create_task(idempotency.purge_periodically(database), name="idempotency-purge")
@@ -70,6 +80,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             if purger is not None:
                 purger.cancel()
             await http_client.aclose()
+            await registry_sync.stop()
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
@@ -92,6 +103,7 @@ def _api_router() -> APIRouter:
         orders_router,
         aggregate_router,
         client_config_router,
+        dynamic_admin_router,
     ):
         api.include_router(router)
     return api
@@ -121,10 +133,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
     app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
 
+    app.state.dynamic_endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
+
     install_exception_handlers(app)
     install_idempotency(app)
+    # The dynamic endpoints' catch-all first: their requests then skip matching every built-in route, and
+    # others pay one failed prefix match for it.
+    app.include_router(dynamic_router)
     app.include_router(health_router)
     app.include_router(_api_router())
+    assert_prefix_reserved(app)
+    install_openapi(app, app.state.dynamic_endpoints)
 
     # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
     # last-resort 500 cover everything inside it.

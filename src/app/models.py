@@ -3,10 +3,23 @@
 from app.core.database import Base
 from app.core.idempotency import IdempotencyRecord
 from app.features.api_keys.models import ApiKey
+from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.users.models import User
 
-__all__ = ["ApiKey", "Base", "IdempotencyRecord", "Order", "OrderItem", "Product", "User", "metadata"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "EndpointDocument",
+    "EndpointRegistry",
+    "EndpointSpec",
+    "IdempotencyRecord",
+    "Order",
+    "OrderItem",
+    "Product",
+    "User",
+    "metadata",
+]
 
 metadata = Base.metadata

@@ -10,9 +10,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
+from pydantic import SecretStr
+from sqlalchemy import event, select
 
+from app.core.security import PasswordHasher
+from app.features.users import service as users_service
+from app.features.users.models import User
+from app.features.users.schemas import UserCreate
 from tests import helpers
+from tests.conftest import make_settings
 
 
 @contextmanager
@@ -30,7 +36,7 @@ def statements(app: FastAPI) -> Iterator[list[str]]:
 
     def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         driver = getattr(dbapi_connection, "driver_connection", None)
-        if hasattr(driver, "add_query_logger"):  # asyncpg
+        if driver is not None and hasattr(driver, "add_query_logger"):  # asyncpg
             driver.add_query_logger(on_driver_query)
             loggers.append(driver)
 
@@ -80,3 +86,30 @@ async def test_writes_still_run_in_a_transaction(app: FastAPI, committing_client
         await helpers.create_product(client, admin)
     assert "BEGIN" in sent
     assert "INSERT" in sent
+
+
+async def test_best_effort_writes_of_reading_requests_are_stored(
+    app: FastAPI, committing_client: httpx.AsyncClient
+) -> None:
+    """An API key's "last used" mark (a GET) and a password rehash (login reads mostly): written without a
+    transaction around the request, each on its own."""
+    client = committing_client
+    user = await helpers.user_headers(client)
+    issued = await client.post("/api/v1/api-keys", json={"name": "ci", "scopes": ["orders:read"]}, headers=user)
+    assert issued.status_code == 201, issued.text
+    key = {"X-API-Key": issued.json()["key"]}
+    assert (await client.get("/api/v1/orders", headers=key)).status_code == 200
+    [listed] = (await client.get("/api/v1/api-keys", headers=user)).json()
+    assert listed["last_used_at"] is not None
+
+    email = helpers.unique_email("rehash")
+    stronger = PasswordHasher(make_settings("sqlite+aiosqlite:///unused.db", password_hash_iterations=2))
+    async with app.state.database.session(writes=True) as session, session.begin():
+        data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
+        created = await users_service.register_user(session, data=data, hasher=stronger)
+        old_hash = created.hashed_password
+    assert (await helpers.login(client, email))["access_token"]
+    async with app.state.database.session(writes=False) as session:
+        stored = (await session.execute(select(User.hashed_password).where(User.email == email))).scalar_one()
+    assert stored != old_hash  # rehashed to the app's parameters
+    assert (await helpers.login(client, email))["access_token"]

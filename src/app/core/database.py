@@ -29,6 +29,7 @@ __all__ = [
     "ReadMostlyDBSession",
     "TimestampMixin",
     "UTCDateTime",
+    "best_effort_write",
     "committing",
     "get_database",
     "get_db_session",
@@ -164,6 +165,25 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def best_effort_write(session: AsyncSession) -> AsyncIterator[None]:
+    """A small write that may fail (OperationalError) without failing the request that makes it.
+
+    Inside a transaction it runs in a savepoint, so that its failure rolls back only itself; in a reading session,
+    which autocommits every statement, it is flushed on its own.
+    """
+    connection = await session.connection()
+    if (
+        connection.sync_connection is not None
+        and connection.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    ):
+        yield
+        await session.flush()
+        return
+    async with session.begin_nested():
+        yield
 
 
 @asynccontextmanager

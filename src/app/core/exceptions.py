@@ -2,6 +2,7 @@
 
     ForgeError (500)
     ├── BadRequestError (400)
+    │   └── MalformedJSONError
     ├── AuthenticationError (401)
     ├── PermissionDeniedError (403)
     ├── NotFoundError (404)
@@ -31,6 +32,7 @@ __all__ = [
     "ForgeError",
     "InsufficientStockError",
     "InvalidInputError",
+    "MalformedJSONError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -49,6 +51,7 @@ class FieldError:
     pointer: str
     message: str
     code: str
+    location: str = "body"
 
 
 class ForgeError(Exception):
@@ -67,6 +70,11 @@ class BadRequestError(ForgeError):
     status = 400
     slug = "bad-request"
     title = "Bad Request"
+
+
+class MalformedJSONError(BadRequestError):
+    slug = "malformed-json"
+    title = "Malformed JSON"
 
 
 class AuthenticationError(ForgeError):

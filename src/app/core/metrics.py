@@ -13,16 +13,22 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["CONTENT_TYPE", "HttpMetrics", "Metrics", "route_template", "state_readings"]
+__all__ = ["CONTENT_TYPE", "ROUTE_TEMPLATE_STATE", "HttpMetrics", "Metrics", "route_template", "state_readings"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"
+# A route that dispatches further (the dynamic endpoints' catch-all) names the template it served here, in
+# `scope["state"]`: its own template would lump every dynamic endpoint together.
+ROUTE_TEMPLATE_STATE = "route_template"
 # Seconds; from a cache hit to a slow database query.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
     """The matched route's template. Routes included under the API prefix report their path without it."""
+    template = scope.get("state", {}).get(ROUTE_TEMPLATE_STATE)
+    if isinstance(template, str):
+        return template
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):

@@ -132,7 +132,7 @@ async def _handle_forge_error(request: Request, exc: Exception) -> Response:
     errors = getattr(exc, "errors", None)
     if errors:
         extensions["errors"] = [
-            {"location": "body", "pointer": e.pointer, "detail": e.message, "code": e.code} for e in errors
+            {"location": e.location, "pointer": e.pointer, "detail": e.message, "code": e.code} for e in errors
         ]
     if exc.status >= 500:  # noqa: PLR2004
         _log.warning("service_error", status=exc.status, detail=exc.detail)

@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import DBSession
 from app.core.exceptions import AuthenticationError, PermissionDeniedError
-from app.core.security import Tokens
+from app.core.security import Tokens, TokenService
 from app.features.api_keys import service
 from app.features.api_keys.models import Scope
 from app.features.users import service as users_service
@@ -25,6 +26,7 @@ __all__ = [
     "Principal",
     "ProductsWriter",
     "api_key_scheme",
+    "authorize",
 ]
 
 API_KEY_HEADER = "X-API-Key"
@@ -64,26 +66,46 @@ class Authorized:
         bearer: Annotated[str | None, Depends(bearer_scheme)],
         api_key: Annotated[str | None, Security(api_key_scheme)],
     ) -> Principal:
-        if bearer:
-            user = await users_service.authenticate_access_token(session, token=bearer, tokens=tokens)
-            principal = Principal(user)
-        elif api_key is not None:
-            key = await service.authenticate(session, presented=api_key, hasher=hasher)
-            if self.scope not in key.scopes:
-                msg = f"This API key lacks the '{self.scope}' scope."
-                raise PermissionDeniedError(msg)
-            user = await users_service.get_user(session, user_id=key.user_id)
-            if not user.is_active:
-                msg = "The API key's owner is deactivated."
-                raise AuthenticationError(msg)
-            principal = Principal(user, key.key_id)
-        else:
-            msg = f"This operation needs a bearer token or an API key (header {API_KEY_HEADER})."
-            raise AuthenticationError(msg)
-        if self.admin and not principal.user.is_admin:
-            msg = "This operation is for administrators."
+        return await authorize(
+            session, tokens=tokens, hasher=hasher, bearer=bearer, api_key=api_key, scope=self.scope, admin=self.admin
+        )
+
+
+async def authorize(
+    session: AsyncSession,
+    *,
+    tokens: TokenService,
+    hasher: ApiKeyHasher,
+    bearer: str | None,
+    api_key: str | None,
+    scope: Scope | None,
+    admin: bool,
+) -> Principal:
+    """`Authorized` as a plain function, for callers that resolve credentials themselves (dynamic endpoints).
+    With `scope` None only a bearer token is accepted."""
+    if bearer:
+        user = await users_service.authenticate_access_token(session, token=bearer, tokens=tokens)
+        principal = Principal(user)
+    elif api_key is not None and scope is not None:
+        key = await service.authenticate(session, presented=api_key, hasher=hasher)
+        if scope not in key.scopes:
+            msg = f"This API key lacks the '{scope}' scope."
             raise PermissionDeniedError(msg)
-        return principal
+        user = await users_service.get_user(session, user_id=key.user_id)
+        if not user.is_active:
+            msg = "The API key's owner is deactivated."
+            raise AuthenticationError(msg)
+        principal = Principal(user, key.key_id)
+    elif scope is None:
+        msg = "This operation needs a bearer token."
+        raise AuthenticationError(msg)
+    else:
+        msg = f"This operation needs a bearer token or an API key (header {API_KEY_HEADER})."
+        raise AuthenticationError(msg)
+    if admin and not principal.user.is_admin:
+        msg = "This operation is for administrators."
+        raise PermissionDeniedError(msg)
+    return principal
 
 
 OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]

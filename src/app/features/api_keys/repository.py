@@ -8,6 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import best_effort_write
 from app.features.api_keys.models import ApiKey, ApiKeyID
 
 __all__ = ["add", "get_by_hash", "get_for_user", "list_for_user", "touch"]
@@ -48,7 +49,7 @@ async def touch(session: AsyncSession, *, key_id: ApiKeyID, now: datetime, every
         .execution_options(synchronize_session=False)
     )
     try:
-        async with session.begin_nested():
+        async with best_effort_write(session):
             await session.execute(statement)
     except OperationalError:
         _log.info("api_key_last_used_not_recorded", api_key_id=key_id)

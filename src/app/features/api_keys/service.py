@@ -13,7 +13,7 @@ from app.features.api_keys import repository
 from app.features.api_keys.models import ApiKey, ApiKeyID, Scope
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 
-__all__ = ["ADMIN_ONLY_SCOPES", "AuthenticatedKey", "authenticate", "issue", "list_keys", "revoke"]
+__all__ = ["ADMIN_ONLY_SCOPES", "AuthenticatedKey", "Scope", "authenticate", "issue", "list_keys", "revoke"]
 
 # Scopes that only an administrator's key may carry (they mirror admin-only routes).
 ADMIN_ONLY_SCOPES = frozenset({Scope.PRODUCTS_WRITE})

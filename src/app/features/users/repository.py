@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import best_effort_write
 from app.core.exceptions import ConflictError
 from app.features.users.models import User, UserID
 
@@ -39,7 +40,7 @@ async def update_password_hash(session: AsyncSession, user: User, new_hash: str)
     """Store an upgraded hash, best effort, in a savepoint: on SQLite a read-mostly transaction may be unable to
     take the write lock; the upgrade is then simply retried at the next login."""
     try:
-        async with session.begin_nested():
+        async with best_effort_write(session):
             user.hashed_password = new_hash
     except OperationalError:
         _log.info("password_rehash_deferred", user_id=user.id)

@@ -1,0 +1,193 @@
+"""The one route that serves every dynamic endpoint: `/api/v1/x/{rest:path}`, all methods.
+
+Starlette matches routes one by one, so a route per spec would make every request's routing cost grow with the
+number of specs; here the registry's tree finds the spec (see registry.py). The catch-all is routed first, so
+dynamic requests do not walk the built-in routes; no built-in route may live under the prefix
+(`assert_prefix_reserved` runs at start-up), which is how a spec can never shadow one.
+
+Requests pass through the same middleware as every route (request id, body limit, rate limit, security headers,
+access log, metrics) and the same problem+json handlers. The span and the Prometheus label name the spec's path
+template, not the catch-all's and never the raw path.
+"""
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.telemetry._api import _route_selected as route_selected
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
+
+from app.core import tracing
+from app.core.database import committing, get_database, get_db_session
+from app.core.exceptions import FieldError, InvalidInputError, MalformedJSONError, UnsupportedMediaTypeError
+from app.core.metrics import ROUTE_TEMPLATE_STATE
+from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageParams
+from app.features.api_keys import service as api_keys_service
+from app.features.api_keys.dependencies import authorize
+from app.features.dynamic_endpoints import documents
+from app.features.dynamic_endpoints.registry import PREFIX, Leaf
+from app.features.dynamic_endpoints.state import EndpointRuntime
+
+__all__ = ["CATCH_ALL", "assert_prefix_reserved", "router"]
+
+CATCH_ALL = PREFIX + "{rest:path}"
+JSON = "application/json"
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+_MATCH = "forge.dynamic_endpoint"
+
+
+class DynamicRoute(APIRoute):
+    """The catch-all route, matching only paths and methods that a spec serves: another path is no match (404),
+    another method a partial one, so Starlette answers 405 and the problem handler lists the spec's methods in
+    `Allow` (it asks each route's `matches` per method)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.NONE:
+            return match, child
+        runtime: EndpointRuntime = scope["app"].state.dynamic_endpoints
+        found = runtime.snapshot.match(scope["path"])
+        if found is None:
+            return Match.NONE, {}
+        child[_MATCH] = found
+        return (Match.FULL if scope["method"] in found[0].methods else Match.PARTIAL), child
+
+
+router = APIRouter(route_class=DynamicRoute)
+
+
+def assert_prefix_reserved(app: FastAPI) -> None:
+    """Refuse to start when a built-in route lives under the dynamic prefix: a spec could then shadow it."""
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if path.startswith(PREFIX) and path != CATCH_ALL:
+            msg = f"Route {path} is under {PREFIX}, which is reserved for dynamic endpoints."
+            raise RuntimeError(msg)
+
+
+@asynccontextmanager
+async def _session(request: Request, *, writes: bool) -> AsyncIterator[AsyncSession]:
+    # Opened on demand (a public static spec needs no database), so not a declared dependency; FastAPI applies
+    # `dependency_overrides` to declared dependencies only, so an override of get_db_session (tests joining their
+    # transaction) is honoured here by hand.
+    override = request.app.dependency_overrides.get(get_db_session)
+    if override is not None:
+        async with asynccontextmanager(override)() as session:
+            yield session
+        return
+    async with committing(get_database(request).session(writes=writes)) as session:
+        yield session
+
+
+def _label(request: Request, template: str) -> None:
+    request.scope.setdefault("state", {})[ROUTE_TEMPLATE_STATE] = template
+    if tracing.tracing_active():
+        # FastAPI's telemetry keeps the route it selected (the catch-all) and writes it on the request span and its
+        # RED metrics when the request ends; this is the hook its own router calls on selecting a route. It is
+        # private: a FastAPI upgrade that moves it fails this import, and tests/.../test_observability.py.
+        route_selected(scope=request.scope, path=template)
+
+
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return bearer, request.headers.get("x-api-key")
+
+
+async def _authorize(request: Request, session: AsyncSession, auth: str) -> None:
+    bearer, api_key = _credentials(request)
+    scope = api_keys_service.Scope(auth.removeprefix("scope:")) if auth.startswith("scope:") else None
+    state = request.app.state
+    await authorize(
+        session,
+        tokens=state.token_service,
+        hasher=state.api_key_hasher,
+        bearer=bearer,
+        api_key=api_key,
+        scope=scope,
+        admin=auth == "admin",
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != JSON and not (media_type.startswith("application/") and media_type.endswith("+json")):
+        msg = f"This operation takes application/json, not {media_type or 'no Content-Type'}."
+        raise UnsupportedMediaTypeError(msg)
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        msg = f"The request body is not valid JSON: {exc.msg} (at character {exc.pos})."
+        raise MalformedJSONError(msg) from None
+
+
+def _page_params(request: Request) -> PageParams:
+    values: dict[str, int] = {}
+    errors: list[FieldError] = []
+    for name, default, high in (("page", 1, MAX_PAGE), ("size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
+        raw = request.query_params.get(name)
+        if raw is None:
+            values[name] = default
+        elif _PAGE_NUMBER.fullmatch(raw) and 1 <= int(raw) <= high:  # ASCII digits only: int() takes "²" too
+            values[name] = int(raw)
+        else:
+            errors.append(FieldError(f"#/{name}", f"must be an integer from 1 to {high}", "range", location="query"))
+    if errors:
+        raise InvalidInputError(f"The request has {len(errors)} invalid field(s); see `errors`.", errors=errors)
+    return PageParams(page=values["page"], size=values["size"])
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON)
+
+
+async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[str]) -> Response:
+    spec, method = leaf.spec, request.method
+    if leaf.role == "static":
+        if method in _WITH_BODY and spec.request_validator is not None:
+            documents.validate_body(spec, await _json_body(request))
+        return Response(spec.static_body, media_type=JSON)
+    if leaf.role == "collection":
+        if method == "GET":
+            return _json(await documents.list_page(session, spec=spec, params=_page_params(request)))
+        return _json(await documents.create(session, spec=spec, body=await _json_body(request)), 201)
+    document_id = int(raw[-1])
+    if method == "GET":
+        return _json(await documents.get(session, spec=spec, document_id=document_id))
+    if method == "PUT":
+        body = await _json_body(request)
+        return _json(await documents.replace(session, spec=spec, document_id=document_id, body=body))
+    if method == "DELETE":
+        await documents.delete(session, spec=spec, document_id=document_id)
+        return Response(status_code=204)
+    raise HTTPException(405)  # unreachable: the methods were checked before the session was opened
+
+
+@router.api_route(
+    CATCH_ALL,
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+)
+async def dispatch(request: Request) -> Response:
+    leaf, raw = request.scope[_MATCH]  # found by DynamicRoute.matches, which routed the request here
+    _label(request, leaf.template)
+    if request.method not in leaf.methods:  # a partial match: the handler computes Allow from `matches`
+        raise HTTPException(405)
+    spec = leaf.spec
+    if leaf.role == "static" and spec.data.auth == "public" and spec.request_validator is None:
+        return Response(spec.static_body, media_type=JSON)  # the hot path: no database, bytes made once
+    async with _session(request, writes=request.method not in _READ_ONLY) as session:
+        if spec.data.auth != "public":
+            await _authorize(request, session, spec.data.auth)
+        return await _serve(request, session, leaf, raw)

@@ -1,0 +1,258 @@
+"""Endpoint specs: strict validation, no shadowing, persistence, and the registry change that follows a commit.
+
+Every write bumps the registry's version first: that row lock queues spec writers (PostgreSQL; SQLite's write
+lock does it there), so two conflicting specs cannot both pass their checks. The new registry is built inside the
+transaction and installed when it commits (never before, never after a rollback).
+"""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError
+from app.core.pagination import Page, PageParams
+from app.features.api_keys import service as api_keys_service
+from app.features.dynamic_endpoints import jsonschemas, repository
+from app.features.dynamic_endpoints.models import EndpointSpec, SpecID
+from app.features.dynamic_endpoints.registry import Segment, SpecData, conflicts, parse_path, templates_of
+from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
+from app.features.dynamic_endpoints.state import EndpointRuntime
+
+__all__ = [
+    "ImportReport",
+    "create_spec",
+    "delete_spec",
+    "export_specs",
+    "get_spec",
+    "import_specs",
+    "list_specs",
+    "load_registry",
+    "replace_spec",
+    "spec_data",
+]
+
+_SCOPES = frozenset(scope.value for scope in api_keys_service.Scope)
+
+
+def spec_data(spec: EndpointSpec) -> SpecData:
+    return SpecData(
+        id=spec.id,
+        name=spec.name,
+        path=spec.path,
+        kind=spec.kind,
+        method=spec.method,
+        auth=spec.auth,
+        summary=spec.summary,
+        request_schema=spec.request_schema,
+        response_schema=spec.response_schema,
+        example=spec.example,
+        version=spec.version,
+    )
+
+
+def _kind_errors(data: EndpointSpecWrite, segments: tuple[Segment, ...]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if data.kind == "collection":
+        if data.method is not None:
+            errors.append(
+                FieldError("#/method", "a collection serves GET and POST, and GET/PUT/DELETE on {id}", "kind")
+            )
+        if any(s.param for s in segments):
+            errors.append(FieldError("#/path", "a collection's path has no parameters", "kind"))
+        if data.request_schema is None or data.request_schema.get("type") != "object":
+            errors.append(FieldError("#/request_schema", 'a collection needs a schema of "type": "object"', "kind"))
+    else:
+        if data.method is None:
+            errors.append(FieldError("#/method", "a static spec needs a method", "kind"))
+        if data.example is None:
+            errors.append(FieldError("#/example", "a static spec answers with its example: give one", "kind"))
+    return errors
+
+
+def _validate(data: EndpointSpecWrite) -> tuple[Segment, ...]:
+    """The path's segments; raises InvalidInputError listing everything wrong with the spec."""
+    segments, path_problems = parse_path(data.path)
+    errors = [FieldError("#/path", problem, "path") for problem in path_problems]
+    errors += _kind_errors(data, segments)
+    if data.auth.startswith("scope:") and data.auth.removeprefix("scope:") not in _SCOPES:
+        errors.append(FieldError("#/auth", f"unknown scope; API keys carry {', '.join(sorted(_SCOPES))}", "auth"))
+    for field in ("request_schema", "response_schema"):
+        if (schema := getattr(data, field)) is not None:
+            errors += jsonschemas.check_schema(schema, pointer=f"#/{field}")
+    if data.example is not None:
+        errors += jsonschemas.check_json_value(data.example, pointer="#/example")
+    if not errors and data.example is not None and data.response_schema is not None:
+        validator = jsonschemas.compile_validator(data.response_schema)
+        errors += [
+            FieldError("#/example" + e.pointer[1:], e.message, e.code)
+            for e in jsonschemas.instance_errors(validator, data.example)
+        ]
+    if errors:
+        msg = f"The endpoint spec has {len(errors)} problem(s); see `errors`."
+        raise InvalidInputError(msg, errors=errors)
+    return segments
+
+
+def _check_conflicts(
+    data: EndpointSpecWrite, segments: tuple[Segment, ...], others: Sequence[EndpointSpec], max_specs: int
+) -> None:
+    mine = templates_of(data.kind, segments)
+    for other in others:
+        if other.name == data.name:
+            msg = f"An endpoint named {data.name!r} exists already."
+            raise ConflictError(msg)
+        theirs = templates_of(other.kind, parse_path(other.path)[0])
+        if any(conflicts(a, b) for a in mine for b in theirs):
+            msg = f"{data.path} would match requests that {other.path} (endpoint {other.name!r}) serves."
+            raise ConflictError(msg, conflicting_endpoint=other.name)
+    if len(others) >= max_specs:
+        msg = f"There are {max_specs} endpoint specs already (FORGE_DYNAMIC_ENDPOINTS_MAX_SPECS)."
+        raise ConflictError(msg)
+
+
+def _install_after_commit(
+    session: AsyncSession, runtime: EndpointRuntime, snapshot_version: int, rows: Sequence[EndpointSpec]
+) -> None:
+    snapshot = runtime.build(snapshot_version, [spec_data(row) for row in rows])
+
+    def installed(_session: Session) -> None:
+        runtime.install(snapshot, local_change=True)
+
+    event.listen(session.sync_session, "after_commit", installed, once=True)
+
+
+async def _stage(session: AsyncSession, runtime: EndpointRuntime, version: int) -> None:
+    _install_after_commit(session, runtime, version, await repository.list_specs(session))
+
+
+async def load_registry(session: AsyncSession, runtime: EndpointRuntime, *, known_version: int | None) -> bool:
+    """Install the stored registry unless its version is `known_version`; whether it was (re)loaded."""
+    version = await repository.current_version(session)
+    if version == known_version:
+        return False
+    runtime.install(runtime.build(version, [spec_data(row) for row in await repository.list_specs(session)]))
+    return True
+
+
+async def get_spec(session: AsyncSession, *, spec_id: SpecID) -> EndpointSpec:
+    spec = await repository.get_spec(session, spec_id)
+    if spec is None:
+        msg = f"Endpoint spec {spec_id} does not exist."
+        raise NotFoundError(msg)
+    return spec
+
+
+async def list_specs(session: AsyncSession, *, params: PageParams) -> Page[EndpointSpecRead]:
+    specs = await repository.specs_page(session, offset=params.offset, limit=params.size)
+    total = await repository.count_specs(session)
+    return Page[EndpointSpecRead].build([EndpointSpecRead.model_validate(s) for s in specs], total=total, params=params)
+
+
+def _assign(spec: EndpointSpec, data: EndpointSpecWrite, actor_id: int | None) -> None:
+    for field in EndpointSpecWrite.model_fields:
+        setattr(spec, field, getattr(data, field))
+    spec.updated_by = actor_id
+
+
+async def _upsert(
+    session: AsyncSession, *, spec: EndpointSpec | None, data: EndpointSpecWrite, actor_id: int | None, max_specs: int
+) -> EndpointSpec:
+    segments = _validate(data)
+    others = [s for s in await repository.list_specs(session) if spec is None or s.id != spec.id]
+    _check_conflicts(data, segments, others, max_specs if spec is None else max_specs + 1)
+    if spec is None:
+        spec = EndpointSpec(created_by=actor_id)
+        _assign(spec, data, actor_id)
+        return await repository.add(session, spec)
+    if spec.kind != data.kind:
+        msg = f"An endpoint's kind cannot change ({spec.kind} to {data.kind}); delete it and create a new one."
+        raise ConflictError(msg)
+    if spec.kind == "collection":
+        await _check_documents(session, spec_id=spec.id, data=data)
+    _assign(spec, data, actor_id)
+    spec.version += 1
+    await session.flush()
+    return spec
+
+
+async def _check_documents(session: AsyncSession, *, spec_id: SpecID, data: EndpointSpecWrite) -> None:
+    """Refuse new schemas that stored documents would violate: reads then never meet an invalid document."""
+    request = jsonschemas.compile_validator(data.request_schema) if data.request_schema else None
+    response = jsonschemas.compile_validator(data.response_schema) if data.response_schema else None
+    failing = [
+        document_id
+        async for document_id, document in repository.iter_documents(session, spec_id=spec_id)
+        if (request is not None and not request.is_valid(document))
+        or (response is not None and not response.is_valid({**document, "id": document_id}))
+    ]
+    if failing:
+        msg = f"{len(failing)} stored document(s) do not satisfy the new schemas; change or delete them first."
+        raise ConflictError(msg, document_ids=failing[:20])
+
+
+async def create_spec(
+    session: AsyncSession, *, data: EndpointSpecWrite, actor_id: int | None, runtime: EndpointRuntime
+) -> EndpointSpec:
+    """Store a new spec; it is served as soon as the transaction commits."""
+    version = await repository.bump_version(session)
+    spec = await _upsert(session, spec=None, data=data, actor_id=actor_id, max_specs=runtime.max_specs)
+    await _stage(session, runtime, version)
+    return spec
+
+
+async def replace_spec(
+    session: AsyncSession, *, spec_id: SpecID, data: EndpointSpecWrite, actor_id: int | None, runtime: EndpointRuntime
+) -> EndpointSpec:
+    """Replace a spec whole (its `version` goes up); a collection keeps its documents, which must still fit."""
+    version = await repository.bump_version(session)
+    spec = await get_spec(session, spec_id=spec_id)
+    spec = await _upsert(session, spec=spec, data=data, actor_id=actor_id, max_specs=runtime.max_specs)
+    await _stage(session, runtime, version)
+    return spec
+
+
+async def delete_spec(session: AsyncSession, *, spec_id: SpecID, runtime: EndpointRuntime) -> None:
+    """Remove a spec (a collection's documents go with it); its routes vanish when the transaction commits."""
+    version = await repository.bump_version(session)
+    spec = await get_spec(session, spec_id=spec_id)
+    await session.delete(spec)
+    await session.flush()
+    await _stage(session, runtime, version)
+
+
+async def export_specs(session: AsyncSession) -> list[EndpointSpecWrite]:
+    """Every spec as written (no ids, versions or timestamps), ordered by name: stable under version control."""
+    return [
+        EndpointSpecWrite.model_validate({field: getattr(spec, field) for field in EndpointSpecWrite.model_fields})
+        for spec in await repository.list_specs(session)
+    ]
+
+
+class ImportReport(NamedTuple):
+    created: int
+    updated: int
+    version: int
+
+
+async def import_specs(
+    session: AsyncSession, *, specs: Sequence[EndpointSpecWrite], runtime: EndpointRuntime | None, max_specs: int
+) -> ImportReport:
+    """Upsert `specs` by name, validated as the API does, in the caller's one transaction (all or nothing)."""
+    version = await repository.bump_version(session)
+    created = updated = 0
+    for index, data in enumerate(specs):
+        existing = await repository.get_by_name(session, data.name)
+        try:
+            await _upsert(session, spec=existing, data=data, actor_id=None, max_specs=max_specs)
+        except InvalidInputError as exc:
+            errors = [FieldError(f"#/{index}{e.pointer[1:]}", e.message, e.code) for e in exc.errors]
+            raise InvalidInputError(f"Spec {index} ({data.name}): {exc.detail}", errors=errors) from None
+        except ConflictError as exc:
+            raise ConflictError(f"Spec {index} ({data.name}): {exc.detail}") from None
+        created, updated = (created + 1, updated) if existing is None else (created, updated + 1)
+    if runtime is not None:
+        await _stage(session, runtime, version)
+    return ImportReport(created, updated, version)

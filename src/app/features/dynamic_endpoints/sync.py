@@ -1,0 +1,129 @@
+"""Keeping every instance's registry current.
+
+Each instance loads the registry at start-up. A change made through an instance is installed there when its
+transaction commits and announced on the Redis channel `forge:endpoints` (when `FORGE_REDIS_URL` is set); the
+other instances, subscribed, compare the stored version with theirs and reload when it differs. Without Redis,
+each instance makes that comparison (one primary-key read) every `FORGE_DYNAMIC_ENDPOINTS_SYNC_SECONDS`; with
+Redis, every `FALLBACK_SECONDS`, to catch changes announced while the subscription was down.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.core.database import Database
+from app.core.redis import create_redis
+from app.features.dynamic_endpoints import service
+from app.features.dynamic_endpoints.state import EndpointRuntime
+
+__all__ = ["CHANNEL", "RegistrySync", "announce"]
+
+CHANNEL = "forge:endpoints"
+FALLBACK_SECONDS = 5.0
+_log = structlog.get_logger("app.dynamic_endpoints")
+
+
+class RegistrySync:
+    def __init__(
+        self, *, runtime: EndpointRuntime, database: Database, redis: Redis | None, settings: Settings
+    ) -> None:
+        self.runtime = runtime
+        self.database = database
+        self.redis = redis
+        self.settings = settings
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Load the registry (failing start-up if the database cannot be read), then keep it current."""
+        await self.refresh()
+        interval = self.settings.dynamic_endpoints_sync_seconds
+        if interval <= 0:
+            return
+        if self.redis is not None and self.settings.redis_url is not None:
+            self.runtime.on_change.append(self._announce)
+            self._spawn(self._listen())
+            interval = max(interval, FALLBACK_SECONDS)
+        self._spawn(self._poll(interval))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def refresh(self) -> bool:
+        """Reload when the stored version differs from the served one; whether it did."""
+        async with self.database.session(writes=False) as session:
+            return await service.load_registry(session, self.runtime, known_version=self.runtime.snapshot.version)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _poll(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - a failed check is retried at the next tick
+                _log.warning("endpoint_registry_check_failed", exc_info=True)
+
+    async def _listen(self) -> None:
+        assert self.settings.redis_url is not None  # noqa: S101 - start() checked it
+        # A client of its own without a read timeout: the subscription waits for messages as long as it takes.
+        client = Redis.from_url(
+            self.settings.redis_url.get_secret_value(),
+            socket_connect_timeout=self.settings.redis_timeout_seconds,
+            health_check_interval=30,
+        )
+        try:
+            while True:
+                try:
+                    await self._subscribed(client)
+                except Exception:  # noqa: BLE001 - Redis went away: resubscribe, the poll covers the gap
+                    _log.warning("endpoint_registry_subscription_lost", exc_info=True)
+                    await asyncio.sleep(1)
+        finally:
+            await client.aclose()
+
+    async def _subscribed(self, client: Redis) -> None:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(CHANNEL)
+            await self.refresh()  # whatever changed while not subscribed
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=FALLBACK_SECONDS)
+                if message is not None:
+                    await self.refresh()
+
+    def _announce(self, version: int) -> None:
+        self._spawn(self._publish(version))
+
+    async def _publish(self, version: int) -> None:
+        assert self.redis is not None  # noqa: S101 - only registered with Redis
+        try:
+            await self.redis.publish(CHANNEL, str(version))
+        except Exception:  # noqa: BLE001 - the others' periodic check will notice the change instead
+            _log.warning("endpoint_registry_announce_failed", exc_info=True)
+
+
+async def announce(settings: Settings, version: int) -> bool:
+    """Tell running instances that the registry changed (for changes made outside them: `forge endpoints
+    import`); whether Redis took the message. Without Redis, they notice at their next periodic check."""
+    redis = create_redis(settings)
+    if redis is None:
+        return False
+    try:
+        await redis.publish(CHANNEL, str(version))
+    except Exception:  # noqa: BLE001 - the instances' periodic check will notice instead
+        _log.warning("endpoint_registry_announce_failed", exc_info=True)
+        return False
+    finally:
+        await redis.aclose()
+    return True

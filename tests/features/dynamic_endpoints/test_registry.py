@@ -1,0 +1,96 @@
+"""The registry's path templates, conflict rule and matching, without HTTP."""
+
+import pytest
+
+from app.features.dynamic_endpoints.registry import Snapshot, SpecData, compile_spec, conflicts, parse_path
+
+
+def spec(spec_id: int, path: str, kind: str = "static", method: str | None = "GET") -> SpecData:
+    schema = {"type": "object"} if kind == "collection" else None
+    return SpecData(
+        id=spec_id,
+        name=f"s{spec_id}",
+        path=path,
+        kind=kind,
+        method=method if kind == "static" else None,
+        auth="public",
+        summary="",
+        request_schema=schema,
+        response_schema=None,
+        example={"n": spec_id} if kind == "static" else None,
+        version=1,
+    )
+
+
+def snapshot(*specs: SpecData) -> Snapshot:
+    return Snapshot.build(1, [compile_spec(s) for s in specs])
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/x/a", [("a", None)]),
+        ("/api/v1/x/a/{id}", [("a", None), ("id", "str")]),
+        ("/api/v1/x/a/{id:int}/b/{k:uuid}", [("a", None), ("id", "int"), ("b", None), ("k", "uuid")]),
+    ],
+)
+def test_templates_parse_into_literal_and_typed_segments(path: str, expected: list[tuple[str, str | None]]) -> None:
+    segments, problems = parse_path(path)
+    assert problems == []
+    assert [(s.value, s.param) for s in segments] == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/a", "/api/v1/x/", "/api/v1/x//a", "/api/v1/x/{id}/{id}", "/api/v1/x/{Id}", "/api/v1/x/" + "a/" * 8 + "a"],
+)
+def test_bad_templates_are_explained(path: str) -> None:
+    assert parse_path(path)[1]
+
+
+def test_matching_converts_parameters_and_backtracks_across_shared_prefixes() -> None:
+    registry = snapshot(spec(1, "/api/v1/x/a/b/c"), spec(2, "/api/v1/x/a/{k}/d"), spec(3, "/api/v1/x/n/{id:int}"))
+
+    found = registry.match("/api/v1/x/a/b/d")  # the literal `b` leads nowhere; `{k}` does
+    assert found is not None
+    assert found[0].spec.id == 2
+    assert found[0].convert(found[1]) == {"k": "b"}
+    third = registry.match("/api/v1/x/n/42")
+    assert third is not None
+    assert third[0].convert(third[1]) == {"id": 42}
+    assert registry.match("/api/v1/x/n/4x2") is None
+    assert registry.match("/api/v1/x/a/b") is None
+
+
+def test_a_collection_serves_its_path_and_its_documents() -> None:
+    registry = snapshot(spec(1, "/api/v1/x/books", kind="collection"))
+
+    listing, document = registry.match("/api/v1/x/books"), registry.match("/api/v1/x/books/7")
+    assert listing is not None
+    assert document is not None
+    assert (listing[0].role, sorted(listing[0].methods)) == ("collection", ["GET", "POST"])
+    assert (document[0].role, document[0].template) == ("document", "/api/v1/x/books/{id}")
+
+
+def test_conflicts_are_symmetric_and_type_aware() -> None:
+    def check(a: str, b: str) -> bool:
+        forward = conflicts(parse_path(a)[0], parse_path(b)[0])
+        assert forward == conflicts(parse_path(b)[0], parse_path(a)[0])
+        return forward
+
+    assert check("/api/v1/x/a/{id}", "/api/v1/x/a/b")
+    assert check("/api/v1/x/a/{id:int}", "/api/v1/x/a/12")
+    assert not check("/api/v1/x/a/{id:int}", "/api/v1/x/a/b")
+    assert not check("/api/v1/x/a/{id:int}", "/api/v1/x/a/{u:uuid}")
+    assert check("/api/v1/x/a/{id:uuid}", "/api/v1/x/a/{s}")
+    assert not check("/api/v1/x/a", "/api/v1/x/a/b")
+
+
+def test_a_large_registry_finds_each_of_its_specs() -> None:
+    specs = [spec(i, f"/api/v1/x/group{i % 7}/item{i}/{{id:int}}") for i in range(500)]
+    registry = snapshot(*specs)
+
+    for i in (0, 123, 499):
+        found = registry.match(f"/api/v1/x/group{i % 7}/item{i}/5")
+        assert found is not None
+        assert found[0].spec.id == i

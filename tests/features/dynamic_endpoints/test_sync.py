@@ -1,0 +1,86 @@
+"""Two apps in one process on one database, with real commits: the second follows the first's changes, by
+polling the registry version or through Redis pub/sub (the process-level test is test_instances.py)."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.main import create_app
+from app.models import metadata
+from tests import helpers
+from tests.conftest import BASE_URL, service_url_or_skip
+from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, static
+from tests.features.dynamic_endpoints.test_registry import snapshot, spec
+
+DEADLINE_SECONDS = 2.0
+
+
+@pytest.fixture
+async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    yield engine
+    async with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[FastAPI, httpx.AsyncClient]:
+    app = create_app(settings)
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    )
+    return app, client
+
+
+async def _until(client: httpx.AsyncClient, path: str, status: int) -> float:
+    started = time.monotonic()
+    while (await client.get(path)).status_code != status:
+        assert time.monotonic() - started < 10, f"{path} never answered {status}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+@pytest.mark.usefixtures("emptied")
+@pytest.mark.parametrize("transport", ["polling", "redis"])
+async def test_a_second_app_follows_changes_made_through_the_first(settings: Settings, transport: str) -> None:
+    overrides: dict[str, object] = {"dynamic_endpoints_sync_seconds": 0.2}
+    if transport == "redis":
+        # With Redis the version is polled only every 5 s: following within the deadline takes the message.
+        redis_url = SecretStr(service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis"))
+        overrides |= {"redis_url": redis_url, "redis_timeout_seconds": 5}
+    shared = settings.model_copy(update=overrides)
+    async with AsyncExitStack() as stack:
+        first, writer = await _started(stack, shared)
+        _, reader = await _started(stack, shared)
+        admin = await helpers.committed_admin_headers(first, writer)
+
+        created = await writer.post(ADMIN_ENDPOINTS, json=static(), headers=admin)
+        assert created.status_code == 201, created.text
+        assert await _until(reader, "/api/v1/x/status", 200) < DEADLINE_SECONDS
+
+        await writer.delete(f"{ADMIN_ENDPOINTS}/{created.json()['id']}", headers=admin)
+        assert await _until(reader, "/api/v1/x/status", 404) < DEADLINE_SECONDS
+
+
+def test_a_late_local_change_does_not_replace_a_newer_registry() -> None:
+    runtime = EndpointRuntime(max_specs=10)
+    announced: list[int] = []
+    runtime.on_change.append(announced.append)
+    newer = snapshot(spec(1, "/api/v1/x/a"))
+    older = type(newer).build(0, [])
+
+    runtime.install(newer)
+    runtime.install(older, local_change=True)
+
+    assert runtime.snapshot is newer
+    assert announced == []
