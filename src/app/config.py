@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     password_hash_iterations: int = Field(default=2, ge=1)
     password_hash_parallelism: int = Field(default=1, ge=1)
 
+    # Serving (`forge serve`). On SIGTERM, in-flight requests get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = Field(default=30, ge=1)
+    # With --workers: a worker that does not answer the supervisor's ping within this long (including while it
+    # imports the app at start-up, which takes seconds without a bytecode cache) is killed and replaced.
+    worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1)
+
     # HTTP.
     docs_enabled: bool = True
     max_body_bytes: int = Field(default=1_048_576, ge=0)
