@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = True
     database_pool_recycle: int = Field(default=3600, ge=-1, description="seconds; -1 disables recycling")
     database_pool_timeout: float = Field(default=30.0, gt=0)
+    database_connect_timeout: float = Field(default=5.0, gt=0)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     # None: upgrade in development, check only elsewhere (see `forge serve`).
