@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -85,6 +86,24 @@ def test_serve_refuses_production_without_a_secret_and_names_the_setting(
     result = runner.invoke(cli, ["serve"])
     assert result.exit_code == 2
     assert "FORGE_SECRET_KEY" in result.output
+
+
+def test_serve_passes_the_shutdown_and_worker_timeouts_to_uvicorn(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without them uvicorn waits forever for in-flight requests on SIGTERM, and kills every worker that takes more
+    than 5 s to import the app (the case without a bytecode cache on a busy host), restarting it silently, forever.
+    """
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: calls.append(options))
+    monkeypatch.setenv("FORGE_SHUTDOWN_TIMEOUT_SECONDS", "7")
+    monkeypatch.setenv("FORGE_WORKER_HEALTHCHECK_TIMEOUT_SECONDS", "45")
+    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert options["workers"] == 2
+    assert options["timeout_graceful_shutdown"] == 7
+    assert options["timeout_worker_healthcheck"] == 45
 
 
 def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path: Path) -> None:

@@ -113,6 +113,8 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
     )
 
 

@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = True
     database_pool_recycle: int = Field(default=3600, ge=-1, description="seconds; -1 disables recycling")
     database_pool_timeout: float = Field(default=30.0, gt=0)
+    database_connect_timeout: float = Field(default=5.0, gt=0)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     # None: upgrade in development, check only elsewhere (see `forge serve`).
@@ -145,6 +146,12 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=19_456, ge=8)
     password_hash_iterations: int = Field(default=2, ge=1)
     password_hash_parallelism: int = Field(default=1, ge=1)
+
+    # Serving (`forge serve`). On SIGTERM, in-flight requests get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = Field(default=30, ge=1)
+    # With --workers: a worker that does not answer the supervisor's ping within this long (including while it
+    # imports the app at start-up, which takes seconds without a bytecode cache) is killed and replaced.
+    worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1)
 
     # HTTP.
     docs_enabled: bool = True

@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, MetaData, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -34,6 +35,7 @@ __all__ = [
     "get_database",
     "get_db_session",
     "get_read_db_session",
+    "is_disconnect_error",
     "utcnow",
 ]
 
@@ -125,6 +127,30 @@ def _pool_arguments(settings: Settings) -> dict[str, Any]:
     }
 
 
+# PostgreSQL errors after which a connection is unusable, besides the closed socket SQLAlchemy recognises itself:
+# SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is shutting down, crashed, or does not accept
+# connections yet); and asyncpg's InternalClientError, raised when a connection's protocol state was broken
+# mid-operation (seen when the server terminates connections during a fast shutdown).
+_DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_disconnect_error(error: BaseException) -> bool:
+    """Whether a DB-API error (or the driver's own) means the connection is gone and must be replaced."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_DISCONNECT_SQLSTATES):
+        return True
+    return isinstance(error, asyncpg.InternalClientError) or isinstance(error.__cause__, asyncpg.InternalClientError)
+
+
+def _install_postgresql_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # Marked as a disconnect, the connection is invalidated (never returned to the pool) and the raised error
+        # says `connection_invalidated`, which the error handlers answer with 503.
+        if context.original_exception is not None and is_disconnect_error(context.original_exception):
+            context.is_disconnect = True
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         if settings.sqlite_path is not None:
@@ -137,7 +163,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _install_sqlite_hooks(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(settings.database_url, echo=settings.database_echo, **_pool_arguments(settings))
+    engine = create_async_engine(
+        settings.database_url,
+        echo=settings.database_echo,
+        # asyncpg waits 60 s for a new connection by default: far past any client's patience.
+        connect_args={"timeout": settings.database_connect_timeout},
+        **_pool_arguments(settings),
+    )
+    _install_postgresql_hooks(engine)
+    return engine
 
 
 class Database:

@@ -204,19 +204,13 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+
+
 def _is_data_exception(exc: Exception) -> bool:
     # SQLSTATE class 22, "data exception": asyncpg's errors reach SQLAlchemy as a plain DBAPIError carrying it.
-    return isinstance(exc, DataError) or str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("22")
-
-
-async def _handle_data_error(request: Request, exc: Exception) -> Response:
-    # The database refused a value the schemas let through (a NUL character in text on PostgreSQL, say).
-    # Any other database error is a bug: re-raised, it becomes a 500 (logged) in the request middleware.
-    if not _is_data_exception(exc):
-        raise exc
-    _log.info("data_error", error_class=type(exc.orig).__name__ if isinstance(exc, DBAPIError) else None)
-    invalid = InvalidInputError("A value in the request cannot be stored (e.g. it contains a NUL character).")
-    return await _handle_forge_error(request, invalid)
+    return isinstance(exc, DataError) or _sqlstate(exc).startswith("22")
 
 
 async def _handle_integrity_error(request: Request, exc: Exception) -> Response:
@@ -228,20 +222,32 @@ async def _handle_integrity_error(request: Request, exc: Exception) -> Response:
 
 # sqlite3 reports both transient conditions and bugs (e.g. "no such column") as OperationalError.
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+# asyncpg's server errors reach SQLAlchemy as a plain DBAPIError: these SQLSTATEs say "try again": connection
+# exceptions (08), too many connections (53300) and other exhausted resources (53), serialization failures and
+# deadlocks (40001, 40P01), a lock not available (55P03), a cancelled statement (57014) and the server shutting
+# down, crashing or still starting (57P01-57P03).
+_TRANSIENT_SQLSTATES = ("08", "53", "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03")
 
 
 def _is_transient(exc: Exception) -> bool:
-    if not isinstance(exc, OperationalError) or exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if type(exc.orig).__module__.startswith("sqlite3"):
+    if isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("sqlite3"):
         message = str(exc.orig).lower()
         return any(marker in message for marker in _SQLITE_TRANSIENT)
-    return True
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, TimeoutError)):
+        return True
+    return _sqlstate(exc).startswith(_TRANSIENT_SQLSTATES)
 
 
-async def _handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    # Lost connections, lock and pool timeouts, failover: transient for the client, logged in full for the operator.
-    # Other database errors (a bad statement is a bug) stay 500s, answered by the request middleware.
+async def _handle_database_error(request: Request, exc: Exception) -> Response:
+    # Lost connections, lock and pool timeouts, failover: transient for the client (503), logged in full for the
+    # operator. A value the database refused that the schemas let through (a NUL character in text on PostgreSQL):
+    # 422. Any other database error is a bug: re-raised, it becomes a 500 (logged) in the request middleware.
+    if _is_data_exception(exc):
+        _log.info("data_error", error_class=type(exc.orig).__name__ if isinstance(exc, DBAPIError) else None)
+        invalid = InvalidInputError("A value in the request cannot be stored (e.g. it contains a NUL character).")
+        return await _handle_forge_error(request, invalid)
     if not _is_transient(exc):
         raise exc
     _log.error("database_unavailable", exc_info=exc)
@@ -254,6 +260,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(IntegrityError, _handle_integrity_error)
-    app.add_exception_handler(DBAPIError, _handle_data_error)  # DataError and asyncpg's class-22 errors
-    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
-        app.add_exception_handler(unavailable, _handle_database_unavailable)
+    # DBAPIError: data errors and what asyncpg reports generically. TimeoutError and ConnectionError: a database
+    # connection that could not be made in time, or was refused or reset, surfaces as the driver's own exception.
+    for database_error in (DBAPIError, PoolTimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(database_error, _handle_database_error)

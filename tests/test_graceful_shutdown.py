@@ -1,0 +1,170 @@
+"""SIGTERM under load: in-flight requests finish, new connections are refused, spans are flushed, pools closed.
+
+A real `forge serve` process (SQLite) takes a burst of concurrent order placements plus one order whose client
+sends its body slowly, so that a request is certainly still in flight when SIGTERM arrives. Burst requests whose
+connection the server had not yet accepted may be refused; every order is either answered 201 in full and stored, or
+never begun and not stored. Spans are exported only
+at shutdown (the batch processor's schedule is pushed past the test), so their arrival proves the flush.
+"""
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.core.database import create_engine
+from app.features.orders.models import Order
+from tests import helpers
+from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
+from tests.support import databases, services
+from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+
+BURST = 30
+SHUTDOWN_TIMEOUT = 30
+
+
+def _env(database_url: str, receiver: OtlpReceiver) -> dict[str, str]:
+    return {
+        "FORGE_ENVIRONMENT": "test",
+        "FORGE_DATABASE_URL": database_url,
+        "FORGE_MIGRATE_ON_START": "false",
+        "FORGE_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+        "FORGE_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
+        "FORGE_PASSWORD_HASH_MEMORY_KIB": "1024",
+        "FORGE_PASSWORD_HASH_ITERATIONS": "1",
+        "FORGE_RATE_LIMIT_DEFAULT": "100000/minute",
+        "FORGE_LOG_FORMAT": "json",
+        "FORGE_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT),
+        "FORGE_OTEL_EXPORTER": "otlp",
+        "FORGE_OTEL_METRICS_ENABLED": "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",  # never on schedule during the test: only the shutdown flush exports
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "100000",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "100000",
+    }
+
+
+def _logged_events(output: Path) -> list[str]:
+    events = []
+    for line in output.read_text(errors="replace").splitlines():
+        try:
+            entry: Any = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            events.append(str(entry.get("event")))
+    return events
+
+
+async def _wait_for_event(output: Path, event: str, *, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while event not in _logged_events(output):
+        assert time.monotonic() < deadline, f"{event!r} never logged: {_logged_events(output)[-10:]}"
+        await asyncio.sleep(0.05)
+
+
+async def _slow_body(first_half: bytes, rest: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
+    yield first_half
+    await release.wait()
+    yield rest
+
+
+def _never_accepted(error: Exception) -> bool:
+    if isinstance(error, httpx.ConnectError):
+        return True
+    return isinstance(error, httpx.RemoteProtocolError) and "without sending a response" in str(error)
+
+
+async def _place(http: httpx.AsyncClient, headers: dict[str, str], product_id: int) -> httpx.Response | Exception:
+    try:
+        return await http.post(
+            "/api/v1/orders", json={"items": [{"product_id": product_id, "quantity": 1}]}, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        return exc
+
+
+async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_flushes_spans(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}"
+    await databases.recreate(database_url)
+    engine = create_engine(make_settings(database_url))
+    await databases.upgrade(engine)
+    output = tmp_path / "forge.log"
+    with (
+        otlp_receiver() as receiver,
+        services.forge_process(_env(database_url, receiver), cwd=tmp_path, output=output) as (process, base),
+    ):
+        limits = httpx.Limits(max_connections=BURST + 5)
+        async with httpx.AsyncClient(base_url=base, timeout=SHUTDOWN_TIMEOUT, limits=limits) as http:
+            user = await helpers.user_headers(http)
+            product_id = await _product(http, engine)
+
+            release = asyncio.Event()
+            body = json.dumps({"items": [{"product_id": product_id, "quantity": 2}]}).encode()
+            slow = asyncio.create_task(
+                http.post(
+                    "/api/v1/orders",
+                    content=_slow_body(body[:10], body[10:], release),
+                    headers={**user, "Content-Type": "application/json"},
+                )
+            )
+            # The burst on connections of its own: none reuses an idle keep-alive connection that shutdown closes.
+            burst_http = httpx.AsyncClient(base_url=base, timeout=SHUTDOWN_TIMEOUT, limits=limits)
+            burst = [asyncio.create_task(_place(burst_http, user, product_id)) for _ in range(BURST)]
+            await asyncio.wait(burst, return_when=asyncio.FIRST_COMPLETED)  # the server is busy with the burst
+
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            await _wait_for_event(output, "Shutting down")
+            # Still running (the slow request holds it), yet no longer accepting connections.
+            assert process.poll() is None
+            with pytest.raises(httpx.ConnectError):
+                async with httpx.AsyncClient(base_url=base, timeout=5) as fresh:
+                    await fresh.get("/healthz")
+
+            release.set()
+            answers = [*await asyncio.gather(*burst), await slow]
+            await burst_http.aclose()
+        returncode = await asyncio.to_thread(process.wait, SHUTDOWN_TIMEOUT + 10)
+        stopped_after = time.monotonic() - signalled
+
+    events = _logged_events(output)
+    # A clean shutdown: the lifespan ran to its end ("stopped": pools closed, tracer provider shut down), and no
+    # request was cancelled at the deadline; `forge serve` then exits 0, a requested stop (cli._exit_cleanly).
+    assert returncode == 0, output.read_text()
+    assert events[-3:] == ["stopped", "Application shutdown complete.", f"Finished server process [{process.pid}]"]
+    assert not [e for e in events if "timeout graceful shutdown exceeded" in e]
+    assert stopped_after < SHUTDOWN_TIMEOUT
+    # Every request the server had begun got its complete answer, a 201. The others were never accepted: their
+    # connection was refused, or closed before the server read the request (no response begun), never cut mid-way.
+    failures = [
+        a for a in answers if (a.status_code != 201 if isinstance(a, httpx.Response) else not _never_accepted(a))
+    ]
+    assert not failures, failures
+    acknowledged = {int(a.json()["id"]) for a in answers if isinstance(a, httpx.Response)}
+    assert isinstance(answers[-1], httpx.Response), "the request in flight at SIGTERM was not answered"
+
+    async with engine.connect() as connection:
+        stored = set((await connection.execute(select(Order.id))).scalars())
+    await engine.dispose()
+    assert stored == acknowledged
+
+    exported = {int(attributes(span)["order.id"]) for span in receiver.by_name("orders.place")}
+    assert exported == acknowledged
+
+
+async def _product(http: httpx.AsyncClient, engine: Any) -> int:
+    """A product with plenty of stock, created by an administrator promoted directly in the database."""
+    email = helpers.unique_email("shutdown-admin")
+    await helpers.register(http, email=email)
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("UPDATE user_account SET role = 'admin' WHERE email = ?", (email,))
+    admin = helpers.bearer((await helpers.login(http, email))["access_token"])
+    return int((await helpers.create_product(http, admin, quantity=10_000))["id"])
