@@ -19,7 +19,7 @@ from app.core.http import create_http_client
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
-from app.core.problems import install_exception_handlers
+from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
 
     install_exception_handlers(app)
+    install_problem_schema(app)
     install_idempotency(app)
     app.include_router(health_router)
     app.include_router(_api_router())
