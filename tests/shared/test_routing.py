@@ -87,6 +87,13 @@ def test_every_error_is_documented_as_a_problem_and_a_route_description_wins() -
     assert "ProblemFieldError" in document["components"]["schemas"]
 
 
+def test_401_and_429_document_the_header_they_always_carry() -> None:
+    responses = _document()["paths"]["/things/{thing_id}"]["get"]["responses"]
+    assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert responses["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 0}
+    assert "headers" not in responses["404"]
+
+
 def test_the_service_documents_problems_on_every_operation() -> None:
     document = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
     assert "Problem" in document["components"]["schemas"]
@@ -95,6 +102,12 @@ def test_the_service_documents_problems_on_every_operation() -> None:
             errors = {status: r for status, r in operation["responses"].items() if int(status) >= 400}
             assert {"413", "500"} <= set(errors), (method, path)
             assert all(r["content"] == PROBLEM_CONTENT for r in errors.values()), (method, path)
+
+
+async def test_a_401_carries_the_documented_header(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/users/me")
+    helpers.problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,17 @@ _ERROR_DESCRIPTIONS = {
     503: "The database, or the rate limiter's Redis when it fails closed, is unavailable (`Retry-After`).",
 }
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+# Headers that every response of a status carries (AuthenticationError and RateLimitedError set them).
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`.", "required": True, "schema": {"type": "string"}}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until a retry may succeed.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
 
 _answers: WeakKeyDictionary[Callable[..., Any], frozenset[int]] = WeakKeyDictionary()
 
@@ -155,8 +166,11 @@ def _is_error(status: int | str) -> bool:
     return str(status).isdigit() and int(status) >= 400  # noqa: PLR2004
 
 
-def _with_problem_content(response: dict[str, Any]) -> dict[str, Any]:
-    return response if "content" in response else {**response, "content": _PROBLEM_CONTENT}
+def _as_problem(status: int | str, response: dict[str, Any]) -> dict[str, Any]:
+    documented: dict[str, Any] = {"content": _PROBLEM_CONTENT}
+    if (headers := _ERROR_HEADERS.get(int(status))) is not None:
+        documented["headers"] = headers
+    return {**documented, **response}
 
 
 _NOT_MODIFIED_DOC = {
@@ -175,7 +189,7 @@ class ForgeRoute(APIRoute):
         }
         merged = {**generic, **self.responses}
         self.responses = {
-            status: _with_problem_content(response) if _is_error(status) else response
+            status: _as_problem(status, response) if _is_error(status) else response
             for status, response in sorted(merged.items(), key=lambda item: str(item[0]))
         }
 
