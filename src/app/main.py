@@ -19,7 +19,7 @@ from app.core.http import create_http_client
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
-from app.core.problems import install_exception_handlers
+from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dynamic_endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
 
     install_exception_handlers(app)
+    install_problem_schema(app)
     install_idempotency(app)
     # The dynamic endpoints' catch-all first: their requests then skip matching every built-in route, and
     # others pay one failed prefix match for it.

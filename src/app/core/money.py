@@ -7,9 +7,11 @@ two fraction digits (`"19.90"`), which every JSON parser reads without rounding.
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, PlainSerializer
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 __all__ = ["CENT", "Money", "MoneyOut", "format_money"]
 
@@ -40,5 +42,38 @@ def format_money(value: Decimal) -> str:
     return format(value.quantize(CENT), "f")
 
 
-Money = Annotated[Decimal, BeforeValidator(_to_decimal), Field(decimal_places=2, allow_inf_nan=False)]
+_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
+def _json_number(value: Any) -> int | float:
+    number = Decimal(str(value))
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+class _MoneyJsonSchema:
+    """Document Money's constraints in JSON Schema terms.
+
+    Pydantic cannot apply a Decimal's constraints to its `anyOf` (a number or a string), so it leaves them as
+    `gt`, `lt`, `decimal_places`... keys, which are not JSON Schema and which clients and generators ignore: the
+    bounds and the two fraction digits went undocumented. They belong on the number; the string gets a pattern.
+    """
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        number: dict[str, Any] = {"type": "number"}
+        for key, keyword in _BOUNDS.items():
+            if key in json_schema:
+                number[keyword] = _json_number(json_schema.pop(key))
+        places = json_schema.pop("decimal_places", None)
+        fraction = r"(\.\d+)?" if places is None else rf"(\.\d{{1,{places}}})?"
+        if places is not None:
+            number["multipleOf"] = _json_number(Decimal(1).scaleb(-places))
+        string = {"type": "string", "pattern": rf"^[+-]?\d+{fraction}$"}
+        return {**json_schema, "anyOf": [number, string]}
+
+
+# The JSON schema hook last, so that it sees the constraints of the field that uses Money (`Field(gt=0)`).
+Money = Annotated[
+    Decimal, BeforeValidator(_to_decimal), Field(decimal_places=2, allow_inf_nan=False), _MoneyJsonSchema()
+]
 MoneyOut = Annotated[Decimal, PlainSerializer(format_money, return_type=str, when_used="json")]

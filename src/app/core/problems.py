@@ -13,6 +13,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +26,11 @@ from app.core.exceptions import ConflictError, ForgeError, InvalidInputError, Se
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_SCHEMA_REF",
+    "Problem",
+    "ProblemFieldError",
     "install_exception_handlers",
+    "install_problem_schema",
     "problem_body",
     "problem_type",
     "send_problem",
@@ -35,6 +40,66 @@ __all__ = [
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _PROBLEM_TYPE_PREFIX = "urn:forgeapi:problem:"
 _log = structlog.get_logger("app.errors")
+
+
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+class ProblemFieldError(BaseModel):
+    """One invalid input of a 422 problem."""
+
+    location: str = Field(description="`body`, `query`, `path` or `header`.")
+    pointer: str = Field(description="A JSON pointer to the invalid value within its location (`#/items/0/quantity`).")
+    detail: str
+    code: str = Field(description="A stable, machine-readable reason (`missing`, `string_too_short`...).")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error is answered with one, as `application/problem+json`.
+
+    Some problems carry the extension members listed here; others may be added, as RFC 9457 allows.
+    """
+
+    # Documents the body for OpenAPI only: the handlers below build it as bytes, without this model.
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="`urn:forgeapi:problem:<slug>`, or `about:blank` for plain HTTP errors.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str = Field(description="The request path.")
+    request_id: str | None = Field(default=None, description="The request's `X-Request-ID`; quote it to support.")
+    errors: list[ProblemFieldError] | None = Field(default=None, description="422: one entry per invalid input.")
+    sources: list[str] | None = Field(default=None, description="502/504: the upstream sources that failed.")
+    retry_after: int | None = Field(default=None, description="429: seconds until a retry may succeed.")
+    checks: dict[str, str] | None = Field(default=None, description="503 from /readyz: each check's outcome.")
+    product_id: int | None = Field(default=None, description="409 insufficient-stock: the product short of stock.")
+    requested: int | None = Field(default=None, description="409 insufficient-stock: the quantity ordered.")
+    available: int | None = Field(default=None, description="409 insufficient-stock: the quantity in stock.")
+
+
+def _problem_schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    return {**definitions, "Problem": schema}
+
+
+def install_problem_schema(app: FastAPI) -> None:
+    """Add `Problem` to the OpenAPI components, for the error responses that `ForgeRoute` documents with it.
+
+    Not through FastAPI's `responses={...: {"model": ...}}`: that documents the model as `application/json`.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(_problem_schemas())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_type(slug: str) -> str:

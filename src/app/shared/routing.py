@@ -1,26 +1,37 @@
-"""`ForgeRoute`: FastAPI's route with two changes to how a request body is read, and edge caching on request.
+"""`ForgeRoute`: FastAPI's route with two changes to how a request body is read, edge caching on request, and
+every error status it can answer documented in OpenAPI.
 
 - 415 for a body in a media type the operation does not accept. FastAPI parses a body as JSON only when the
   Content-Type says JSON; any other type reaches validation as raw bytes and ends as a puzzling 422.
 - JSON numbers with a fraction are parsed as `Decimal`, not `float`, so that money arrives exactly as the client
   wrote it (`19.99` stays `19.99`), and the non-standard `NaN`/`Infinity` literals are refused.
+- Error responses are documented from what the route is made of (see `documented_errors`): 413 and 500
+  everywhere, 429 and 503 behind the rate limiter, 400/415/422 for a body, 422 for parameters, 404 for a path
+  parameter, and whatever its dependencies declare with `@answers(...)` (401 for authentication, 403 for
+  authorisation). Routes declare the rest (`responses={409: {"description": ...}}`). Every 4xx/5xx response is
+  documented as an `application/problem+json` `Problem`, so that the schema matches what the handlers send.
 """
 
 import json
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 from fastapi import Path, params
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.exceptions import UnsupportedMediaTypeError
+from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
+from app.shared.ratelimit import EXEMPT_PATHS
 
-__all__ = ["MAX_ID", "ForgeRoute", "ResourceID"]
+__all__ = ["MAX_ID", "ForgeRoute", "ResourceID", "answers", "documented_errors"]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -77,6 +88,91 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers
 
 
+# The generic description of each error status; a route's own `responses` entry replaces it.
+_ERROR_DESCRIPTIONS = {
+    400: "The body cannot be parsed: malformed JSON (`malformed-json`) or form data.",
+    401: "Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`).",
+    403: "Authenticated, but not allowed: not an administrator, or an API key without the scope.",
+    404: "No such resource (or not the caller's).",
+    409: "The request conflicts with the current state of the resource.",
+    413: "The request body exceeds FORGE_MAX_BODY_BYTES.",
+    415: "The body's Content-Type is not one the operation takes.",
+    422: "Invalid input: `errors` lists each invalid field with a JSON pointer.",
+    429: "Over a rate limit: `Retry-After` says when to retry.",
+    500: "A bug: logged with its traceback; quote `request_id`.",
+    503: "The database, or the rate limiter's Redis when it fails closed, is unavailable (`Retry-After`).",
+}
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+# Headers that every response of a status carries (AuthenticationError and RateLimitedError set them).
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`.", "required": True, "schema": {"type": "string"}}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until a retry may succeed.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+_answers: WeakKeyDictionary[Callable[..., Any], frozenset[int]] = WeakKeyDictionary()
+
+
+def answers[D: Callable[..., Any]](*statuses: int) -> Callable[[D], D]:
+    """Declare the error statuses a dependency can answer with; every route that uses it documents them.
+
+    On a class, it holds for every instance used as a dependency (`Depends(Authorized(...))`).
+    """
+
+    def mark(dependency: D) -> D:
+        _answers[dependency] = frozenset(statuses)
+        return dependency
+
+    return mark
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for dependency in dependant.dependencies:
+        yield from _dependants(dependency)
+
+
+def _declared_by_dependencies(dependant: Dependant) -> set[int]:
+    statuses: set[int] = set()
+    for call in (d.call for d in _dependants(dependant) if d.call is not None):
+        for key in (call, type(call)):
+            try:
+                statuses |= _answers.get(key, frozenset())
+            except TypeError:  # not weakly referenceable: never marked
+                continue
+    return statuses
+
+
+def documented_errors(route: APIRoute) -> set[int]:
+    """The error statuses `route` can answer with, derived from what it is made of."""
+    statuses = {413, 500}  # any request may declare a body too large; any handler may have a bug
+    if route.path not in EXEMPT_PATHS:
+        statuses |= {429, 503}  # the global rate limit (503 when Redis is down and it fails closed)
+    if route.body_field is not None:
+        statuses |= {400, 415, 422}
+    if get_flat_params(route.dependant):
+        statuses.add(422)
+    if any(d.path_params for d in _dependants(route.dependant)):
+        statuses.add(404)  # path parameters name resources, which may not exist
+    return statuses | _declared_by_dependencies(route.dependant)
+
+
+def _is_error(status: int | str) -> bool:
+    return str(status).isdigit() and int(status) >= 400  # noqa: PLR2004
+
+
+def _as_problem(status: int | str, response: dict[str, Any]) -> dict[str, Any]:
+    documented: dict[str, Any] = {"content": _PROBLEM_CONTENT}
+    if (headers := _ERROR_HEADERS.get(int(status))) is not None:
+        documented["headers"] = headers
+    return {**documented, **response}
+
+
 _NOT_MODIFIED_DOC = {
     "description": "Not Modified: `If-None-Match` named the current ETag. No body; ETag and Cache-Control as a 200."
 }
@@ -87,6 +183,15 @@ class ForgeRoute(APIRoute):
         if edge_cache_policy(endpoint) is not None:
             kwargs["responses"] = {**(kwargs.get("responses") or {}), 304: _NOT_MODIFIED_DOC}
         super().__init__(path, endpoint, **kwargs)
+        # Read by FastAPI when it generates the OpenAPI document, not when it serves a request.
+        generic: dict[int | str, dict[str, Any]] = {
+            status: {"description": _ERROR_DESCRIPTIONS[status]} for status in documented_errors(self)
+        }
+        merged = {**generic, **self.responses}
+        self.responses = {
+            status: _as_problem(status, response) if _is_error(status) else response
+            for status, response in sorted(merged.items(), key=lambda item: str(item[0]))
+        }
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

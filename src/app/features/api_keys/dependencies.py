@@ -16,6 +16,7 @@ from app.features.api_keys.models import Scope
 from app.features.users import service as users_service
 from app.features.users.dependencies import bearer_scheme
 from app.features.users.models import User
+from app.shared.routing import answers
 
 __all__ = [
     "API_KEY_HEADER",
@@ -51,6 +52,7 @@ class Principal:
     api_key_id: int | None = None
 
 
+@answers(401, 403)
 class Authorized:
     """A JWT user (admins only when `admin`), or an API key carrying `scope` whose owner is active (and admin)."""
 

@@ -14,8 +14,16 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ForgeRoute)
 
+_PLACE_ORDER_ERRORS = {
+    **IDEMPOTENCY_RESPONSES,
+    409: {
+        "description": "Short stock (`insufficient-stock`, with `product_id`, `requested`, `available`; nothing "
+        "changes), or a request with the same Idempotency-Key still in progress (`Retry-After`)."
+    },
+}
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=IDEMPOTENCY_RESPONSES)
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=_PLACE_ORDER_ERRORS)
 async def place_order(
     data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter
 ) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)

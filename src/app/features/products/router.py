@@ -42,6 +42,10 @@ async def update_product(
     return await service.update_product(session, product_id=product_id, changes=changes)
 
 
-@router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{product_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "Orders refer to the product; set its quantity to 0 instead."}},
+)
 async def delete_product(product_id: ResourceID, session: DBSession, _writer: ProductsWriter) -> None:
     await service.delete_product(session, product_id=product_id)

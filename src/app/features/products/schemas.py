@@ -32,6 +32,8 @@ ProductName = Annotated[
 ]
 Price = Annotated[Money, Field(gt=0, lt=MAX_PRICE)]
 Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
+# The bounds inside, not on `PriceFilter | None`: there they would escape Money's JSON schema (core/money.py).
+PriceFilter = Annotated[Money, Field(ge=0, le=MAX_PRICE_FILTER)]
 
 
 class ProductCreate(BaseModel):
@@ -79,8 +81,8 @@ class ProductFilters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     q: Annotated[str | None, Field(max_length=100, description="Case-insensitive substring of the name.")] = None
-    min_price: Annotated[Money | None, Field(ge=0, le=MAX_PRICE_FILTER)] = None
-    max_price: Annotated[Money | None, Field(ge=0, le=MAX_PRICE_FILTER)] = None
+    min_price: PriceFilter | None = None
+    max_price: PriceFilter | None = None
 
     @model_validator(mode="after")
     def _range(self) -> Self:

@@ -10,6 +10,7 @@ from app.core.exceptions import AuthenticationError, PermissionDeniedError
 from app.core.security import Tokens
 from app.features.users import service
 from app.features.users.models import User
+from app.shared.routing import answers
 
 __all__ = ["AdminUser", "CurrentUser", "bearer_scheme"]
 
@@ -18,6 +19,7 @@ TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
+@answers(401)
 async def get_current_user(
     session: DBSession, tokens: Tokens, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> User:
@@ -30,6 +32,7 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+@answers(403)
 async def require_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         msg = "This operation is for administrators."

@@ -41,18 +41,25 @@ async def limit_login(request: Request, form: LoginForm) -> None:
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     dependencies=[Depends(RateLimit("register"))],
+    responses={409: {"description": "The e-mail address is taken (compared case-insensitively)."}},
 )
 async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User:
     return await service.register_user(session, data=data, hasher=hasher)
 
 
-@auth_router.post("/token", dependencies=[Depends(limit_login)])
+@auth_router.post(
+    "/token",
+    dependencies=[Depends(limit_login)],
+    responses={401: {"description": "Wrong e-mail address or password, or a deactivated account."}},
+)
 async def issue_token(form: LoginForm, session: ReadMostlyDBSession, hasher: Hasher, tokens: Tokens) -> TokenPair:
     """OAuth2 password flow: `username` is the e-mail address."""
     return await service.login(session, email=form.username, password=form.password, hasher=hasher, tokens=tokens)
 
 
-@auth_router.post("/refresh")
+@auth_router.post(
+    "/refresh", responses={401: {"description": "Invalid, expired or revoked refresh token, or an access token."}}
+)
 async def refresh(data: RefreshRequest, session: DBSession, tokens: Tokens) -> TokenPair:
     return await service.refresh_tokens(session, refresh_token=data.refresh_token, tokens=tokens)
 
@@ -77,6 +84,10 @@ async def list_users(
     return await service.list_users(session, params=pagination, phone=phone)
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses={409: {"description": "Admins cannot demote or deactivate their own account."}},
+)
 async def update_user(user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, admin: AdminUser) -> User:
     return await service.update_user(session, actor=admin, user_id=user_id, changes=changes)

@@ -1,0 +1,132 @@
+"""`ForgeRoute` documents every error status a route can answer, as problem+json (issue #8)."""
+
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel
+
+from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, Problem, install_problem_schema
+from app.main import create_app
+from app.shared.routing import ForgeRoute, ResourceID, answers
+from tests import helpers
+from tests.conftest import make_settings
+
+PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+
+
+class Thing(BaseModel):
+    name: str
+
+
+@answers(401, 403)
+async def guard() -> None:
+    return None
+
+
+@answers(401)
+class ClassGuard:
+    async def __call__(self) -> None:
+        return None
+
+
+def _document() -> dict[str, Any]:
+    router = APIRouter(route_class=ForgeRoute)
+
+    @router.get("/healthz")
+    async def probe() -> Thing:
+        return Thing(name="ok")
+
+    @router.get("/plain")
+    async def plain() -> Thing:
+        return Thing(name="x")
+
+    @router.post("/things", status_code=201, responses={409: {"description": "Taken."}})
+    async def create(thing: Thing, _: Annotated[None, Depends(guard)]) -> Thing:
+        return thing
+
+    @router.get("/things/{thing_id}")
+    async def read(thing_id: ResourceID, _: Annotated[None, Depends(ClassGuard())]) -> Thing:
+        return Thing(name=str(thing_id))
+
+    app = FastAPI()
+    app.include_router(router, prefix="")
+    install_problem_schema(app)
+    return app.openapi()
+
+
+def _statuses(document: dict[str, Any], path: str, method: str) -> list[str]:
+    return sorted(document["paths"][path][method]["responses"])
+
+
+def test_statuses_follow_from_what_the_route_is_made_of() -> None:
+    document = _document()
+    assert _statuses(document, "/healthz", "get") == ["200", "413", "500"]  # no rate limit on probes
+    assert _statuses(document, "/plain", "get") == ["200", "413", "429", "500", "503"]
+    # A body: 400/415/422; a dependency marked with @answers: 401/403; the route's own 409.
+    with_body = ["201", "400", "401", "403", "409", "413", "415", "422", "429", "500", "503"]
+    assert _statuses(document, "/things", "post") == with_body
+    # A path parameter: 404 and 422; a class marked with @answers, used through an instance: 401.
+    assert _statuses(document, "/things/{thing_id}", "get") == ["200", "401", "404", "413", "422", "429", "500", "503"]
+
+
+def test_every_error_is_documented_as_a_problem_and_a_route_description_wins() -> None:
+    document = _document()
+    responses = document["paths"]["/things"]["post"]["responses"]
+    assert responses["409"] == {"description": "Taken.", "content": PROBLEM_CONTENT}
+    for status, response in responses.items():
+        if int(status) >= 400:
+            assert response["content"] == PROBLEM_CONTENT, status
+    assert "application/json" in responses["201"]["content"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's 422 is replaced
+    problem = document["components"]["schemas"]["Problem"]
+    assert problem["additionalProperties"] is True  # extension members
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "instance"}
+    assert problem["properties"]["errors"]["anyOf"][0]["items"] == {"$ref": "#/components/schemas/ProblemFieldError"}
+    assert "ProblemFieldError" in document["components"]["schemas"]
+
+
+def test_401_and_429_document_the_header_they_always_carry() -> None:
+    responses = _document()["paths"]["/things/{thing_id}"]["get"]["responses"]
+    assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert responses["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 0}
+    assert "headers" not in responses["404"]
+
+
+def test_the_service_documents_problems_on_every_operation() -> None:
+    document = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    assert "Problem" in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            errors = {status: r for status, r in operation["responses"].items() if int(status) >= 400}
+            assert {"413", "500"} <= set(errors), (method, path)
+            assert all(r["content"] == PROBLEM_CONTENT for r in errors.values()), (method, path)
+
+
+async def test_a_401_carries_the_documented_header(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/users/me")
+    helpers.problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("POST", "/api/v1/auth/register", {"json": {"email": "nope"}}, 422),
+        ("POST", "/api/v1/auth/register", {"content": b"{", "headers": {"Content-Type": "application/json"}}, 400),
+        ("POST", "/api/v1/auth/register", {"content": b"x", "headers": {"Content-Type": "text/plain"}}, 415),
+        ("GET", "/api/v1/users/me", {}, 401),
+        ("GET", "/api/v1/products/999999", {}, 404),
+        ("GET", "/api/v1/nowhere", {}, 404),
+    ],
+)
+async def test_real_problem_bodies_match_the_documented_problem(
+    client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
+    response = await client.request(method, path, **kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == helpers.PROBLEM_JSON
+    problem = Problem.model_validate_json(response.content)
+    assert problem.status == status
+    assert problem.request_id == response.headers["x-request-id"]
