@@ -12,25 +12,18 @@ variant (log level WARNING) so that they do not dilute the differences.
 """
 
 import argparse
-import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from app.features.products.models import Product
 from benchmarks._http import run_wrk, serve, wrk_available
+from benchmarks.harness import prepare_database
 
 PATH = "/api/v1/products?page=3&size=20"
 
@@ -91,22 +84,6 @@ def otlp_sink() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def prepare_database(url: str, products: int) -> None:
-    env = {**os.environ, "FORGE_DATABASE_URL": url}
-    forge = str(Path(sys.executable).with_name("forge"))
-    subprocess.run([forge, "db", "upgrade"], env=env, check=True, capture_output=True)
-
-    async def seed() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as connection:
-            await connection.execute(delete(Product))
-            rows = [{"name": f"Product {i:05d}", "price": Decimal("9.99"), "quantity": 100} for i in range(products)]
-            await connection.execute(insert(Product), rows)
-        await engine.dispose()
-
-    asyncio.run(seed())
 
 
 def main() -> None:
