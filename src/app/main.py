@@ -106,6 +106,7 @@ def _api_router() -> APIRouter:
         aggregate_router,
         client_config_router,
         dynamic_admin_router,
+        # forge feature new: routers go above this line
     ):
         api.include_router(router)
     return api
