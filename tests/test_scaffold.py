@@ -111,6 +111,23 @@ def test_a_path_that_is_no_project_is_refused(tmp_path: Path) -> None:
         new_feature(tmp_path, "invoices")
 
 
+def test_generation_registers_the_router_the_model_and_the_contracts(project: Path) -> None:
+    """In-process (for coverage); the copy then holds two new features, which the end-to-end test checks together."""
+    written = new_feature(project, "line_items")
+
+    assert project / "src" / "app" / "features" / "line_items" / "router.py" in written
+    main = (project / "src" / "app" / "main.py").read_text(encoding="utf-8")
+    assert "from app.features.line_items.router import router as line_items_router\n" in main
+    assert "        line_items_router,\n        # forge feature new: routers go above this line" in main
+    models = (project / "src" / "app" / "models.py").read_text(encoding="utf-8")
+    assert "from app.features.line_items.models import LineItem\n" in models
+    assert '    "LineItem",\n' in models
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'name = "Only the line_items feature imports its repository"' in pyproject
+    assert '"app.features.line_items.router"]' in pyproject
+    assert "/line-items" in (project / "src" / "app" / "features" / "line_items" / "router.py").read_text("utf-8")
+
+
 def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(project: Path) -> None:
     created = run(project, BIN / "forge", "feature", "new", "invoices")
     assert created.returncode == 0, created.stderr
@@ -124,7 +141,9 @@ def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(proje
         "service.py",
     ]
     migration = next((project / "alembic" / "versions").glob("*_invoices.py"))
+    line_items = project / "src" / "app" / "features" / "line_items"
     new_files = [package, project / "tests" / "features" / "invoices", migration]
+    new_files += [line_items] if line_items.exists() else []  # written by the test before, when it ran
 
     again = run(project, BIN / "forge", "feature", "new", "invoices")
     assert again.returncode == 2
