@@ -38,7 +38,7 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
-from app.shared.api_docs import install_docs
+from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.idempotency import install_idempotency
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
@@ -127,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=fastapi_telemetry(telemetry),  # around the whole middleware stack
     )
     app.state.settings = settings
+    # FastAPI's own docs_url stays None (its pages load from a CDN): the docs' address for clients is kept here.
+    app.state.docs_url = DOCS_URL if settings.docs_enabled else None
     app.state.telemetry = telemetry
     app.state.tracer_provider = telemetry.tracer_provider if telemetry else None
     configure_encryption(load_keys(settings))
