@@ -68,6 +68,9 @@ async def test_the_assets_are_served_with_the_strict_csp(client: httpx.AsyncClie
     assert response.status_code == 200
     assert response.content == (STATIC_DIR / asset).read_bytes()
     assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response.headers["cache-control"] == "no-cache"  # kept, and revalidated by its ETag
+    revalidated = await client.get(f"/docs/static/{asset}", headers={"if-none-match": response.headers["etag"]})
+    assert revalidated.status_code == 304
 
 
 def test_the_vendored_assets_ship_with_their_licences() -> None:

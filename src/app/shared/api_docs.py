@@ -18,11 +18,13 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
@@ -57,6 +59,15 @@ def _page(body: bytes) -> Callable[[Request], Awaitable[HTMLResponse]]:
     return endpoint
 
 
+class _Assets(StaticFiles):
+    """The vendored files, revalidated by ETag on each visit (304) instead of the default `no-store` re-download."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "no-cache"
+        return response
+
+
 def install_docs(app: FastAPI, *, openapi_url: str) -> Mapping[str, bytes]:
     """Add /docs, /docs/oauth2-redirect, /redoc and the assets to `app`; return each page's CSP by path.
 
@@ -82,7 +93,7 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> Mapping[str, bytes]:
             with_google_fonts=False,
         ).body,
     }
-    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="docs-static")
+    app.mount(STATIC_URL, _Assets(directory=STATIC_DIR), name="docs-static")
     for path, body in pages.items():
         app.router.routes.append(Route(path, _page(bytes(body)), methods=["GET", "HEAD"]))
     return {path: page_policy(bytes(body)) for path, body in pages.items()}
