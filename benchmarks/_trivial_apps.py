@@ -36,7 +36,7 @@ def _with_context(gate: RateLimitGate | None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=1_048_576,
-        security_headers=SecurityHeaders(hsts=False, docs_paths=()),
+        security_headers=SecurityHeaders(hsts=False, docs_policies={}),
         rate_limit=gate,
         access_log=False,
     )

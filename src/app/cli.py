@@ -34,6 +34,7 @@ from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 from app.models import metadata
+from app.scaffold import ScaffoldError, new_feature
 
 __all__ = ["app", "main"]
 
@@ -50,6 +51,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(encryption_app, name="encryption")
 app.add_typer(endpoints_app, name="endpoints")
+feature_app = typer.Typer(help="Feature slices: scaffold a new one.", no_args_is_help=True)
+app.add_typer(feature_app, name="feature")
 
 
 def _settings() -> Settings:
@@ -351,6 +354,28 @@ def endpoints_import(
         raise typer.Exit(code=1) from None
     asyncio.run(announce(settings, report.version))
     typer.echo(f"Imported {len(specs)} spec(s): {report.created} created, {report.updated} updated.")
+
+
+@feature_app.command("new")
+def feature_new(
+    name: Annotated[str, typer.Argument(help="The feature's package and plural name, e.g. invoices or line_items.")],
+    singular: Annotated[
+        str | None, typer.Option(help="The singular (variables, the table); derived from NAME when left out.")
+    ] = None,
+    project: Annotated[
+        Path, typer.Option(file_okay=False, help="The project's root directory.", show_default="the current one")
+    ] = Path(),
+) -> None:
+    """Write a complete feature slice (CRUD, pagination, admin-only writes), its tests and its migration."""
+    try:
+        written = new_feature(project, name, singular=singular)
+    except ScaffoldError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(code=2) from None
+    for path in written:
+        typer.echo(f"  {path}")
+    typer.secho(f"Feature {name!r} written. Next:", fg="green")
+    typer.echo(f"  uv run forge db upgrade\n  uv run pytest tests/features/{name}")
 
 
 def main() -> None:

@@ -38,13 +38,15 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.idempotency import install_idempotency
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
-DOCS_URL = "/docs"
+OPENAPI_URL = "/openapi.json"
+
 _log = structlog.get_logger("app")
 
 
@@ -104,6 +106,7 @@ def _api_router() -> APIRouter:
         aggregate_router,
         client_config_router,
         dynamic_admin_router,
+        # forge feature new: routers go above this line
     ):
         api.include_router(router)
     return api
@@ -118,13 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="A production-ready FastAPI service foundation.",
         lifespan=_lifespan(settings),
-        docs_url=DOCS_URL if settings.docs_enabled else None,
+        docs_url=None,  # served by install_docs from the app's own assets, not FastAPI's CDN-loading pages
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
-        swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect" if settings.docs_enabled else None,
+        openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         telemetry=fastapi_telemetry(telemetry),  # around the whole middleware stack
     )
     app.state.settings = settings
+    # FastAPI's own docs_url stays None (its pages load from a CDN): the docs' address for clients is kept here.
+    app.state.docs_url = DOCS_URL if settings.docs_enabled else None
     app.state.telemetry = telemetry
     app.state.tracer_provider = telemetry.tracer_provider if telemetry else None
     configure_encryption(load_keys(settings))
@@ -145,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(_api_router())
     assert_prefix_reserved(app)
     install_openapi(app, app.state.dynamic_endpoints)
+    docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}
 
     # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
     # last-resort 500 cover everything inside it.
@@ -164,11 +169,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=app.state.token_service,
             trusted_proxies=TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header),
         )
-    docs_paths = (DOCS_URL, f"{DOCS_URL}/oauth2-redirect") if settings.docs_enabled else ()
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_paths=docs_paths),
+        security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
         rate_limit=rate_limit,
         metrics=app.state.metrics.http if app.state.metrics is not None else None,
     )

@@ -35,16 +35,18 @@ async def test_security_headers_on_api_responses(client: httpx.AsyncClient) -> N
     assert "strict-transport-security" not in headers  # HSTS only where TLS is promised: production
 
 
-async def test_docs_are_served_without_the_strict_csp(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
-    assert response.status_code == 200
-    assert "content-security-policy" not in response.headers
-    assert response.headers["x-content-type-options"] == "nosniff"
+async def test_docs_pages_get_their_own_csp(client: httpx.AsyncClient) -> None:
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"].startswith("script-src 'self'"), path
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_only_the_docs_pages_go_without_the_csp(client: httpx.AsyncClient) -> None:
-    assert "content-security-policy" in (await client.get("/docsXYZ")).headers
-    assert "content-security-policy" not in (await client.get("/docs/oauth2-redirect")).headers
+async def test_only_the_docs_pages_get_the_docs_csp(client: httpx.AsyncClient) -> None:
+    strict = "default-src 'none'; frame-ancestors 'none'"
+    assert (await client.get("/docsXYZ")).headers["content-security-policy"] == strict
+    assert (await client.get("/docs/")).headers["content-security-policy"] == strict
 
 
 async def test_hsts_is_on_in_production(database_url: str) -> None:

@@ -9,7 +9,7 @@ Pure ASGI rather than `BaseHTTPMiddleware`, which is several times slower and br
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,13 +31,15 @@ _error_log = structlog.get_logger("app.errors")
 # answers and problem+json errors must never be stored by a browser or a shared cache.
 _DEFAULT_CACHE_CONTROL = (b"cache-control", PRIVATE_NO_STORE)
 
+STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
 type RawHeaders = list[tuple[bytes, bytes]]
 
 
 class SecurityHeaders:
-    """The response headers every answer carries; CSP is left off the interactive docs, which need scripts."""
+    """The response headers every answer carries: a strict CSP, except on the docs pages, which get their own."""
 
-    def __init__(self, *, hsts: bool, docs_paths: Iterable[str]) -> None:
+    def __init__(self, *, hsts: bool, docs_policies: Mapping[str, bytes]) -> None:
         self.always: RawHeaders = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -46,11 +48,14 @@ class SecurityHeaders:
         ]
         if hsts:
             self.always.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-        self.csp: RawHeaders = [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
-        self.docs_paths = frozenset(docs_paths)
+        self.strict: RawHeaders = [*self.always, (b"content-security-policy", STRICT_CSP)]
+        # The docs pages run scripts: each has a policy naming its own assets and inline script (app.shared.api_docs).
+        self.docs: dict[str, RawHeaders] = {
+            path: [*self.always, (b"content-security-policy", policy)] for path, policy in docs_policies.items()
+        }
 
     def for_path(self, path: str) -> RawHeaders:
-        return self.always if path in self.docs_paths else self.always + self.csp
+        return self.docs.get(path, self.strict)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -16,4 +16,4 @@ router = APIRouter(prefix="/config", tags=["config"], route_class=ForgeRoute)
 @edge_cached()
 async def get_client_config(request: Request) -> ClientConfig:
     """Public settings for clients (name, version, limits, feature flags); the same for every caller."""
-    return service.client_config(settings=request.app.state.settings, docs_url=request.app.docs_url)
+    return service.client_config(settings=request.app.state.settings, docs_url=request.app.state.docs_url)

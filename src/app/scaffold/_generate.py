@@ -1,0 +1,189 @@
+"""`forge feature new`: write a slice, its tests and its migration, and register it where the project lists features."""
+
+import re
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from app.scaffold._names import FeatureNames, ScaffoldError, feature_names
+from app.scaffold._templates import FILES, MIGRATION, TESTS
+
+__all__ = ["ROUTERS_MARKER", "new_feature"]
+
+# The line in src/app/main.py before which a new feature's router goes (inside the tuple of routers).
+ROUTERS_MARKER = "# forge feature new: routers go above this line"
+_TABLE = re.compile(r"""__tablename__\s*=\s*["']([^"']+)["']""")
+
+
+def _existing_tables(src: Path) -> set[str]:
+    return {match for path in src.rglob("*.py") for match in _TABLE.findall(path.read_text(encoding="utf-8"))}
+
+
+def _check_free(root: Path, names: FeatureNames) -> None:
+    features = root / "src" / "app" / "features"
+    if not features.is_dir() or not (root / "alembic.ini").is_file():
+        msg = f"{root.resolve()} is not a ForgeAPI project (no src/app/features or alembic.ini); run this at its root."
+        raise ScaffoldError(msg)
+    taken = {path.name for path in features.iterdir() if path.is_dir() and not path.name.startswith("_")}
+    if names.feature in taken or names.singular in taken:
+        msg = f"A feature named {names.feature!r} already exists in src/app/features; choose another name."
+        raise ScaffoldError(msg)
+    if names.singular in _existing_tables(root / "src" / "app"):
+        msg = f"A table named {names.singular!r} already exists; pass another singular with --singular."
+        raise ScaffoldError(msg)
+    models = (root / "src" / "app" / "models.py").read_text(encoding="utf-8")
+    if re.search(rf"\b{names.model}\b", models):
+        msg = f"A model class named {names.model!r} already exists; pass another singular with --singular."
+        raise ScaffoldError(msg)
+    if (root / "tests" / "features" / names.feature).exists():
+        msg = f"tests/features/{names.feature} already exists; remove it or choose another name."
+        raise ScaffoldError(msg)
+
+
+def _insert_import(text: str, line: str, *, prefix: str = "from app.features.") -> str:
+    """Insert `line` among the `prefix` imports in sorted place (as ruff's isort orders them)."""
+    lines = text.splitlines(keepends=True)
+    indices = [i for i, existing in enumerate(lines) if existing.startswith(prefix)]
+    if not indices:
+        msg = f"found no '{prefix}...' imports to add {line!r} beside"
+        raise ScaffoldError(msg)
+    module = line.partition(" import ")[0]
+    at = next((i for i in indices if lines[i].partition(" import ")[0] > module), indices[-1] + 1)
+    lines.insert(at, line + "\n")
+    return "".join(lines)
+
+
+def _routers_marker(text: str) -> re.Match[str] | None:
+    return re.search(rf"^([ \t]*){re.escape(ROUTERS_MARKER)}$", text, re.MULTILINE)
+
+
+def _register_router(main: Path, names: FeatureNames) -> None:
+    text = main.read_text(encoding="utf-8")
+    marker = _routers_marker(text)
+    if marker is None:
+        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add the router to the tuple in _api_router() by hand."
+        raise ScaffoldError(msg)
+    text = text[: marker.start()] + f"{marker.group(1)}{names.feature}_router,\n" + text[marker.start() :]
+    text = _insert_import(text, f"from app.features.{names.feature}.router import router as {names.feature}_router")
+    main.write_text(text, encoding="utf-8")
+
+
+def _register_model(models: Path, names: FeatureNames) -> None:
+    text = _insert_import(
+        models.read_text(encoding="utf-8"), f"from app.features.{names.feature}.models import {names.model}"
+    )
+    block = re.search(r"^__all__ = \[\n(.*?)^\]\n", text, re.MULTILINE | re.DOTALL)
+    if block is None:
+        msg = f"{models}: no multi-line __all__ list to add {names.model!r} to"
+        raise ScaffoldError(msg)
+    entries = [*re.findall(r'"([^"]+)"', block.group(1)), names.model]
+    # ruff's RUF022 order: CONSTANTS, then Classes, then the rest, each alphabetical.
+    entries.sort(key=lambda e: (0 if e.isupper() else 1 if e[0].isupper() else 2, e))
+    listed = "".join(f'    "{entry}",\n' for entry in entries)
+    models.write_text(text[: block.start(1)] + listed + text[block.end(1) :], encoding="utf-8")
+
+
+def _register_contracts(pyproject: Path, names: FeatureNames, others: list[str]) -> None:
+    """Keep import-linter's picture complete: the new slice keeps out of others' repositories, and they of its."""
+    text = pyproject.read_text(encoding="utf-8")
+    out: list[str] = []
+    contract = ""
+    for line in text.splitlines():
+        if line.startswith("name = "):
+            contract = line
+            if "Routers hold no SQL" in line:
+                sources = ", ".join(f'"app.features.{o}"' for o in others)
+                out += [
+                    f'name = "Only the {names.feature} feature imports its repository"',
+                    'type = "forbidden"',
+                    f"source_modules = [{sources}]",
+                    f'forbidden_modules = ["app.features.{names.feature}.repository"]',
+                    "allow_indirect_imports = true",
+                    "",
+                    "[[tool.importlinter.contracts]]",
+                ]
+        if line.startswith("source_modules = [") and line.endswith("]"):
+            if re.fullmatch(r'name = "Only the \w+ feature imports its repository"', contract):
+                line = f'{line[:-1]}, "app.features.{names.feature}"]'  # noqa: PLW2901 - the edited line
+            elif "Routers hold no SQL" in contract:
+                line = f'{line[:-1]}, "app.features.{names.feature}.router"]'  # noqa: PLW2901
+        out.append(line)
+    if f"Only the {names.feature} feature" not in "\n".join(out):
+        msg = f'{pyproject}: no "Routers hold no SQL" import-linter contract to place the new contracts beside'
+        raise ScaffoldError(msg)
+    pyproject.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _single_head(root: Path) -> str:
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) != 1:
+        msg = f"The migrations have {len(heads)} heads ({', '.join(heads)}); merge them first (alembic merge)."
+        raise ScaffoldError(msg)
+    return heads[0]
+
+
+def _check_registration_points(root: Path, names: FeatureNames) -> None:
+    main = root / "src" / "app" / "main.py"
+    if _routers_marker(main.read_text(encoding="utf-8")) is None:
+        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add it at the end of the tuple in _api_router()."
+        raise ScaffoldError(msg)
+    if "Routers hold no SQL" not in (root / "pyproject.toml").read_text(encoding="utf-8"):
+        msg = 'pyproject.toml: no "Routers hold no SQL" import-linter contract to add the new router to'
+        raise ScaffoldError(msg)
+    if _migration_path(root, names, datetime.now(UTC)).exists():
+        msg = f"{_migration_path(root, names, datetime.now(UTC))} already exists"
+        raise ScaffoldError(msg)
+
+
+def _migration_path(root: Path, names: FeatureNames, now: datetime) -> Path:
+    return root / "alembic" / "versions" / f"{now:%Y-%m-%d}_{names.feature}.py"
+
+
+def _write_migration(root: Path, names: FeatureNames, *, head: str, now: datetime) -> Path:
+    path = _migration_path(root, names, now)
+    path.write_text(
+        MIGRATION.substitute(
+            feature=names.feature,
+            table=names.singular,
+            revision=uuid.uuid4().hex[:12],
+            down_revision=head,
+            create_date=now.isoformat(sep=" "),
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def new_feature(root: Path, name: str, *, singular: str | None = None) -> list[Path]:
+    """Write the feature `name` into the project at `root`; return the files written or changed.
+
+    Everything is checked before the first file is written, so a refusal leaves the project untouched.
+    """
+    names = feature_names(name, singular=singular)
+    _check_free(root, names)
+    _check_registration_points(root, names)
+    head = _single_head(root)
+    values = asdict(names) | {"Model": names.model, "Title": names.title, "table": names.singular}
+    package = root / "src" / "app" / "features" / names.feature
+    tests = root / "tests" / "features" / names.feature
+    others = sorted(p.name for p in package.parent.iterdir() if (p / "__init__.py").is_file())
+    package.mkdir()
+    written = []
+    for filename, template in FILES.items():
+        (package / filename).write_text(template.substitute(values), encoding="utf-8")
+        written.append(package / filename)
+    tests.mkdir(parents=True)
+    (tests / "__init__.py").write_text("", encoding="utf-8")
+    (tests / f"test_{names.feature}.py").write_text(TESTS.substitute(values), encoding="utf-8")
+    written += [tests / "__init__.py", tests / f"test_{names.feature}.py"]
+    written.append(_write_migration(root, names, head=head, now=datetime.now(UTC)))
+    _register_router(root / "src" / "app" / "main.py", names)
+    _register_model(root / "src" / "app" / "models.py", names)
+    _register_contracts(root / "pyproject.toml", names, others)
+    return [*written, root / "src" / "app" / "main.py", root / "src" / "app" / "models.py", root / "pyproject.toml"]

@@ -1,0 +1,175 @@
+"""`forge feature new`: refused names, and a generated slice that passes every check of the project as written.
+
+The end-to-end test copies the repository (its tracked and unignored files) to a temporary directory, runs the real
+`forge` there with the copy's `src` first on the path, then ruff, mypy, import-linter and pytest over the copy.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app as cli
+from app.scaffold import ScaffoldError, feature_names, new_feature
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository as it is in the work tree (what `git ls-files` lists, untracked new files too)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607 - git from PATH
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    copy = tmp_path_factory.mktemp("project")
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
+
+
+def run(project: Path, *command: str | Path, extra: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """A tool of this virtual environment, in the copy, importing the copy's `app`; SQLite only (see below)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"PYTHONPATH": str(project / "src")}
+    return subprocess.run(  # noqa: S603 - our own tools and arguments
+        [str(part) for part in (*command, *extra)], cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("class", "keyword"),
+        ("match", "keyword"),
+        ("health", "reserved"),
+        ("auth", "reserved"),
+        ("admin", "reserved"),
+        ("x", "reserved"),
+        ("config", "reserved"),
+        ("json", "reserved"),
+        ("Invoices", "not a valid"),
+        ("line-items", "not a valid"),
+        ("2fa", "not a valid"),
+        ("bad__name", "not a valid"),
+        ("trailing_", "not a valid"),
+        ("", "not a valid"),
+        ("sessions", "shadow"),
+        ("lists", "shadow"),
+        ("bases", "clash"),
+    ],
+)
+def test_bad_names_are_refused_with_the_reason(name: str, reason: str) -> None:
+    with pytest.raises(ScaffoldError, match=reason):
+        feature_names(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "singular", "model", "path"),
+    [
+        ("invoices", "invoice", "Invoice", "invoices"),
+        ("line_items", "line_item", "LineItem", "line-items"),
+        ("categories", "category", "Category", "categories"),
+        ("boxes", "box", "Box", "boxes"),
+        ("inventory", "inventory", "Inventory", "inventory"),
+    ],
+)
+def test_names_are_derived(name: str, singular: str, model: str, path: str) -> None:
+    names = feature_names(name)
+    assert (names.singular, names.model, names.path) == (singular, model, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"), [("products", "already exists"), ("orders", "already exists"), ("product", "already exists")]
+)
+def test_existing_features_and_tables_are_refused_and_nothing_is_written(project: Path, name: str, reason: str) -> None:
+    before = (project / "src" / "app" / "main.py").read_text(encoding="utf-8")
+    with pytest.raises(ScaffoldError, match=reason):
+        new_feature(project, name)
+    assert (project / "src" / "app" / "main.py").read_text(encoding="utf-8") == before
+
+
+def test_the_command_refuses_with_a_message_and_exit_code_2(project: Path) -> None:
+    result = runner.invoke(cli, ["feature", "new", "class", "--project", str(project)])
+    assert result.exit_code == 2
+    assert "keyword" in result.output
+
+
+def test_a_path_that_is_no_project_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError, match="not a ForgeAPI project"):
+        new_feature(tmp_path, "invoices")
+
+
+def test_generation_registers_the_router_the_model_and_the_contracts(project: Path) -> None:
+    """In-process (for coverage); the copy then holds two new features, which the end-to-end test checks together."""
+    written = new_feature(project, "line_items")
+
+    assert project / "src" / "app" / "features" / "line_items" / "router.py" in written
+    main = (project / "src" / "app" / "main.py").read_text(encoding="utf-8")
+    assert "from app.features.line_items.router import router as line_items_router\n" in main
+    assert "        line_items_router,\n        # forge feature new: routers go above this line" in main
+    models = (project / "src" / "app" / "models.py").read_text(encoding="utf-8")
+    assert "from app.features.line_items.models import LineItem\n" in models
+    assert '    "LineItem",\n' in models
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'name = "Only the line_items feature imports its repository"' in pyproject
+    assert '"app.features.line_items.router"]' in pyproject
+    assert "/line-items" in (project / "src" / "app" / "features" / "line_items" / "router.py").read_text("utf-8")
+
+
+def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(project: Path) -> None:
+    created = run(project, BIN / "forge", "feature", "new", "invoices")
+    assert created.returncode == 0, created.stderr
+    package = project / "src" / "app" / "features" / "invoices"
+    assert sorted(p.name for p in package.iterdir()) == [
+        "__init__.py",
+        "models.py",
+        "repository.py",
+        "router.py",
+        "schemas.py",
+        "service.py",
+    ]
+    migration = next((project / "alembic" / "versions").glob("*_invoices.py"))
+    line_items = project / "src" / "app" / "features" / "line_items"
+    new_files = [package, project / "tests" / "features" / "invoices", migration]
+    new_files += [line_items] if line_items.exists() else []  # written by the test before, when it ran
+
+    again = run(project, BIN / "forge", "feature", "new", "invoices")
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+    checks = {
+        "ruff": run(project, BIN / "ruff", "check", "."),
+        "ruff format": run(project, BIN / "ruff", "format", "--check", "."),
+        "mypy": run(project, BIN / "mypy", extra=[*map(str, new_files), "src/app/main.py", "src/app/models.py"]),
+        "lint-imports": run(project, BIN / "lint-imports"),
+        # SQLite only: the PostgreSQL test database belongs to the suite running this test.
+        "pytest": run(
+            project,
+            BIN / "python",
+            "-m",
+            "pytest",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "tests/features/invoices",
+            "tests/test_migrations.py",  # the new migration builds exactly the new model, and walks down and up
+        ),
+    }
+    failures = {name: f"{r.stdout}\n{r.stderr}" for name, r in checks.items() if r.returncode != 0}
+    assert failures == {}
+    assert "Only the invoices feature imports its repository KEPT" in checks["lint-imports"].stdout
+    ran = checks["pytest"].stdout.splitlines()
+    assert len([line for line in ran if "test_invoices.py::" in line and "PASSED" in line]) == 6
+    assert any("test_upgrade_from_empty_to_head_matches_the_models[sqlite] PASSED" in line for line in ran)

@@ -1,0 +1,108 @@
+"""After `copier copy`: name the new project, give it its own secrets, relock, and say what to run next.
+
+Run by copier's `_tasks` (copier.yml) in the new project's directory, with the standard library only (the project
+has no virtual environment yet). Safe to run again (`copier update`): an existing .env is never overwritten, so the
+project keeps its keys and the data encrypted with them.
+"""
+
+import argparse
+import base64
+import json
+import re
+import secrets
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+TEMPLATE_NAME = "forgeapi"
+
+
+def _replace_once(path: Path, pattern: str, replacement: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    changed, count = re.subn(pattern, lambda _: replacement, text, count=1, flags=re.MULTILINE)
+    if count != 1:
+        msg = f"{path}: found no line matching {pattern!r} to rename"
+        raise SystemExit(msg)
+    path.write_text(changed, encoding="utf-8")
+
+
+def rename(root: Path, *, name: str, title: str, description: str) -> None:
+    """Project metadata: the distribution name and description, the README's heading, the API docs' title."""
+    # json.dumps gives a string that is valid both as a TOML basic string and as a Python literal.
+    _replace_once(root / "pyproject.toml", r'^name = "forgeapi"$', f"name = {json.dumps(name)}")
+    _replace_once(root / "pyproject.toml", r"^description = .*$", f"description = {json.dumps(description)}")
+    heading = f"# {title}\n\n{description}\n\nBuilt from the ForgeAPI template."
+    _replace_once(root / "README.md", r"^# ForgeAPI$", heading)
+    main = root / "src" / "app" / "main.py"
+    _replace_once(main, r'^        title="ForgeAPI",$', f"        title={json.dumps(title)},")
+
+
+def _key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def env_file(*, name: str, database: str) -> str:
+    """A .env with secrets of this project alone; every run draws new ones."""
+    database_name = name.replace("-", "_")
+    url = (
+        f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database_name}"
+        if database == "postgresql"
+        else f"sqlite+aiosqlite:///./var/{database_name}.db"
+    )
+    return "\n".join(
+        [
+            f"# Written for {name} on {datetime.now(UTC):%Y-%m-%d}: this project's own secrets. Never commit it.",
+            f"FORGE_DATABASE_URL={url}",
+            f"FORGE_SECRET_KEY={secrets.token_urlsafe(48)}",
+            f"FORGE_API_KEY_PEPPER={secrets.token_urlsafe(48)}",
+            f"FORGE_ENCRYPTION_KEYS={_key()}",
+            f"FORGE_BLIND_INDEX_KEY={_key()}",
+            "",
+        ]
+    )
+
+
+def relock(root: Path) -> None:
+    """The lock file names the project: lock again under the new name (from uv's cache when it can)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        print("uv is not on PATH: run `uv lock` in the new project before `uv sync --frozen`.")  # noqa: T201
+        return
+    for command in ([uv, "lock", "--offline", "--quiet"], [uv, "lock", "--quiet"]):
+        if subprocess.run(command, cwd=root, check=False).returncode == 0:  # noqa: S603 - uv with fixed arguments
+            return
+    print("`uv lock` failed: run it in the new project once the package index is reachable.")  # noqa: T201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--description", required=True)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    root = Path.cwd()
+
+    if args.name != TEMPLATE_NAME and 'name = "forgeapi"' in (root / "pyproject.toml").read_text(encoding="utf-8"):
+        rename(root, name=args.name, title=args.title, description=args.description)
+        relock(root)
+    env = root / ".env"
+    if env.exists():
+        print(".env exists: kept as it is (its keys protect data already written).")  # noqa: T201
+    else:
+        env.write_text(env_file(name=args.name, database=args.database), encoding="utf-8")
+        env.chmod(0o600)
+    createdb = f"  createdb -h 127.0.0.1 -U postgres {args.name.replace('-', '_')}\n"
+    print(  # noqa: T201
+        f"\n{args.title} is ready. Next:\n"
+        "  uv sync\n"
+        + (createdb if args.database == "postgresql" else "")
+        + "  uv run forge serve                   # http://127.0.0.1:8000/docs\n"
+        "  uv run forge feature new invoices    # your first feature: a slice, its tests, its migration\n"
+        "  uv run pytest\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
