@@ -47,6 +47,18 @@ class Shop:
         payload = body if body is not None else {"items": [{"product_id": self.product, "quantity": quantity}]}
         return await self.client.post(ORDERS, json=payload, headers=sent)
 
+    async def claim_directly(self, key: str, *, lease: timedelta) -> store.Claim | store.StoredResponse:
+        """Claim `key` for a one-unit order as an attempt that then crashes or stalls would have."""
+        body = f'{{"items":[{{"product_id":{self.product},"quantity":1}}]}}'.encode()
+        async with self.app.state.database.session(writes=True) as session:
+            return await store.claim(
+                session,
+                caller=await self.caller(),
+                key=key,
+                request_fingerprint=store.fingerprint("POST", ORDERS, body),
+                lease=lease,
+            )
+
     async def caller(self) -> str:
         me = (await self.client.get("/api/v1/users/me", headers=self.buyer)).json()
         return f"user:{me['id']}"
@@ -110,16 +122,7 @@ async def test_concurrent_duplicates_place_one_order(shop: Shop) -> None:
 
 
 async def test_a_key_held_by_a_live_attempt_is_409_until_it_finishes(shop: Shop) -> None:
-    caller = await shop.caller()
-    body = f'{{"items":[{{"product_id":{shop.product},"quantity":1}}]}}'.encode()
-    async with shop.app.state.database.session(writes=True) as session:
-        held = await store.claim(
-            session,
-            caller=caller,
-            key="in-flight",
-            request_fingerprint=store.fingerprint("POST", ORDERS, body),
-            lease=timedelta(seconds=30),
-        )
+    held = await shop.claim_directly("in-flight", lease=timedelta(seconds=30))
     assert isinstance(held, store.Claim)
 
     refused = await shop.order("in-flight")
@@ -129,16 +132,7 @@ async def test_a_key_held_by_a_live_attempt_is_409_until_it_finishes(shop: Shop)
 
 
 async def test_a_crashed_attempts_key_is_taken_over_after_its_lease(shop: Shop) -> None:
-    caller = await shop.caller()
-    body = f'{{"items":[{{"product_id":{shop.product},"quantity":1}}]}}'.encode()
-    async with shop.app.state.database.session(writes=True) as session:
-        crashed = await store.claim(
-            session,
-            caller=caller,
-            key="crashed",
-            request_fingerprint=store.fingerprint("POST", ORDERS, body),
-            lease=timedelta(seconds=0),
-        )
+    crashed = await shop.claim_directly("crashed", lease=timedelta(seconds=0))
     assert isinstance(crashed, store.Claim)
 
     retried = await shop.order("crashed")
