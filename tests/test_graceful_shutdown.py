@@ -76,6 +76,17 @@ async def _slow_body(first_half: bytes, rest: bytes, release: asyncio.Event) -> 
     yield rest
 
 
+async def _until_in_flight(http: httpx.AsyncClient, count: int, *, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        metrics = (await http.get("/metrics")).text
+        [gauge] = [line for line in metrics.splitlines() if line.startswith("http_requests_in_flight ")]
+        if float(gauge.split()[1]) >= count:
+            return
+        assert time.monotonic() < deadline, gauge
+        await asyncio.sleep(0.05)
+
+
 def _never_accepted(error: Exception) -> bool:
     if isinstance(error, httpx.ConnectError):
         return True
@@ -115,6 +126,9 @@ async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_flushes_
                     headers={**user, "Content-Type": "application/json"},
                 )
             )
+            # Under load the slow request may not have reached the server yet: wait until it is being served, so
+            # that it certainly holds the server open past SIGTERM.
+            await _until_in_flight(http, 2)  # the slow request, and the scrape that reads the gauge
             # The burst on connections of its own: none reuses an idle keep-alive connection that shutdown closes.
             burst_http = httpx.AsyncClient(base_url=base, timeout=SHUTDOWN_TIMEOUT, limits=limits)
             burst = [asyncio.create_task(_place(burst_http, user, product_id)) for _ in range(BURST)]
