@@ -27,6 +27,9 @@ from tests import helpers
 from tests.support import databases
 
 REQUIRE_SERVICES = os.environ.get("FORGE_REQUIRE_SERVICES") == "1"
+# A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
+# see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
+Settings.model_config["env_file"] = None
 BASE_URL = "http://testserver"
 
 
