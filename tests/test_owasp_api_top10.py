@@ -7,6 +7,7 @@ servers and live there.
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -53,18 +54,13 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/admin/endpoints/{spec_id}"): "admin",
     ("PUT", "/api/v1/admin/endpoints/{spec_id}"): "admin",
     ("DELETE", "/api/v1/admin/endpoints/{spec_id}"): "admin",
+    # forge feature new: operations go above this line
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}
 
 
 def _concrete(path: str) -> str:
-    return (
-        path.replace("{user_id}", "1")
-        .replace("{key_id}", "1")
-        .replace("{product_id}", "1")
-        .replace("{order_id}", "1")
-        .replace("{spec_id}", "1")
-    )
+    return re.sub(r"\{[a-z_]+\}", "1", path)
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: helpers.Headers) -> httpx.Response:

@@ -22,6 +22,15 @@ BIN = Path(sys.executable).parent
 runner = CliRunner()
 
 
+def _unused(name: str) -> str:
+    """`name`, or a variant when the project already has that feature (a project made from ForgeAPI may well)."""
+    return f"{name}_again" if (REPO / "src" / "app" / "features" / name).exists() else name
+
+
+LINE_ITEMS = feature_names(_unused("line_items"))
+INVOICES = feature_names(_unused("invoices"))
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository as it is in the work tree (what `git ls-files` lists, untracked new files too)."""
@@ -111,27 +120,41 @@ def test_a_path_that_is_no_project_is_refused(tmp_path: Path) -> None:
         new_feature(tmp_path, "invoices")
 
 
-def test_generation_registers_the_router_the_model_and_the_contracts(project: Path) -> None:
+def test_generation_registers_the_router_the_model_the_contracts_and_the_operations(project: Path) -> None:
     """In-process (for coverage); the copy then holds two new features, which the end-to-end test checks together."""
-    written = new_feature(project, "line_items")
+    feature, model = LINE_ITEMS.feature, LINE_ITEMS.model
+    written = new_feature(project, feature)
 
-    assert project / "src" / "app" / "features" / "line_items" / "router.py" in written
+    assert project / "src" / "app" / "features" / feature / "router.py" in written
     main = (project / "src" / "app" / "main.py").read_text(encoding="utf-8")
-    assert "from app.features.line_items.router import router as line_items_router\n" in main
-    assert "        line_items_router,\n        # forge feature new: routers go above this line" in main
+    assert f"from app.features.{feature}.router import router as {feature}_router\n" in main
+    assert f"        {feature}_router,\n        # forge feature new: routers go above this line" in main
     models = (project / "src" / "app" / "models.py").read_text(encoding="utf-8")
-    assert "from app.features.line_items.models import LineItem\n" in models
-    assert '    "LineItem",\n' in models
+    assert f"from app.features.{feature}.models import {model}\n" in models
+    assert f'    "{model}",\n' in models
     pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'name = "Only the line_items feature imports its repository"' in pyproject
-    assert '"app.features.line_items.router"]' in pyproject
-    assert "/line-items" in (project / "src" / "app" / "features" / "line_items" / "router.py").read_text("utf-8")
+    assert f'name = "Only the {feature} feature imports its repository"' in pyproject
+    assert f'"app.features.{feature}.router"]' in pyproject
+    router = (project / "src" / "app" / "features" / feature / "router.py").read_text("utf-8")
+    assert f'prefix="/{LINE_ITEMS.path}"' in router
+    # The reviewed inventory of the OWASP tests lists the new operations with the access the router gives them.
+    inventory = (project / "tests" / "test_owasp_api_top10.py").read_text(encoding="utf-8")
+    item = f"/api/v1/{LINE_ITEMS.path}/{{{LINE_ITEMS.singular}_id}}"
+    assert (
+        f'    ("GET", "/api/v1/{LINE_ITEMS.path}"): "public",\n'
+        f'    ("POST", "/api/v1/{LINE_ITEMS.path}"): "admin",\n'
+        f'    ("GET", "{item}"): "public",\n'
+        f'    ("PATCH", "{item}"): "admin",\n'
+        f'    ("DELETE", "{item}"): "admin",\n'
+        "    # forge feature new: operations go above this line\n"
+    ) in inventory
 
 
 def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(project: Path) -> None:
-    created = run(project, BIN / "forge", "feature", "new", "invoices")
+    feature = INVOICES.feature
+    created = run(project, BIN / "forge", "feature", "new", feature)
     assert created.returncode == 0, created.stderr
-    package = project / "src" / "app" / "features" / "invoices"
+    package = project / "src" / "app" / "features" / feature
     assert sorted(p.name for p in package.iterdir()) == [
         "__init__.py",
         "models.py",
@@ -140,19 +163,23 @@ def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(proje
         "schemas.py",
         "service.py",
     ]
-    migration = next((project / "alembic" / "versions").glob("*_invoices.py"))
-    line_items = project / "src" / "app" / "features" / "line_items"
-    new_files = [package, project / "tests" / "features" / "invoices", migration]
+    migration = next((project / "alembic" / "versions").glob(f"*_{feature}.py"))
+    line_items = project / "src" / "app" / "features" / LINE_ITEMS.feature
+    new_files = [package, project / "tests" / "features" / feature, migration]
     new_files += [line_items] if line_items.exists() else []  # written by the test before, when it ran
 
-    again = run(project, BIN / "forge", "feature", "new", "invoices")
+    again = run(project, BIN / "forge", "feature", "new", feature)
     assert again.returncode == 2
     assert "already exists" in again.stderr
 
     checks = {
         "ruff": run(project, BIN / "ruff", "check", "."),
         "ruff format": run(project, BIN / "ruff", "format", "--check", "."),
-        "mypy": run(project, BIN / "mypy", extra=[*map(str, new_files), "src/app/main.py", "src/app/models.py"]),
+        "mypy": run(
+            project,
+            BIN / "mypy",
+            extra=[*map(str, new_files), "src/app/main.py", "src/app/models.py", "tests/test_owasp_api_top10.py"],
+        ),
         "lint-imports": run(project, BIN / "lint-imports"),
         # SQLite only: the PostgreSQL test database belongs to the suite running this test.
         "pytest": run(
@@ -163,13 +190,19 @@ def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(proje
             "-v",
             "-p",
             "no:cacheprovider",
-            "tests/features/invoices",
+            f"tests/features/{feature}",
             "tests/test_migrations.py",  # the new migration builds exactly the new model, and walks down and up
+            "tests/test_owasp_api_top10.py",  # the new operations answer anonymous callers and users as listed
         ),
     }
     failures = {name: f"{r.stdout}\n{r.stderr}" for name, r in checks.items() if r.returncode != 0}
     assert failures == {}
-    assert "Only the invoices feature imports its repository KEPT" in checks["lint-imports"].stdout
+    assert f"Only the {feature} feature imports its repository KEPT" in checks["lint-imports"].stdout
     ran = checks["pytest"].stdout.splitlines()
-    assert len([line for line in ran if "test_invoices.py::" in line and "PASSED" in line]) == 6
+    assert len([line for line in ran if f"test_{feature}.py::" in line and "PASSED" in line]) == 6
     assert any("test_upgrade_from_empty_to_head_matches_the_models[sqlite] PASSED" in line for line in ran)
+    # Each admin operation of the inventory, the new ones included, was tried by an ordinary user and refused.
+    admin_operations = (project / "tests" / "test_owasp_api_top10.py").read_text(encoding="utf-8").count('"): "admin",')
+    refused = [line for line in ran if "api5_every_admin_operation_refuses_an_ordinary_user[sqlite-" in line]
+    assert len(refused) == admin_operations
+    assert all("PASSED" in line for line in refused)

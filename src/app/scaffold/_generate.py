@@ -12,10 +12,14 @@ from alembic.script import ScriptDirectory
 from app.scaffold._names import FeatureNames, ScaffoldError, feature_names
 from app.scaffold._templates import FILES, MIGRATION, TESTS
 
-__all__ = ["ROUTERS_MARKER", "new_feature"]
+__all__ = ["INVENTORY_MARKER", "ROUTERS_MARKER", "new_feature"]
 
 # The line in src/app/main.py before which a new feature's router goes (inside the tuple of routers).
 ROUTERS_MARKER = "# forge feature new: routers go above this line"
+# The line in the OWASP tests' reviewed operation inventory before which a new feature's operations go, with the
+# access the generated router gives them (public reads, admin writes), which those tests then hold it to.
+INVENTORY_MARKER = "# forge feature new: operations go above this line"
+INVENTORY_TESTS = Path("tests") / "test_owasp_api_top10.py"
 _TABLE = re.compile(r"""__tablename__\s*=\s*["']([^"']+)["']""")
 
 
@@ -70,6 +74,26 @@ def _register_router(main: Path, names: FeatureNames) -> None:
     text = text[: marker.start()] + f"{marker.group(1)}{names.feature}_router,\n" + text[marker.start() :]
     text = _insert_import(text, f"from app.features.{names.feature}.router import router as {names.feature}_router")
     main.write_text(text, encoding="utf-8")
+
+
+def _inventory_marker(text: str) -> re.Match[str] | None:
+    return re.search(rf"^([ \t]*){re.escape(INVENTORY_MARKER)}$", text, re.MULTILINE)
+
+
+def _register_operations(inventory: Path, names: FeatureNames) -> None:
+    """The new operations join the reviewed inventory; a project without that test file has nothing to update."""
+    if not inventory.is_file():
+        return
+    text = inventory.read_text(encoding="utf-8")
+    marker = _inventory_marker(text)
+    if marker is None:  # checked before anything was written
+        msg = f"{inventory}: the line {INVENTORY_MARKER!r} is missing"
+        raise ScaffoldError(msg)
+    collection, item = f"/api/v1/{names.path}", f"/api/v1/{names.path}/{{{names.singular}_id}}"
+    access = [("GET", collection, "public"), ("POST", collection, "admin"), ("GET", item, "public")]
+    access += [("PATCH", item, "admin"), ("DELETE", item, "admin")]
+    lines = "".join(f'{marker.group(1)}("{method}", "{path}"): "{who}",\n' for method, path, who in access)
+    inventory.write_text(text[: marker.start()] + lines + text[marker.start() :], encoding="utf-8")
 
 
 def _register_model(models: Path, names: FeatureNames) -> None:
@@ -136,6 +160,10 @@ def _check_registration_points(root: Path, names: FeatureNames) -> None:
     if "Routers hold no SQL" not in (root / "pyproject.toml").read_text(encoding="utf-8"):
         msg = 'pyproject.toml: no "Routers hold no SQL" import-linter contract to add the new router to'
         raise ScaffoldError(msg)
+    inventory = root / INVENTORY_TESTS
+    if inventory.is_file() and _inventory_marker(inventory.read_text(encoding="utf-8")) is None:
+        msg = f"{inventory}: the line {INVENTORY_MARKER!r} is missing; add it at the end of INVENTORY."
+        raise ScaffoldError(msg)
     if _migration_path(root, names, datetime.now(UTC)).exists():
         msg = f"{_migration_path(root, names, datetime.now(UTC))} already exists"
         raise ScaffoldError(msg)
@@ -186,4 +214,8 @@ def new_feature(root: Path, name: str, *, singular: str | None = None) -> list[P
     _register_router(root / "src" / "app" / "main.py", names)
     _register_model(root / "src" / "app" / "models.py", names)
     _register_contracts(root / "pyproject.toml", names, others)
-    return [*written, root / "src" / "app" / "main.py", root / "src" / "app" / "models.py", root / "pyproject.toml"]
+    _register_operations(root / INVENTORY_TESTS, names)
+    changed = [root / "src" / "app" / "main.py", root / "src" / "app" / "models.py", root / "pyproject.toml"]
+    if (root / INVENTORY_TESTS).is_file():
+        changed.append(root / INVENTORY_TESTS)
+    return [*written, *changed]
