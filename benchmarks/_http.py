@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -45,7 +46,11 @@ def _free_port() -> int:
 
 @contextmanager
 def _running(command: list[str], env: Mapping[str, str] | None, port: int, name: str) -> Iterator[str]:
-    process = subprocess.Popen([*_pin(0), *command], env={**os.environ, **(env or {})})
+    # Only the settings the benchmark gives: none of the shell's FORGE_* (a FORGE_REDIS_URL would quietly move the
+    # limiter to Redis), and a working directory of its own, so that no .env is read and no key file is written here.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
+    workdir = tempfile.TemporaryDirectory(prefix="forgeapi-bench-")
+    process = subprocess.Popen([*_pin(0), *command], env={**inherited, **(env or {})}, cwd=workdir.name)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -62,6 +67,7 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        workdir.cleanup()
 
 
 def serve(

@@ -5,6 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import granian.server
 import httpx
 import pytest
 import uvicorn
@@ -127,6 +128,26 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/docs" in output
+
+
+def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without it granian waits forever, after SIGTERM, for a worker whose requests never finish."""
+    calls: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, _target: str, **options: object) -> None:
+            calls.append(options)
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr(granian.server, "Server", Recorder)
+    monkeypatch.setenv("FORGE_SHUTDOWN_TIMEOUT_SECONDS", "7")
+    result = runner.invoke(cli, ["serve", "--server", "granian", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert options["workers"] == 2
+    assert options["workers_kill_timeout"] == 7
 
 
 def test_serve_runs_the_service_under_granian_when_asked(tmp_path: Path) -> None:

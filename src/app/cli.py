@@ -104,7 +104,7 @@ def serve(
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
     if server is Server.GRANIAN:
-        _serve_with_granian(host=host, port=port, workers=workers, reload=reload)
+        _serve_with_granian(host=host, port=port, workers=workers, reload=reload, settings=settings)
         return
     uvicorn.run(
         "app.main:app",
@@ -121,7 +121,7 @@ def serve(
     )
 
 
-def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool) -> None:
+def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     from granian.constants import Interfaces, Loops  # noqa: PLC0415 - only this server needs it
     from granian.server import Server as Granian  # noqa: PLC0415
 
@@ -135,6 +135,9 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool) -> 
         reload=reload,
         log_access=False,
         log_dictconfig={"version": 1, "disable_existing_loggers": False},  # keep the app's structlog output
+        # As uvicorn's graceful-shutdown timeout: in-flight requests get this long after SIGTERM, then the worker
+        # is killed (without it granian waits for a stuck worker forever).
+        workers_kill_timeout=settings.shutdown_timeout_seconds,
     ).serve()
 
 
