@@ -9,11 +9,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import idempotency as store
 from app.core.database import utcnow
 from app.core.exceptions import ConflictError
 from app.features.orders.models import Order
+from app.features.products.models import Product
 from tests import helpers
 
 ORDERS = "/api/v1/orders"
@@ -114,6 +116,8 @@ async def test_concurrent_duplicates_place_one_order(shop: Shop) -> None:
     assert set(statuses) <= {201, 409}, [r.text for r in responses]
     placed = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(placed) == 1  # every 201 is the same order: the original or its replay
+    originals = [r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+    assert len(originals) == 1  # the others were refused while it ran, or replayed after: none placed anew
     for refused in (r for r in responses if r.status_code == 409):
         helpers.problem(refused, 409, "idempotency-key-in-use")
         assert int(refused.headers["retry-after"]) >= 1
@@ -129,6 +133,36 @@ async def test_a_key_held_by_a_live_attempt_is_409_until_it_finishes(shop: Shop)
     helpers.problem(refused, 409, "idempotency-key-in-use")
     assert 1 <= int(refused.headers["retry-after"]) <= 30
     assert await order_count(shop.app) == 0
+
+
+async def test_a_client_that_retries_after_a_timeout_never_gets_a_second_order(shop: Shop, engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("holds the product's row lock to keep the first attempt in flight: PostgreSQL only")
+    # The first attempt is stuck behind a lock on the product's row, as a slow database would keep it; its client
+    # gives up (a timeout) and retries with the same key while it is still running, then again after it finished.
+    async with engine.connect() as locker, locker.begin():
+        await locker.execute(select(Product.id).where(Product.id == shop.product).with_for_update())
+        first = asyncio.create_task(shop.order("timed-out"))
+        while await claimed_keys(engine) == 0:  # noqa: ASYNC110 - polling the database: no event to wait on
+            await asyncio.sleep(0.01)
+        retried_while_running = await shop.order("timed-out")
+        helpers.problem(retried_while_running, 409, "idempotency-key-in-use")
+        assert not first.done()
+    placed = await first  # the lock is gone: the first attempt completes
+    assert placed.status_code == 201, placed.text
+
+    retried_after = await shop.order("timed-out")
+    assert retried_after.status_code == 201
+    assert retried_after.headers["idempotent-replayed"] == "true"
+    assert retried_after.json()["id"] == placed.json()["id"]
+    assert await order_count(shop.app) == 1
+    assert await stock(shop.client, shop.product) == 9
+
+
+async def claimed_keys(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        count: int = (await connection.execute(select(func.count()).select_from(store.IdempotencyRecord))).scalar_one()
+        return count
 
 
 async def test_a_crashed_attempts_key_is_taken_over_after_its_lease(shop: Shop) -> None:
@@ -189,6 +223,9 @@ async def test_malformed_keys_are_refused_before_any_work(shop: Shop, key: str) 
 
 async def test_an_expired_record_is_a_new_request_and_is_purged(shop: Shop) -> None:
     first = await shop.order("yesterday")
+    async with shop.app.state.database.session(writes=False) as session:
+        record = (await session.execute(select(store.IdempotencyRecord))).scalar_one()
+    assert timedelta(hours=24) - timedelta(seconds=5) <= record.expires_at - record.created_at <= timedelta(hours=24)
     async with shop.app.state.database.session(writes=True) as session, session.begin():
         await session.execute(
             update(store.IdempotencyRecord)
