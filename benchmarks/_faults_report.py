@@ -22,6 +22,7 @@ class DatabaseState:
 class Limits:
     deadline: float
     max_recovery: float
+    max_unavailable: float  # a 503 must be fast: the database connect timeout, plus a margin
 
 
 @dataclass(slots=True)
@@ -59,6 +60,8 @@ def _check_answers(findings: Findings, ledger: Ledger, limits: Limits) -> None:
             findings.fail(f"{where}: no answer within {limits.deadline} s ({record.error})")
         elif record.status >= 500 and record.status != 503:  # noqa: PLR2004
             findings.fail(f"{where}: {record.status}")
+        elif record.status == 503 and record.latency > limits.max_unavailable:  # noqa: PLR2004
+            findings.fail(f"{where}: a 503 after {record.latency:.2f} s, not fast (> {limits.max_unavailable} s)")
         elif record.status >= 400 and not record.content_type.startswith(PROBLEM_JSON):  # noqa: PLR2004
             findings.fail(f"{where}: {record.status} as {record.content_type!r}, not problem+json")
     for phase in (PHASES[0], PHASES[3]):
