@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.config import Settings
 from tests.conftest import PRODUCTION_SECRETS, REQUIRE_SERVICES
 from tests.support import processes
 from tests.support.container import DockerIgnore, Stage, in_root, parse_dockerfile, replay_build_stage
@@ -171,6 +172,23 @@ def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeg
     ]
     assert jaeger_exports
     assert compose()["services"]["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def _signals_the_app_sends(env: dict[str, str]) -> set[str]:
+    assert env["FORGE_OTEL_EXPORTER"] == "otlp"  # traces, always once exporting
+    metrics = env.get("FORGE_OTEL_METRICS_ENABLED", str(Settings.model_fields["otel_metrics_enabled"].default))
+    return {"traces"} | ({"metrics"} if metrics.lower() in ("1", "true", "yes", "on") else set())
+
+
+def test_every_signal_the_app_sends_has_a_collector_pipeline_fed_by_the_otlp_receiver() -> None:
+    # A signal the collector has no pipeline for is refused (404 over OTLP/HTTP) and lost.
+    signals = _signals_the_app_sends(compose()["services"]["app"]["environment"])
+    assert signals == {"traces", "metrics"}  # what compose runs: metrics are on by default
+    pipelines = collector_config()["service"]["pipelines"]
+    for signal_name in signals:
+        fed = [p for name, p in pipelines.items() if name.split("/")[0] == signal_name and "otlp" in p["receivers"]]
+        assert fed, f"the app sends {signal_name} but the collector has no {signal_name} pipeline"
+        assert all(p["processors"][0] == "memory_limiter" for p in fed)
 
 
 def test_the_collector_health_check_asks_the_health_check_extension() -> None:
