@@ -6,6 +6,7 @@ image, and the image's own command runs from it, with the image's environment: i
 image's HEALTHCHECK, and stop cleanly on the image's STOPSIGNAL.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -63,7 +64,17 @@ def test_dependencies_are_synced_from_the_lock_before_the_source_is_copied() -> 
     assert runs[0] < source < runs[1]
     assert steps[runs[1]][1].endswith("uv sync --frozen --no-dev")
     for run in stage("builder").all("RUN"):
-        assert {"type": "cache", "target": "/root/.cache/uv"} in run.mounts
+        if "uv sync" in run.arguments:
+            assert {"type": "cache", "target": "/root/.cache/uv"} in run.mounts
+
+
+def test_the_projects_own_code_is_byte_compiled_after_it_is_installed() -> None:
+    # UV_COMPILE_BYTECODE compiles site-packages only; the editable project and the migrations need their own step.
+    runs = [run.arguments for run in stage("builder").all("RUN")]
+    compiles = [index for index, arguments in enumerate(runs) if "-m compileall" in arguments]
+    assert compiles, "src/ is not byte-compiled in the builder"
+    assert compiles[-1] > max(index for index, arguments in enumerate(runs) if "uv sync" in arguments)
+    assert {"src", "alembic"} <= set(runs[compiles[-1]].split())
 
 
 def test_the_runtime_runs_forge_serve_unprivileged_in_production_and_stops_on_sigterm() -> None:
@@ -248,6 +259,24 @@ def _runtime_env(root: Path, **settings: str) -> dict[str, str]:
 def _production_settings(database: Path, port: int) -> dict[str, str]:
     settings = {f"FORGE_{name.upper()}": value for name, value in PRODUCTION_SECRETS.items() if name != "environment"}
     return settings | {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "FORGE_PORT": str(port)}
+
+
+@pytest.mark.container
+def test_the_image_holds_current_bytecode_for_every_module_of_its_own(image_root: Path) -> None:
+    # The runtime never writes bytecode (PYTHONDONTWRITEBYTECODE, a root-owned tree): what is not compiled in the
+    # builder is compiled again at every start. Each source needs a cache that matches its content (hash-based, so
+    # valid whatever mtimes the image ends up with) for the image's Python, which is this one's version.
+    app = in_root(image_root, "/app", image_root)
+    sources = [*(app / "src").rglob("*.py"), *(app / "alembic").rglob("*.py")]
+    assert any(source.name == "main.py" for source in sources)
+    stale = []
+    for source in sources:
+        cache = Path(importlib.util.cache_from_source(str(source)))
+        data = cache.read_bytes() if cache.exists() else b""
+        current = data[8:16] == importlib.util.source_hash(source.read_bytes())
+        if data[:4] != importlib.util.MAGIC_NUMBER or not current:
+            stale.append(source.relative_to(app).as_posix())
+    assert stale == []
 
 
 @pytest.mark.container
