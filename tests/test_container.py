@@ -155,6 +155,19 @@ def test_the_app_starts_after_the_migrations_and_on_healthy_databases() -> None:
     assert services["migrate"]["image"] == services["app"]["image"]
 
 
+def test_the_app_image_is_built_once_and_never_pulled() -> None:
+    services = compose()["services"]
+    image = services["app"]["image"]
+    builders = [name for name, service in services.items() if "build" in service and service.get("image") == image]
+    assert builders == ["app"]
+    assert services["app"]["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
+    assert (DOCKER / services["app"]["build"]["context"] / services["app"]["build"]["dockerfile"]).exists()
+    for name, service in services.items():
+        if service.get("image") == image and name != "app":
+            assert "build" not in service, name
+            assert service.get("pull_policy") == "never", f"{name} would pull {image} from a registry"
+
+
 def test_the_app_is_configured_for_the_stack_with_secrets_required_from_the_environment() -> None:
     env = compose()["services"]["app"]["environment"]
     assert env["FORGE_ENVIRONMENT"] == "production"
