@@ -6,6 +6,7 @@ image, and the image's own command runs from it, with the image's environment: i
 image's HEALTHCHECK, and stop cleanly on the image's STOPSIGNAL.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.config import Settings
 from tests.conftest import PRODUCTION_SECRETS, REQUIRE_SERVICES
 from tests.support import processes
 from tests.support.container import DockerIgnore, Stage, in_root, parse_dockerfile, replay_build_stage
@@ -62,7 +64,17 @@ def test_dependencies_are_synced_from_the_lock_before_the_source_is_copied() -> 
     assert runs[0] < source < runs[1]
     assert steps[runs[1]][1].endswith("uv sync --frozen --no-dev")
     for run in stage("builder").all("RUN"):
-        assert {"type": "cache", "target": "/root/.cache/uv"} in run.mounts
+        if "uv sync" in run.arguments:
+            assert {"type": "cache", "target": "/root/.cache/uv"} in run.mounts
+
+
+def test_the_projects_own_code_is_byte_compiled_after_it_is_installed() -> None:
+    # UV_COMPILE_BYTECODE compiles site-packages only; the editable project and the migrations need their own step.
+    runs = [run.arguments for run in stage("builder").all("RUN")]
+    compiles = [index for index, arguments in enumerate(runs) if "-m compileall" in arguments]
+    assert compiles, "src/ is not byte-compiled in the builder"
+    assert compiles[-1] > max(index for index, arguments in enumerate(runs) if "uv sync" in arguments)
+    assert {"src", "alembic"} <= set(runs[compiles[-1]].split())
 
 
 def test_the_runtime_runs_forge_serve_unprivileged_in_production_and_stops_on_sigterm() -> None:
@@ -143,6 +155,19 @@ def test_the_app_starts_after_the_migrations_and_on_healthy_databases() -> None:
     assert services["migrate"]["image"] == services["app"]["image"]
 
 
+def test_the_app_image_is_built_once_and_never_pulled() -> None:
+    services = compose()["services"]
+    image = services["app"]["image"]
+    builders = [name for name, service in services.items() if "build" in service and service.get("image") == image]
+    assert builders == ["app"]
+    assert services["app"]["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
+    assert (DOCKER / services["app"]["build"]["context"] / services["app"]["build"]["dockerfile"]).exists()
+    for name, service in services.items():
+        if service.get("image") == image and name != "app":
+            assert "build" not in service, name
+            assert service.get("pull_policy") == "never", f"{name} would pull {image} from a registry"
+
+
 def test_the_app_is_configured_for_the_stack_with_secrets_required_from_the_environment() -> None:
     env = compose()["services"]["app"]["environment"]
     assert env["FORGE_ENVIRONMENT"] == "production"
@@ -171,6 +196,23 @@ def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeg
     ]
     assert jaeger_exports
     assert compose()["services"]["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def _signals_the_app_sends(env: dict[str, str]) -> set[str]:
+    assert env["FORGE_OTEL_EXPORTER"] == "otlp"  # traces, always once exporting
+    metrics = env.get("FORGE_OTEL_METRICS_ENABLED", str(Settings.model_fields["otel_metrics_enabled"].default))
+    return {"traces"} | ({"metrics"} if metrics.lower() in ("1", "true", "yes", "on") else set())
+
+
+def test_every_signal_the_app_sends_has_a_collector_pipeline_fed_by_the_otlp_receiver() -> None:
+    # A signal the collector has no pipeline for is refused (404 over OTLP/HTTP) and lost.
+    signals = _signals_the_app_sends(compose()["services"]["app"]["environment"])
+    assert signals == {"traces", "metrics"}  # what compose runs: metrics are on by default
+    pipelines = collector_config()["service"]["pipelines"]
+    for signal_name in signals:
+        fed = [p for name, p in pipelines.items() if name.split("/")[0] == signal_name and "otlp" in p["receivers"]]
+        assert fed, f"the app sends {signal_name} but the collector has no {signal_name} pipeline"
+        assert all(p["processors"][0] == "memory_limiter" for p in fed)
 
 
 def test_the_collector_health_check_asks_the_health_check_extension() -> None:
@@ -230,6 +272,24 @@ def _runtime_env(root: Path, **settings: str) -> dict[str, str]:
 def _production_settings(database: Path, port: int) -> dict[str, str]:
     settings = {f"FORGE_{name.upper()}": value for name, value in PRODUCTION_SECRETS.items() if name != "environment"}
     return settings | {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "FORGE_PORT": str(port)}
+
+
+@pytest.mark.container
+def test_the_image_holds_current_bytecode_for_every_module_of_its_own(image_root: Path) -> None:
+    # The runtime never writes bytecode (PYTHONDONTWRITEBYTECODE, a root-owned tree): what is not compiled in the
+    # builder is compiled again at every start. Each source needs a cache that matches its content (hash-based, so
+    # valid whatever mtimes the image ends up with) for the image's Python, which is this one's version.
+    app = in_root(image_root, "/app", image_root)
+    sources = [*(app / "src").rglob("*.py"), *(app / "alembic").rglob("*.py")]
+    assert any(source.name == "main.py" for source in sources)
+    stale = []
+    for source in sources:
+        cache = Path(importlib.util.cache_from_source(str(source)))
+        data = cache.read_bytes() if cache.exists() else b""
+        current = data[8:16] == importlib.util.source_hash(source.read_bytes())
+        if data[:4] != importlib.util.MAGIC_NUMBER or not current:
+            stale.append(source.relative_to(app).as_posix())
+    assert stale == []
 
 
 @pytest.mark.container

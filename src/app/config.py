@@ -180,6 +180,7 @@ class Settings(BaseSettings):
     http_keepalive_expiry: float = Field(default=5.0, ge=0)
     http_connect_timeout: float = Field(default=3.0, gt=0)
     http_read_timeout: float = Field(default=10.0, gt=0)
+    http_write_timeout: float = Field(default=10.0, gt=0)
     http_pool_timeout: float = Field(default=3.0, gt=0)
 
     # Aggregation (GET /api/v1/aggregate): an allowlist of name -> http(s) URL, as a JSON object. Clients name no

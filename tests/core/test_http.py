@@ -8,12 +8,17 @@ from tests.conftest import make_settings
 
 async def test_the_lifespan_opens_one_configured_client_and_closes_it(engine: object, database_url: str) -> None:
     settings = make_settings(
-        database_url, http_max_connections=7, http_max_keepalive=3, http_connect_timeout=1.5, http_read_timeout=4
+        database_url,
+        http_max_connections=7,
+        http_max_keepalive=3,
+        http_connect_timeout=1.5,
+        http_read_timeout=4,
+        http_write_timeout=2.5,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         client: httpx.AsyncClient = app.state.http_client
-        assert client.timeout == httpx.Timeout(connect=1.5, read=4, write=4, pool=settings.http_pool_timeout)
+        assert client.timeout == httpx.Timeout(connect=1.5, read=4, write=2.5, pool=settings.http_pool_timeout)
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
         assert not client.follow_redirects

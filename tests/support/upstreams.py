@@ -11,14 +11,18 @@ The first path segment chooses the behaviour; the rest only tells requests apart
     /huge/...           200, no Content-Length, streams up to HUGE_BYTES; records what it sent and the disconnect
     /huge-declared/...  200 declaring a 10 GB Content-Length, then waits for the client to go away
     /redirect/...       302 to /ok/ (redirects are not followed)
+    /gzip-bomb/...      200 `Content-Encoding: gzip` although identity was asked for: 64 KiB that inflate to
+                        BOMB_BYTES of JSON
 
 `refused_url` points at a port where nothing listens.
 """
 
+import functools
 import json
 import select
 import socket
 import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +32,25 @@ from typing import Any
 
 from tests.support.processes import free_port
 
-__all__ = ["HUGE_BYTES", "SECRET", "Upstreams", "upstream_servers"]
+__all__ = ["BOMB_BYTES", "HUGE_BYTES", "SECRET", "Upstreams", "gzip_bomb", "upstream_servers"]
 
 SECRET = "upstream-internal-detail-7f3a"
 HUGE_BYTES = 256 * 1024 * 1024
 _CHUNK = b"[" + b"1," * 32_767 + b"1"  # 64 KiB of the start of a JSON array that never ends
 _POLL_SECONDS = 0.02
+BOMB_BYTES = 64 * 1024 * 1024
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """A gzip member of 64 KiB that inflates to just over BOMB_BYTES of valid JSON, `[0,0,...,0]`."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: the gzip container
+    zeros = b"0," * (1024 * 1024 // 2)
+    parts = [compressor.compress(b"[")]
+    parts += [compressor.compress(zeros) for _ in range(BOMB_BYTES // len(zeros) - 1)]
+    parts.append(compressor.compress(zeros[:-1] + b"]"))
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 @dataclass
@@ -115,6 +132,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("location", "/ok/redirected")
         self.send_header("content-length", "0")
         self.end_headers()
+
+    def _gzip_bomb(self) -> None:
+        body = gzip_bomb()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-encoding", "gzip")
+        self.send_header("content-length", str(len(body)))  # small: the declared-size check lets it through
+        self.end_headers()
+        self.wfile.write(body)
 
     def _huge(self) -> None:
         self.send_response(200)

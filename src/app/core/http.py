@@ -30,7 +30,7 @@ def create_http_client(settings: Settings, *, tracer_provider: TracerProvider | 
         timeout=httpx.Timeout(
             connect=settings.http_connect_timeout,
             read=settings.http_read_timeout,
-            write=settings.http_read_timeout,
+            write=settings.http_write_timeout,
             pool=settings.http_pool_timeout,
         ),
         follow_redirects=False,

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from tests import helpers
 from tests.support.otlp import OtlpReceiver, otlp_receiver
-from tests.support.upstreams import HUGE_BYTES, SECRET, Upstreams
+from tests.support.upstreams import BOMB_BYTES, HUGE_BYTES, SECRET, Upstreams, gzip_bomb
 
 URL = "/api/v1/aggregate"
 # Upper bound for what happens promptly (a disconnect seen by the server); never reached when things work.
@@ -102,6 +102,7 @@ async def test_a_source_hitting_the_clients_own_read_timeout_is_504_too(
         _failing("redirect", "answered HTTP 302"),
         _failing("huge-declared", "answered with more than 4096 bytes"),
         _failing("huge", "answered with more than 4096 bytes"),
+        _failing("gzip-bomb", "answered with an encoded body (Content-Encoding other than identity)"),
     ],
 )
 @pytest.mark.settings(aggregate_max_bytes=4096)
@@ -126,6 +127,23 @@ async def test_a_huge_source_is_abandoned_at_the_cap_not_read_to_its_end(
     assert await asyncio.to_thread(upstreams.disconnected["/huge/feed"].wait, PROMPTLY_SECONDS)
     await _until(lambda: "/huge/feed" in upstreams.sent_bytes)
     assert upstreams.sent_bytes["/huge/feed"] < HUGE_BYTES // 4
+
+
+# The bomb's 64 KiB are within the cap, and what they inflate to is 64 MiB: decoded chunk by chunk, a single chunk
+# would be held inflated before the cap is checked. It is refused for its encoding instead, before it is read.
+@pytest.mark.settings(aggregate_max_bytes=1024 * 1024)
+@pytest.mark.upstreams(feed="gzip-bomb/feed")
+async def test_a_compressed_source_is_refused_however_small_it_declares_itself(
+    client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
+) -> None:
+    assert len(gzip_bomb()) < 1024 * 1024 < BOMB_BYTES
+    body = helpers.problem(await client.get(URL, headers=user), 502, "upstream-failed")
+    assert body["sources"] == ["feed"]
+    assert (
+        body["detail"] == "Upstream source 'feed' answered with an encoded body (Content-Encoding other than identity)."
+    )
+    [headers] = upstreams.headers_of("/gzip-bomb/feed")
+    assert headers["accept-encoding"] == "identity"  # we asked for identity; the upstream compressed anyway
 
 
 @pytest.mark.settings(aggregate_timeout=60)

@@ -6,7 +6,7 @@ from app.config import Settings
 from app.core.http import HttpClient
 from app.features.aggregate import service
 from app.features.aggregate.schemas import AggregateRead
-from app.features.users.dependencies import CurrentUser
+from app.features.users.dependencies import DetachedCurrentUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
@@ -20,8 +20,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", responses=_ERRORS)
-async def get_aggregate(request: Request, client: HttpClient, _user: CurrentUser) -> AggregateRead:
-    """Every configured upstream source's JSON, fetched concurrently: all of them, or a 502/504 and none."""
+async def get_aggregate(request: Request, client: HttpClient, _user: DetachedCurrentUser) -> AggregateRead:
+    """Every configured upstream source's JSON, fetched concurrently: all of them, or a 502/504 and none.
+
+    The caller is authenticated before any upstream is called, and the database connection that took is released
+    then: the fan-out holds none.
+    """
     settings: Settings = request.app.state.settings
     sources = await service.aggregate(
         client=client,

@@ -2,8 +2,10 @@
 
 All or nothing: the first source to fail cancels the others (`gather_all_or_nothing`), and the deadline
 (`fetch_with_timeout`) cancels whatever is still running. Each body is streamed and abandoned past the byte cap,
-so a huge upstream is never held in memory. Errors name the failing sources by their configured name, never by
-URL: URLs are internal (hosts, ports, perhaps credentials in a query string) and upstream bodies are not echoed.
+so a huge upstream is never held in memory; a body in any Content-Encoding but identity is refused unread (a few
+KB of gzip can inflate to gigabytes, far past the cap within one chunk). Errors name the failing sources by their
+configured name, never by URL: URLs are internal (hosts, ports, perhaps credentials in a query string) and
+upstream bodies are not echoed.
 """
 
 from collections.abc import Iterable, Mapping
@@ -19,8 +21,10 @@ from app.shared.concurrency import fetch_with_timeout, gather_all_or_nothing
 __all__ = ["aggregate"]
 
 _log = structlog.get_logger("app.aggregate")
-# Identity: a compressed body could expand far past the cap within one chunk before the cap is checked.
+# Identity: a compressed body could expand far past the cap within one chunk before the cap is checked. An
+# upstream may compress anyway, so the answer's Content-Encoding is checked too.
 _REQUEST_HEADERS = {"accept": "application/json", "accept-encoding": "identity"}
+_IDENTITY = frozenset({"", "identity"})
 
 
 class _SourceError(Exception):
@@ -34,12 +38,16 @@ class _SourceError(Exception):
 
 
 async def _read_capped(response: httpx.Response, *, source: str, max_bytes: int) -> bytes:
+    if response.headers.get("content-encoding", "").strip().lower() not in _IDENTITY:
+        # Its name is the upstream's to choose: not echoed to clients.
+        raise _SourceError(source, "answered with an encoded body (Content-Encoding other than identity)")
     too_large = _SourceError(source, f"answered with more than {max_bytes} bytes")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large  # refused before a byte of the body is read
     body = bytearray()
-    async for chunk in response.aiter_bytes():
+    # Raw: the bytes as received, never through a decoder, so the cap counts exactly what is held.
+    async for chunk in response.aiter_raw():
         body += chunk
         if len(body) > max_bytes:
             raise too_large  # leaving `client.stream` closes the connection; the rest is never read
