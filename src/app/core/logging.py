@@ -132,6 +132,11 @@ def configure_logging(settings: Settings) -> None:
     # Replace our own handler from an earlier call (tests build many apps); leave anyone else's (pytest's) alone.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level.upper())
+    # Even at DEBUG, no line of stored values: aiosqlite's DEBUG lines print every call with its arguments (each
+    # statement's parameters), SQLAlchemy's print result rows (password hashes, e-mail addresses). Statements
+    # themselves, with their parameters hidden, still show at INFO and below.
+    for name in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     # Our middleware writes the access log; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
