@@ -28,7 +28,7 @@ async def _run_with_new_engine(url: str) -> None:
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)  # as the app's engines: no row values in errors
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure_and_run)

@@ -1,3 +1,5 @@
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +128,17 @@ def test_serve_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert (settings().host, settings().port, settings().workers) == ("10.0.0.5", 8080, 4)
     with pytest.raises(ValidationError, match="port"):
         settings(port=70000)
+
+
+def test_otel_variables_in_env_file_reach_only_the_protocol_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As docs/configuration.md says: the SDK reads OTEL_* from the process environment only; a .env line sets
+    # nothing there. Only the protocol, which start-up validates itself, is read from .env too.
+    for name in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("OTEL_EXPORTER_OTLP_PROTOCOL=grpc\nOTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317\n")
+    loaded = Settings(_env_file=env_file)
+    assert loaded.otel_traces_protocol == "grpc"
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ

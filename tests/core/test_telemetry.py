@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from app.config import Settings
 from app.core import tracing
@@ -25,6 +26,7 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 ORDERS = "/api/v1/orders"
 STATUS_UNSET, STATUS_ERROR = 0, 2
+SPAN_KIND_SERVER = 2
 
 
 @pytest.fixture
@@ -130,6 +132,36 @@ async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
     [error] = [attributes(e) for e in span.events if e.name == "exception"]
     assert error["exception.type"] == "internal-error"
     assert "hunter2" not in str(span)
+
+
+async def test_plain_http_errors_are_error_events_too(
+    app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    async def unavailable() -> None:
+        raise HTTPException(503, "Down for maintenance.")
+
+    app.add_api_route("/maintenance", unavailable)
+    requests = {
+        "1" * 32: ("GET", "/no/such/route", 404, "not-found"),
+        "2" * 32: ("DELETE", "/api/v1/users/me", 405, "method-not-allowed"),
+        "3" * 32: ("GET", "/maintenance", 503, "service-unavailable"),
+    }
+    answers = {}
+    for trace_id, (method, path, _, _) in requests.items():
+        traceparent = f"00-{trace_id}-b7ad6b7169203331-01"
+        answers[trace_id] = await client.request(method, path, headers={"traceparent": traceparent})
+    flush(app)
+
+    for trace_id, (_, _, status, kind) in requests.items():
+        assert answers[trace_id].status_code == status
+        span = one([s for s in receiver.spans if s.trace_id.hex() == trace_id and s.kind == SPAN_KIND_SERVER])
+        [error] = [attributes(e) for e in span.events if e.name == "exception"]
+        assert error["exception.type"] == kind
+        assert error["exception.message"] == answers[trace_id].json()["detail"]
+        failed = status >= 500
+        # On a 5xx, FastAPI's instrumentation sets error.type to the status code, as on the duration metric.
+        assert attributes(span)["error.type"] == (str(status) if failed else kind)
+        assert span.status.code == (STATUS_ERROR if failed else STATUS_UNSET)
 
 
 @pytest.mark.settings(rate_limit_backend="redis")

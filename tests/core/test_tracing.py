@@ -1,5 +1,7 @@
 """Tracing against a real (in-process) OTLP/HTTP receiver: spans, their attributes, and the caller's trace."""
 
+import io
+import json
 import logging
 
 import httpx
@@ -40,6 +42,33 @@ async def test_a_request_is_exported_continuing_the_callers_trace(
     assert receiver.resources[0]["deployment.environment.name"] == "test"
     [access_line] = [r for r in caplog.records if r.name == "app.access"]
     assert access_line.msg["trace_id"] == TRACE_ID  # type: ignore[index]
+
+
+async def test_a_rendered_json_log_line_names_its_request_trace_and_span(
+    database_url: str, engine: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        app = create_app(make_settings(database_url, otel_exporter="otlp", log_format="json", log_level="INFO"))
+        root = logging.getLogger()
+        [handler] = [h for h in root.handlers if h.get_name() == "forgeapi"]
+        assert isinstance(handler, logging.StreamHandler)
+        output = io.StringIO()
+        handler.setStream(output)  # what the handler renders, as an operator's log shipper reads it
+        try:
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+            ):
+                response = await client.get("/api/v1/products/42")
+        finally:
+            root.removeHandler(handler)
+    [line] = [json.loads(line) for line in output.getvalue().splitlines() if '"app.access"' in line]
+    [server_span] = receiver.by_name("GET /api/v1/products/{product_id}")
+    assert line["path"] == "/api/v1/products/42"
+    assert line["request_id"] == response.headers["X-Request-ID"]
+    assert line["trace_id"] == server_span.trace_id.hex()
+    assert line["span_id"] == server_span.span_id.hex()
 
 
 def test_with_the_exporter_off_nothing_is_instrumented() -> None:

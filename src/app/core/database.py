@@ -152,12 +152,15 @@ def _install_postgresql_hooks(engine: AsyncEngine) -> None:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """The app's engine. `hide_parameters`: a failed statement's error text (logged with its traceback) and the
+    SQL log at DEBUG would otherwise carry the bound values: password hashes, token digests, e-mail addresses."""
     if settings.is_sqlite:
         if settings.sqlite_path is not None:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
+            hide_parameters=True,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             **_pool_arguments(settings),
         )
@@ -166,6 +169,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
+        hide_parameters=True,
         # asyncpg waits 60 s for a new connection by default: far past any client's patience.
         connect_args={"timeout": settings.database_connect_timeout},
         **_pool_arguments(settings),

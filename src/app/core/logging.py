@@ -2,12 +2,17 @@
 
 Request-scoped values (`request_id`, later the trace ids) are bound with `structlog.contextvars` by the request
 middleware and merged into every line logged while the request runs. Standard-library loggers (uvicorn,
-SQLAlchemy) go through the same renderer.
+SQLAlchemy) go through the same renderer. Values under a key whose name says "secret" (`password`, `token`,
+`client_secret`, `api_key_pepper`, `Authorization`, `Cookie`...: see `_SENSITIVE_FRAGMENTS`) are replaced by
+`[redacted]` wherever they are, nested mappings and lists included; ids and types of such things (`api_key_id`,
+`token_type`) are kept. Redaction cannot see a secret inside free text: never put one in an event or a message.
 """
 
 import logging
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -20,9 +25,24 @@ __all__ = ["REQUEST_ID", "configure_logging"]
 
 _REDACTED = "[redacted]"
 _HANDLER_NAME = "forgeapi"
-_SENSITIVE_KEYS = frozenset(
-    {"password", "new_password", "token", "access_token", "refresh_token", "authorization", "secret", "api_key"}
+# A key whose name contains one of these holds a secret: `client_secret`, `api_key_pepper`, `X-Api-Key`, `Cookie`...
+_SENSITIVE_FRAGMENTS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "api_key",
+    "apikey",
+    "pepper",
+    "credential",
+    "private_key",
 )
+# ...unless it names a secret without holding one: `api_key_id`, `token_type`, `key_hint`.
+_HARMLESS_SUFFIXES = ("_id", "_type", "_hint")
+# Nested values deeper than this are replaced whole: a log line has no business carrying such structures.
+_MAX_DEPTH = 6
 
 
 # The current request's id. One ContextVar set by the request middleware: cheaper per request than
@@ -37,9 +57,39 @@ def _add_request_id(_logger: Any, _method: str, event_dict: EventDict) -> EventD
     return event_dict
 
 
+@lru_cache(maxsize=1024)
+def _is_sensitive(key: str) -> bool:
+    name = key.lower().replace("-", "_")
+    return any(fragment in name for fragment in _SENSITIVE_FRAGMENTS) and not name.endswith(_HARMLESS_SUFFIXES)
+
+
+def _redacted(value: Any, depth: int) -> Any:
+    """`value` with the values of sensitive keys replaced, at any depth; the same object when nothing changed
+    (the caller's dicts and lists are never modified)."""
+    if isinstance(value, Mapping):
+        if depth >= _MAX_DEPTH:
+            return _REDACTED
+        items = {
+            k: _REDACTED if isinstance(k, str) and _is_sensitive(k) else _redacted(v, depth + 1)
+            for k, v in value.items()
+        }
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    if isinstance(value, list | tuple):
+        if depth >= _MAX_DEPTH:
+            return _REDACTED
+        elements = [_redacted(element, depth + 1) for element in value]
+        if all(new is old for new, old in zip(elements, value, strict=True)):
+            return value
+        return tuple(elements) if isinstance(value, tuple) else elements
+    return value
+
+
 def _redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-    for key in _SENSITIVE_KEYS.intersection(event_dict):
-        event_dict[key] = _REDACTED
+    for key, value in event_dict.items():
+        if _is_sensitive(key):
+            event_dict[key] = _REDACTED
+        elif isinstance(value, Mapping | list | tuple) and key != "exc_info":
+            event_dict[key] = _redacted(value, 1)
     return event_dict
 
 
@@ -82,6 +132,11 @@ def configure_logging(settings: Settings) -> None:
     # Replace our own handler from an earlier call (tests build many apps); leave anyone else's (pytest's) alone.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level.upper())
+    # Even at DEBUG, no line of stored values: aiosqlite's DEBUG lines print every call with its arguments (each
+    # statement's parameters), SQLAlchemy's print result rows (password hashes, e-mail addresses). Statements
+    # themselves, with their parameters hidden, still show at INFO and below.
+    for name in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     # Our middleware writes the access log; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

@@ -253,7 +253,11 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
         detail = detail or f"{request.method} is not allowed on {request.url.path}."
         # Starlette names only the first route matching the path; several routes may share it (GET and POST).
         headers["Allow"] = ", ".join(_allowed_methods(request))
-    return _respond(request, status=exc.status_code, title=phrase, detail=detail or phrase, headers=headers or None)
+    detail = detail or phrase
+    # As every other problem answered: an `exception` event on the span (404s too: they are events on a span that
+    # exists anyway, and 4xx leave its status unset). The type is the phrase's slug, e.g. `method-not-allowed`.
+    tracing.record_error(phrase.lower().replace(" ", "-"), detail, status_code=exc.status_code)
+    return _respond(request, status=exc.status_code, title=phrase, detail=detail, headers=headers or None)
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

@@ -1,0 +1,108 @@
+"""No secret reaches a log line of real requests: JSON logs at DEBUG, the access log on, every line captured."""
+
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.core.database import DBSession
+from app.main import create_app
+from tests import helpers
+
+pytestmark = pytest.mark.settings(log_format="json", log_level="DEBUG")
+
+FAILING = "/test-only/failing-statement"
+
+
+@pytest.fixture
+async def log_output(settings: Settings, engine: AsyncEngine) -> AsyncIterator[tuple[FastAPI, io.StringIO]]:
+    """The suite's app, and everything its log handler writes (structlog's lines and the stdlib loggers')."""
+    del engine  # requested for the migrated schema
+    application = create_app(settings)
+    root = logging.getLogger()
+    [handler] = [h for h in root.handlers if h.get_name() == "forgeapi"]
+    assert isinstance(handler, logging.StreamHandler)
+    output = io.StringIO()
+    handler.setStream(output)
+
+    @application.get(FAILING)
+    async def failing_statement(session: DBSession, secret: str) -> None:
+        # A bug that fails in the database with a secret among the statement's parameters.
+        await session.execute(text("SELECT secret FROM no_such_table WHERE secret = :secret"), {"secret": secret})
+
+    try:
+        async with application.router.lifespan_context(application):
+            yield application, output
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
+@pytest.fixture
+def app(log_output: tuple[FastAPI, io.StringIO]) -> FastAPI:
+    return log_output[0]
+
+
+def _lines(log_output: tuple[FastAPI, io.StringIO]) -> list[str]:
+    return [line for line in log_output[1].getvalue().splitlines() if line.strip()]
+
+
+async def test_a_failing_statements_parameters_stay_out_of_the_log(
+    client: httpx.AsyncClient, log_output: tuple[FastAPI, io.StringIO]
+) -> None:
+    response = await client.get(FAILING, params={"secret": helpers.PASSWORD})
+    assert response.status_code == 500
+    lines = _lines(log_output)
+    [error] = [json.loads(line) for line in lines if '"unhandled_error"' in line]
+    assert "no_such_table" in error["exception"]  # the statement and its error are there for the operator...
+    assert "parameters hidden" in error["exception"]
+    assert not [line for line in lines if helpers.PASSWORD in line]  # ...its values are not
+
+
+async def test_no_password_token_or_api_key_in_any_log_line(
+    app: FastAPI, client: httpx.AsyncClient, log_output: tuple[FastAPI, io.StringIO]
+) -> None:
+    email = helpers.unique_email()
+    await helpers.register(client, email=email)
+    first = await helpers.login(client, email)
+    refreshed = (await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "ci", "scopes": ["orders:read"]},
+        headers=helpers.bearer(refreshed["access_token"]),
+    )
+    key: str = created.json()["key"]
+    answers = [
+        (await client.get("/api/v1/orders", headers={"X-API-Key": key})).status_code,
+        (
+            await client.post("/api/v1/auth/token", data={"username": email, "password": "wrong " + helpers.PASSWORD})
+        ).status_code,
+        (await client.get("/api/v1/users/me", headers=helpers.bearer(refreshed["refresh_token"]))).status_code,
+        (await client.get(FAILING, params={"secret": helpers.PASSWORD})).status_code,
+    ]
+    assert answers == [200, 401, 401, 500]
+
+    lines = _lines(log_output)
+    parsed = [json.loads(line) for line in lines]  # every line is JSON, the stdlib loggers' included
+    assert len([p for p in parsed if p.get("logger") == "app.access"]) == 8  # one per request
+    digest = app.state.api_key_hasher.digest(key)
+    secrets = {
+        "password": helpers.PASSWORD,
+        "access token": first["access_token"],
+        "refresh token": first["refresh_token"],
+        "refreshed access token": refreshed["access_token"],
+        "refreshed refresh token": refreshed["refresh_token"],
+        "api key": key,
+        "api key body": key[4:-6],
+        "api key digest": digest.hex(),
+        "api key digest (repr)": repr(digest)[2:-1],
+    }
+    leaks = {name: line for name, secret in secrets.items() for line in lines if secret in line}
+    assert not leaks
