@@ -185,8 +185,8 @@ async def _check_documents(session: AsyncSession, *, spec_id: SpecID, data: Endp
     failing = [
         document_id
         async for document_id, document in repository.iter_documents(session, spec_id=spec_id)
-        if (request is not None and not request.is_valid(document))
-        or (response is not None and not response.is_valid({**document, "id": document_id}))
+        if (request is not None and not jsonschemas.is_valid(request, document))
+        or (response is not None and not jsonschemas.is_valid(response, {**document, "id": document_id}))
     ]
     if failing:
         msg = f"{len(failing)} stored document(s) do not satisfy the new schemas; change or delete them first."
