@@ -42,7 +42,19 @@ def test_templates_parse_into_literal_and_typed_segments(path: str, expected: li
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/a", "/api/v1/x/", "/api/v1/x//a", "/api/v1/x/{id}/{id}", "/api/v1/x/{Id}", "/api/v1/x/" + "a/" * 8 + "a"],
+    [
+        "/api/v1/a",
+        "/api/v1/x/",
+        "/api/v1/x//a",
+        "/api/v1/x/{id}/{id}",
+        "/api/v1/x/{Id}",
+        "/api/v1/x/" + "a/" * 8 + "a",
+        "/api/v1/x/../users",
+        "/api/v1/x/a/./b",
+        "/api/v1/x/a/..",
+        "/api/v1/x/a/%2e%2e",
+        "/api/v1/x/a/%2E",
+    ],
 )
 def test_bad_templates_are_explained(path: str) -> None:
     assert parse_path(path)[1]

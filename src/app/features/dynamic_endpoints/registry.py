@@ -1,8 +1,9 @@
 """The in-memory registry of dynamic endpoints: path templates, compiled specs and the route tree.
 
-Path templates live under `PREFIX` and are made of literal segments (`[A-Za-z0-9._~-]+`) and typed parameters:
-`{name}` or `{name:str}` (any segment), `{name:int}` (digits), `{name:uuid}`. A `collection` at P serves P and
-P/{id:int}; a `static` spec serves its own path.
+Path templates live under `PREFIX` and are made of literal segments (`[A-Za-z0-9._~-]+`, except the dot segments
+`.` and `..`, which clients resolve away) and typed parameters: `{name}` or `{name:str}` (any segment),
+`{name:int}` (digits), `{name:uuid}`. A `collection` at P serves P and P/{id:int}; a `static` spec serves its own
+path.
 
 Matching walks a tree, one dict lookup per literal segment and at most two typed branches per level: its cost
 depends on the path's length, never on how many specs there are. Two templates that could match one request are
@@ -92,6 +93,8 @@ def parse_path(path: str) -> tuple[tuple[Segment, ...], list[str]]:
         if (param := _PARAM.fullmatch(part)) is not None:
             kind: ParamType = param.group(2) or "str"  # type: ignore[assignment]
             segments.append(Segment(param.group(1), kind))
+        elif part in (".", ".."):  # clients and proxies resolve them away: the path would be another one
+            problems.append(f"segment {part!r} is a dot segment")
         elif _LITERAL.fullmatch(part):
             segments.append(Segment(part))
         else:
