@@ -29,7 +29,7 @@ def test_a_reused_id_with_the_same_version_is_compiled_anew() -> None:
     assert runtime.snapshot.match("/api/v1/x/a") is None
     found = runtime.snapshot.match("/api/v1/x/b")
     assert found is not None
-    assert found[0].spec.name == "b"
+    assert found[0]["GET"].spec.name == "b"
 
 
 def test_an_unchanged_spec_keeps_its_compiled_form() -> None:

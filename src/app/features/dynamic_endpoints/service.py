@@ -104,6 +104,8 @@ def _check_conflicts(
         if other.name == data.name:
             msg = f"An endpoint named {data.name!r} exists already."
             raise ConflictError(msg)
+        if data.kind == other.kind == "static" and data.path == other.path and data.method != other.method:
+            continue  # one static spec per method on a path: they never serve the same request
         theirs = templates_of(other.kind, parse_path(other.path)[0])
         if any(conflicts(a, b) for a in mine for b in theirs):
             msg = f"{data.path} would match requests that {other.path} (endpoint {other.name!r}) serves."
