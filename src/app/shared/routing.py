@@ -14,7 +14,7 @@ every error status it can answer documented in OpenAPI.
 
 import json
 import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from decimal import Decimal
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
@@ -31,7 +31,16 @@ from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
 from app.shared.ratelimit import EXEMPT_PATHS
 
-__all__ = ["MAX_ID", "ForgeRoute", "ResourceID", "answers", "documented_errors"]
+__all__ = [
+    "BODY_ERRORS",
+    "MAX_ID",
+    "ForgeRoute",
+    "ResourceID",
+    "answers",
+    "common_errors",
+    "documented_errors",
+    "error_responses",
+]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -148,13 +157,23 @@ def _declared_by_dependencies(dependant: Dependant) -> set[int]:
     return statuses
 
 
+# What an operation that reads a JSON (or form) body can answer because of it.
+BODY_ERRORS = frozenset({400, 415, 422})
+
+
+def common_errors(path: str) -> set[int]:
+    """The error statuses any operation at `path` can answer with, whatever it is made of."""
+    statuses = {413, 500}  # any request may declare a body too large; any handler may have a bug
+    if path not in EXEMPT_PATHS:
+        statuses |= {429, 503}  # the global rate limit (503 when Redis is down and it fails closed)
+    return statuses
+
+
 def documented_errors(route: APIRoute) -> set[int]:
     """The error statuses `route` can answer with, derived from what it is made of."""
-    statuses = {413, 500}  # any request may declare a body too large; any handler may have a bug
-    if route.path not in EXEMPT_PATHS:
-        statuses |= {429, 503}  # the global rate limit (503 when Redis is down and it fails closed)
+    statuses = common_errors(route.path)
     if route.body_field is not None:
-        statuses |= {400, 415, 422}
+        statuses |= BODY_ERRORS
     if get_flat_params(route.dependant):
         statuses.add(422)
     if any(d.path_params for d in _dependants(route.dependant)):
@@ -171,6 +190,14 @@ def _as_problem(status: int | str, response: dict[str, Any]) -> dict[str, Any]:
     if (headers := _ERROR_HEADERS.get(int(status))) is not None:
         documented["headers"] = headers
     return {**documented, **response}
+
+
+def error_responses(statuses: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """OpenAPI `responses` for error `statuses`, documented as built-in routes document them: each an
+    `application/problem+json` `Problem` with its generic description and the headers it always carries."""
+    return {
+        str(status): _as_problem(status, {"description": _ERROR_DESCRIPTIONS[status]}) for status in sorted(statuses)
+    }
 
 
 _NOT_MODIFIED_DOC = {

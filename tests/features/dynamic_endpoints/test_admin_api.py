@@ -88,6 +88,7 @@ async def test_only_admins_manage_specs(client: httpx.AsyncClient, user: helpers
         ({"path": "/api/v1/x/books/"}, "#/path"),
         ({"path": "/api/v1/x/books/{id:float}"}, "#/path"),
         ({"path": "/api/v1/x/a b"}, "#/path"),
+        ({"path": "/api/v1/x/../users"}, "#/path"),  # would be /api/v1/users, a built-in route
         ({"path": "/api/v1/x/books/{shelf}"}, "#/path"),  # collections have no parameters
         ({"method": "GET"}, "#/method"),
         ({"request_schema": None}, "#/request_schema"),
@@ -218,3 +219,20 @@ async def test_the_number_of_specs_is_bounded(client: httpx.AsyncClient, admin: 
         await client.post(ADMIN_ENDPOINTS, json=static(name="c", path="/api/v1/x/c"), headers=admin), 409, "conflict"
     )
     assert "FORGE_DYNAMIC_ENDPOINTS_MAX_SPECS" in body["detail"]
+
+
+async def test_static_specs_of_different_methods_share_a_path(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    await create(client, admin, static(path="/api/v1/x/a/{id:int}", example={"ok": True}))
+    await create(client, admin, static(name="b", path="/api/v1/x/a/{id:int}", method="POST", example={"ok": False}))
+
+    assert (await client.get("/api/v1/x/a/1")).json() == {"ok": True}
+    assert (await client.post("/api/v1/x/a/1")).json() == {"ok": False}
+    refused = await client.put("/api/v1/x/a/1")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, POST")
+    assert set((await client.get("/openapi.json")).json()["paths"]["/api/v1/x/a/{id}"]) == {"get", "post"}
+    again = static(name="c", path="/api/v1/x/a/{id:int}", method="POST")
+    problem(await client.post(ADMIN_ENDPOINTS, json=again, headers=admin), 409, "conflict")
+    other_names = static(name="d", path="/api/v1/x/a/{n:int}", method="PUT")  # the same requests, another template
+    problem(await client.post(ADMIN_ENDPOINTS, json=other_names, headers=admin), 409, "conflict")

@@ -42,7 +42,19 @@ def test_templates_parse_into_literal_and_typed_segments(path: str, expected: li
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/a", "/api/v1/x/", "/api/v1/x//a", "/api/v1/x/{id}/{id}", "/api/v1/x/{Id}", "/api/v1/x/" + "a/" * 8 + "a"],
+    [
+        "/api/v1/a",
+        "/api/v1/x/",
+        "/api/v1/x//a",
+        "/api/v1/x/{id}/{id}",
+        "/api/v1/x/{Id}",
+        "/api/v1/x/" + "a/" * 8 + "a",
+        "/api/v1/x/../users",
+        "/api/v1/x/a/./b",
+        "/api/v1/x/a/..",
+        "/api/v1/x/a/%2e%2e",
+        "/api/v1/x/a/%2E",
+    ],
 )
 def test_bad_templates_are_explained(path: str) -> None:
     assert parse_path(path)[1]
@@ -53,11 +65,11 @@ def test_matching_converts_parameters_and_backtracks_across_shared_prefixes() ->
 
     found = registry.match("/api/v1/x/a/b/d")  # the literal `b` leads nowhere; `{k}` does
     assert found is not None
-    assert found[0].spec.id == 2
-    assert found[0].convert(found[1]) == {"k": "b"}
+    assert found[0]["GET"].spec.id == 2
+    assert found[0]["GET"].convert(found[1]) == {"k": "b"}
     third = registry.match("/api/v1/x/n/42")
     assert third is not None
-    assert third[0].convert(third[1]) == {"id": 42}
+    assert third[0]["GET"].convert(third[1]) == {"id": 42}
     assert registry.match("/api/v1/x/n/4x2") is None
     assert registry.match("/api/v1/x/a/b") is None
 
@@ -68,8 +80,10 @@ def test_a_collection_serves_its_path_and_its_documents() -> None:
     listing, document = registry.match("/api/v1/x/books"), registry.match("/api/v1/x/books/7")
     assert listing is not None
     assert document is not None
-    assert (listing[0].role, sorted(listing[0].methods)) == ("collection", ["GET", "POST"])
-    assert (document[0].role, document[0].template) == ("document", "/api/v1/x/books/{id}")
+    assert sorted(listing[0]) == ["GET", "POST"]
+    assert listing[0]["POST"].role == "collection"
+    assert sorted(document[0]) == ["DELETE", "GET", "PUT"]
+    assert (document[0]["PUT"].role, document[0]["PUT"].template) == ("document", "/api/v1/x/books/{id}")
 
 
 def test_conflicts_are_symmetric_and_type_aware() -> None:
@@ -93,4 +107,12 @@ def test_a_large_registry_finds_each_of_its_specs() -> None:
     for i in (0, 123, 499):
         found = registry.match(f"/api/v1/x/group{i % 7}/item{i}/5")
         assert found is not None
-        assert found[0].spec.id == i
+        assert found[0]["GET"].spec.id == i
+
+
+def test_static_specs_of_different_methods_share_a_path() -> None:
+    registry = snapshot(spec(1, "/api/v1/x/a/{id:int}"), spec(2, "/api/v1/x/a/{id:int}", method="POST"))
+
+    found = registry.match("/api/v1/x/a/7")
+    assert found is not None
+    assert {method: leaf.spec.id for method, leaf in found[0].items()} == {"GET": 1, "POST": 2}

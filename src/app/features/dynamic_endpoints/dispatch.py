@@ -61,7 +61,7 @@ class DynamicRoute(APIRoute):
         if found is None:
             return Match.NONE, {}
         child[_MATCH] = found
-        return (Match.FULL if scope["method"] in found[0].methods else Match.PARTIAL), child
+        return (Match.FULL if scope["method"] in found[0] else Match.PARTIAL), child
 
 
 router = APIRouter(route_class=DynamicRoute)
@@ -180,10 +180,12 @@ async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[
     include_in_schema=False,
 )
 async def dispatch(request: Request) -> Response:
-    leaf, raw = request.scope[_MATCH]  # found by DynamicRoute.matches, which routed the request here
-    _label(request, leaf.template)
-    if request.method not in leaf.methods:  # a partial match: the handler computes Allow from `matches`
+    leaves, raw = request.scope[_MATCH]  # found by DynamicRoute.matches, which routed the request here
+    leaf = leaves.get(request.method)
+    if leaf is None:  # a partial match: the handler computes Allow from `matches`
+        _label(request, next(iter(leaves.values())).template)
         raise HTTPException(405)
+    _label(request, leaf.template)
     spec = leaf.spec
     if leaf.role == "static" and spec.data.auth == "public" and spec.request_validator is None:
         return Response(spec.static_body, media_type=JSON)  # the hot path: no database, bytes made once

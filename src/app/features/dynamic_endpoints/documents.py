@@ -26,10 +26,15 @@ _log = structlog.get_logger("app.dynamic_endpoints")
 
 
 def validate_body(spec: CompiledSpec, body: Any) -> None:
-    """Raise InvalidInputError listing each violation of the spec's request schema (with its JSON pointer)."""
+    """Raise InvalidInputError listing each violation of the spec's request schema (with its JSON pointer).
+
+    A body is bounded in size and depth like a spec's example before it is validated: a self-recursive schema
+    (`"additionalProperties": {"$ref": "#"}`) would otherwise recurse as deep as the body nests."""
     if spec.request_validator is None:
         return
-    errors = jsonschemas.instance_errors(spec.request_validator, body)
+    errors = jsonschemas.check_json_value(body, pointer="#") or jsonschemas.instance_errors(
+        spec.request_validator, body
+    )
     if spec.data.kind == "collection" and isinstance(body, dict) and "id" in body:
         errors.append(FieldError("#/id", "is assigned by the server", "reserved"))
     if errors:

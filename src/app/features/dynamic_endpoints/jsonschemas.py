@@ -3,18 +3,24 @@ documents against them, reported as problem `errors` with JSON pointers.
 
 A schema is refused when it is not valid Draft 2020-12, is larger than `MAX_SCHEMA_BYTES` serialized or deeper
 than `MAX_DEPTH`, names another draft in `$schema`, or has a `$ref`/`$dynamicRef` that is not local (`#...`) or
-does not resolve inside the schema: no schema ever makes the service fetch anything. Messages never repeat the
-rejected value (only the schema's own keywords), as for every other 422.
+does not resolve inside the schema: no schema ever makes the service fetch anything. Nor may a schema make
+validation fail to end or crash: `$id`/`$schema` below the root (they change how references resolve), references
+that apply a schema to the same value forever (`{"$defs": {"a": {"$ref": "#/$defs/a"}}}`) or chain more than
+`MAX_DEPTH` times, and patterns the linear-time engine cannot run (regexes.py) are refused too. Documents are
+bounded like schemas, and a validation that still runs out of stack is reported as a violation, never a crash.
+Messages never repeat the rejected value (only the schema's own keywords), as for every other 422.
 """
 
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from app.core.exceptions import FieldError
+from app.features.dynamic_endpoints import regexes
 
 __all__ = [
     "MAX_DEPTH",
@@ -26,6 +32,7 @@ __all__ = [
     "compile_validator",
     "escape_pointer",
     "instance_errors",
+    "is_valid",
 ]
 
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -36,8 +43,14 @@ _REF_KEYWORDS = ("$ref", "$dynamicRef")
 # With the format checker, as `check_schema` does: a `pattern` that is not a valid regex is refused here, not at
 # the first request that meets it.
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-type Validator = Draft202012Validator
+# Draft 2020-12 with the regex keywords run by RE2 (linear time) instead of Python's backtracking `re`.
+_LinearValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, validators=regexes.KEYWORDS
+)
+# Keywords that apply their subschemas to the very value their schema applies to (not to a part of it): a cycle
+# through them and references never ends.
+_SAME_VALUE_LISTS = ("allOf", "anyOf", "oneOf")
+_SAME_VALUE_ONE = ("not", "if", "then", "else")
 
 
 def escape_pointer(token: str | int) -> str:
@@ -66,15 +79,15 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 
 def check_json_value(value: Any, *, pointer: str) -> list[FieldError]:
-    """Size and depth bounds for any stored JSON value (schemas and examples)."""
+    """Size and depth bounds for any stored JSON value (schemas, examples and documents)."""
+    if _depth_exceeds(value, MAX_DEPTH):  # first: orjson cannot serialize a value nested beyond 254 levels
+        return [FieldError(pointer=pointer, message=f"nested deeper than {MAX_DEPTH} levels", code="too_deep")]
     try:
         serialized = orjson.dumps(value)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: Python parses it, orjson (and clients) cannot
         return [FieldError(pointer=pointer, message="contains an integer outside the 64-bit range", code="range")]
     if len(serialized) > MAX_SCHEMA_BYTES:
         return [FieldError(pointer=pointer, message=f"larger than {MAX_SCHEMA_BYTES} bytes", code="too_large")]
-    if _depth_exceeds(value, MAX_DEPTH):
-        return [FieldError(pointer=pointer, message=f"nested deeper than {MAX_DEPTH} levels", code="too_deep")]
     return []
 
 
@@ -88,30 +101,46 @@ def _walk(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], 
             yield from _walk(item, [*path, index])
 
 
-def _resolves(schema: Any, fragment: str, anchors: set[str]) -> bool:
+type _Path = tuple[str | int, ...]
+
+
+def _target(schema: Any, fragment: str, anchors: dict[str, _Path]) -> _Path | None:
+    """Where a local reference's fragment (after `#`) points, as a path into `schema`; None if nowhere."""
     if not fragment:
-        return True
+        return ()
     if not fragment.startswith("/"):
-        return fragment in anchors
-    target = schema
+        return anchors.get(fragment)
+    target, path = schema, list[str | int]()
+    step: str | int
     for raw in fragment[1:].split("/"):
         token = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(target, dict) and token in target:
-            target = target[token]
+            target, step = target[token], token
         elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
-            target = target[int(token)]
+            target, step = target[int(token)], int(token)
         else:
-            return False
-    return True
+            return None
+        path.append(step)
+    return tuple(path)
 
 
-def _reference_errors(schema: dict[str, Any], pointer: str) -> list[FieldError]:
-    nodes = [(path, node) for path, node in _walk(schema, []) if isinstance(node, dict)]
-    anchors = {
-        node[key] for _, node in nodes for key in ("$anchor", "$dynamicAnchor") if isinstance(node.get(key), str)
-    }
+def _anchors(nodes: dict[_Path, dict[str, Any]]) -> dict[str, _Path]:
+    found: dict[str, _Path] = {}
+    for path, node in nodes.items():
+        for key in ("$anchor", "$dynamicAnchor"):
+            if isinstance(name := node.get(key), str):
+                found.setdefault(name, path)
+    return found
+
+
+def _reference_errors(schema: dict[str, Any], pointer: str, nodes: dict[_Path, dict[str, Any]]) -> list[FieldError]:
+    anchors = _anchors(nodes)
     errors: list[FieldError] = []
-    for path, node in nodes:
+    for path, node in nodes.items():
+        for keyword in ("$id", "$schema"):
+            if path and keyword in node:
+                message = f"only the root schema may have {keyword}: below it, it changes how references resolve"
+                errors.append(FieldError(pointer=_pointer(pointer, [*path, keyword]), message=message, code="ref"))
         for keyword in _REF_KEYWORDS:
             ref = node.get(keyword)
             if not isinstance(ref, str):
@@ -119,8 +148,78 @@ def _reference_errors(schema: dict[str, Any], pointer: str) -> list[FieldError]:
             at = _pointer(pointer, [*path, keyword])
             if not ref.startswith("#"):
                 errors.append(FieldError(pointer=at, message="only local references (#...) are allowed", code="ref"))
-            elif not _resolves(schema, ref[1:], anchors):
+            elif _target(schema, ref[1:], anchors) is None:
                 errors.append(FieldError(pointer=at, message="the reference does not resolve", code="ref"))
+    return errors
+
+
+def _same_value_edges(
+    schema: Any, path: _Path, node: dict[str, Any], anchors: dict[str, _Path]
+) -> list[tuple[_Path, str | None]]:
+    """The subschemas applied to the value `node` applies to, each with the reference keyword that leads there."""
+    edges: list[tuple[_Path, str | None]] = []
+    for keyword in _REF_KEYWORDS:
+        if isinstance(ref := node.get(keyword), str) and (target := _target(schema, ref[1:], anchors)) is not None:
+            edges.append((target, keyword))
+    for keyword in _SAME_VALUE_LISTS:
+        if isinstance(items := node.get(keyword), list):
+            edges += [((*path, keyword, index), None) for index in range(len(items))]
+    edges += [((*path, keyword), None) for keyword in _SAME_VALUE_ONE if keyword in node]
+    if isinstance(dependent := node.get("dependentSchemas"), dict):
+        edges += [((*path, "dependentSchemas", key), None) for key in dependent]
+    return edges
+
+
+def _cycle_errors(schema: dict[str, Any], pointer: str, nodes: dict[_Path, dict[str, Any]]) -> list[FieldError]:
+    """Refuse references that never end, or chain deeper than MAX_DEPTH, on one value (iterative: no recursion)."""
+    anchors = _anchors(nodes)
+    edges = {
+        path: [e for e in _same_value_edges(schema, path, node, anchors) if e[0] in nodes]
+        for path, node in nodes.items()
+    }
+    done: dict[_Path, int] = {}  # path -> the longest chain of references from there
+    for start in nodes:
+        if start in done:
+            continue
+        stack: list[tuple[_Path, Iterator[tuple[_Path, str | None]]]] = [(start, iter(edges[start]))]
+        on_stack = {start}
+        while stack:
+            path, pending = stack[-1]
+            for target, keyword in pending:
+                if target in on_stack:
+                    at = _pointer(pointer, [*path, keyword] if keyword else list(path))
+                    return [FieldError(pointer=at, message="the reference is cyclic: it never ends", code="ref")]
+                if target not in done:
+                    stack.append((target, iter(edges[target])))
+                    on_stack.add(target)
+                    break
+            else:
+                stack.pop()
+                on_stack.discard(path)
+                done[path] = max((done[t] + (k is not None) for t, k in edges[path]), default=0)
+                if done[path] > MAX_DEPTH:
+                    message = f"references chain more than {MAX_DEPTH} times"
+                    return [FieldError(pointer=_pointer(pointer, list(path)), message=message, code="ref")]
+    return []
+
+
+def _pattern_errors(pointer: str, nodes: dict[_Path, dict[str, Any]]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    unevaluated = any("unevaluatedProperties" in node for node in nodes.values())
+    for path, node in nodes.items():
+        if isinstance(pattern := node.get("pattern"), str) and (problem := regexes.problem(pattern)) is not None:
+            errors.append(FieldError(pointer=_pointer(pointer, [*path, "pattern"]), message=problem, code="pattern"))
+        if not isinstance(properties := node.get("patternProperties"), dict):
+            continue
+        if unevaluated:
+            message = "cannot be combined with unevaluatedProperties in one schema"
+            errors.append(
+                FieldError(pointer=_pointer(pointer, [*path, "patternProperties"]), message=message, code="pattern")
+            )
+        for key in properties:
+            if (problem := regexes.problem(key)) is not None:
+                at = _pointer(pointer, [*path, "patternProperties", key])
+                errors.append(FieldError(pointer=at, message=problem, code="pattern"))
     return errors
 
 
@@ -138,12 +237,16 @@ def check_schema(schema: Any, *, pointer: str) -> list[FieldError]:
         FieldError(pointer=_pointer(pointer, list(error.absolute_path)), message=_describe(error), code="schema")
         for error in sorted(_META.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))[:MAX_ERRORS]
     ]
-    return errors or _reference_errors(schema, pointer)
+    if errors:
+        return errors
+    nodes = {tuple(path): node for path, node in _walk(schema, []) if isinstance(node, dict)}
+    errors = _reference_errors(schema, pointer, nodes) + _pattern_errors(pointer, nodes)
+    return errors or _cycle_errors(schema, pointer, nodes)
 
 
 def compile_validator(schema: dict[str, Any]) -> Validator:
     """A validator for a schema that passed `check_schema` (formats are asserted, not just annotations)."""
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _LinearValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _shown(value: Any) -> str:
@@ -167,9 +270,22 @@ def _describe(error: ValidationError) -> str:
     return f"fails {keyword}: {_shown(error.validator_value)}"
 
 
+_TOO_DEEP = "nests too deeply for the schema to be checked"
+
+
+def is_valid(validator: Validator, instance: Any) -> bool:
+    try:
+        return validator.is_valid(instance)
+    except RecursionError:  # bounded documents and checked schemas make it unlikely; it is never a crash
+        return False
+
+
 def instance_errors(validator: Validator, instance: Any) -> list[FieldError]:
     """The violations of `instance`, each at the JSON pointer of the offending value, in document order."""
-    found = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    try:
+        found = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    except RecursionError:  # bounded documents and checked schemas make it unlikely; it is never a crash
+        return [FieldError(pointer="#", message=_TOO_DEEP, code="too_deep")]
     return [
         FieldError(pointer=_pointer("#", list(e.absolute_path)), message=_describe(e), code=str(e.validator))
         for e in found[:MAX_ERRORS]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -18,10 +18,12 @@ _JSON = JSON(none_as_null=True)
 
 class EndpointSpec(TimestampMixin, Base):
     __tablename__ = "endpoint_spec"
+    # Static specs of different methods may share a path (service._check_conflicts decides what overlaps).
+    __table_args__ = (UniqueConstraint("path", "method"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    path: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     method: Mapped[str | None] = mapped_column(String(10))
     auth: Mapped[str] = mapped_column(String(100))

@@ -2,10 +2,13 @@
 rebuilt only when the registry's version changes (`/docs` reads `/openapi.json`, so it follows).
 
 A spec's schemas go under `components/schemas` (their local `$ref`s rebased there), so that `#/$defs/...` inside
-a schema still resolves within the OpenAPI document.
+a schema still resolves within the OpenAPI document. Their names are derived from the spec's name one to one, so
+two specs never share (and overwrite) a component. Error responses are documented as for built-in routes
+(shared/routing.py): problem+json `Problem`s, with the statuses the operation's auth, body and parameters imply.
 """
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +16,9 @@ from fastapi import FastAPI
 
 from app.features.dynamic_endpoints.registry import CompiledSpec, Leaf, Snapshot
 from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.shared.routing import BODY_ERRORS, common_errors, error_responses
 
-__all__ = ["install_openapi", "merged_document"]
+__all__ = ["component_name", "install_openapi", "merged_document"]
 
 TAG = "dynamic"
 _PARAM_SCHEMAS: dict[str, dict[str, str]] = {
@@ -22,7 +26,31 @@ _PARAM_SCHEMAS: dict[str, dict[str, str]] = {
     "str": {"type": "string"},
     "uuid": {"type": "string", "format": "uuid"},
 }
-_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+_AUTH_ERRORS: dict[str, frozenset[int]] = {
+    "public": frozenset(),
+    "user": frozenset({401}),
+    "admin": frozenset({401, 403}),
+    "scope": frozenset({401, 403}),
+}
+_WITH_BODY = ("POST", "PUT", "PATCH")
+_CAPITALISED = re.compile(r"_([a-z])")
+
+
+def component_name(spec_name: str) -> str:
+    """`Dynamic` and the spec's name in CamelCase: `_x` becomes `X`, any other `_` and every `-` stay. Names have
+    no capitals, so this is one to one (`a_b` is `AB`, `a-b` is `A-b`, `a__b` is `A_B`)."""
+    return "Dynamic" + _CAPITALISED.sub(lambda match: match.group(1).upper(), "_" + spec_name)
+
+
+def _errors(spec: CompiledSpec, leaf: Leaf, method: str, *, body: bool) -> dict[str, dict[str, Any]]:
+    statuses = common_errors(leaf.template) | _AUTH_ERRORS[spec.data.auth.partition(":")[0]]
+    if body:
+        statuses |= BODY_ERRORS
+    if leaf.params:  # a value of the wrong type matches no template; an unknown id is no document
+        statuses.add(404)
+    if leaf.role == "collection" and method == "GET":
+        statuses.add(422)  # page and size
+    return error_responses(statuses)
 
 
 def _rebase(value: Any, base: str) -> Any:
@@ -77,7 +105,8 @@ def _operation(spec: CompiledSpec, leaf: Leaf, method: str, schemas: dict[str, d
     else:
         code = "201" if leaf.role == "collection" else "200"
         responses = {code: {"description": "The document.", "content": {"application/json": {"schema": item}}}}
-    responses |= {"404": {"description": "Not found.", "content": _PROBLEM}}
+    takes_body = method in _WITH_BODY and bool(request)
+    responses |= _errors(spec, leaf, method, body=takes_body)
     operation: dict[str, Any] = {
         "tags": [TAG],
         "summary": data.summary or data.name,
@@ -87,9 +116,8 @@ def _operation(spec: CompiledSpec, leaf: Leaf, method: str, schemas: dict[str, d
         ],
         "responses": responses,
     }
-    if method in ("POST", "PUT", "PATCH") and request:
+    if takes_body:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
-        responses["422"] = {"description": "The body violates the schema.", "content": _PROBLEM}
     if leaf.role == "collection" and method == "GET":
         operation["parameters"] = [
             {"name": name, "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}
@@ -106,10 +134,10 @@ def merged_document(base: dict[str, Any], snapshot: Snapshot) -> dict[str, Any]:
     components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     schemas: dict[int, dict[str, dict[str, Any]]] = {}
     for spec in snapshot.specs:
-        name = "".join(part.capitalize() for part in spec.name.replace("-", "_").split("_"))
+        name = component_name(spec.name)
         schemas[spec.id] = {
-            "request": _component(components, f"Dynamic{name}Request", spec.data.request_schema),
-            "response": _component(components, f"Dynamic{name}Response", spec.data.response_schema),
+            "request": _component(components, f"{name}Request", spec.data.request_schema),
+            "response": _component(components, f"{name}Response", spec.data.response_schema),
         }
     for leaf in snapshot.leaves:
         item = paths.setdefault(leaf.template, {})

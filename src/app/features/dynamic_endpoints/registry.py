@@ -1,18 +1,20 @@
 """The in-memory registry of dynamic endpoints: path templates, compiled specs and the route tree.
 
-Path templates live under `PREFIX` and are made of literal segments (`[A-Za-z0-9._~-]+`) and typed parameters:
-`{name}` or `{name:str}` (any segment), `{name:int}` (digits), `{name:uuid}`. A `collection` at P serves P and
-P/{id:int}; a `static` spec serves its own path.
+Path templates live under `PREFIX` and are made of literal segments (`[A-Za-z0-9._~-]+`, except the dot segments
+`.` and `..`, which clients resolve away) and typed parameters: `{name}` or `{name:str}` (any segment),
+`{name:int}` (digits), `{name:uuid}`. A `collection` at P serves P and P/{id:int}; a `static` spec serves its own
+path.
 
 Matching walks a tree, one dict lookup per literal segment and at most two typed branches per level: its cost
 depends on the path's length, never on how many specs there are. Two templates that could match one request are
 a conflict (checked when a spec is saved), so at most one branch of the tree can match a segment, and a match is
-never ambiguous.
+never ambiguous. The one exception is static specs of different methods on the very same path: they share a node,
+whose leaves are looked up by method.
 """
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -92,6 +94,8 @@ def parse_path(path: str) -> tuple[tuple[Segment, ...], list[str]]:
         if (param := _PARAM.fullmatch(part)) is not None:
             kind: ParamType = param.group(2) or "str"  # type: ignore[assignment]
             segments.append(Segment(param.group(1), kind))
+        elif part in (".", ".."):  # clients and proxies resolve them away: the path would be another one
+            problems.append(f"segment {part!r} is a dot segment")
         elif _LITERAL.fullmatch(part):
             segments.append(Segment(part))
         else:
@@ -189,7 +193,7 @@ class Leaf:
 class _Node:
     literals: dict[str, "_Node"] = field(default_factory=dict)
     params: dict[ParamType, "_Node"] = field(default_factory=dict)
-    leaf: Leaf | None = None
+    leaves: dict[str, Leaf] = field(default_factory=dict)  # by method
 
 
 def _insert(root: _Node, segments: tuple[Segment, ...], leaf: Leaf) -> None:
@@ -199,7 +203,7 @@ def _insert(root: _Node, segments: tuple[Segment, ...], leaf: Leaf) -> None:
             node = node.literals.setdefault(segment.value, _Node())
         else:
             node = node.params.setdefault(segment.param, _Node())
-    node.leaf = leaf
+    node.leaves.update(dict.fromkeys(leaf.methods, leaf))
 
 
 def _leaves(spec: CompiledSpec) -> Iterable[tuple[tuple[Segment, ...], Leaf]]:
@@ -237,17 +241,19 @@ class Snapshot:
                 leaves.append(leaf)
         return cls(version=version, specs=ordered, leaves=tuple(leaves), _root=root)
 
-    def match(self, path: str) -> tuple[Leaf, list[str]] | None:
-        """The leaf serving `path` (a request path under PREFIX) and the raw parameter values, if any."""
+    def match(self, path: str) -> tuple[Mapping[str, Leaf], list[str]] | None:
+        """The leaves serving `path` (a request path under PREFIX), by method, and the raw parameter values.
+
+        Every leaf of one path has the same template: only static specs with the very same path share one."""
         return _match(self._root, path[len(PREFIX) :].split("/"), 0, [])
 
 
-def _match(node: _Node, parts: list[str], index: int, raw: list[str]) -> tuple[Leaf, list[str]] | None:
+def _match(node: _Node, parts: list[str], index: int, raw: list[str]) -> tuple[Mapping[str, Leaf], list[str]] | None:
     # Depth-first: templates may share a prefix and part ways later (a/b/c beside a/{k}/d), so a literal that
     # matches here can still lead nowhere. Per level at most one literal and two typed branches accept a segment,
     # and there are at most MAX_SEGMENTS + 1 levels: the work is bounded whatever the number of specs.
     if index == len(parts):
-        return (node.leaf, raw) if node.leaf is not None else None
+        return (node.leaves, raw) if node.leaves else None
     text = parts[index]
     child = node.literals.get(text)
     if child is not None and (found := _match(child, parts, index + 1, raw)) is not None:

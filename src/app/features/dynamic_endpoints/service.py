@@ -104,6 +104,8 @@ def _check_conflicts(
         if other.name == data.name:
             msg = f"An endpoint named {data.name!r} exists already."
             raise ConflictError(msg)
+        if data.kind == other.kind == "static" and data.path == other.path and data.method != other.method:
+            continue  # one static spec per method on a path: they never serve the same request
         theirs = templates_of(other.kind, parse_path(other.path)[0])
         if any(conflicts(a, b) for a in mine for b in theirs):
             msg = f"{data.path} would match requests that {other.path} (endpoint {other.name!r}) serves."
@@ -185,8 +187,8 @@ async def _check_documents(session: AsyncSession, *, spec_id: SpecID, data: Endp
     failing = [
         document_id
         async for document_id, document in repository.iter_documents(session, spec_id=spec_id)
-        if (request is not None and not request.is_valid(document))
-        or (response is not None and not response.is_valid({**document, "id": document_id}))
+        if (request is not None and not jsonschemas.is_valid(request, document))
+        or (response is not None and not jsonschemas.is_valid(response, {**document, "id": document_id}))
     ]
     if failing:
         msg = f"{len(failing)} stored document(s) do not satisfy the new schemas; change or delete them first."
