@@ -31,8 +31,7 @@ LINE_ITEMS = feature_names(_unused("line_items"))
 INVOICES = feature_names(_unused("invoices"))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def copy_of_the_repository(copy: Path) -> Path:
     """A copy of the repository as it is in the work tree (what `git ls-files` lists, untracked new files too)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607 - git from PATH
@@ -40,13 +39,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         check=True,
     ).stdout.decode()
-    copy = tmp_path_factory.mktemp("project")
     for name in filter(None, listed.split("\0")):
         source = REPO / name
         if source.is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy / name)
     return copy
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_of_the_repository(tmp_path_factory.mktemp("project"))
 
 
 def run(project: Path, *command: str | Path, extra: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
@@ -148,6 +151,15 @@ def test_generation_registers_the_router_the_model_the_contracts_and_the_operati
         f'    ("DELETE", "{item}"): "admin",\n'
         "    # forge feature new: operations go above this line\n"
     ) in inventory
+
+
+def test_the_longest_name_still_gives_code_that_ruff_accepts(tmp_path: Path) -> None:
+    longest = "purchase_order_line_item_adjustment_note"  # 40 characters, the most a name may have
+    assert feature_names(longest).feature == longest
+    copy = copy_of_the_repository(tmp_path)
+    written = [str(path) for path in new_feature(copy, longest) if path.suffix == ".py"]
+    checks = [run(copy, BIN / "ruff", "check", *written), run(copy, BIN / "ruff", "format", "--check", *written)]
+    assert [f"{r.stdout}{r.stderr}" for r in checks if r.returncode != 0] == []
 
 
 def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(project: Path) -> None:

@@ -9,7 +9,10 @@ from string import Template
 __all__ = ["FILES", "MIGRATION", "TESTS"]
 
 INIT = Template('''\
-"""$Title: $singular records that administrators manage and anyone may read."""
+"""$Title: $singular records.
+
+Administrators manage them; anyone may read them.
+"""
 ''')
 
 MODELS = Template("""\
@@ -206,7 +209,10 @@ async def delete_$singular(${singular}_id: ResourceID, session: DBSession, _admi
 """)
 
 TESTS = Template('''\
-"""$Title through the HTTP API: admin writes, public reads, pages, problem+json errors."""
+"""$Title through the HTTP API.
+
+Admin writes, public reads, pages, problem+json errors.
+"""
 
 import httpx
 
