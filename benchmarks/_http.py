@@ -1,5 +1,6 @@
 """Serve an app with uvicorn in a subprocess pinned to one core and load it with wrk pinned to the other."""
 
+import base64
 import os
 import re
 import shutil
@@ -18,6 +19,12 @@ import httpx
 __all__ = ["WrkResult", "run_wrk", "serve", "serve_forge", "wrk_available"]
 
 _CPUS = os.cpu_count() or 1
+# Throw-away keys shared by every server of one benchmark run, so that each can read what another wrote, and none
+# generates a key file of its own.
+_RUN_KEYS = {
+    "FORGE_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "FORGE_BLIND_INDEX_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
     # limiter to Redis), and a working directory of its own, so that no .env is read and no key file is written here.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
     workdir = tempfile.TemporaryDirectory(prefix="forgeapi-bench-")
-    process = subprocess.Popen([*_pin(0), *command], env={**inherited, **(env or {})}, cwd=workdir.name)
+    environment = {**inherited, **_RUN_KEYS, **(env or {})}
+    process = subprocess.Popen([*_pin(0), *command], env=environment, cwd=workdir.name)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
