@@ -19,6 +19,7 @@ import httpx
 __all__ = ["WrkResult", "run_wrk", "serve", "serve_forge", "wrk_available"]
 
 _CPUS = os.cpu_count() or 1
+_ROOT = Path(__file__).resolve().parent.parent
 # Throw-away keys shared by every server of one benchmark run, so that each can read what another wrote, and none
 # generates a key file of its own.
 _RUN_KEYS = {
@@ -57,7 +58,9 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
     # limiter to Redis), and a working directory of its own, so that no .env is read and no key file is written here.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
     workdir = tempfile.TemporaryDirectory(prefix="forgeapi-bench-")
-    environment = {**inherited, **_RUN_KEYS, **(env or {})}
+    # The benchmark's own apps (benchmarks._baseline...) import from the project root, not from that directory.
+    search_path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
+    environment = {**inherited, **_RUN_KEYS, "PYTHONPATH": search_path, **(env or {})}
     process = subprocess.Popen([*_pin(0), *command], env=environment, cwd=workdir.name)
     base = f"http://127.0.0.1:{port}"
     try:
