@@ -24,9 +24,8 @@ from app.core.database import committing, create_engine, get_db_session, get_rea
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.support import databases
+from tests.support import databases, processes
 
-REQUIRE_SERVICES = os.environ.get("FORGE_REQUIRE_SERVICES") == "1"
 # A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
 # see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
 Settings.model_config["env_file"] = None
@@ -78,10 +77,7 @@ def service_url_or_skip(variable: str, service: str) -> str:
     url = os.environ.get(variable)
     if url:
         return url
-    reason = f"{variable} is not set: {service} tests need a server (see README)"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
+    return processes.unavailable(f"{variable} is not set: {service} tests need a server (see README)")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from app.config import Settings
-from tests.conftest import PRODUCTION_SECRETS, REQUIRE_SERVICES
+from tests.conftest import PRODUCTION_SECRETS
 from tests.support import processes
 from tests.support.container import DockerIgnore, Stage, in_root, parse_dockerfile, replay_build_stage
 
@@ -227,16 +227,6 @@ def test_the_collector_health_check_asks_the_health_check_extension() -> None:
 # --- the image's command, from a virtual environment built the image's way ------------------------------------------
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        reason = "uv is not installed: the container test builds the image's virtual environment with it"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return uv
-
-
 def _host_env(uv: str) -> dict[str, str]:
     """The host's environment minus what would point uv or the app elsewhere; the image's uv on PATH."""
     env = {
@@ -251,7 +241,7 @@ def _host_env(uv: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder standing in for the image's file system, with /app built as the builder stage builds it."""
-    uv = _uv()
+    uv = processes.uv_or_skip("the container test builds the image's virtual environment with it")
     root = tmp_path_factory.mktemp("image")
     replay_build_stage(stage("builder"), context=ROOT, root=root, host_env=_host_env(uv))
     copy = stage("runtime").all("COPY")[0]

@@ -13,9 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REQUIRE_SERVICES
+from tests.support import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 _DEPENDENCY_STEPS = ("uv export ", "pip install -r ")
@@ -30,18 +28,8 @@ def documented_build() -> list[str]:
     return [line for line in match.group(1).splitlines() if line.strip()]
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        reason = "uv is not installed: the documented Lambda build uses it"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return uv
-
-
 def test_the_documented_lambda_package_reports_the_projects_version(tmp_path: Path) -> None:
-    uv = _uv()
+    uv = processes.uv_or_skip("the documented Lambda build uses it")
     project = tmp_path / "project"
     for name in _PROJECT_FILES:
         source = ROOT / name

@@ -11,20 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REQUIRE_SERVICES
-from tests.support import services
+from tests.support import processes, services
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_service_survives_a_postgresql_restart_and_a_redis_outage_under_load() -> None:
     if missing := services.missing_binaries():
-        reason = f"{', '.join(missing)} not installed: the fault test starts private servers"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
+        processes.unavailable(f"{', '.join(missing)} not installed: the fault test starts private servers")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.faults", "--seconds", "20", "--users", "6"],

@@ -1,12 +1,11 @@
 """A real headless browser (Debian's `chromium`) for tests of what a page renders, with no network but localhost."""
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.processes import unavailable
 
 __all__ = ["Rendered", "chromium_or_skip", "render"]
 
@@ -25,10 +24,7 @@ def chromium_or_skip() -> str:
     binary = shutil.which("chromium")
     if binary:
         return binary
-    reason = "chromium is not installed (apt-get install -y chromium)"
-    if os.environ.get("FORGE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
+    return unavailable("chromium is not installed (apt-get install -y chromium)")
 
 
 def render(chromium: str, url: str, *, profile: Path, budget_ms: int = 10_000) -> Rendered:

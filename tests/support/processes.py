@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -16,6 +17,19 @@ import pytest
 __all__ = ["forge_serve", "free_port", "redis_server", "wait_for_http"]
 
 FORGE = Path(sys.executable).parent / "forge"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for `reason`, or fail it under FORGE_REQUIRE_SERVICES=1 (CI), where nothing may be missing."""
+    if os.environ.get("FORGE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def uv_or_skip(purpose: str) -> str:
+    """The uv binary ($UV, else on PATH), or the test is `unavailable` with `purpose` in the reason."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    return uv if uv is not None else unavailable(f"uv is not installed: {purpose}")
 
 
 def free_port() -> int:
@@ -75,10 +89,7 @@ def redis_server(port: int) -> Iterator[subprocess.Popen[str]]:
     """A private, throw-away redis-server (so that a test can stop it without disturbing anyone else)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        reason = "redis-server is not installed"
-        if os.environ.get("FORGE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"FORGE_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("redis-server is not installed")
     process = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
