@@ -77,7 +77,11 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=45)  # the service's own graceful-shutdown bound is 30 s
+        except subprocess.TimeoutExpired:
+            process.kill()  # what a stop that overran its bound would get from an orchestrator
+            process.wait()
         workdir.cleanup()
 
 
