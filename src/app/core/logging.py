@@ -103,16 +103,20 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_sensitive,
     ]
-    renderer: Processor
+    # Everything that depends on the format runs in the handler (replaced on every call), not in structlog's own
+    # chain, which a logger keeps from its first use (cache_logger_on_first_use): a logger first used under one
+    # configuration would otherwise keep rendering that way after another.
+    renderer: list[Processor]
     if settings.effective_log_format is LogFormat.JSON:
-        renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
+        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         # show_locals=False: a traceback's local variables can hold passwords and tokens.
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(),
-            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
-        )
+        renderer = [
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(),
+                exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+            )
+        ]
 
     structlog.configure(
         # filter_by_level first: below the configured level, an event is dropped before any processor runs (the
@@ -126,7 +130,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
         )
     )
     handler.set_name(_HANDLER_NAME)
