@@ -45,6 +45,8 @@ def test_the_project_is_renamed(projects: tuple[Path, Path]) -> None:
     assert 'description = "Invoices and payments."\n' in pyproject
     assert (billing / "README.md").read_text(encoding="utf-8").startswith("# Billing Api\n\nInvoices and payments.")
     assert 'title="Billing Api",' in (billing / "src" / "app" / "main.py").read_text(encoding="utf-8")
+    # app.__version__ is read from the renamed distribution's metadata (it was 0.0.0 under the old name).
+    assert 'DISTRIBUTION = "billing-api"\n' in (billing / "src" / "app" / "__init__.py").read_text(encoding="utf-8")
     assert 'name = "billing-api"' in (billing / "uv.lock").read_text(encoding="utf-8")  # relocked under its name
     assert 'name = "forgeapi"' not in (billing / "uv.lock").read_text(encoding="utf-8")
 

@@ -54,7 +54,7 @@ def test_the_documented_lambda_package_reports_the_projects_version(tmp_path: Pa
     env["PYTHONPATH"] = f"{package / 'src'}{os.pathsep}{package}"
     probe = (
         "import importlib.metadata as m, app, app.core.migrations as mig; "
-        "print(app.__version__); print(app.__file__); print(m.distribution('forgeapi').locate_file('')); "
+        "print(app.__version__); print(app.__file__); print(m.distribution(app.DISTRIBUTION).locate_file('')); "
         "print(mig.PROJECT_ROOT)"
     )
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)  # noqa: S603

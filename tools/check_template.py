@@ -40,7 +40,8 @@ def run(*command: str | Path, cwd: Path) -> str:
     )
     if done.returncode != 0:
         failures = done.stdout.find("= FAILURES =")  # pytest's: the skip summary after it can be long
-        print(done.stdout[failures:][:30_000] if failures >= 0 else done.stdout[-20_000:], done.stderr[-10_000:])
+        shown = done.stdout[failures:][:20_000] + "\n[...]\n" + done.stdout[-1_000:] if failures >= 0 else done.stdout
+        print(shown[-40_000:], done.stderr[-10_000:])
         raise SystemExit(f"failed ({done.returncode}): {' '.join(map(str, command))}")
     last = (done.stdout.strip().splitlines() or [""])[-1]
     print(f"  ok in {time.monotonic() - started:.0f} s  {last[:150]}", flush=True)

@@ -36,6 +36,10 @@ def rename(root: Path, *, name: str, title: str, description: str) -> None:
     _replace_once(root / "README.md", r"^# ForgeAPI$", heading)
     main = root / "src" / "app" / "main.py"
     _replace_once(main, r'^        title="ForgeAPI",$', f"        title={json.dumps(title)},")
+    # The package reads its version from the distribution's metadata, by the distribution's name.
+    _replace_once(
+        root / "src" / "app" / "__init__.py", r'^DISTRIBUTION = "forgeapi"$', f"DISTRIBUTION = {json.dumps(name)}"
+    )
 
 
 def _key() -> str:
