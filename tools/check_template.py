@@ -4,7 +4,8 @@
    new project from its own lock file, run its tests on SQLite; `forge feature new invoices` in it, then ruff,
    mypy, import-linter and the tests again.
 2. `copier copy` an earlier ForgeAPI commit (`first_release`), add a feature there and commit it as a user would,
-   `copier update` to this commit, and require a merge without conflicts, then the same checks.
+   `copier update` to this commit, and require a merge without conflicts; join the migration heads as a user would
+   (`alembic merge heads`), then the same checks.
 
 Run: `uv run python tools/check_template.py` (needs git, uv and network access to the package index or uv's cache;
 about three runs of the SQLite test suite). Exits non-zero on the first failure, printing that command's output.
@@ -98,6 +99,14 @@ def unresolved(project: Path) -> list[str]:
     return markers + [str(path.relative_to(project)) for path in project.rglob("*.rej")]
 
 
+def merge_migration_heads(project: Path) -> None:
+    """The user's step after an update that brought migrations written after the user's own (docs/getting-started.md):
+    both descend from the same revision, so Alembic has two heads until a merge revision joins them."""
+    heads = [line for line in run("uv", "run", "alembic", "heads", cwd=project).splitlines() if "(head)" in line]
+    if len(heads) > 1:
+        run("uv", "run", "alembic", "merge", "heads", "--message", "after copier update", cwd=project)
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="forgeapi-template-"))
     try:
@@ -119,6 +128,7 @@ def main() -> None:
         if conflicts := unresolved(older):
             raise SystemExit("copier update left conflicts:\n" + "\n".join(conflicts))
         run("uv", "sync", "--locked", cwd=older)
+        merge_migration_heads(older)
         check(older)
         print("Template checks passed.")
     finally:
