@@ -62,3 +62,13 @@ def test_a_refused_request_stores_nothing_new(clock: FakeClock) -> None:
     size = len(backend)
     assert not backend.check("ip:192.0.2.1", tight).allowed
     assert len(backend) == size
+
+
+def test_a_set_that_changes_its_limits_starts_afresh_and_keeps_the_count_right(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    for key in _ipv4_keys(10):
+        backend.check(key, POLICY)
+    two_limits = PolicySet("default", (Limit(5, 1), Limit(100, 60)))
+    backend.check("ip:192.0.2.1", two_limits)
+    assert len(backend) == 2  # one entry per limit of the new set; the old set's ten are gone
+    assert backend.check("ip:192.0.2.1", two_limits).remaining == 3

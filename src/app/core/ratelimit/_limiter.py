@@ -23,18 +23,26 @@ class RateLimiter:
         self.rejections_by_policy: dict[str, int] = dict.fromkeys(self.policies, 0)
         # The memory backend answers synchronously: calling it directly saves a coroutine per request.
         self._check_now = backend.check if isinstance(backend, MemoryBackend) else None
+        self.synchronous = self._check_now is not None
+
+    def hit_now(self, key: str, policy_name: str, cost: int = 1) -> Decision:
+        """`hit` without a coroutine, for a backend that answers in-process (`synchronous`); it cannot fail."""
+        if self._check_now is None:
+            msg = "this rate limiter's backend must be awaited: use hit()"
+            raise TypeError(msg)
+        decision = self._check_now(key, self.policies[policy_name], cost)
+        if not decision.allowed:
+            self.rejections_by_policy[policy_name] += 1
+        return decision
 
     async def hit(self, key: str, policy_name: str, cost: int = 1) -> Decision | None:
         """Count a request; None when the backend failed and the limiter fails open (the request passes).
 
         Raises `ServiceUnavailableError` when the backend failed and the limiter fails closed.
         """
+        if self.synchronous:
+            return self.hit_now(key, policy_name, cost)
         policy = self.policies[policy_name]
-        if self._check_now is not None:
-            decision = self._check_now(key, policy, cost)
-            if not decision.allowed:
-                self.rejections_by_policy[policy_name] += 1
-            return decision
         try:
             decision = await self.backend.hit(key, policy, cost)
         except BackendUnavailableError as exc:

@@ -1,0 +1,28 @@
+"""`RateLimiter`: the synchronous path the middleware takes for the memory backend, and its refusal elsewhere."""
+
+import pytest
+from redis.asyncio import Redis
+
+from app.core.ratelimit import Limit, MemoryBackend, PolicySet, RateLimiter, RedisBackend
+from tests.core.ratelimit.conftest import FakeClock
+
+POLICIES = {"default": PolicySet("default", (Limit(2, 60),))}
+
+
+async def test_hit_now_counts_like_hit_and_counts_rejections(clock: FakeClock) -> None:
+    limiter = RateLimiter(MemoryBackend(clock=clock), POLICIES, fail_open=True)
+    assert limiter.synchronous
+    assert limiter.hit_now("ip:192.0.2.1", "default").allowed
+    second = await limiter.hit("ip:192.0.2.1", "default")
+    assert second is not None
+    assert second.allowed
+    assert not limiter.hit_now("ip:192.0.2.1", "default").allowed
+    assert limiter.rejections_by_policy == {"default": 1}
+
+
+def test_hit_now_refuses_a_backend_that_must_be_awaited() -> None:
+    # Never connects: the client is only handed to the backend.
+    limiter = RateLimiter(RedisBackend(Redis.from_url("redis://127.0.0.1:1/0")), POLICIES, fail_open=True)
+    assert not limiter.synchronous
+    with pytest.raises(TypeError, match="awaited"):
+        limiter.hit_now("ip:192.0.2.1", "default")
