@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from app import __version__
 from app.config import API_PREFIX, Settings, get_settings
@@ -43,6 +42,7 @@ from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.idempotency import install_idempotency
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
+from app.shared.routing import include_flat
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
@@ -100,9 +100,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def _api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
-    for router in (
+def _api_routers() -> tuple[APIRouter, ...]:
+    """The routers served under API_PREFIX."""
+    return (
         auth_router,
         users_router,
         api_keys_router,
@@ -112,9 +112,7 @@ def _api_router() -> APIRouter:
         client_config_router,
         dynamic_admin_router,
         # forge feature new: routers go above this line
-    ):
-        api.include_router(router)
-    return api
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -147,18 +145,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     install_problem_schema(app)
     install_idempotency(app)
-    # The dynamic endpoints' catch-all first: their requests then skip matching every built-in route, and
-    # others pay one failed prefix match for it.
-    app.include_router(dynamic_router)
-    app.include_router(health_router)
-    app.include_router(_api_router())
+    # Flat, not included as a tree (see include_flat). The dynamic endpoints' catch-all first: their requests then
+    # skip matching every built-in route, and others pay one failed prefix match for it; then the probes, which
+    # orchestrators call every few seconds.
+    include_flat(app, dynamic_router)
+    include_flat(app, health_router)
+    for router in _api_routers():
+        include_flat(app, router, prefix=API_PREFIX)
     assert_prefix_reserved(app)
     install_openapi(app, app.state.dynamic_endpoints)
     docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}
 
     # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
-    # last-resort 500 cover everything inside it.
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size)
+    # last-resort 500 cover everything inside it; it also runs GZipMiddleware, for the requests that accept gzip.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -180,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
         rate_limit=rate_limit,
         metrics=app.state.metrics.http if app.state.metrics is not None else None,
+        gzip_minimum_size=settings.gzip_minimum_size,
     )
 
     return app

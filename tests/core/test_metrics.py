@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
 from tests import helpers
 
 
@@ -83,3 +84,22 @@ async def test_a_metrics_token_protects_the_endpoint(client: httpx.AsyncClient) 
 @pytest.mark.settings(metrics_enabled=False)
 async def test_metrics_can_be_switched_off(client: httpx.AsyncClient) -> None:
     assert (await client.get("/metrics")).status_code == 404
+
+
+def test_durations_land_in_cumulative_le_buckets() -> None:
+    metrics = Metrics(api_prefix="/api/v1", state=lambda: None)
+    scope = {"method": "GET", "path": "/healthz", "state": {ROUTE_TEMPLATE_STATE: "/healthz"}}
+    for seconds in (0.001, 0.003, 0.003, 20.0):  # on a bound, between two, and past the last one
+        metrics.http.started()
+        metrics.http.finished(scope, 200, seconds)
+    text = metrics.render().decode()
+    labels = {"method": "GET", "route": "/healthz"}
+    assert sample(text, "http_request_duration_seconds_bucket", **labels, le="0.001") == 1
+    assert sample(text, "http_request_duration_seconds_bucket", **labels, le="0.0025") == 1
+    assert sample(text, "http_request_duration_seconds_bucket", **labels, le="0.005") == 3
+    assert sample(text, "http_request_duration_seconds_bucket", **labels, le="10.0") == 3
+    assert sample(text, "http_request_duration_seconds_bucket", **labels, le="+Inf") == 4
+    assert sample(text, "http_request_duration_seconds_count", **labels) == 4
+    assert sample(text, "http_request_duration_seconds_sum", **labels) == pytest.approx(20.007)
+    assert sample(text, "http_requests_total", **labels, status="200") == 4
+    assert sample(text, "http_requests_in_flight") == 0

@@ -7,9 +7,15 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
-from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, Problem, install_problem_schema
+from app.core.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA_REF,
+    Problem,
+    install_exception_handlers,
+    install_problem_schema,
+)
 from app.main import create_app
-from app.shared.routing import ForgeRoute, ResourceID, answers
+from app.shared.routing import ForgeRoute, ResourceID, answers, include_flat
 from tests import helpers
 from tests.conftest import make_settings
 
@@ -130,3 +136,49 @@ async def test_real_problem_bodies_match_the_documented_problem(
     problem = Problem.model_validate_json(response.content)
     assert problem.status == status
     assert problem.request_id == response.headers["x-request-id"]
+
+
+def _widgets_router() -> APIRouter:
+    router = APIRouter(prefix="/widgets", tags=["widgets"], route_class=ForgeRoute)
+
+    class Widget(BaseModel):
+        id: int
+        name: str
+
+    @router.get("/{widget_id}", summary="One widget", responses={404: {"description": "No such widget."}})
+    async def get_widget(widget_id: ResourceID) -> Widget:
+        return Widget(id=widget_id, name="spanner")
+
+    @router.post("", status_code=201)
+    async def create_widget(widget: Widget) -> Widget:
+        return widget
+
+    return router
+
+
+async def test_include_flat_serves_and_documents_what_include_router_does() -> None:
+    tree, flat = FastAPI(), FastAPI()
+    tree.include_router(_widgets_router(), prefix="/api/v1")
+    include_flat(flat, _widgets_router(), prefix="/api/v1")
+    for app in (tree, flat):
+        install_exception_handlers(app)
+        install_problem_schema(app)
+    assert flat.openapi() == tree.openapi()
+    api_routes = [route for route in flat.router.routes if getattr(route, "path", "").startswith("/api/v1/")]
+    assert len(api_routes) == 2
+    assert all(type(route) is ForgeRoute for route in api_routes)
+    for app in (tree, flat):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            assert (await client.get("/api/v1/widgets/7")).json() == {"id": 7, "name": "spanner"}
+            created = await client.post("/api/v1/widgets", json={"id": 1, "name": "nut"})
+            assert created.status_code == 201
+            assert (
+                await client.post("/api/v1/widgets", content=b"x", headers={"content-type": "text/plain"})
+            ).status_code == 415
+
+
+def test_include_flat_refuses_router_level_options_it_would_lose() -> None:
+    guarded = APIRouter(prefix="/guarded", dependencies=[Depends(lambda: None)])
+    guarded.add_api_route("/x", lambda: None)
+    with pytest.raises(ValueError, match="include_router"):
+        include_flat(FastAPI(), guarded)

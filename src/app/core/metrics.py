@@ -5,11 +5,13 @@ user ids; a request that matched no route is `unmatched`. Counters that other co
 limiter's rejections, the pool's connections) are read at scrape time, so they cost nothing per request.
 """
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
+from itertools import accumulate
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import QueuePool
 
@@ -39,43 +41,70 @@ def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
 
 
 class HttpMetrics:
-    """What the request middleware records per request; children are cached to keep that to a few dict lookups."""
+    """What the request middleware records per request: plain counts, turned into Prometheus series at scrape time.
+
+    prometheus_client's Counter, Gauge and Histogram take a lock on every update, five per request (about 7 us
+    together on this machine, several per cent of a fast endpoint). These are only updated by the middleware, on
+    the event loop's thread, so plain arithmetic needs no lock, and reading them at scrape time costs nothing per
+    request. The series are the same: `http_requests_total`, `http_request_errors_total` (derived from the 5xx
+    counts), `http_request_duration_seconds`, `http_requests_in_flight`.
+    """
 
     def __init__(self, registry: CollectorRegistry, api_prefix: str) -> None:
         self.api_prefix = api_prefix
-        self.requests = Counter(
-            "http_requests",
-            "HTTP requests by route template and status.",
-            ["method", "route", "status"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "http_request_errors", "HTTP requests answered with a 5xx status.", ["method", "route"], registry=registry
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "Time from request to the end of the response.",
-            ["method", "route"],
-            buckets=_BUCKETS,
-            registry=registry,
-        )
-        self.in_flight = Gauge("http_requests_in_flight", "Requests being served now.", registry=registry)
-        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any | None]] = {}
+        self.in_flight = 0
+        self.requests: dict[tuple[str, str, int], int] = {}  # (method, route, status) -> count
+        # (method, route) -> [count per bucket (not cumulative), the last one +Inf], and the sum of the durations
+        self.durations: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+        registry.register(_HttpCollector(self))
 
-    def observe(self, scope: Mapping[str, Any], status: int, seconds: float) -> None:
+    def started(self) -> None:
+        self.in_flight += 1
+
+    def finished(self, scope: Mapping[str, Any], status: int, seconds: float) -> None:
+        self.in_flight -= 1
         method = scope["method"]
         route = route_template(scope, self.api_prefix)
         key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            errors = self.errors.labels(method, route) if status >= 500 else None  # noqa: PLR2004
-            children = (self.requests.labels(method, route, str(status)), self.duration.labels(method, route), errors)
-            self._children[key] = children
-        requests, duration, errors = children
-        requests.inc()
-        duration.observe(seconds)
-        if errors is not None:
-            errors.inc()
+        self.requests[key] = self.requests.get(key, 0) + 1
+        histogram = self.durations.get((method, route))
+        if histogram is None:
+            histogram = self.durations[method, route] = ([0] * (len(_BUCKETS) + 1), [0.0])
+        counts, total = histogram
+        counts[bisect_left(_BUCKETS, seconds)] += 1  # the first bound >= seconds: Prometheus buckets are `le`
+        total[0] += seconds
+
+
+class _HttpCollector(Collector):
+    def __init__(self, http: HttpMetrics) -> None:
+        self._http = http
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+        http = self._http
+        requests = CounterMetricFamily(
+            "http_requests", "HTTP requests by route template and status.", labels=["method", "route", "status"]
+        )
+        errors = CounterMetricFamily(
+            "http_request_errors", "HTTP requests answered with a 5xx status.", labels=["method", "route"]
+        )
+        server_errors: dict[tuple[str, str], int] = {}
+        for (method, route, status), count in list(http.requests.items()):
+            requests.add_metric([method, route, str(status)], count)
+            if status >= 500:  # noqa: PLR2004
+                server_errors[method, route] = server_errors.get((method, route), 0) + count
+        for labels, count in server_errors.items():
+            errors.add_metric(list(labels), count)
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds", "Time from request to the end of the response.", labels=["method", "route"]
+        )
+        for (method, route), (counts, total) in list(http.durations.items()):
+            cumulative = list(accumulate(counts))
+            buckets = [(repr(bound), cumulative[i]) for i, bound in enumerate(_BUCKETS)]
+            durations.add_metric([method, route], [*buckets, ("+Inf", cumulative[-1])], sum_value=total[0])
+        yield requests
+        yield errors
+        yield durations
+        yield GaugeMetricFamily("http_requests_in_flight", "Requests being served now.", value=http.in_flight)
 
 
 def state_readings(state: Any) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _register_router(main: Path, names: FeatureNames) -> None:
     text = main.read_text(encoding="utf-8")
     marker = _routers_marker(text)
     if marker is None:
-        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add the router to the tuple in _api_router() by hand."
+        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add the router to the tuple in _api_routers() by hand."
         raise ScaffoldError(msg)
     text = text[: marker.start()] + f"{marker.group(1)}{names.feature}_router,\n" + text[marker.start() :]
     text = _insert_import(text, f"from app.features.{names.feature}.router import router as {names.feature}_router")
@@ -158,7 +158,7 @@ def _single_head(root: Path) -> str:
 def _check_registration_points(root: Path, names: FeatureNames) -> None:
     main = root / "src" / "app" / "main.py"
     if _routers_marker(main.read_text(encoding="utf-8")) is None:
-        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add it at the end of the tuple in _api_router()."
+        msg = f"{main}: the line {ROUTERS_MARKER!r} is missing; add it at the end of the tuple in _api_routers()."
         raise ScaffoldError(msg)
     if "Routers hold no SQL" not in (root / "pyproject.toml").read_text(encoding="utf-8"):
         msg = 'pyproject.toml: no "Routers hold no SQL" import-linter contract to add the new router to'

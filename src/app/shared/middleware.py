@@ -1,17 +1,21 @@
 """`RequestContextMiddleware`: the one pure-ASGI layer around every HTTP request.
 
 It fuses what would otherwise be several stacked middlewares (each layer costs a function call per ASGI message):
-request ids, security headers, the request body limit, the global rate limit, the access log, and the
-last-resort 500 for a crash.
+request ids, security headers, the request body limit, the global rate limit, metrics, the access log, and the
+last-resort 500 for a crash. Compression stays Starlette's `GZipMiddleware`, but it is only entered by requests
+that accept gzip: it costs every request it sees a header parse and a wrapped `send`, even when it leaves the
+body alone, and most API clients (and every probe) never ask for it.
 Pure ASGI rather than `BaseHTTPMiddleware`, which is several times slower and breaks context variables.
 """
 
+import logging
 import os
 import re
 import time
 from collections.abc import Mapping
 
 import structlog
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.exceptions import ForgeError, PayloadTooLargeError
@@ -26,10 +30,14 @@ __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{8,128}")
 _access_log = structlog.get_logger("app.access")
+# Asked before building the access line: structlog would drop it below INFO too, but only after the call and
+# its keyword arguments were paid for, on every request.
+_access_log_level = logging.getLogger("app.access")
 _error_log = structlog.get_logger("app.errors")
 # The default for every response that sets no Cache-Control (all but the @edge_cached reads): user-specific
 # answers and problem+json errors must never be stored by a browser or a shared cache.
 _DEFAULT_CACHE_CONTROL = (b"cache-control", PRIVATE_NO_STORE)
+_VARY_ACCEPT_ENCODING = (b"vary", b"Accept-Encoding")
 
 STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
@@ -58,15 +66,25 @@ class SecurityHeaders:
         return self.docs.get(path, self.strict)
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+class _RequestHeaders:
+    """The request headers this middleware reads, found in one pass over the list."""
+
+    __slots__ = ("accepts_gzip", "content_length", "request_id")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.request_id: bytes | None = None
+        self.content_length: bytes | None = None
+        self.accepts_gzip = False
+        for name, value in headers:
+            if name == b"x-request-id":
+                self.request_id = value
+            elif name == b"content-length":
+                self.content_length = value
+            elif name == b"accept-encoding":
+                self.accepts_gzip = self.accepts_gzip or b"gzip" in value  # what GZipMiddleware itself tests
 
 
-def _request_id(scope: Scope) -> str:
-    incoming = _header(scope, REQUEST_ID_HEADER.encode())
+def _request_id(incoming: bytes | None) -> str:
     if incoming is not None:
         candidate = incoming.decode("latin-1")
         if _VALID_REQUEST_ID.fullmatch(candidate):
@@ -84,8 +102,11 @@ class RequestContextMiddleware:
         rate_limit: RateLimitGate | None = None,
         metrics: HttpMetrics | None = None,
         access_log: bool = True,
+        gzip_minimum_size: int | None = None,
     ) -> None:
+        """`gzip_minimum_size`: compress responses of at least that many bytes for clients that accept gzip."""
         self.app = app
+        self.gzip_app = GZipMiddleware(app, minimum_size=gzip_minimum_size) if gzip_minimum_size is not None else None
         self.rate_limit = rate_limit
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
@@ -107,7 +128,8 @@ class _RequestCycle:
         self.scope = scope
         self.receive_downstream = receive
         self.send_downstream = send
-        self.request_id = _request_id(scope)
+        self.headers = _RequestHeaders(scope["headers"])
+        self.request_id = _request_id(self.headers.request_id)
         self.status = 0
         self.response_started = False
         self.rejected = False  # a 413 went out while the app was reading the body: drop the app's own answer
@@ -124,15 +146,14 @@ class _RequestCycle:
         token = REQUEST_ID.set(self.request_id)
         metrics = self.owner.metrics
         if metrics is not None:
-            metrics.in_flight.inc()
+            metrics.started()
         try:
             await self._dispatch()
         finally:
             if metrics is not None:
-                metrics.in_flight.dec()
                 # No response started: the client went away mid-request; counted as the 499 nginx would log.
-                metrics.observe(scope, self.status or 499, time.perf_counter() - started)
-            if self.owner.access_log:
+                metrics.finished(scope, self.status or 499, time.perf_counter() - started)
+            if self.owner.access_log and _access_log_level.isEnabledFor(logging.INFO):
                 _access_log.info(
                     "request",
                     method=scope["method"],
@@ -151,7 +172,9 @@ class _RequestCycle:
             elif self.owner.rate_limit and (refusal := await self.owner.rate_limit.admit(scope)) is not None:
                 await send_problem(scope, self.send, refusal)
             else:
-                await self.owner.app(scope, self.receive, self.send)
+                gzip_app = self.owner.gzip_app
+                app = gzip_app if gzip_app is not None and self.headers.accepts_gzip else self.owner.app
+                await app(scope, self.receive, self.send)
         except Exception:
             _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.response_started:
@@ -159,7 +182,7 @@ class _RequestCycle:
             await send_problem(scope, self.send, ForgeError("An unexpected error occurred; quote the request id."))
 
     def _declared_length_too_large(self) -> bool:
-        declared = _header(self.scope, b"content-length")
+        declared = self.headers.content_length
         if declared is None:
             return False
         try:
@@ -191,10 +214,18 @@ class _RequestCycle:
             headers.extend(self.extra_headers)
             if self.owner.rate_limit is not None:
                 headers.extend(response_headers(self.scope))
-            for key, _ in headers:  # header names are lower-case in ASGI
+            has_cache_control = varies_by_encoding = False
+            for key, value in headers:  # header names are lower-case in ASGI
                 if key == b"cache-control":
-                    break
-            else:
+                    has_cache_control = True
+                elif key == b"vary" and b"accept-encoding" in value.lower():
+                    varies_by_encoding = True
+            if not has_cache_control:
                 headers.append(_DEFAULT_CACHE_CONTROL)
+            # With compression on, any response could have been encoded differently for another client, so every
+            # one says so; cheaper than holding each response back to see whether it is large enough to compress
+            # (a second Vary line is a list item of the same field, RFC 9110 section 5.3).
+            if not varies_by_encoding and self.owner.gzip_app is not None:
+                headers.append(_VARY_ACCEPT_ENCODING)
             message["headers"] = headers
         await self.send_downstream(message)

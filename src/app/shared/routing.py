@@ -12,6 +12,7 @@ every error status it can answer documented in OpenAPI.
   documented as an `application/problem+json` `Problem`, so that the schema matches what the handlers send.
 """
 
+import inspect
 import json
 import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -19,7 +20,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
-from fastapi import Path, params
+from fastapi import APIRouter, FastAPI, Path, params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
@@ -40,6 +41,7 @@ __all__ = [
     "common_errors",
     "documented_errors",
     "error_responses",
+    "include_flat",
 ]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -248,3 +250,31 @@ class ForgeRoute(APIRoute):
 # Integer primary keys are 32-bit on PostgreSQL: a larger id is a clear 422, never a database error.
 MAX_ID = 2**31 - 1
 ResourceID = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
+
+
+# What APIRoute takes, beyond the path and endpoint, that a route keeps as an attribute of the same name.
+_ROUTE_OPTIONS = tuple(
+    name
+    for name in inspect.signature(APIRoute.__init__).parameters
+    if name not in {"self", "path", "endpoint", "dependency_overrides_provider"}
+)
+
+
+def include_flat(app: FastAPI, router: APIRouter, *, prefix: str = "") -> None:
+    """Add `router`'s routes to the app's own list, under `prefix`: what `include_router` did before FastAPI 0.137.
+
+    Since 0.137, an included router stays a node of a tree, and every request is matched through each level, once
+    to choose a branch and again inside it; behind two levels (`/api/v1`, then nine feature routers), a trivial
+    endpoint took about twice as long as on the app itself (`uv run python -m benchmarks.routing`).
+    Only routers without router-level dependencies, responses or callbacks are taken (their prefix and tags
+    are already on each route); anything else would need the tree's merging, so it is refused.
+    """
+    if router.dependencies or router.responses or router.callbacks:
+        msg = "include_flat takes routers whose options all live on their routes; use app.include_router"
+        raise ValueError(msg)
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            msg = f"include_flat takes API routes only, not {type(route).__name__}"
+            raise TypeError(msg)
+        options = {name: getattr(route, name) for name in _ROUTE_OPTIONS}
+        app.router.add_api_route(prefix + route.path, route.endpoint, route_class_override=type(route), **options)
