@@ -34,6 +34,48 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int  # socket errors plus non-2xx/3xx answers
+    # CPU time the server's processes spent per request during the run (None for a server not started here).
+    # Unlike requests/s, it hardly moves when other work shares the machine: a saturated worker's throughput is
+    # 1 / its CPU time per request, so ratios of the two agree on a quiet machine and this one stays readable on
+    # a busy one.
+    server_cpu_us: float | None = None
+
+
+# Base URL -> the pid of the server process serving it, for run_wrk's CPU accounting.
+_SERVERS: dict[str, int] = {}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def _cpu_seconds(root: int) -> float | None:
+    """User + system CPU of a process and its living descendants (workers), from /proc; None off Linux."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    ticks = 0
+    for pid in _process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / _CLOCK_TICKS
 
 
 def wrk_available() -> bool:
@@ -63,6 +105,7 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
     environment = {**inherited, **_RUN_KEYS, "PYTHONPATH": search_path, **(env or {})}
     process = subprocess.Popen([*_pin(0), *command], env=environment, cwd=workdir.name)
     base = f"http://127.0.0.1:{port}"
+    _SERVERS[base] = process.pid
     try:
         for _ in range(600):
             if process.poll() is not None:
@@ -76,6 +119,7 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
             raise RuntimeError(f"{name} did not start")
         yield base
     finally:
+        _SERVERS.pop(base, None)
         process.terminate()
         try:
             process.wait(timeout=45)  # the service's own graceful-shutdown bound is 30 s
@@ -122,7 +166,14 @@ def run_wrk(url: str, *, seconds: int, connections: int = 64, script: str | None
     command = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         command[len(_pin(1)) + 1 : len(_pin(1)) + 1] = ["-s", script]
+    server = next((pid for base, pid in _SERVERS.items() if url.startswith(base)), None)
+    cpu_before = _cpu_seconds(server) if server is not None else None
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu_after = _cpu_seconds(server) if server is not None else None
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    server_cpu_us = None
+    if cpu_before is not None and cpu_after is not None and requests:
+        server_cpu_us = (cpu_after - cpu_before) / requests * 1e6
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latencies = {p: float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(output)}
     errors = 0
@@ -130,4 +181,4 @@ def run_wrk(url: str, *, seconds: int, connections: int = 64, script: str | None
         errors += sum(int(n) for n in socket_errors.groups())
     if non_2xx := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
         errors += int(non_2xx.group(1))
-    return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors)
+    return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors, server_cpu_us)

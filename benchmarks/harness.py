@@ -172,12 +172,21 @@ def _load(base: str, scenario: Scenario, token: str, args: argparse.Namespace, f
 
 
 def _median(results: list[WrkResult]) -> WrkResult:
+    cpu = [r.server_cpu_us for r in results if r.server_cpu_us is not None]
     return WrkResult(
         statistics.median(r.requests_per_second for r in results),
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
         sum(r.errors for r in results),
+        statistics.median(cpu) if cpu else None,
     )
+
+
+def _cpu_ratio(ours: WrkResult, bare: WrkResult) -> str:
+    """The baseline's server CPU per request over ours: the throughput ratio a saturated worker would show."""
+    if ours.server_cpu_us is None or bare.server_cpu_us is None or not ours.server_cpu_us:
+        return "   n/a"
+    return f"{bare.server_cpu_us / ours.server_cpu_us:>6.3f}"
 
 
 # The performance issue's targets, as ratios to the bare app (1 worker, 64 connections, PostgreSQL for the reads).
@@ -197,15 +206,19 @@ def report(server: str, database: str, measured: dict[str, tuple[WrkResult, WrkR
     print(f"\n{server}, {database}:")
     print(
         f"  {'scenario':<9} {'ForgeAPI req/s':>14} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
-        f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   {'ratio':>6}   target"
+        f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   {'ratio':>6} {'CPU ratio':>9}   target"
     )
     for name, (ours, bare) in measured.items():
         ratio = ours.requests_per_second / bare.requests_per_second
         print(
             f"  {name:<9} {ours.requests_per_second:>14,.0f} {ours.p50_ms:>7.1f} {ours.p99_ms:>7.1f} "
             f"{ours.errors:>6}   {bare.requests_per_second:>10,.0f} {bare.p50_ms:>7.1f} {bare.p99_ms:>7.1f} "
-            f"{bare.errors:>6}   {ratio:>6.3f}   {_verdict(name, ours, ratio)}"
+            f"{bare.errors:>6}   {ratio:>6.3f} {_cpu_ratio(ours, bare):>9}   {_verdict(name, ours, ratio)}"
         )
+    print(
+        "  ratio: requests/s against the bare app's. CPU ratio: the bare server's CPU time per request over ours,"
+        " which other load on the machine hardly moves"
+    )
 
 
 def password_hash_ms(settings: Settings, *, rounds: int = 5) -> float:
