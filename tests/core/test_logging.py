@@ -76,3 +76,18 @@ def test_ids_and_types_of_secrets_are_kept(capsys: pytest.CaptureFixture[str]) -
     assert line["token_type"] == "bearer"
     assert line["key_hint"] == "fgk_…abcd"
     assert line["nested"] == {"user_id": 3}
+
+
+@pytest.mark.parametrize(("service_level", "statements_logged"), [("DEBUG", True), ("INFO", False), ("WARNING", False)])
+def test_sql_statements_are_logged_at_debug_only_and_never_their_values(
+    service_level: str, *, statements_logged: bool
+) -> None:
+    configure_logging(make_settings("sqlite+aiosqlite:///unused.db", log_level=service_level))
+    try:
+        for name in ("sqlalchemy.engine.Engine", "aiosqlite"):
+            driver_or_engine = logging.getLogger(name)
+            # SQLAlchemy writes statements at INFO and result rows at DEBUG; aiosqlite its calls' arguments at DEBUG.
+            assert driver_or_engine.isEnabledFor(logging.INFO) is statements_logged, name
+            assert not driver_or_engine.isEnabledFor(logging.DEBUG), name
+    finally:
+        logging.getLogger().setLevel(logging.WARNING)

@@ -138,11 +138,13 @@ def configure_logging(settings: Settings) -> None:
     # Replace our own handler from an earlier call (tests build many apps); leave anyone else's (pytest's) alone.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level.upper())
-    # Even at DEBUG, no line of stored values: aiosqlite's DEBUG lines print every call with its arguments (each
-    # statement's parameters), SQLAlchemy's print result rows (password hashes, e-mail addresses). Statements
-    # themselves, with their parameters hidden, still show at INFO and below.
+    # SQL statements (SQLAlchemy logs them at INFO) only when the service runs at DEBUG, as Django and Rails do:
+    # at INFO they would be several lines per request. Even at DEBUG, no line of stored values: aiosqlite's DEBUG
+    # lines print every call with its arguments (each statement's parameters), SQLAlchemy's print result rows
+    # (password hashes, e-mail addresses); statements show with their parameters hidden.
+    sql_level = logging.INFO if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for name in ("aiosqlite", "sqlalchemy.engine"):
-        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+        logging.getLogger(name).setLevel(sql_level)
     # Our middleware writes the access log; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
