@@ -212,7 +212,13 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], *, seconds: float 
 
 @contextmanager
 def forge_process(
-    env: Mapping[str, str], *, cwd: Path, output: Path, port: int | None = None, workers: int = 1
+    env: Mapping[str, str],
+    *,
+    cwd: Path,
+    output: Path,
+    port: int | None = None,
+    workers: int = 1,
+    server: str | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`forge serve` with only the given FORGE_* variables, its output in `output`; yields it and its base URL.
 
@@ -221,6 +227,7 @@ def forge_process(
     port = port or free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | dict(env)
     command = [str(FORGE), "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--server", server] if server else []
     with output.open("ab") as log:
         process = subprocess.Popen(command, cwd=cwd, env=clean, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
