@@ -15,7 +15,7 @@ class Scope(StrEnum):
     """What an API key may do. A JWT user is not limited by scopes, only by its role.
 
     `api:read` and `api:write` belong to no feature: dynamic endpoints (`auth: scope:api:read`) and features of
-    your own may require them; a feature with scopes of its own lists them here (`products:write`...).
+    your own may require them; a feature with scopes of its own lists them here (`invoices:write`...).
     """
 
     API_READ = "api:read"
