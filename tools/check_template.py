@@ -188,9 +188,17 @@ def main() -> None:
         check(lean)
         serves(lean, expected={"/api/v1/config": 200, f"/api/v1/{FEATURE}": 200, "/api/v1/products": 404})
         commit(lean, f"Add the {FEATURE} feature")
-        update(lean)
-        if changed := run("git", "status", "--porcelain", cwd=lean).strip():
-            raise SystemExit(f"copier update to the same commit changed the project without the examples:\n{changed}")
+        if run("git", "status", "--porcelain", cwd=REPO).strip():
+            # Copier made the project from a commit of its own, with those changes, which an update cannot find.
+            print(
+                "  copier update of the project without the examples skipped: this repository has uncommitted changes"
+            )
+        else:
+            update(lean)
+            if changed := run("git", "status", "--porcelain", cwd=lean).strip():
+                raise SystemExit(
+                    f"copier update to the same commit changed the project without the examples:\n{changed}"
+                )
 
         older = work / "older"  # 3. an update from before the example_features question
         generate(older, ref=first_release())
