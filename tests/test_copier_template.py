@@ -2,11 +2,13 @@
 without the example features. (tools/check_template.py syncs such projects and runs their checks: CI's, slower.)"""
 
 import hashlib
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -184,3 +186,41 @@ def test_the_task_run_again_changes_nothing(lean: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "left out" not in again.stdout
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in lean.rglob("*") if p.is_file()} == before
+
+
+def _example_features() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("example_features", REPO / "tools" / "example_features.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _migration(versions: Path, name: str, revision: str, parent: str | None, *, marked: bool = False) -> None:
+    down = f'"{parent}"' if parent else "None"
+    marker = f"{MIGRATION_MARKER} (test)\n" if marked else ""
+    header = f'"""{name}\n\nRevises: {parent or ""}\n"""\n\n'
+    text = f'{header}{marker}revision: str = "{revision}"\ndown_revision: str | None = {down}\n'
+    (versions / f"{name}.py").write_text(text, encoding="utf-8")
+
+
+def test_consecutive_example_migrations_are_all_skipped(tmp_path: Path) -> None:
+    """A later ForgeAPI release may add a second example migration right after the first."""
+    _migration(tmp_path, "a_initial", "aaa", None)
+    _migration(tmp_path, "b_example", "bbb", "aaa", marked=True)
+    _migration(tmp_path, "c_example_more", "ccc", "bbb", marked=True)
+    _migration(tmp_path, "d_api_keys", "ddd", "ccc")
+    _example_features()._drop_example_migrations(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_initial.py", "d_api_keys.py"]
+    relinked = (tmp_path / "d_api_keys.py").read_text(encoding="utf-8")
+    assert 'down_revision: str | None = "aaa"' in relinked
+    assert "Revises: aaa" in relinked
+
+
+def test_a_migration_that_depends_on_the_examples_otherwise_is_refused(tmp_path: Path) -> None:
+    _migration(tmp_path, "a_initial", "aaa", None)
+    _migration(tmp_path, "b_example", "bbb", "aaa", marked=True)
+    (tmp_path / "c_merge.py").write_text('revision: str = "ccc"\ndown_revision = ("aaa", "bbb")\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"c_merge\.py depends on the example revision bbb"):
+        _example_features()._drop_example_migrations(tmp_path)

@@ -164,7 +164,8 @@ def _header(text: str, name: str) -> str | None:
 def _drop_example_migrations(versions: Path) -> None:
     """Delete the marked migrations; whichever revision followed one now follows that one's parent."""
     scripts = {path: path.read_text(encoding="utf-8") for path in sorted(versions.glob("*.py"))}
-    for path, text in list(scripts.items()):
+    for path in list(scripts):
+        text = scripts[path]  # as relinked so far: a marked migration may follow another
         if not re.search(rf"^{re.escape(MIGRATION_MARKER)}\b", text, re.MULTILINE):
             continue
         revision, parent = _header(text, "revision"), _header(text, "down_revision")
