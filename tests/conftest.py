@@ -2,9 +2,10 @@
 
 Every test that takes `database_url` (directly or through `client`) runs on SQLite and, when
 `FORGE_TEST_DATABASE_URL` is set, again on PostgreSQL. The schema is built by the migrations, so every run tests
-them. Each test runs inside a transaction that is rolled back afterwards; the app's session joins it through a
-savepoint (SQLAlchemy: "Joining a Session into an External Transaction"). Tests that need real commits from
-concurrent requests use `committing_client`, which empties the tables afterwards.
+them; the table of the tests' own resource (tests/support/counters.py) is created beside it. Each test runs inside
+a transaction that is rolled back afterwards; the app's session joins it through a savepoint (SQLAlchemy: "Joining
+a Session into an External Transaction"). Tests that need real commits from concurrent requests use
+`committing_client`, which empties the tables afterwards.
 """
 
 import os
@@ -24,7 +25,7 @@ from app.core.database import committing, create_engine, get_db_session, get_rea
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.support import databases, processes
+from tests.support import counters, databases, processes
 
 # A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
 # see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
@@ -90,10 +91,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The test database, emptied and migrated to head once per backend."""
+    """The test database, emptied and migrated to head once per backend, with the tests' counters beside."""
     await databases.recreate(database_url)
     engine = create_engine(make_settings(database_url))
     await databases.upgrade(engine)
+    await counters.create_table(engine)
     yield engine
     await engine.dispose()
 
@@ -166,8 +168,15 @@ async def committing_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         yield http
     async with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
+        for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
             await conn.execute(delete(table))
+
+
+@pytest.fixture
+def counters_path(app: FastAPI) -> str:
+    """The tests' own counters resource (tests/support/counters.py) mounted on the test's app: its path."""
+    counters.mount(app)
+    return counters.PATH
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Typed helpers that arrange users, tokens and products through the API or the services."""
+"""Typed helpers that arrange users and tokens through the API or the services, and read problems."""
 
 import itertools
 from datetime import UTC, datetime
@@ -67,17 +67,6 @@ async def committed_admin_headers(app: FastAPI, client: httpx.AsyncClient) -> He
     async with app.state.database.session(writes=True) as session, session.begin():
         await users_service.register_user(session, data=data, hasher=app.state.password_hasher, role=UserRole.ADMIN)
     return bearer((await login(client, email))["access_token"])
-
-
-async def create_product(
-    client: httpx.AsyncClient, headers: Headers, *, name: str = "Widget", price: str = "9.99", quantity: int = 10
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/products", json={"name": name, "price": price, "quantity": quantity}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def money(value: str) -> Decimal:

@@ -1,15 +1,27 @@
-"""The repository as a copier template: `copier copy` makes a renamed project with secrets of its own."""
+"""The repository as a copier template: `copier copy` makes a renamed project with secrets of its own, with or
+without the example features. (tools/check_template.py syncs such projects and runs their checks: CI's, slower.)"""
 
+import hashlib
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]
+EXAMPLE_TABLES = ("product", "customer_order", "order_item")
+MIGRATION_MARKER = "# forge: example features"  # tools/example_features.py's
+# What code that names the example features looks like (prose in docstrings aside).
+NAMES_AN_EXAMPLE = re.compile(
+    r"app\.features\.(products|orders)|/api/v1/(products|orders)|\b(Product|Order|OrderItem)\b|insufficient.stock"
+    r"|products:write|orders:(read|write)|create_product|test_load_with_faults|benchmarks\.(harness|faults)"
+)
 
 
 def copy(destination: Path, *answers: str) -> subprocess.CompletedProcess[str]:
@@ -26,6 +38,15 @@ def copy(destination: Path, *answers: str) -> subprocess.CompletedProcess[str]:
 def dotenv(project: Path) -> dict[str, str]:
     lines = (project / ".env").read_text(encoding="utf-8").splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def lean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made without the example features."""
+    project = tmp_path_factory.mktemp("lean") / "solo"
+    made = copy(project, "project_name=solo-api", "example_features=false")
+    assert made.returncode == 0, made.stderr
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +77,7 @@ def test_the_answers_are_recorded_and_the_template_machinery_is_left_behind(proj
     answers = (billing / ".copier-answers.yml").read_text(encoding="utf-8")
     assert "project_name: billing-api" in answers
     assert "database: sqlite" in answers
+    assert "example_features: true" in answers
     for left_out in ["copier.yml", "tests/test_copier_template.py", ".venv", ".git"]:
         assert not (billing / left_out).exists(), left_out
     assert not list(billing.rglob("*.jinja"))
@@ -84,3 +106,121 @@ def test_each_project_gets_its_own_secrets_that_production_accepts(projects: tup
     )
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip() == first["FORGE_DATABASE_URL"]
+
+
+def _migrations(root: Path) -> dict[str, str]:
+    return {
+        path.name: path.read_text(encoding="utf-8") for path in sorted((root / "alembic" / "versions").glob("*.py"))
+    }
+
+
+def test_the_example_features_migration_alone_touches_their_tables_and_is_marked() -> None:
+    """What lets tools/example_features.py leave the examples' tables out: one marked revision holds them all."""
+    touching = {
+        name
+        for name, text in _migrations(REPO).items()
+        if re.search(rf"""\(\s*["']({"|".join(EXAMPLE_TABLES)})["']""", text)
+    }
+    marked = {name for name, text in _migrations(REPO).items() if MIGRATION_MARKER in text}
+    assert touching == marked == {"2026-11-25_example_products_and_orders.py"}
+
+
+def test_without_the_example_features_nothing_names_them(lean: Path) -> None:
+    assert "example_features: false" in (lean / ".copier-answers.yml").read_text(encoding="utf-8")
+    for gone in [
+        "src/app/features/products",
+        "src/app/features/orders",
+        "tests/features/orders",
+        "benchmarks/faults.py",
+    ]:
+        assert not (lean / gone).exists(), gone
+    assert (lean / "benchmarks" / "ratelimit.py").is_file()
+    sources = [*lean.glob("src/**/*.py"), *lean.glob("tests/**/*.py"), *lean.glob("benchmarks/*.py")]
+    sources += [*lean.glob("alembic/**/*.py"), lean / "pyproject.toml", lean / "docs" / "api.md"]
+    leftovers = {str(p.relative_to(lean)): m.group(0) for p in sources if (m := NAMES_AN_EXAMPLE.search(p.read_text()))}
+    assert leftovers == {}
+    readme = (lean / "README.md").read_text(encoding="utf-8")
+    assert "## Without the example features" in readme
+    assert "benchmarks.faults" not in readme
+
+
+def test_without_the_example_features_the_migrations_skip_theirs(lean: Path) -> None:
+    migrations = _migrations(lean)
+    assert "2026-11-25_example_products_and_orders.py" not in migrations
+    [api_keys] = [text for name, text in migrations.items() if name.endswith("_api_keys.py")]
+    assert 'down_revision: str | None = "773b499982c0"' in api_keys  # the initial schema's child again
+    assert "Revises: 773b499982c0" in api_keys
+    revisions = [re.search(r'^revision: str = "(\w+)"$', text, re.MULTILINE) for text in migrations.values()]
+    parents = [
+        re.search(r'^down_revision: str \| None = (?:"(\w+)"|None)$', text, re.MULTILINE)
+        for text in migrations.values()
+    ]
+    assert all(revisions)
+    assert all(parents)
+    known = {m.group(1) for m in revisions if m}
+    assert {m.group(1) for m in parents if m} - {None} <= known  # every parent exists: one unbroken history
+
+
+def test_the_task_run_again_changes_nothing(lean: Path) -> None:
+    """As `copier update` runs it on a project that has no examples any more."""
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in lean.rglob("*") if p.is_file()}
+    again = subprocess.run(
+        [
+            sys.executable,
+            "tools/init_project.py",
+            "--name",
+            "solo-api",
+            "--title",
+            "Solo Api",
+            "--description",
+            "x",
+            "--example-features",
+            "remove",
+        ],
+        cwd=lean,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert again.returncode == 0, again.stderr
+    assert "left out" not in again.stdout
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in lean.rglob("*") if p.is_file()} == before
+
+
+def _example_features() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("example_features", REPO / "tools" / "example_features.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _migration(versions: Path, name: str, revision: str, parent: str | None, *, marked: bool = False) -> None:
+    down = f'"{parent}"' if parent else "None"
+    marker = f"{MIGRATION_MARKER} (test)\n" if marked else ""
+    header = f'"""{name}\n\nRevises: {parent or ""}\n"""\n\n'
+    text = f'{header}{marker}revision: str = "{revision}"\ndown_revision: str | None = {down}\n'
+    (versions / f"{name}.py").write_text(text, encoding="utf-8")
+
+
+def test_consecutive_example_migrations_are_all_skipped(tmp_path: Path) -> None:
+    """A later ForgeAPI release may add a second example migration right after the first."""
+    _migration(tmp_path, "a_initial", "aaa", None)
+    _migration(tmp_path, "b_example", "bbb", "aaa", marked=True)
+    _migration(tmp_path, "c_example_more", "ccc", "bbb", marked=True)
+    _migration(tmp_path, "d_api_keys", "ddd", "ccc")
+    _example_features()._drop_example_migrations(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_initial.py", "d_api_keys.py"]
+    relinked = (tmp_path / "d_api_keys.py").read_text(encoding="utf-8")
+    assert 'down_revision: str | None = "aaa"' in relinked
+    assert "Revises: aaa" in relinked
+
+
+def test_a_migration_that_depends_on_the_examples_otherwise_is_refused(tmp_path: Path) -> None:
+    _migration(tmp_path, "a_initial", "aaa", None)
+    _migration(tmp_path, "b_example", "bbb", "aaa", marked=True)
+    (tmp_path / "c_merge.py").write_text('revision: str = "ccc"\ndown_revision = ("aaa", "bbb")\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"c_merge\.py depends on the example revision bbb"):
+        _example_features()._drop_example_migrations(tmp_path)

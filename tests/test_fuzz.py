@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import create_engine
 from app.core.security import PasswordHasher
+from app.features.api_keys.models import Scope
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
@@ -93,15 +94,20 @@ def _arrange(client: asgi.ASGIClient) -> dict[str, Headers]:
     admin = _login(client, FUZZ_ADMIN)
     # The key belongs to another admin, so that the fuzzing admin cannot revoke it (keys are their owner's).
     owner = _login(client, KEY_OWNER)
-    scopes = ["products:write", "orders:read", "orders:write"]
+    scopes = [scope.value for scope in Scope]
     issued = client.post("/api/v1/api-keys", json={"name": "fuzz", "scopes": scopes}, headers=owner)
     assert issued.status_code == 201, issued.text
+    _seed_examples(client, admin)
+    return {"anonymous": {}, "admin": admin, "api_key": {"X-API-Key": issued.json()["key"]}}
+
+
+def _seed_examples(client: asgi.ASGIClient, admin: Headers) -> None:
+    """Products and an order of the example features (tools/init_project.py removes this with them)."""
     for name in ("Widget", "Gadget", "Sprocket"):
         created = client.post("/api/v1/products", json={"name": name, "price": "9.99", "quantity": 1000}, headers=admin)
         assert created.status_code == 201, created.text
     order = client.post("/api/v1/orders", json={"items": [{"product_id": 1, "quantity": 1}]}, headers=admin)
     assert order.status_code == 201, order.text
-    return {"anonymous": {}, "admin": admin, "api_key": {"X-API-Key": issued.json()["key"]}}
 
 
 @pytest.fixture(scope="module")

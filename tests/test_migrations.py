@@ -14,16 +14,14 @@ from tests.support import databases
 BUILT_IN_TABLES = {
     "user_account",
     "api_key",
-    "product",
-    "customer_order",
-    "order_item",
     "endpoint_spec",
     "endpoint_document",
     "endpoint_registry",
     "idempotency_key",
 }
 BEFORE_DYNAMIC_ENDPOINTS = "ff68d4c880bc"  # the revision the dynamic endpoints' migration revises
-# Every model's table: the built-in ones and those of features added since (`forge feature new`).
+# Every model's table: the built-in ones, the example features' (when the project has them) and those of features
+# added since (`forge feature new`).
 APP_TABLES = set(metadata.tables)
 
 

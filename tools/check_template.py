@@ -1,11 +1,19 @@
 """CI's proof that ForgeAPI works as a template: generated projects pass their own checks, before and after changes.
 
-1. `copier copy` this repository (as committed, plus any uncommitted changes) into a temporary folder, sync the
-   new project from its own lock file, run its tests on SQLite; `forge feature new invoices` in it, then ruff,
-   mypy, import-linter and the tests again.
-2. `copier copy` an earlier ForgeAPI commit (`first_release`), add a feature there and commit it as a user would,
-   `copier update` to this commit, and require a merge without conflicts; join the migration heads as a user would
-   (`alembic merge heads`), then the same checks.
+Three projects, each checked once with ruff, mypy, import-linter and its whole test suite on SQLite (a full run is
+most of the time this takes, so each one proves something the others do not):
+
+1. The default project: `copier copy` this repository (as committed, plus any uncommitted changes), example
+   features included, synced from its own lock file. (`forge feature new` in a project with the examples is
+   tests/test_scaffold.py's, in ForgeAPI's own suite.)
+2. A project without the example features (`example_features=false`), with `forge feature new invoices` run in
+   it: the removal leaves a coherent project that a user's first feature joins; `forge serve` starts it without
+   the examples' routes, and `copier update` to the same commit leaves it unchanged (the task takes the examples
+   out of every copy copier renders, so an update never brings them back).
+3. An update: `copier copy` an earlier ForgeAPI commit (`first_release`, from before the `example_features`
+   question: its answers lack the key, which `--defaults` reads as true), add a feature there and commit it as a
+   user would, `copier update` to this commit, and require a merge without conflicts; join the migration heads as
+   a user would (`alembic merge heads`).
 
 Run: `uv run python tools/check_template.py` (needs git, uv and network access to the package index or uv's cache;
 about three runs of the SQLite test suite). Exits non-zero on the first failure, printing that command's output.
@@ -15,10 +23,13 @@ about three runs of the SQLite test suite). Exits non-zero on the first failure,
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,10 +60,14 @@ def run(*command: str | Path, cwd: Path) -> str:
     return done.stdout
 
 
-def generate(destination: Path, *, ref: str | None = None) -> None:
+def generate(destination: Path, *, ref: str | None = None, answers: tuple[str, ...] = ()) -> None:
     version = ["--vcs-ref", ref] if ref else []
-    answers = ["--data", "project_name=acme-orders", "--data", "description=Orders for Acme."]
-    run(COPIER, "copy", "--trust", "--defaults", "--quiet", *version, *answers, REPO, destination, cwd=REPO)
+    data = [
+        part
+        for answer in ("project_name=acme-orders", "description=Orders for Acme.", *answers)
+        for part in ("--data", answer)
+    ]
+    run(COPIER, "copy", "--trust", "--defaults", "--quiet", *version, *data, REPO, destination, cwd=REPO)
     run("git", "init", "--quiet", cwd=destination)
     commit(destination, f"Generated from ForgeAPI {ref or 'HEAD'}")
 
@@ -75,6 +90,57 @@ def add_feature(project: Path) -> None:
     run("uv", "run", "forge", "feature", "new", FEATURE, cwd=project)
     if not (project / "src" / "app" / "features" / FEATURE / "router.py").is_file():
         raise SystemExit(f"forge feature new {FEATURE} wrote no router")
+
+
+def update(project: Path) -> None:
+    run(COPIER, "update", "--trust", "--defaults", "--quiet", "--conflict", "inline", "--vcs-ref", "HEAD", cwd=project)
+    if conflicts := unresolved(project):
+        raise SystemExit("copier update left conflicts:\n" + "\n".join(conflicts))
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own server on 127.0.0.1
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def serves(project: Path, *, expected: dict[str, int]) -> None:
+    """`forge serve` starts the project (migrating its SQLite database from .env) and answers `expected`."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    print(f"$ .venv/bin/forge serve --port {port}   (in {project.name})", flush=True)
+    server = subprocess.Popen(  # noqa: S603 - our own tool and arguments
+        [str(project / ".venv" / "bin" / "forge"), "serve", "--port", str(port)],
+        cwd=project,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if _status(f"{base}/readyz") == 200:  # noqa: PLR2004 - HTTP OK
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                print(server.communicate()[0][-10_000:])
+                raise SystemExit("forge serve did not become ready")
+            time.sleep(0.5)
+        answered = {path: _status(base + path) for path in expected}
+        if answered != expected:
+            raise SystemExit(f"forge serve answered {answered}, not {expected}")
+        print(f"  ok  {answered}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def first_release() -> str:
@@ -110,23 +176,38 @@ def merge_migration_heads(project: Path) -> None:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="forgeapi-template-"))
     try:
-        fresh = work / "fresh"
+        fresh = work / "fresh"  # 1. the default project, as generated
         generate(fresh)
         run("uv", "sync", "--frozen", cwd=fresh)
-        run("uv", "run", "pytest", "-q", "-p", "no:cacheprovider", cwd=fresh)
-        add_feature(fresh)
         check(fresh)
 
-        older = work / "older"
+        lean = work / "lean"  # 2. without the example features, plus a feature of the user's own
+        generate(lean, answers=("example_features=false",))
+        run("uv", "sync", "--frozen", cwd=lean)
+        add_feature(lean)
+        check(lean)
+        serves(lean, expected={"/api/v1/config": 200, f"/api/v1/{FEATURE}": 200, "/api/v1/products": 404})
+        commit(lean, f"Add the {FEATURE} feature")
+        if run("git", "status", "--porcelain", cwd=REPO).strip():
+            # Copier made the project from a commit of its own, with those changes, which an update cannot find.
+            print(
+                "  copier update of the project without the examples skipped: this repository has uncommitted changes"
+            )
+        else:
+            update(lean)
+            if changed := run("git", "status", "--porcelain", cwd=lean).strip():
+                raise SystemExit(
+                    f"copier update to the same commit changed the project without the examples:\n{changed}"
+                )
+
+        older = work / "older"  # 3. an update from before the example_features question
         generate(older, ref=first_release())
         run("uv", "sync", "--frozen", cwd=older)
         add_feature(older)
         commit(older, f"Add the {FEATURE} feature")
-        run(
-            COPIER, "update", "--trust", "--defaults", "--quiet", "--conflict", "inline", "--vcs-ref", "HEAD", cwd=older
-        )
-        if conflicts := unresolved(older):
-            raise SystemExit("copier update left conflicts:\n" + "\n".join(conflicts))
+        update(older)
+        if "example_features: true" not in (older / ".copier-answers.yml").read_text(encoding="utf-8"):
+            raise SystemExit("copier update did not record example_features: true for a project that has them")
         run("uv", "sync", "--locked", cwd=older)
         merge_migration_heads(older)
         check(older)

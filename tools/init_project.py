@@ -1,8 +1,9 @@
-"""After `copier copy`: name the new project, give it its own secrets, relock, and say what to run next.
+"""After `copier copy`: name the new project, give it its own secrets, relock, and say what to run next; without
+the example features (`--example-features remove`), take products and orders out first (tools/example_features.py).
 
 Run by copier's `_tasks` (copier.yml) in the new project's directory, with the standard library only (the project
 has no virtual environment yet). Safe to run again (`copier update`): an existing .env is never overwritten, so the
-project keeps its keys and the data encrypted with them.
+project keeps its keys and the data encrypted with them, and a project without the examples is left without them.
 """
 
 import argparse
@@ -14,6 +15,8 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+
+from example_features import remove_example_features
 
 TEMPLATE_NAME = "forgeapi"
 
@@ -85,9 +88,12 @@ def main() -> None:
     parser.add_argument("--title", required=True)
     parser.add_argument("--description", required=True)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--example-features", choices=["keep", "remove"], default="keep")
     args = parser.parse_args()
     root = Path.cwd()
 
+    if args.example_features == "remove" and remove_example_features(root):
+        print("The example features (products, orders) are left out: README.md says what that leaves.")  # noqa: T201
     if args.name != TEMPLATE_NAME and 'name = "forgeapi"' in (root / "pyproject.toml").read_text(encoding="utf-8"):
         rename(root, name=args.name, title=args.title, description=args.description)
         relock(root)

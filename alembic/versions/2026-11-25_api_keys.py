@@ -1,7 +1,7 @@
 """api keys
 
 Revision ID: 585eb5dc5e74
-Revises: 773b499982c0
+Revises: 5d0c7e9b3a14
 Create Date: 2026-11-25 09:50:52.621538+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.core.database
 
 revision: str = "585eb5dc5e74"
-down_revision: str | None = "773b499982c0"
+down_revision: str | None = "5d0c7e9b3a14"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

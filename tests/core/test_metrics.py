@@ -25,21 +25,21 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def test_requests_are_counted_under_their_route_template(client: httpx.AsyncClient) -> None:
-    for product_id in (101, 202, 303):
-        await client.get(f"/api/v1/products/{product_id}")
-    await client.get("/api/v1/products")
+async def test_requests_are_counted_under_their_route_template(client: httpx.AsyncClient, counters_path: str) -> None:
+    for counter_id in (101, 202, 303):
+        await client.get(f"{counters_path}/{counter_id}")
+    await client.get(counters_path)
     await client.get("/no/such/path")
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    template = "/api/v1/products/{product_id}"
+    template = f"{counters_path}/{{counter_id}}"
     assert sample(text, "http_requests_total", method="GET", route=template, status="404") == 3
-    assert sample(text, "http_requests_total", method="GET", route="/api/v1/products", status="200") == 1
+    assert sample(text, "http_requests_total", method="GET", route=counters_path, status="200") == 1
     assert sample(text, "http_requests_total", method="GET", route="unmatched", status="404") == 1
     assert sample(text, "http_request_duration_seconds_count", method="GET", route=template) == 3
-    assert "/api/v1/products/101" not in text  # raw paths never become labels
+    assert f"{counters_path}/101" not in text  # raw paths never become labels
     assert sample(text, "http_requests_in_flight") == 1  # the scrape itself
 
 

@@ -81,8 +81,8 @@ async def test_validation_errors_list_each_field_with_a_pointer_and_never_echo_i
     assert "tiny-secret" not in response.text
 
 
-async def test_query_validation_errors_point_at_the_parameter(client: httpx.AsyncClient) -> None:
-    body = assert_problem(await client.get("/api/v1/products", params={"size": 101}), 422)
+async def test_query_validation_errors_point_at_the_parameter(client: httpx.AsyncClient, counters_path: str) -> None:
+    body = assert_problem(await client.get(counters_path, params={"size": 101}), 422)
     assert body["errors"] == [
         {
             "location": "query",
@@ -192,19 +192,18 @@ async def test_a_lone_surrogate_in_a_string_is_400_not_500(client: httpx.AsyncCl
 
 async def test_nul_characters_never_cause_a_500(client: httpx.AsyncClient, settings: object) -> None:
     on_postgres = not getattr(settings, "is_sqlite", True)
-    listing = await client.get("/api/v1/products", params={"q": "a\x00b"})
     register = await client.post(
         "/api/v1/auth/register", json={"email": "nul@example.com", "password": "x" * 12, "full_name": "a\x00b"}
     )
     login = await client.post("/api/v1/auth/token", data={"username": "a\x00@example.com", "password": "x" * 12})
     if on_postgres:  # PostgreSQL text cannot hold NUL: the value is refused as invalid input
-        for response in (listing, register, login):
+        for response in (register, login):
             assert assert_problem(response, 422)["type"] == "urn:forgeapi:problem:validation-error"
     else:  # SQLite stores it
-        assert (listing.status_code, register.status_code, login.status_code) == (200, 201, 401)
+        assert (register.status_code, login.status_code) == (201, 401)
 
 
 async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
-    response = await client.put("/api/v1/products")
+    response = await client.put("/api/v1/api-keys")
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET, POST"

@@ -18,13 +18,15 @@ from app.core import tracing
 from app.main import create_app
 from tests import helpers
 from tests.conftest import BASE_URL, make_settings, service_url_or_skip
+from tests.support import counters
 from tests.support.otlp import OtlpReceiver, attributes, otlp_grpc_receiver, otlp_receiver
 
 pytestmark = pytest.mark.settings(otel_exporter="otlp")
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
-ORDERS = "/api/v1/orders"
+INCREMENTS = f"POST {counters.PATH}/{{counter_id}}/increments"
+PUBLIC = "/api/v1/config"  # a public read, rate limited
 STATUS_UNSET, STATUS_ERROR = 0, 2
 SPAN_KIND_SERVER = 2
 
@@ -60,60 +62,47 @@ def sql_statements(receiver: OtlpReceiver, parent: Any) -> list[str]:
     return [str(attributes(s).get("db.statement", "")) for s in receiver.children_of(parent)]
 
 
-async def test_placing_and_reading_an_order_make_business_spans(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+async def test_a_write_makes_its_business_span_with_its_sql_inside(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    product = await helpers.create_product(client, admin, quantity=3)
-    buyer = await helpers.user_headers(client)
-    traced = {**buyer, "traceparent": TRACEPARENT}
+    created = (await client.post(counters_path, json={"name": "traced", "ceiling": 3}, headers=admin)).json()
+    traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
 
-    placed = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 2}]}, headers=traced)
-    assert placed.status_code == 201, placed.text
-    order_id = placed.json()["id"]
-    assert (await client.get(f"{ORDERS}/{order_id}", headers=traced)).status_code == 200
+    made = await client.post(f"{counters_path}/{created['id']}/increments", json={"by": 2}, headers=traced)
+    assert made.status_code == 201, made.text
     flush(app)
 
-    post = server_span(receiver, "POST /api/v1/orders")
-    placement = one([s for s in receiver.children_of(post) if s.name == "orders.place"])
-    assert attributes(placement) == {"order.item_count": 1, "order.id": order_id, "order.status": "placed"}
-    reservation = one([s for s in receiver.children_of(placement) if s.name == "orders.reserve_stock"])
-    assert attributes(reservation) == {"order.product_count": 1}
-    assert any(statement.startswith("UPDATE product") for statement in sql_statements(receiver, reservation))
-    assert any(statement.startswith("INSERT INTO order_item") for statement in sql_statements(receiver, placement))
-
-    read = server_span(receiver, "GET /api/v1/orders/{order_id}")
-    assert {k: v for k, v in attributes(read).items() if k.startswith("order.")} == {
-        "order.id": order_id,
-        "order.status": "placed",
-        "order.item_count": 1,
-    }
-    [decision] = [attributes(e) for e in read.events if e.name == "rate_limit"]
+    post = server_span(receiver, INCREMENTS)
+    business = one([s for s in receiver.children_of(post) if s.name == counters.SPAN])
+    assert attributes(business) == {"counter.id": created["id"], "counter.by": 2, "counter.value": 2}
+    assert any(statement.startswith("UPDATE test_counter") for statement in sql_statements(receiver, business))
+    [decision] = [attributes(e) for e in post.events if e.name == "rate_limit"]
     assert decision["rate_limit.policy"] == "default"
     assert decision["rate_limit.allowed"] is True
     assert isinstance(decision["rate_limit.remaining"], int)
 
 
-async def test_a_refused_order_is_an_error_event_but_not_a_failed_span(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+async def test_a_refused_write_is_an_error_event_but_not_a_failed_span(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    product = await helpers.create_product(client, admin, quantity=1)
-    buyer = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
+    created = (await client.post(counters_path, json={"name": "full", "ceiling": 1}, headers=admin)).json()
+    traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
 
-    refused = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 5}]}, headers=buyer)
+    refused = await client.post(f"{counters_path}/{created['id']}/increments", json={"by": 5}, headers=traced)
     assert refused.status_code == 409
     flush(app)
 
-    post = server_span(receiver, "POST /api/v1/orders")
+    post = server_span(receiver, INCREMENTS)
     [error] = [attributes(e) for e in post.events if e.name == "exception"]
-    assert error["exception.type"] == "insufficient-stock"
+    assert error["exception.type"] == "conflict"
     assert error["exception.message"] == refused.json()["detail"]
-    assert attributes(post)["error.type"] == "insufficient-stock"
+    assert attributes(post)["error.type"] == "conflict"
     assert post.status.code == STATUS_UNSET  # the client's error, not the service's
-    assert "orders.place" in {s.name for s in receiver.children_of(post)}
+    assert counters.SPAN in {s.name for s in receiver.children_of(post)}
 
 
 async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
@@ -174,9 +163,9 @@ async def test_redis_commands_are_child_spans(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
     ):
-        assert (await client.get("/api/v1/products", headers={"traceparent": TRACEPARENT})).status_code == 200
+        assert (await client.get(PUBLIC, headers={"traceparent": TRACEPARENT})).status_code == 200
         flush(app)
-    span = server_span(receiver, "GET /api/v1/products")
+    span = server_span(receiver, f"GET {PUBLIC}")
     commands = [attributes(s) for s in receiver.children_of(span) if attributes(s).get("db.system") == "redis"]
     assert commands, [s.name for s in receiver.children_of(span)]
     assert all(str(c["db.statement"]).startswith(("EVALSHA", "EVAL", "SCRIPT")) for c in commands)
@@ -184,8 +173,8 @@ async def test_redis_commands_are_child_spans(
 
 @pytest.mark.settings(rate_limit_default="1/minute")
 async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
-    assert (await client.get("/api/v1/products/9999")).status_code == 404
-    assert (await client.get("/api/v1/products/9999")).status_code == 429
+    assert (await client.delete("/api/v1/api-keys/9999")).status_code == 401
+    assert (await client.delete("/api/v1/api-keys/9999")).status_code == 429
     assert app.state.telemetry.meter_provider.force_flush()
 
     names = {metric.name for metric in receiver.metrics}
@@ -195,7 +184,7 @@ async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncC
         for p in durations.histogram.data_points
     }
     # Labelled by route template, never by raw path; the refused request never reached a route.
-    assert points == {("/api/v1/products/{product_id}", 404): 1, (None, 429): 1}
+    assert points == {("/api/v1/api-keys/{key_id}", 401): 1, (None, 429): 1}
     [rejections] = receiver.metric("rate_limit.rejections")
     by_policy = {attributes(p)["policy"]: p.as_int for p in rejections.sum.data_points}
     assert by_policy["default"] == 1
@@ -215,9 +204,9 @@ async def test_spans_and_metrics_go_over_grpc_when_asked(
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
         ):
-            assert (await client.get("/api/v1/products", headers={"traceparent": TRACEPARENT})).status_code == 200
+            assert (await client.get(PUBLIC, headers={"traceparent": TRACEPARENT})).status_code == 200
         # Leaving the lifespan shut the providers down, which flushed both signals over gRPC.
-    assert server_span(receiver, "GET /api/v1/products").parent_span_id.hex() == "b7ad6b7169203331"
+    assert server_span(receiver, f"GET {PUBLIC}").parent_span_id.hex() == "b7ad6b7169203331"
     assert receiver.metrics
 
 
@@ -234,14 +223,14 @@ def test_the_otlp_protocol_is_validated_at_start_up(monkeypatch: pytest.MonkeyPa
 async def test_probes_make_no_spans(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
     for probe in ("/healthz", "/readyz", "/metrics"):
         assert (await client.get(probe)).status_code == 200
-    assert (await client.get("/api/v1/products")).status_code == 200
+    assert (await client.get(PUBLIC)).status_code == 200
     flush(app)
     [request_span] = [span for span in receiver.spans if not span.parent_span_id]  # no stray root spans
-    assert request_span.name == "GET /api/v1/products"
+    assert request_span.name == f"GET {PUBLIC}"
 
 
 def test_with_tracing_off_business_spans_are_nothing() -> None:
     create_app(make_settings("sqlite+aiosqlite:///unused.db"))
     assert not tracing.tracing_active()
-    with tracing.span("orders.place") as span:
+    with tracing.span(counters.SPAN) as span:
         assert span is None

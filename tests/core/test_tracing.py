@@ -28,16 +28,16 @@ async def test_a_request_is_exported_continuing_the_callers_trace(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
         ):
             with caplog.at_level(logging.INFO, logger="app.access"):
-                response = await client.get(
-                    "/api/v1/products/42", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+                response = await client.delete(
+                    "/api/v1/api-keys/42", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
                 )
         # The lifespan's end shut the provider down, which flushed the batch to the receiver.
-    assert response.status_code == 404
-    [server_span] = receiver.by_name("GET /api/v1/products/{product_id}")
+    assert response.status_code == 401
+    [server_span] = receiver.by_name("DELETE /api/v1/api-keys/{key_id}")
     assert server_span.trace_id.hex() == TRACE_ID
     assert server_span.parent_span_id.hex() == PARENT_ID
     attributes = {a.key: a.value for a in server_span.attributes}
-    assert attributes["http.route"].string_value == "/api/v1/products/{product_id}"
+    assert attributes["http.route"].string_value == "/api/v1/api-keys/{key_id}"
     assert receiver.resources[0]["service.name"] == "forgeapi-under-test"
     assert receiver.resources[0]["deployment.environment.name"] == "test"
     [access_line] = [r for r in caplog.records if r.name == "app.access"]
@@ -60,12 +60,12 @@ async def test_a_rendered_json_log_line_names_its_request_trace_and_span(
                 app.router.lifespan_context(app),
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
             ):
-                response = await client.get("/api/v1/products/42")
+                response = await client.delete("/api/v1/api-keys/42")
         finally:
             root.removeHandler(handler)
     [line] = [json.loads(line) for line in output.getvalue().splitlines() if '"app.access"' in line]
-    [server_span] = receiver.by_name("GET /api/v1/products/{product_id}")
-    assert line["path"] == "/api/v1/products/42"
+    [server_span] = receiver.by_name("DELETE /api/v1/api-keys/{key_id}")
+    assert line["path"] == "/api/v1/api-keys/42"
     assert line["request_id"] == response.headers["X-Request-ID"]
     assert line["trace_id"] == server_span.trace_id.hex()
     assert line["span_id"] == server_span.span_id.hex()

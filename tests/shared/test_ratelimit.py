@@ -31,6 +31,9 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
     return make_settings(database_url, **overrides)
 
 
+PUBLIC = "/api/v1/config"  # a public read
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,7 +42,7 @@ def _closed_port() -> int:
 
 
 async def test_the_limit_admits_exactly_n_then_answers_429_problem_json(client: httpx.AsyncClient) -> None:
-    responses = [await client.get("/api/v1/products") for _ in range(6)]
+    responses = [await client.get(PUBLIC) for _ in range(6)]
     assert [r.status_code for r in responses] == [200] * 5 + [429]
     refused = responses[-1]
     assert refused.headers["content-type"] == "application/problem+json"
@@ -51,7 +54,7 @@ async def test_the_limit_admits_exactly_n_then_answers_429_problem_json(client: 
 
 
 async def test_every_limited_response_carries_the_ratelimit_headers(client: httpx.AsyncClient) -> None:
-    first = await client.get("/api/v1/products")
+    first = await client.get(PUBLIC)
     assert first.headers["ratelimit-policy"] == '"default";q=5;w=60'
     assert first.headers["ratelimit"] == '"default";r=4;t=12'
     assert first.headers["x-ratelimit-limit"] == "5"
@@ -73,27 +76,26 @@ async def test_probes_are_never_limited(client: httpx.AsyncClient) -> None:
 async def test_an_authenticated_user_has_its_own_budget(client: httpx.AsyncClient) -> None:
     headers = await helpers.user_headers(client)  # register + login: two requests from this address
     for _ in range(3):
-        await client.get("/api/v1/products")
-    assert (await client.get("/api/v1/products")).status_code == 429
+        await client.get(PUBLIC)
+    assert (await client.get(PUBLIC)).status_code == 429
     assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
 
 
-async def test_an_api_key_has_its_own_budget(client: httpx.AsyncClient) -> None:
+async def test_an_api_key_has_its_own_budget(client: httpx.AsyncClient, counters_path: str) -> None:
     headers = await helpers.user_headers(client)  # two requests from this address
-    created = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": ["orders:read"]}, headers=headers)
+    created = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": ["api:read"]}, headers=headers)
     key = {"X-API-Key": created.json()["key"]}  # that request counted against the user, not the address
     for _ in range(3):
-        await client.get("/api/v1/products")
-    assert (await client.get("/api/v1/products")).status_code == 429
-    keyed = await client.get("/api/v1/orders", headers=key)
+        await client.get(PUBLIC)
+    assert (await client.get(PUBLIC)).status_code == 429
+    keyed = await client.get(f"{counters_path}/caller", headers=key)
     assert keyed.status_code == 200
     assert keyed.headers["x-ratelimit-remaining"] == "4"
 
 
 async def test_spoofed_forwarded_for_is_ignored_from_an_untrusted_peer(client: httpx.AsyncClient) -> None:
     statuses = [
-        (await client.get("/api/v1/products", headers={"x-forwarded-for": f"198.51.100.{i}"})).status_code
-        for i in range(6)
+        (await client.get(PUBLIC, headers={"x-forwarded-for": f"198.51.100.{i}"})).status_code for i in range(6)
     ]
     assert statuses == [200] * 5 + [429]
 
@@ -101,7 +103,7 @@ async def test_spoofed_forwarded_for_is_ignored_from_an_untrusted_peer(client: h
 @pytest.mark.settings(trusted_proxies="127.0.0.1")
 async def test_forwarded_for_is_believed_from_a_trusted_proxy(client: httpx.AsyncClient) -> None:
     for i in range(6):
-        response = await client.get("/api/v1/products", headers={"x-forwarded-for": f"198.51.100.{i}"})
+        response = await client.get(PUBLIC, headers={"x-forwarded-for": f"198.51.100.{i}"})
         assert response.status_code == 200
         assert response.headers["x-ratelimit-remaining"] == "4"
 
@@ -163,7 +165,7 @@ async def test_an_unreachable_redis_fails_open_or_closed_never_500(
         redis_timeout_seconds=0.2,
         rate_limit_fail_open=fail_open,
     )
-    response = await _serve(settings, "/api/v1/products")
+    response = await _serve(settings, PUBLIC)
     if fail_open:
         assert response.status_code == 200
         assert "ratelimit" not in response.headers

@@ -34,9 +34,7 @@ async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_p
     }
     with processes.forge_serve(env, cwd=tmp_path) as first, processes.forge_serve(env, cwd=tmp_path) as second:
         async with httpx.AsyncClient(timeout=10) as http:
-            responses = await asyncio.gather(
-                *(http.get(f"{(first, second)[i % 2]}/api/v1/products") for i in range(60))
-            )
+            responses = await asyncio.gather(*(http.get(f"{(first, second)[i % 2]}/api/v1/config") for i in range(60)))
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 20
     assert statuses.count(429) == 40
@@ -45,7 +43,7 @@ async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_p
 
 
 async def _get(http: httpx.AsyncClient) -> httpx.Response:
-    return await http.get("/api/v1/products")
+    return await http.get("/api/v1/config")
 
 
 @pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])

@@ -123,14 +123,14 @@ async def test_a_401_carries_the_documented_header(client: httpx.AsyncClient) ->
         ("POST", "/api/v1/auth/register", {"content": b"{", "headers": {"Content-Type": "application/json"}}, 400),
         ("POST", "/api/v1/auth/register", {"content": b"x", "headers": {"Content-Type": "text/plain"}}, 415),
         ("GET", "/api/v1/users/me", {}, 401),
-        ("GET", "/api/v1/products/999999", {}, 404),
+        ("GET", "{counters}/999999", {}, 404),  # a service's NotFoundError
         ("GET", "/api/v1/nowhere", {}, 404),
     ],
 )
 async def test_real_problem_bodies_match_the_documented_problem(
-    client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any], status: int
+    client: httpx.AsyncClient, counters_path: str, *, method: str, path: str, kwargs: dict[str, Any], status: int
 ) -> None:
-    response = await client.request(method, path, **kwargs)
+    response = await client.request(method, path.format(counters=counters_path), **kwargs)
     assert response.status_code == status
     assert response.headers["content-type"] == helpers.PROBLEM_JSON
     problem = Problem.model_validate_json(response.content)

@@ -1,15 +1,19 @@
 """Creating, emptying and migrating the test databases."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from alembic import command
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import migrations
 
-__all__ = ["downgrade", "recreate", "upgrade"]
+__all__ = ["downgrade", "recreate", "statements_sent", "upgrade"]
 
 
 async def recreate(database_url: str) -> None:
@@ -45,3 +49,35 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_run, "downgrade", revision)
+
+
+@contextmanager
+def statements_sent(async_engine: AsyncEngine) -> Iterator[list[str]]:
+    """The first word of every statement sent while inside: SQLAlchemy's cursor executions, and what asyncpg sends
+    on its own for transactions (`BEGIN`, `COMMIT`)."""
+    engine = async_engine.sync_engine
+    sent: list[str] = []
+
+    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(maxsplit=1)[0].upper())
+
+    def on_driver_query(record: Any) -> None:
+        sent.append(record.query.split()[0].rstrip(";").upper())
+
+    loggers: list[Any] = []
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and hasattr(driver, "add_query_logger"):  # asyncpg
+            driver.add_query_logger(on_driver_query)
+            loggers.append(driver)
+
+    event.listen(engine, "before_cursor_execute", on_cursor)
+    event.listen(engine.pool, "checkout", on_checkout)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", on_cursor)
+        event.remove(engine.pool, "checkout", on_checkout)
+        for driver in loggers:
+            driver.remove_query_logger(on_driver_query)

@@ -1,8 +1,8 @@
 """Private, throw-away PostgreSQL and Redis servers that a test or script may stop and restart at will.
 
 The machine's shared servers (5432, 6379) serve other test runs: faults are only ever injected into servers
-started here, on free ports, in a temporary directory. No pytest in this module, so that scripts
-(`benchmarks.faults`) can use it too; `tests/support/processes.py` turns a missing binary into a skip.
+started here, on free ports, in a temporary directory. No pytest in this module, so that scripts (benchmarks, such
+as the fault benchmark) can use it too; `tests/support/processes.py` turns a missing binary into a skip.
 
 initdb and postgres refuse to run as root: when this process is root, they run as the `postgres` OS user
 (`runuser`), in a directory handed over to that user.

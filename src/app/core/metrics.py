@@ -1,6 +1,6 @@
 """Prometheus metrics: RED per route template, requests in flight, database pool use, rate-limit outcomes.
 
-Label values are bounded by construction: route templates (`/api/v1/products/{product_id}`), never raw paths or
+Label values are bounded by construction: route templates (`/api/v1/users/{user_id}`), never raw paths or
 user ids; a request that matched no route is `unmatched`. Counters that other components already keep (the rate
 limiter's rejections, the pool's connections) are read at scrape time, so they cost nothing per request.
 """

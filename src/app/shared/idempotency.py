@@ -4,10 +4,10 @@ A route opts in by taking `idempotency: Idempotency` *before* its `DBSession` (d
 and the claim must commit before the request's transaction takes SQLite's write lock) and by answering through
 `await idempotency.respond(session, model, status_code=...)`, which stores the response in the same transaction:
 
-    @router.post("", status_code=201, response_model=OrderRead)
-    async def place_order(data: OrderCreate, idempotency: Idempotency, session: DBSession, ...) -> Response:
-        order = await service.place_order(session, ...)
-        return await idempotency.respond(session, OrderRead.model_validate(order), status_code=201)
+    @router.post("", status_code=201, response_model=InvoiceRead)
+    async def create_invoice(data: InvoiceCreate, idempotency: Idempotency, session: DBSession, ...) -> Response:
+        invoice = await service.create_invoice(session, ...)
+        return await idempotency.respond(session, InvoiceRead.model_validate(invoice), status_code=201)
 
 Without the header the route behaves as before. Keys are scoped by caller (user or API key), kept 24 hours.
 """

@@ -1,4 +1,8 @@
-"""API keys through the HTTP API: issue once, list without secrets, revoke, scopes, expiry, storage."""
+"""API keys through the HTTP API: issue once, list without secrets, revoke, scopes, expiry, storage.
+
+The keyed routes are the tests' own counters (tests/support/counters.py): `GET .../caller` takes `api:read`,
+an increment takes `api:write`.
+"""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,9 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.features.api_keys.models import ApiKey
 from tests import helpers
+from tests.support import counters
 
 KEYS = "/api/v1/api-keys"
-ORDERS = "/api/v1/orders"
+CALLER = f"{counters.PATH}/caller"
+
+
+@pytest.fixture(autouse=True)
+def _keyed_routes(counters_path: str) -> None:
+    """The counters' routes on every test's app."""
 
 
 async def issue(
@@ -35,11 +45,11 @@ def api_key(key: str) -> helpers.Headers:
 async def test_a_key_is_shown_once_and_listed_without_its_secret(
     client: httpx.AsyncClient, user: helpers.Headers
 ) -> None:
-    created = await issue(client, user, scopes=["orders:read", "orders:read"])
+    created = await issue(client, user, scopes=["api:read", "api:read"])
     assert created.status_code == 201
     body = created.json()
     assert body["key"].startswith("fgk_")
-    assert body["scopes"] == ["orders:read"]
+    assert body["scopes"] == ["api:read"]
     assert body["hint"] == f"fgk_…{body['key'][-4:]}"
     listing = await client.get(KEYS, headers=user)
     assert listing.status_code == 200
@@ -51,7 +61,7 @@ async def test_a_key_is_shown_once_and_listed_without_its_secret(
 async def test_only_a_keyed_hash_is_stored(
     client: httpx.AsyncClient, user: helpers.Headers, db_session: AsyncSession
 ) -> None:
-    key = await issued_key(client, user, "orders:read")
+    key = await issued_key(client, user, "api:read")
     row = (await db_session.execute(select(ApiKey))).scalar_one()
     stored = " ".join(str(v) for v in (row.name, row.hint, row.scopes, row.key_hash.hex()))
     assert key not in stored
@@ -59,67 +69,56 @@ async def test_only_a_keyed_hash_is_stored(
     assert len(row.key_hash) == 32
 
 
-async def test_a_scoped_key_reads_orders_but_cannot_place_them(
-    client: httpx.AsyncClient, user: helpers.Headers
+async def test_a_scoped_key_reads_but_cannot_write(
+    client: httpx.AsyncClient, user: helpers.Headers, counters_path: str
 ) -> None:
-    reader = api_key(await issued_key(client, user, "orders:read"))
-    assert (await client.get(ORDERS, headers=reader)).status_code == 200
-    refused = await client.post(ORDERS, json={"items": [{"product_id": 1, "quantity": 1}]}, headers=reader)
+    reader = api_key(await issued_key(client, user, "api:read"))
+    me = (await client.get("/api/v1/users/me", headers=user)).json()
+    read = await client.get(CALLER, headers=reader)
+    assert read.status_code == 200
+    assert read.json()["user_id"] == me["id"]  # the key acts for its owner
+    assert read.json()["api_key_id"] is not None
+    refused = await client.post(f"{counters_path}/1/increments", json={"by": 1}, headers=reader)
     assert refused.status_code == 403
-    assert "orders:write" in refused.json()["detail"]
+    assert "api:write" in refused.json()["detail"]
 
 
-async def test_a_writer_key_places_an_order_for_its_owner(
-    client: httpx.AsyncClient, user: helpers.Headers, admin: helpers.Headers
+async def test_a_writer_key_writes_for_its_owner(
+    client: httpx.AsyncClient, user: helpers.Headers, admin: helpers.Headers, counters_path: str
 ) -> None:
-    product = await helpers.create_product(client, admin, quantity=3)
-    writer = api_key(await issued_key(client, user, "orders:write", "orders:read"))
-    placed = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 1}]}, headers=writer)
-    assert placed.status_code == 201, placed.text
-    mine = await client.get(ORDERS, headers=user)
-    assert [o["id"] for o in mine.json()["items"]] == [placed.json()["id"]]
-
-
-async def test_products_write_is_for_administrators_keys_only(
-    client: httpx.AsyncClient, user: helpers.Headers, admin: helpers.Headers
-) -> None:
-    refused = await issue(client, user, scopes=["products:write"])
-    assert refused.status_code == 422
-    assert refused.json()["errors"][0]["pointer"] == "#/scopes/0"
-    admin_key = api_key(await issued_key(client, admin, "products:write"))
-    created = await client.post("/api/v1/products", json={"name": "keyed", "price": "1.00"}, headers=admin_key)
-    assert created.status_code == 201
-    reader = api_key(await issued_key(client, admin, "orders:read"))
-    assert (
-        await client.post("/api/v1/products", json={"name": "x", "price": "1.00"}, headers=reader)
-    ).status_code == 403
+    created = (await client.post(counters_path, json={"name": "keyed"}, headers=admin)).json()
+    writer = api_key(await issued_key(client, user, "api:write"))
+    made = await client.post(f"{counters_path}/{created['id']}/increments", json={"by": 1}, headers=writer)
+    assert made.status_code == 201, made.text
+    assert made.json()["user_id"] == (await client.get("/api/v1/users/me", headers=user)).json()["id"]
+    assert (await client.get(CALLER, headers=api_key(await issued_key(client, user, "api:write")))).status_code == 403
 
 
 async def test_a_revoked_key_stops_working_at_once(client: httpx.AsyncClient, user: helpers.Headers) -> None:
-    created = (await issue(client, user, scopes=["orders:read"])).json()
+    created = (await issue(client, user, scopes=["api:read"])).json()
     assert (await client.delete(f"{KEYS}/{created['id']}", headers=user)).status_code == 204
-    response = await client.get(ORDERS, headers=api_key(created["key"]))
+    response = await client.get(CALLER, headers=api_key(created["key"]))
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert (await client.get(KEYS, headers=user)).json()[0]["revoked_at"] is not None
 
 
 async def test_another_users_key_cannot_be_revoked(client: httpx.AsyncClient, user: helpers.Headers) -> None:
-    created = (await issue(client, user, scopes=["orders:read"])).json()
+    created = (await issue(client, user, scopes=["api:read"])).json()
     other = await helpers.user_headers(client)
     assert (await client.delete(f"{KEYS}/{created['id']}", headers=other)).status_code == 404
-    assert (await client.get(ORDERS, headers=api_key(created["key"]))).status_code == 200
+    assert (await client.get(CALLER, headers=api_key(created["key"]))).status_code == 200
 
 
 async def test_an_expired_key_is_refused(
     client: httpx.AsyncClient, user: helpers.Headers, db_session: AsyncSession
 ) -> None:
-    key = await issued_key(client, user, "orders:read")
+    key = await issued_key(client, user, "api:read")
     await db_session.execute(
         ApiKey.__table__.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1))  # type: ignore[attr-defined]
     )
     await db_session.commit()
-    assert (await client.get(ORDERS, headers=api_key(key))).status_code == 401
+    assert (await client.get(CALLER, headers=api_key(key))).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -130,18 +129,18 @@ async def test_an_expired_key_is_refused(
 async def test_expiry_must_be_an_aware_future_datetime(
     client: httpx.AsyncClient, user: helpers.Headers, expires_at: str
 ) -> None:
-    assert (await issue(client, user, scopes=["orders:read"], expires_at=expires_at)).status_code == 422
+    assert (await issue(client, user, scopes=["api:read"], expires_at=expires_at)).status_code == 422
 
 
-@pytest.mark.parametrize("scopes", [[], ["orders:delete"], ["admin"], "orders:read"])
+@pytest.mark.parametrize("scopes", [[], ["api:delete"], ["admin"], "api:read"])
 async def test_unknown_or_missing_scopes_are_422(client: httpx.AsyncClient, user: helpers.Headers, scopes: Any) -> None:
     assert (await issue(client, user, scopes=scopes)).status_code == 422
 
 
 async def test_a_key_cannot_manage_keys(client: httpx.AsyncClient, user: helpers.Headers) -> None:
-    key = api_key(await issued_key(client, user, "orders:read", "orders:write"))
+    key = api_key(await issued_key(client, user, "api:read", "api:write"))
     assert (await client.get(KEYS, headers=key)).status_code == 401
-    assert (await issue(client, key, scopes=["orders:read"])).status_code == 401
+    assert (await issue(client, key, scopes=["api:read"])).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -159,7 +158,7 @@ async def test_malformed_keys_are_401_without_touching_the_database(
 
     event.listen(connection.sync_connection, "before_cursor_execute", record)
     try:
-        response = await client.get(ORDERS, headers=[(b"x-api-key", presented.encode())])  # UTF-8 bytes on the wire
+        response = await client.get(CALLER, headers=[(b"x-api-key", presented.encode())])  # UTF-8 bytes on the wire
     finally:
         event.remove(connection.sync_connection, "before_cursor_execute", record)
     assert response.status_code == 401
@@ -170,40 +169,26 @@ async def test_malformed_keys_are_401_without_touching_the_database(
 async def test_last_use_is_recorded_but_throttled(
     client: httpx.AsyncClient, user: helpers.Headers, db_session: AsyncSession
 ) -> None:
-    key = api_key(await issued_key(client, user, "orders:read"))
-    await client.get(ORDERS, headers=key)
+    key = api_key(await issued_key(client, user, "api:read"))
+    await client.get(CALLER, headers=key)
     first = (await client.get(KEYS, headers=user)).json()[0]["last_used_at"]
     assert first is not None
-    await client.get(ORDERS, headers=key)
+    await client.get(CALLER, headers=key)
     assert (await client.get(KEYS, headers=user)).json()[0]["last_used_at"] == first
     await db_session.execute(text("UPDATE api_key SET last_used_at = NULL"))
     await db_session.commit()
-    await client.get(ORDERS, headers=key)
+    await client.get(CALLER, headers=key)
     assert (await client.get(KEYS, headers=user)).json()[0]["last_used_at"] is not None
 
 
 async def test_a_deactivated_owners_keys_stop_working(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     owner = await helpers.register(client)
     owner_headers = helpers.bearer((await helpers.login(client, owner["email"]))["access_token"])
-    key = api_key(await issued_key(client, owner_headers, "orders:read"))
+    key = api_key(await issued_key(client, owner_headers, "api:read"))
     await client.patch(f"/api/v1/users/{owner['id']}", json={"is_active": False}, headers=admin)
-    assert (await client.get(ORDERS, headers=key)).status_code == 401
+    assert (await client.get(CALLER, headers=key)).status_code == 401
 
 
 async def test_the_api_key_header_is_in_openapi(client: httpx.AsyncClient) -> None:
     schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
     assert any(s.get("type") == "apiKey" and s.get("name") == "X-API-Key" for s in schemes.values())
-
-
-async def test_a_demoted_admins_products_key_stops_writing(
-    client: httpx.AsyncClient, admin: helpers.Headers, db_session: AsyncSession
-) -> None:
-    owner = await helpers.register(client)
-    await db_session.execute(text("UPDATE user_account SET role = 'admin' WHERE id = :id"), {"id": owner["id"]})
-    await db_session.commit()
-    owner_headers = helpers.bearer((await helpers.login(client, owner["email"]))["access_token"])
-    key = api_key(await issued_key(client, owner_headers, "products:write"))
-    product = {"name": "keyed", "price": "1.00"}
-    assert (await client.post("/api/v1/products", json=product, headers=key)).status_code == 201
-    await client.patch(f"/api/v1/users/{owner['id']}", json={"role": "user"}, headers=admin)
-    assert (await client.post("/api/v1/products", json=product, headers=key)).status_code == 403

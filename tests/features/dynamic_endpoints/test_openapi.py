@@ -68,7 +68,7 @@ async def test_dynamic_operations_document_the_errors_built_in_routes_do(
 
 
 @pytest.mark.parametrize(
-    ("auth", "expected"), [("public", set()), ("user", {"401"}), ("scope:orders:read", {"401", "403"})]
+    ("auth", "expected"), [("public", set()), ("user", {"401"}), ("scope:api:read", {"401", "403"})]
 )
 async def test_auth_errors_follow_the_spec_auth(
     client: httpx.AsyncClient, admin: helpers.Headers, auth: str, expected: set[str]

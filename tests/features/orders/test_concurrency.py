@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from tests import helpers
+from tests.features.products.helpers import create_product
 
 PRODUCTS = "/api/v1/products"
 ORDERS = "/api/v1/orders"
@@ -61,7 +62,7 @@ async def stored_order_count(app: FastAPI) -> int:
 async def test_concurrent_single_unit_orders_never_oversell(app: FastAPI, committing_client: httpx.AsyncClient) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    product = await helpers.create_product(client, admin, name="limited edition", price="0.10", quantity=5)
+    product = await create_product(client, admin, name="limited edition", price="0.10", quantity=5)
     buyers = await customers(client, 5)
 
     responses = await asyncio.gather(*(order_one(client, buyers[i % len(buyers)], product["id"], 1) for i in range(25)))
@@ -91,7 +92,7 @@ async def test_concurrent_multi_unit_orders_sum_to_the_stock(
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    product = await helpers.create_product(client, admin, name="small batch", price="1.10", quantity=7)
+    product = await create_product(client, admin, name="small batch", price="1.10", quantity=7)
     buyers = await customers(client, 4)
     quantities = [2, 3] * 10  # 50 units asked for, 7 in stock
 
@@ -126,8 +127,8 @@ async def test_concurrent_orders_over_two_products_keep_every_order_whole(
     """Orders for both products at once, in either line order: an order is all of its lines or nothing."""
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    first = await helpers.create_product(client, admin, name="left", price="1.00", quantity=6)
-    second = await helpers.create_product(client, admin, name="right", price="2.00", quantity=4)
+    first = await create_product(client, admin, name="left", price="1.00", quantity=6)
+    second = await create_product(client, admin, name="right", price="2.00", quantity=4)
     buyers = await customers(client, 4)
     pair = [{"product_id": first["id"], "quantity": 1}, {"product_id": second["id"], "quantity": 1}]
     bodies: list[JSON] = [{"items": pair if i % 2 else list(reversed(pair))} for i in range(12)]
@@ -155,8 +156,8 @@ async def test_a_refused_order_rolls_back_its_earlier_reservations_for_real(
     """The same atomicity as in test_orders.py, but through the app's own session and a real commit/rollback."""
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
-    plenty = await helpers.create_product(client, admin, name="plenty", price="1.00", quantity=10)
-    short = await helpers.create_product(client, admin, name="short", price="1.00", quantity=1)
+    plenty = await create_product(client, admin, name="plenty", price="1.00", quantity=10)
+    short = await create_product(client, admin, name="short", price="1.00", quantity=1)
     (buyer,) = await customers(client, 1)
 
     response = await client.post(

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests import helpers
+from tests.features.products.helpers import create_product
 from tests.helpers import error_pointers, problem
 
 PRODUCTS = "/api/v1/products"
@@ -50,7 +51,7 @@ async def my_orders(client: httpx.AsyncClient, headers: helpers.Headers, **param
 async def test_placing_an_order_computes_an_exact_total_and_takes_stock(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    dime = await helpers.create_product(client, admin, name="dime sticker", price="0.10", quantity=10)
+    dime = await create_product(client, admin, name="dime sticker", price="0.10", quantity=10)
 
     response = await place(client, user, line(dime["id"], 3))
 
@@ -69,9 +70,9 @@ async def test_placing_an_order_computes_an_exact_total_and_takes_stock(
 async def test_the_total_sums_every_line(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    first = await helpers.create_product(client, admin, name="first", price="19.99", quantity=5)
-    second = await helpers.create_product(client, admin, name="second", price="0.01", quantity=5)
-    third = await helpers.create_product(client, admin, name="third", price="0.70", quantity=5)
+    first = await create_product(client, admin, name="first", price="19.99", quantity=5)
+    second = await create_product(client, admin, name="second", price="0.01", quantity=5)
+    third = await create_product(client, admin, name="third", price="0.70", quantity=5)
 
     order = await placed(client, user, line(first["id"], 2), line(second["id"], 1), line(third["id"], 3))
 
@@ -87,7 +88,7 @@ async def test_the_total_sums_every_line(
 async def test_a_large_order_total_stays_exact(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    dear = await helpers.create_product(client, admin, name="dear", price="9999.99", quantity=1000)
+    dear = await create_product(client, admin, name="dear", price="9999.99", quantity=1000)
 
     order = await placed(client, user, line(dear["id"], 1000))
 
@@ -98,8 +99,8 @@ async def test_a_large_order_total_stays_exact(
 async def test_duplicate_product_lines_are_merged(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    widget = await helpers.create_product(client, admin, name="widget", price="1.25", quantity=10)
-    gadget = await helpers.create_product(client, admin, name="gadget", price="2.00", quantity=10)
+    widget = await create_product(client, admin, name="widget", price="1.25", quantity=10)
+    gadget = await create_product(client, admin, name="gadget", price="2.00", quantity=10)
 
     order = await placed(
         client, user, line(widget["id"], 1), line(gadget["id"], 1), line(widget["id"], 2), line(widget["id"], 1)
@@ -114,7 +115,7 @@ async def test_duplicate_product_lines_are_merged(
 async def test_an_order_may_take_the_last_unit(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    scarce = await helpers.create_product(client, admin, name="scarce", price="5.00", quantity=2)
+    scarce = await create_product(client, admin, name="scarce", price="5.00", quantity=2)
 
     await placed(client, user, line(scarce["id"], 2))
 
@@ -127,7 +128,7 @@ async def test_an_order_may_take_the_last_unit(
 async def test_the_order_keeps_the_name_and_price_it_was_placed_at(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, name="lamp", price="30.00", quantity=5)
+    product = await create_product(client, admin, name="lamp", price="30.00", quantity=5)
     order = await placed(client, user, line(product["id"], 2))
 
     changed = await client.patch(
@@ -148,7 +149,7 @@ async def test_the_order_keeps_the_name_and_price_it_was_placed_at(
 async def test_short_stock_is_409_with_the_numbers(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, name="rare", price="3.00", quantity=2)
+    product = await create_product(client, admin, name="rare", price="3.00", quantity=2)
 
     response = await place(client, user, line(product["id"], 3))
 
@@ -162,7 +163,7 @@ async def test_short_stock_is_409_with_the_numbers(
 async def test_merged_lines_are_checked_against_stock_together(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, name="rare", price="3.00", quantity=3)
+    product = await create_product(client, admin, name="rare", price="3.00", quantity=3)
 
     response = await place(client, user, line(product["id"], 2), line(product["id"], 2))
 
@@ -175,8 +176,8 @@ async def test_merged_lines_are_checked_against_stock_together(
 async def test_a_short_line_writes_nothing_at_all(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers, short_line_first: bool
 ) -> None:
-    plenty = await helpers.create_product(client, admin, name="plenty", price="1.00", quantity=10)
-    short = await helpers.create_product(client, admin, name="short", price="1.00", quantity=1)
+    plenty = await create_product(client, admin, name="plenty", price="1.00", quantity=10)
+    short = await create_product(client, admin, name="short", price="1.00", quantity=1)
     assert plenty["id"] < short["id"]  # `plenty` is reserved first: the failure comes after a real reservation
     lines = [line(plenty["id"], 4), line(short["id"], 2)]
 
@@ -197,8 +198,8 @@ async def test_a_short_line_writes_nothing_at_all(
 async def test_an_unknown_product_is_422_pointing_at_its_line(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    known = await helpers.create_product(client, admin, name="known", price="1.00", quantity=5)
-    gone = await helpers.create_product(client, admin, name="gone")
+    known = await create_product(client, admin, name="known", price="1.00", quantity=5)
+    gone = await create_product(client, admin, name="gone")
     assert (await client.delete(f"{PRODUCTS}/{gone['id']}", headers=admin)).status_code == 204
 
     response = await place(client, user, line(known["id"], 2), line(gone["id"], 1))
@@ -242,7 +243,7 @@ async def test_invalid_order_bodies_are_422_and_take_no_stock(
     make_body: Callable[[int], JSON],
     pointer: str,
 ) -> None:
-    product = await helpers.create_product(client, admin, name="target", price="0.01", quantity=100)
+    product = await create_product(client, admin, name="target", price="0.01", quantity=100)
 
     response = await client.post(ORDERS, json=make_body(product["id"]), headers=user)
 
@@ -263,7 +264,7 @@ async def test_an_order_body_must_be_json(client: httpx.AsyncClient, user: helpe
 async def test_the_owner_and_an_admin_read_an_order_and_others_get_404(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, price="2.00", quantity=5)
+    product = await create_product(client, admin, price="2.00", quantity=5)
     order = await placed(client, user, line(product["id"], 1))
     stranger = await helpers.user_headers(client)
     url = f"{ORDERS}/{order['id']}"
@@ -283,7 +284,7 @@ async def test_the_owner_and_an_admin_read_an_order_and_others_get_404(
 async def test_a_strangers_order_and_a_missing_order_look_the_same(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, price="2.00", quantity=5)
+    product = await create_product(client, admin, price="2.00", quantity=5)
     order = await placed(client, user, line(product["id"], 1))
     stranger = await helpers.user_headers(client)
     missing_id = 2**31 - 1
@@ -304,7 +305,7 @@ async def test_an_out_of_range_order_id_is_422(client: httpx.AsyncClient, user: 
 async def test_the_list_holds_only_my_orders_newest_first(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, price="1.00", quantity=50)
+    product = await create_product(client, admin, price="1.00", quantity=50)
     stranger = await helpers.user_headers(client)
     mine = []
     for quantity in (1, 2, 3):
@@ -319,7 +320,7 @@ async def test_the_list_holds_only_my_orders_newest_first(
 
 
 async def test_the_order_list_pages(client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, price="1.00", quantity=50)
+    product = await create_product(client, admin, price="1.00", quantity=50)
     made = [(await placed(client, user, line(product["id"], 1)))["id"] for _ in range(3)]
 
     first = await my_orders(client, user, size=2, page=1)
@@ -341,7 +342,7 @@ async def test_a_new_user_has_an_empty_list(client: httpx.AsyncClient, user: hel
 
 
 async def test_orders_need_a_token(client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, price="1.00", quantity=5)
+    product = await create_product(client, admin, price="1.00", quantity=5)
     order = await placed(client, user, line(product["id"], 1))
 
     responses = [
@@ -358,7 +359,7 @@ async def test_orders_need_a_token(client: httpx.AsyncClient, admin: helpers.Hea
 
 
 async def test_a_refresh_token_does_not_place_an_order(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, price="1.00", quantity=5)
+    product = await create_product(client, admin, price="1.00", quantity=5)
     account = await helpers.register(client)
     tokens = await helpers.login(client, account["email"])
 

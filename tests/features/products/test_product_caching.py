@@ -6,6 +6,7 @@ import pytest
 
 from app.shared.caching import entity_tag
 from tests import helpers
+from tests.features.products.helpers import create_product
 
 PRODUCTS = "/api/v1/products"
 CACHE_CONTROL = "public, max-age=0, s-maxage=60, stale-while-revalidate=30"
@@ -14,7 +15,7 @@ IDENTITY = {"accept-encoding": "identity"}
 
 @pytest.fixture
 async def product_path(client: httpx.AsyncClient, admin: helpers.Headers) -> str:
-    product = await helpers.create_product(client, admin, name="Cached Widget")
+    product = await create_product(client, admin, name="Cached Widget")
     return f"{PRODUCTS}/{product['id']}"
 
 
@@ -75,7 +76,7 @@ async def test_reads_are_the_same_with_or_without_credentials(
 
 async def test_a_large_page_is_gzipped_under_its_own_tag(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     for number in range(12):
-        await helpers.create_product(client, admin, name=f"Bulk {number}")
+        await create_product(client, admin, name=f"Bulk {number}")
 
     identity = await client.get(PRODUCTS, headers=IDENTITY)
     zipped = await client.get(PRODUCTS, headers={"accept-encoding": "gzip"})

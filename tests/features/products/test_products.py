@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests import helpers
+from tests.features.products.helpers import create_product
 from tests.helpers import error_pointers, problem
 
 PRODUCTS = "/api/v1/products"
@@ -171,7 +172,7 @@ async def test_a_name_that_title_casing_lengthens_never_exceeds_the_limit(
     if method == "POST":
         response = await post_product(client, admin, {"name": name, "price": "1.00"})
     else:
-        product = await helpers.create_product(client, admin)
+        product = await create_product(client, admin)
         response = await client.patch(f"{PRODUCTS}/{product['id']}", json={"name": name}, headers=admin)
 
     assert response.status_code in {200, 201, 422}, response.text
@@ -201,7 +202,7 @@ async def test_missing_required_fields_are_422(
 
 
 async def test_writes_without_a_token_are_401(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, name="Guarded", price="2.00", quantity=4)
+    product = await create_product(client, admin, name="Guarded", price="2.00", quantity=4)
     url = f"{PRODUCTS}/{product['id']}"
 
     responses = [
@@ -220,7 +221,7 @@ async def test_writes_without_a_token_are_401(client: httpx.AsyncClient, admin: 
 async def test_writes_by_an_ordinary_user_are_403(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
-    product = await helpers.create_product(client, admin, name="Guarded", price="2.00", quantity=4)
+    product = await create_product(client, admin, name="Guarded", price="2.00", quantity=4)
     url = f"{PRODUCTS}/{product['id']}"
 
     responses = [
@@ -244,7 +245,7 @@ async def test_an_invalid_token_is_401(client: httpx.AsyncClient) -> None:
 
 
 async def test_anyone_reads_without_a_token(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, name="Public", price="3.00", quantity=2)
+    product = await create_product(client, admin, name="Public", price="3.00", quantity=2)
 
     one = await client.get(f"{PRODUCTS}/{product['id']}")
     listed = await client.get(PRODUCTS)
@@ -259,7 +260,7 @@ async def test_anyone_reads_without_a_token(client: httpx.AsyncClient, admin: he
 
 
 async def test_admin_updates_some_fields_and_the_others_stay(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin, name="Old Name", price="9.99", quantity=5)
+    product = await create_product(client, admin, name="Old Name", price="9.99", quantity=5)
     url = f"{PRODUCTS}/{product['id']}"
 
     renamed = await client.patch(url, json={"name": "  new name  "}, headers=admin)
@@ -282,7 +283,7 @@ async def test_admin_updates_some_fields_and_the_others_stay(client: httpx.Async
 
 
 async def test_update_accepts_a_json_number_price(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
-    product = await helpers.create_product(client, admin)
+    product = await create_product(client, admin)
     response = await client.patch(
         f"{PRODUCTS}/{product['id']}",
         content=b'{"price": 0.3}',
@@ -311,7 +312,7 @@ async def test_update_accepts_a_json_number_price(client: httpx.AsyncClient, adm
 async def test_invalid_updates_are_422_and_change_nothing(
     client: httpx.AsyncClient, admin: helpers.Headers, body: JSON, pointer: str
 ) -> None:
-    product = await helpers.create_product(client, admin, name="Stable", price="4.00", quantity=7)
+    product = await create_product(client, admin, name="Stable", price="4.00", quantity=7)
 
     response = await client.patch(f"{PRODUCTS}/{product['id']}", json=body, headers=admin)
 
@@ -321,7 +322,7 @@ async def test_invalid_updates_are_422_and_change_nothing(
 
 async def test_admin_deletes_a_product(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    product = await helpers.create_product(client, admin, name=tag)
+    product = await create_product(client, admin, name=tag)
 
     response = await client.delete(f"{PRODUCTS}/{product['id']}", headers=admin)
 
@@ -336,7 +337,7 @@ async def test_a_product_in_an_order_cannot_be_deleted(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:
     tag = unique_tag()
-    product = await helpers.create_product(client, admin, name=tag, price="2.50", quantity=5)
+    product = await create_product(client, admin, name=tag, price="2.50", quantity=5)
     order = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 2}]}, headers=user)
     assert order.status_code == 201, order.text
 
@@ -354,7 +355,7 @@ async def test_a_product_in_an_order_cannot_be_deleted(
 async def test_an_unknown_product_is_404_problem(
     client: httpx.AsyncClient, admin: helpers.Headers, method: str
 ) -> None:
-    product = await helpers.create_product(client, admin)
+    product = await create_product(client, admin)
     await client.delete(f"{PRODUCTS}/{product['id']}", headers=admin)  # an id that surely no longer exists
 
     body = {"name": "Ghost"} if method == "PATCH" else None
@@ -383,7 +384,7 @@ async def test_the_largest_id_is_a_404_not_a_database_error(client: httpx.AsyncC
 
 async def test_the_list_is_a_page(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    product = await helpers.create_product(client, admin, name=tag, price="1.00")
+    product = await create_product(client, admin, name=tag, price="1.00")
 
     page = await list_products(client)
     mine = await list_products(client, q=tag)
@@ -398,10 +399,10 @@ async def test_the_list_is_a_page(client: httpx.AsyncClient, admin: helpers.Head
 
 async def test_q_is_a_case_insensitive_name_substring(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    apple = await helpers.create_product(client, admin, name=f"red apple {tag}")
-    pie = await helpers.create_product(client, admin, name=f"{tag} green APPLE pie")
-    await helpers.create_product(client, admin, name=f"banana {tag}")
-    await helpers.create_product(client, admin, name="apple without the tag")
+    apple = await create_product(client, admin, name=f"red apple {tag}")
+    pie = await create_product(client, admin, name=f"{tag} green APPLE pie")
+    await create_product(client, admin, name=f"banana {tag}")
+    await create_product(client, admin, name="apple without the tag")
 
     for q in (f"APPLE {tag}".upper(), f"apple {tag}"):
         assert ids(await list_products(client, q=q)) == [apple["id"]]
@@ -412,13 +413,13 @@ async def test_q_is_a_case_insensitive_name_substring(client: httpx.AsyncClient,
 
 async def test_q_treats_percent_and_underscore_literally(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    percent = await helpers.create_product(client, admin, name=f"100% cotton {tag}")
-    await helpers.create_product(client, admin, name=f"1000 cotton {tag}")
-    await helpers.create_product(client, admin, name=f"100 percent cotton {tag}")
-    underscore = await helpers.create_product(client, admin, name=f"snake_case {tag}")
-    await helpers.create_product(client, admin, name=f"snakeXcase {tag}")
-    slash = await helpers.create_product(client, admin, name=f"ac/dc {tag}")
-    await helpers.create_product(client, admin, name=f"acdc {tag}")
+    percent = await create_product(client, admin, name=f"100% cotton {tag}")
+    await create_product(client, admin, name=f"1000 cotton {tag}")
+    await create_product(client, admin, name=f"100 percent cotton {tag}")
+    underscore = await create_product(client, admin, name=f"snake_case {tag}")
+    await create_product(client, admin, name=f"snakeXcase {tag}")
+    slash = await create_product(client, admin, name=f"ac/dc {tag}")
+    await create_product(client, admin, name=f"acdc {tag}")
 
     assert ids(await list_products(client, q="100%")) == [percent["id"]]
     assert ids(await list_products(client, q="e_c")) == [underscore["id"]]
@@ -429,17 +430,25 @@ async def test_q_treats_percent_and_underscore_literally(client: httpx.AsyncClie
 
 async def test_q_is_case_insensitive_beyond_ascii(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    product = await helpers.create_product(client, admin, name=f"über widget {tag}")
+    product = await create_product(client, admin, name=f"über widget {tag}")
     assert product["name"].startswith("Über Widget")
 
     assert ids(await list_products(client, q=f"über widget {tag}")) == [product["id"]]
     assert ids(await list_products(client, q=f"ÜBER WIDGET {tag}")) == [product["id"]]
 
 
+async def test_a_nul_character_in_q_never_causes_a_500(client: httpx.AsyncClient, settings: object) -> None:
+    listing = await client.get(PRODUCTS, params={"q": "a\x00b"})
+    if getattr(settings, "is_sqlite", True):  # SQLite compares it like any character
+        assert listing.status_code == 200
+    else:  # PostgreSQL text cannot hold NUL: the value is refused as invalid input
+        assert problem(listing, 422, "validation-error")
+
+
 async def test_price_range_is_inclusive(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
     prices = ["5.00", "19.99", "20.00", "35.50", "0.10"]
-    made = {price: (await helpers.create_product(client, admin, name=tag, price=price))["id"] for price in prices}
+    made = {price: (await create_product(client, admin, name=tag, price=price))["id"] for price in prices}
 
     both = await list_products(client, q=tag, min_price="19.99", max_price="20.00")
     low = await list_products(client, q=tag, max_price="5")
@@ -456,9 +465,9 @@ async def test_price_range_is_inclusive(client: httpx.AsyncClient, admin: helper
 
 async def test_filters_combine(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    cheap_lamp = await helpers.create_product(client, admin, name=f"lamp {tag}", price="10.00")
-    await helpers.create_product(client, admin, name=f"lamp {tag}", price="90.00")
-    await helpers.create_product(client, admin, name=f"chair {tag}", price="10.00")
+    cheap_lamp = await create_product(client, admin, name=f"lamp {tag}", price="10.00")
+    await create_product(client, admin, name=f"lamp {tag}", price="90.00")
+    await create_product(client, admin, name=f"chair {tag}", price="10.00")
 
     page = await list_products(client, q=f"LAMP {tag}", max_price="50")
 
@@ -486,7 +495,7 @@ async def test_invalid_filters_are_422(client: httpx.AsyncClient, params: dict[s
 async def test_a_price_bound_beyond_any_stored_price_finds_nothing_rather_than_failing(
     client: httpx.AsyncClient, admin: helpers.Headers
 ) -> None:
-    await helpers.create_product(client, admin, price="9999.99")
+    await create_product(client, admin, price="9999.99")
 
     response = await client.get(PRODUCTS, params={"min_price": "100000000"})
 
@@ -503,7 +512,7 @@ async def test_the_list_is_ordered_by_id_whatever_the_names_prices_or_updates(
 ) -> None:
     tag = unique_tag()
     made = [
-        (await helpers.create_product(client, admin, name=f"{letter} {tag}", price=price))["id"]
+        (await create_product(client, admin, name=f"{letter} {tag}", price=price))["id"]
         for letter, price in [("c", "3.00"), ("a", "1.00"), ("b", "9.00"), ("d", "0.50")]
     ]
     await client.patch(f"{PRODUCTS}/{made[0]}", json={"name": f"z {tag}"}, headers=admin)
@@ -515,7 +524,7 @@ async def test_the_list_is_ordered_by_id_whatever_the_names_prices_or_updates(
 
 async def test_pages_cover_every_product_once(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    made = [(await helpers.create_product(client, admin, name=f"{tag} {i}"))["id"] for i in range(5)]
+    made = [(await create_product(client, admin, name=f"{tag} {i}"))["id"] for i in range(5)]
 
     pages = [await list_products(client, q=tag, size=2, page=number) for number in (1, 2, 3)]
 
@@ -529,7 +538,7 @@ async def test_a_page_past_the_end_is_empty_with_the_right_total(
 ) -> None:
     tag = unique_tag()
     for i in range(3):
-        await helpers.create_product(client, admin, name=f"{tag} {i}")
+        await create_product(client, admin, name=f"{tag} {i}")
 
     page = await list_products(client, q=tag, size=2, page=7)
 
@@ -544,7 +553,7 @@ async def test_an_empty_result_has_zero_pages(client: httpx.AsyncClient) -> None
 
 async def test_the_largest_page_size_is_accepted(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     tag = unique_tag()
-    await helpers.create_product(client, admin, name=tag)
+    await create_product(client, admin, name=tag)
 
     page = await list_products(client, q=tag, size=100)
 

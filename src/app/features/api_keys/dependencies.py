@@ -22,10 +22,7 @@ __all__ = [
     "API_KEY_HEADER",
     "ApiKeyHasherDep",
     "Authorized",
-    "OrdersReader",
-    "OrdersWriter",
     "Principal",
-    "ProductsWriter",
     "api_key_scheme",
     "authorize",
 ]
@@ -108,8 +105,3 @@ async def authorize(
         msg = "This operation is for administrators."
         raise PermissionDeniedError(msg)
     return principal
-
-
-OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]
-OrdersWriter = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE))]
-ProductsWriter = Annotated[Principal, Depends(Authorized(Scope.PRODUCTS_WRITE, admin=True))]

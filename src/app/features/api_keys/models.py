@@ -12,8 +12,14 @@ type ApiKeyID = int
 
 
 class Scope(StrEnum):
-    """What an API key may do. A JWT user is not limited by scopes, only by its role."""
+    """What an API key may do. A JWT user is not limited by scopes, only by its role.
 
+    `api:read` and `api:write` belong to no feature: dynamic endpoints (`auth: scope:api:read`) and features of
+    your own may require them; a feature with scopes of its own lists them here (`invoices:write`...).
+    """
+
+    API_READ = "api:read"
+    API_WRITE = "api:write"
     PRODUCTS_WRITE = "products:write"
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"

@@ -1,9 +1,12 @@
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 from starlette.responses import Response
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
-from app.features.api_keys.dependencies import OrdersReader, OrdersWriter
+from app.features.api_keys.dependencies import Authorized, Principal
+from app.features.api_keys.models import Scope
 from app.features.orders import service
 from app.features.orders.models import Order
 from app.features.orders.schemas import OrderCreate, OrderRead
@@ -11,6 +14,9 @@ from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
+
+OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]
+OrdersWriter = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE))]
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ForgeRoute)
 

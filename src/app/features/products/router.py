@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
-from app.features.api_keys.dependencies import ProductsWriter
+from app.features.api_keys.dependencies import Authorized, Principal
+from app.features.api_keys.models import Scope
 from app.features.products import service
 from app.features.products.models import Product
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
@@ -12,6 +13,9 @@ from app.shared.caching import edge_cached
 from app.shared.routing import ForgeRoute, ResourceID
 
 __all__ = ["router"]
+
+# An administrator's token, or a key of an administrator's carrying `products:write`.
+ProductsWriter = Annotated[Principal, Depends(Authorized(Scope.PRODUCTS_WRITE, admin=True))]
 
 router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute)
 

@@ -1,0 +1,94 @@
+"""The orders feature's business spans and their attributes, exported to a real in-process OTLP receiver.
+
+(How business spans, client spans and errors reach the exporter is tests/core/test_telemetry.py's.)
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+from tests import helpers
+from tests.features.products.helpers import create_product
+from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+
+pytestmark = pytest.mark.settings(otel_exporter="otlp")
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+ORDERS = "/api/v1/orders"
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
+    with otlp_receiver() as received:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.endpoint)
+        yield received
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def flushed(app: FastAPI, receiver: OtlpReceiver, name: str) -> Any:
+    assert app.state.telemetry.tracer_provider.force_flush()
+    [span] = [s for s in receiver.by_name(name) if s.trace_id.hex() == TRACE_ID]
+    return span
+
+
+def sql_statements(receiver: OtlpReceiver, parent: Any) -> list[str]:
+    return [str(attributes(s).get("db.statement", "")) for s in receiver.children_of(parent)]
+
+
+async def test_placing_and_reading_an_order_make_business_spans(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    client = committing_client
+    admin = await helpers.committed_admin_headers(app, client)
+    product = await create_product(client, admin, quantity=3)
+    traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
+
+    placed = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 2}]}, headers=traced)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    assert (await client.get(f"{ORDERS}/{order_id}", headers=traced)).status_code == 200
+
+    post = flushed(app, receiver, "POST /api/v1/orders")
+    [placement] = [s for s in receiver.children_of(post) if s.name == "orders.place"]
+    assert attributes(placement) == {"order.item_count": 1, "order.id": order_id, "order.status": "placed"}
+    [reservation] = [s for s in receiver.children_of(placement) if s.name == "orders.reserve_stock"]
+    assert attributes(reservation) == {"order.product_count": 1}
+    assert any(statement.startswith("UPDATE product") for statement in sql_statements(receiver, reservation))
+    assert any(statement.startswith("INSERT INTO order_item") for statement in sql_statements(receiver, placement))
+
+    read = flushed(app, receiver, "GET /api/v1/orders/{order_id}")
+    assert {k: v for k, v in attributes(read).items() if k.startswith("order.")} == {
+        "order.id": order_id,
+        "order.status": "placed",
+        "order.item_count": 1,
+    }
+
+
+async def test_short_stock_is_an_error_event_on_the_span_of_the_placement(
+    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+) -> None:
+    client = committing_client
+    admin = await helpers.committed_admin_headers(app, client)
+    product = await create_product(client, admin, quantity=1)
+    traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
+
+    refused = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 5}]}, headers=traced)
+    assert refused.status_code == 409
+
+    post = flushed(app, receiver, "POST /api/v1/orders")
+    [error] = [attributes(e) for e in post.events if e.name == "exception"]
+    assert error["exception.type"] == "insufficient-stock"
+    assert attributes(post)["error.type"] == "insufficient-stock"
+    assert "orders.place" in {s.name for s in receiver.children_of(post)}
