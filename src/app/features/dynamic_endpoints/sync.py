@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.core.database import Database
-from app.core.redis import create_redis
+from app.core.redis import create_redis, reconnecting
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.state import EndpointRuntime
 
@@ -81,7 +81,7 @@ class RegistrySync:
         client = Redis.from_url(
             self.settings.redis_url.get_secret_value(),
             socket_connect_timeout=self.settings.redis_timeout_seconds,
-            health_check_interval=30,
+            **reconnecting(),
         )
         try:
             while True:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import structlog
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,8 @@ from app.core.exceptions import ServiceUnavailableError
 __all__ = ["CHECK_TIMEOUT_SECONDS", "Readiness", "check_readiness"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
+_log = structlog.get_logger("app.health")
+
 OK = "ok"
 UNAVAILABLE = "unavailable"
 
@@ -31,7 +34,8 @@ async def _redis_answers(redis: Redis) -> bool:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await redis.ping()
-    except Exception:  # noqa: BLE001 - any failure means "unavailable"
+    except Exception as exc:  # noqa: BLE001 - any failure means "unavailable"
+        _log.warning("redis_unavailable", reason=f"{type(exc).__name__}: {exc}")
         return False
     return True
 
