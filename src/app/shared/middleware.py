@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 import structlog
 from starlette.middleware.gzip import GZipMiddleware
@@ -69,12 +69,15 @@ class SecurityHeaders:
 class _RequestHeaders:
     """The request headers this middleware reads, found in one pass over the list."""
 
-    __slots__ = ("accepts_gzip", "content_length", "request_id")
+    __slots__ = ("accepts_gzip", "api_key", "authorization", "content_length", "request_id")
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
         self.request_id: bytes | None = None
         self.content_length: bytes | None = None
         self.accepts_gzip = False
+        # The credentials the rate limiter keys by (app.shared.ratelimit.request_credentials, in this same pass).
+        self.authorization: bytes | None = None
+        self.api_key: bytes | None = None
         for name, value in headers:
             if name == b"x-request-id":
                 self.request_id = value
@@ -82,6 +85,10 @@ class _RequestHeaders:
                 self.content_length = value
             elif name == b"accept-encoding":
                 self.accepts_gzip = self.accepts_gzip or b"gzip" in value  # what GZipMiddleware itself tests
+            elif name == b"authorization":
+                self.authorization = value
+            elif name == b"x-api-key":
+                self.api_key = value
 
 
 def _request_id(incoming: bytes | None) -> str:
@@ -169,17 +176,26 @@ class _RequestCycle:
         try:
             if self._declared_length_too_large():
                 await send_problem(scope, self.send, self._too_large())
-            elif self.owner.rate_limit and (refusal := await self.owner.rate_limit.admit(scope)) is not None:
-                await send_problem(scope, self.send, refusal)
+            elif (gate := self.owner.rate_limit) is not None and (limiter := gate.limiter_for(scope)) is not None:
+                # Inline rather than a helper coroutine: one coroutine less per request, for the memory backend.
+                headers = self.headers
+                if limiter.synchronous:
+                    refusal = gate.admit_now(scope, limiter, headers.authorization, headers.api_key)
+                else:
+                    refusal = await gate.admit(scope, limiter, headers.authorization, headers.api_key)
+                await (self._app(scope) if refusal is None else send_problem(scope, self.send, refusal))
             else:
-                gzip_app = self.owner.gzip_app
-                app = gzip_app if gzip_app is not None and self.headers.accepts_gzip else self.owner.app
-                await app(scope, self.receive, self.send)
+                await self._app(scope)
         except Exception:
             _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.response_started:
                 raise
             await send_problem(scope, self.send, ForgeError("An unexpected error occurred; quote the request id."))
+
+    def _app(self, scope: Scope) -> Awaitable[None]:
+        gzip_app = self.owner.gzip_app
+        app = gzip_app if gzip_app is not None and self.headers.accepts_gzip else self.owner.app
+        return app(scope, self.receive, self.send)
 
     def _declared_length_too_large(self) -> bool:
         declared = self.headers.content_length

@@ -27,7 +27,9 @@ __all__ = [
     "client_key",
     "credential_identity",
     "enforce",
+    "identity_of",
     "rate_limit_headers",
+    "request_credentials",
     "response_headers",
 ]
 
@@ -45,98 +47,117 @@ def _seconds(micros: int) -> bytes:
 
 
 def rate_limit_headers(decisions: list[Decision]) -> list[tuple[bytes, bytes]]:
-    # Runs on every limited response: constant parts are precomputed on the PolicySet, the rest is built from
-    # bytes once each (joining bytes is cheaper than %-formatting a template).
+    # Runs on every limited response: constant fields are prebuilt on the PolicySet, and the one decision of the
+    # common case is unpacked as the tuple it is (its properties cost a call each).
     if len(decisions) == 1:
-        tightest = decisions[0]
-        remaining = b"%d" % tightest.remaining
-        reset = _seconds(tightest.reset_after_us)
-        policies = tightest.policy.header
-        states = _state(tightest, remaining, reset)
-    else:
-        policies = b", ".join(d.policy.header for d in decisions)
-        states = b", ".join(_state(d, b"%d" % d.remaining, _seconds(d.reset_after_us)) for d in decisions)
-        tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
-        remaining = b"%d" % tightest.remaining
-        reset = _seconds(tightest.reset_after_us)
+        _, policy, index, left, _, reset_us = decisions[0]
+        remaining = b"%d" % left
+        reset = b"%d" % -(-reset_us // MICROS)
+        return [
+            policy.policy_field,
+            (b"ratelimit", policy.quoted_labels[index] + b";r=" + remaining + b";t=" + reset),
+            policy.limit_fields[index],
+            (b"x-ratelimit-remaining", remaining),
+            (b"x-ratelimit-reset", reset),
+        ]
+    policies = b", ".join(d.policy.header for d in decisions)
+    states = b", ".join(_state(d, b"%d" % d.remaining, _seconds(d.reset_after_us)) for d in decisions)
+    tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
+    remaining = b"%d" % tightest.remaining
+    reset = _seconds(tightest.reset_after_us)
     return [
         (b"ratelimit-policy", policies),
         (b"ratelimit", states),
-        (b"x-ratelimit-limit", tightest.policy.counts[tightest.limit_index]),
+        tightest.policy.limit_fields[tightest.limit_index],
         (b"x-ratelimit-remaining", remaining),
         (b"x-ratelimit-reset", reset),
     ]
 
 
-def _credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
-    """(the bearer token, the API key) the request presents, if any."""
-    token = api_key = None
+def request_credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
+    """The raw `Authorization` and `X-API-Key` values of a request, if present."""
+    authorization = api_key = None
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                token = credentials.strip()
+            authorization = value
         elif name == b"x-api-key":
-            api_key = value.decode("latin-1").strip()
-    return token, api_key
+            api_key = value
+    return authorization, api_key
 
 
-def credential_identity(headers: Iterable[tuple[bytes, bytes]], tokens: TokenService) -> str | None:
-    """`user:<id>` for a valid access token, `key:<digest>` for a well-formed API key, else None.
+def identity_of(authorization: bytes | None, api_key: bytes | None, tokens: TokenService) -> str | None:
+    """`user:<id>` for a valid bearer access token, `key:<digest>` for a well-formed API key, else None.
 
     Cheap and database-free (a signature check or a format check): what the limiter and idempotency keys are
     scoped by. Whether the key is real is for authentication to decide.
     """
-    token, api_key = _credentials(headers)
-    if token is not None:
-        try:
-            return f"user:{tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}"
-        except TokenError:
-            pass
-    if api_key is not None and is_well_formed(api_key):
-        return f"key:{rate_limit_id(api_key)}"
+    if authorization is not None:
+        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+        token = credentials.strip()
+        if scheme.lower() == "bearer" and token:
+            try:
+                return f"user:{tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}"
+            except TokenError:
+                pass
+    if api_key is not None and is_well_formed(key := api_key.decode("latin-1").strip()):
+        return f"key:{rate_limit_id(key)}"
     return None
+
+
+def credential_identity(headers: Iterable[tuple[bytes, bytes]], tokens: TokenService) -> str | None:
+    """`identity_of` the credentials among `headers`."""
+    return identity_of(*request_credentials(headers), tokens)
 
 
 class RateLimitGate:
     """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
 
-    Not a middleware of its own: `RequestContextMiddleware` calls it, because every stacked ASGI layer costs a
-    function call per message, and this check runs on every request.
+    Not a middleware of its own: `RequestContextMiddleware` calls it, with the credentials its own single pass
+    over the request headers found, because this check runs on every request.
     """
 
     def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
         self.tokens = tokens
         self.trusted_proxies = trusted_proxies
 
-    def _identity(self, scope: Scope) -> tuple[str, str]:
-        """(the key for the global limit, the client-address key for per-route limits)."""
-        client = scope.get("client")
-        ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
-        # An invalid token is limited as its sender's address; authentication will refuse it.
-        return credential_identity(scope["headers"], self.tokens) or ip_key, ip_key
-
-    async def admit(self, scope: Scope) -> ForgeError | None:
-        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any."""
+    def limiter_for(self, scope: Scope) -> RateLimiter | None:
+        """The app's limiter, unless there is none or this path is exempt."""
         limiter: RateLimiter | None = getattr(scope["app"].state, "rate_limiter", None)
         if limiter is None or scope["path"] in EXEMPT_PATHS:
             return None
-        key, ip_key = self._identity(scope)
-        state = scope.setdefault("state", {})
-        state[_STATE_CLIENT_KEY] = ip_key
-        if limiter.synchronous:  # the memory backend: no coroutine per request
-            decision = limiter.hit_now(key, "default")
-        else:
-            try:
-                awaited = await limiter.hit(key, "default")
-            except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
-                return unavailable
-            if awaited is None:
-                return None
-            decision = awaited
+        return limiter
+
+    def _keys(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> str:
+        """The key for the global limit; the client-address key for per-route limits is left in the state."""
+        client = scope.get("client")
+        ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
+        scope.setdefault("state", {})[_STATE_CLIENT_KEY] = ip_key
+        if authorization is None and api_key is None:
+            return ip_key
+        # An invalid token is limited as its sender's address; authentication will refuse it.
+        return identity_of(authorization, api_key, self.tokens) or ip_key
+
+    def admit_now(
+        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
+    ) -> ForgeError | None:
+        """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
+        return self._decided(scope, limiter.hit_now(self._keys(scope, authorization, api_key), "default"))
+
+    async def admit(
+        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
+    ) -> ForgeError | None:
+        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any."""
+        try:
+            decision = await limiter.hit(self._keys(scope, authorization, api_key), "default")
+        except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
+            return unavailable
+        return None if decision is None else self._decided(scope, decision)
+
+    @staticmethod
+    def _decided(scope: Scope, decision: Decision) -> ForgeError | None:
         if tracing.tracing_active():
             _trace(decision)
-        state[_STATE_DECISIONS] = [decision]
+        scope["state"][_STATE_DECISIONS] = [decision]
         return None if decision.allowed else _too_many_requests(decision)
 
 

@@ -7,7 +7,7 @@ from app.core.ratelimit._decision import Backend, BackendUnavailableError, Decis
 from app.core.ratelimit._gcra import Outcome, gcra
 from app.core.ratelimit._identity import UNKNOWN_CLIENT, TrustedProxies, client_ip_key, forwarded_chain
 from app.core.ratelimit._limiter import RateLimiter
-from app.core.ratelimit._memory import MemoryBackend, monotonic_us
+from app.core.ratelimit._memory import MemoryBackend
 from app.core.ratelimit._policy import MICROS, Limit, PolicySet, parse_limits
 from app.core.ratelimit._redis import RedisBackend
 from app.core.ratelimit._setup import POLICY_SETTINGS, build_policies, build_rate_limiter
@@ -31,6 +31,5 @@ __all__ = [
     "client_ip_key",
     "forwarded_chain",
     "gcra",
-    "monotonic_us",
     "parse_limits",
 ]

@@ -38,10 +38,11 @@ class PolicySet:
     name: str
     limits: tuple[Limit, ...]
     # Header fragments, constant per set, so built once: the RateLimit-Policy value (`"default";q=100;w=60`),
-    # each limit's quoted label, and each limit's count.
+    # each limit's quoted label, and whole fields: `RateLimit-Policy` and each limit's `X-RateLimit-Limit`.
     header: bytes = field(init=False, repr=False, compare=False)
     quoted_labels: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
-    counts: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    policy_field: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+    limit_fields: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         labels = tuple(f'"{self.label(i)}"'.encode() for i in range(len(self.limits)))
@@ -50,7 +51,9 @@ class PolicySet:
         )
         object.__setattr__(self, "header", header)
         object.__setattr__(self, "quoted_labels", labels)
-        object.__setattr__(self, "counts", tuple(b"%d" % limit.limit for limit in self.limits))
+        object.__setattr__(self, "policy_field", (b"ratelimit-policy", header))
+        fields = tuple((b"x-ratelimit-limit", b"%d" % limit.limit) for limit in self.limits)
+        object.__setattr__(self, "limit_fields", fields)
 
     def label(self, index: int) -> str:
         """The policy's name in the RateLimit headers: the set's name, suffixed by the window when there are several."""
