@@ -2,23 +2,27 @@
 
 import asyncio
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import granian.server
 import httpx
 import pytest
 import uvicorn
+import watchfiles
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+import app as app_package
 from app.cli import app as cli
 from app.core.database import Database
 from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
 from app.models import metadata
 from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
-from tests.support import processes
+from tests.support import processes, services
 
 runner = CliRunner()
 PASSWORD = "a long enough admin password"
@@ -101,7 +105,7 @@ def test_serve_passes_the_shutdown_and_worker_timeouts_to_uvicorn(
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: calls.append(options))
     monkeypatch.setenv("FORGE_SHUTDOWN_TIMEOUT_SECONDS", "7")
     monkeypatch.setenv("FORGE_WORKER_HEALTHCHECK_TIMEOUT_SECONDS", "45")
-    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    result = runner.invoke(cli, ["serve", "--server", "uvicorn", "--workers", "2"])
     assert result.exit_code == 0, result.output
     [options] = calls
     assert options["workers"] == 2
@@ -132,8 +136,7 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
     assert f"http://127.0.0.1:{port}/docs" in output
 
 
-def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without it granian waits forever, after SIGTERM, for a worker whose requests never finish."""
+def _record_granian(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     calls: list[dict[str, object]] = []
 
     class Recorder:
@@ -144,6 +147,12 @@ def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypat
             pass
 
     monkeypatch.setattr(granian.server, "Server", Recorder)
+    return calls
+
+
+def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without it granian waits forever, after SIGTERM, for a worker whose requests never finish."""
+    calls = _record_granian(monkeypatch)
     monkeypatch.setenv("FORGE_SHUTDOWN_TIMEOUT_SECONDS", "7")
     result = runner.invoke(cli, ["serve", "--server", "granian", "--workers", "2"])
     assert result.exit_code == 0, result.output
@@ -152,14 +161,91 @@ def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypat
     assert options["workers_kill_timeout"] == 7
 
 
-def test_serve_runs_the_service_under_granian_when_asked(tmp_path: Path) -> None:
-    env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'granian.db'}"}
-    with processes.forge_serve(env, cwd=tmp_path, args=["--server", "granian"]) as base:
+def test_serve_runs_granian_by_default_and_uvicorn_when_configured(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    granian_calls = _record_granian(monkeypatch)
+    uvicorn_calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: uvicorn_calls.append(options))
+    assert runner.invoke(cli, ["serve"]).exit_code == 0
+    assert (len(granian_calls), len(uvicorn_calls)) == (1, 0)
+    monkeypatch.setenv("FORGE_SERVER", "uvicorn")
+    assert runner.invoke(cli, ["serve"]).exit_code == 0
+    assert (len(granian_calls), len(uvicorn_calls)) == (1, 1)
+    assert runner.invoke(cli, ["serve", "--server", "granian"]).exit_code == 0  # the option wins
+    assert (len(granian_calls), len(uvicorn_calls)) == (2, 1)
+
+
+def test_granian_reloads_on_the_apps_python_files_only(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """granian's own default watches every file under the working directory, the SQLite database included."""
+    calls = _record_granian(monkeypatch)
+    result = runner.invoke(cli, ["serve", "--reload"])
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert options["reload"] is True
+    assert options["reload_paths"] == [Path(app_package.__file__).resolve().parent]
+    assert options["reload_filter"] is watchfiles.PythonFilter
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_serve_runs_the_service_under_either_server(tmp_path: Path, server: str) -> None:
+    env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"}
+    with processes.forge_serve(env, cwd=tmp_path, args=["--server", server]) as base:
         ready = httpx.get(f"{base}/readyz", timeout=5)
         listed = httpx.get(f"{base}/api/v1/config", timeout=5)
     assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
     assert listed.status_code == 200
     assert listed.headers["x-request-id"]  # the whole middleware stack answered
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_serve_exits_non_zero_when_the_app_cannot_start(tmp_path: Path, server: str) -> None:
+    """A production start against an unmigrated database fails in the lifespan: the server must exit with an
+    error (an orchestrator restarts it, or shows why), never keep running without a working worker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {
+        "FORGE_ENVIRONMENT": "production",
+        "FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
+        "FORGE_SECRET_KEY": "s" * 64,
+        "FORGE_API_KEY_PEPPER": "p" * 64,
+        "FORGE_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+        "FORGE_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
+    }
+    done = subprocess.run(  # noqa: S603 - our own console script
+        [str(processes.FORGE), "serve", "--server", server, "--port", str(processes.free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "forge db upgrade" in done.stdout + done.stderr
+
+
+def _children(pid: int) -> set[int]:
+    return {
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    }
+
+
+def test_granian_replaces_a_worker_that_dies(tmp_path: Path) -> None:
+    env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'respawn.db'}"}
+    with services.forge_process(env, cwd=tmp_path, output=tmp_path / "forge.log", server="granian") as (process, base):
+        [worker] = _children(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            replacement = _children(process.pid) - {worker}
+            try:
+                answered = bool(replacement) and httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                answered = False
+            if answered:
+                break
+            assert process.poll() is None, (tmp_path / "forge.log").read_text()
+            assert time.monotonic() < deadline, "no worker answered after the first one was killed"
+            time.sleep(0.2)
 
 
 def test_keys_issue_list_revoke(sqlite_url: str) -> None:

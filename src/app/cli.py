@@ -6,7 +6,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,7 +15,7 @@ import uvicorn
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import AsgiServer, Settings
 from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
@@ -65,11 +64,6 @@ def _settings() -> Settings:
         raise typer.Exit(code=2) from None
 
 
-class Server(StrEnum):
-    UVICORN = "uvicorn"
-    GRANIAN = "granian"
-
-
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     # uvicorn handles SIGTERM itself while it serves (a graceful shutdown that runs the lifespan's shutdown), then
     # raises the signal again with the handler it found at start: this one. Exit 0 (a clean, requested stop) rather
@@ -86,14 +80,16 @@ def serve(
     ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     server: Annotated[
-        Server, typer.Option(help="The ASGI server (docs/performance.md compares them on this service).")
-    ] = Server.UVICORN,
+        AsgiServer | None,
+        typer.Option(help="The ASGI server [default: FORGE_SERVER, granian] (docs/performance.md compares them)."),
+    ] = None,
 ) -> None:
     """Run the service. In development, pending migrations are applied first."""
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
+    server = server or settings.server
     load_keys(settings)  # in development, generate missing keys once here, before any worker starts
     if settings.effective_migrate_on_start:
         typer.echo(f"Applying migrations to {settings.database_url_masked} ...")
@@ -103,7 +99,7 @@ def serve(
         typer.secho(f"ForgeAPI docs: http://{shown_host}:{port}/docs", fg="green")
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
-    if server is Server.GRANIAN:
+    if server is AsgiServer.GRANIAN:
         _serve_with_granian(host=host, port=port, workers=workers, reload=reload, settings=settings)
         return
     uvicorn.run(
@@ -124,6 +120,7 @@ def serve(
 def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     from granian.constants import Interfaces, Loops  # noqa: PLC0415 - only this server needs it
     from granian.server import Server as Granian  # noqa: PLC0415
+    from watchfiles import PythonFilter  # noqa: PLC0415
 
     Granian(
         "app.main:app",
@@ -133,11 +130,18 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
         workers=workers,
         loop=Loops.uvloop,
         reload=reload,
+        # As uvicorn's --reload: Python files of the app only. granian's default watches every file under the
+        # working directory, so each write to the SQLite database under ./var/ restarted the worker.
+        reload_paths=[Path(__file__).resolve().parent],
+        reload_filter=PythonFilter,
         log_access=False,
         log_dictconfig={"version": 1, "disable_existing_loggers": False},  # keep the app's structlog output
         # As uvicorn's graceful-shutdown timeout: in-flight requests get this long after SIGTERM, then the worker
         # is killed (without it granian waits for a stuck worker forever).
         workers_kill_timeout=settings.shutdown_timeout_seconds,
+        # As uvicorn's supervisor: a worker that dies (killed for memory, say) is replaced; one that dies again
+        # within seconds (a crash loop, such as a schema that does not match the code) stops the server, exit 1.
+        respawn_failed_workers=True,
     ).serve()
 
 

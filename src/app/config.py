@@ -79,6 +79,11 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+class AsgiServer(StrEnum):
+    GRANIAN = "granian"  # the default: measured faster on this service (docs/performance.md)
+    UVICORN = "uvicorn"
+
+
 class RateLimitBackend(StrEnum):
     MEMORY = "memory"
     REDIS = "redis"
@@ -119,10 +124,12 @@ class Settings(BaseSettings):
     # None: upgrade in development, check only elsewhere (see `forge serve`).
     migrate_on_start: bool | None = None
 
-    # `forge serve` defaults (its --host, --port and --workers options win). The container sets FORGE_HOST=0.0.0.0.
+    # `forge serve` defaults (its --host, --port, --workers and --server options win). The container sets
+    # FORGE_HOST=0.0.0.0.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+    server: AsgiServer = AsgiServer.GRANIAN
 
     # AWS Lambda sets this (unprefixed) in every function's environment; only whether it is set is used.
     aws_lambda_function_name: str | None = Field(default=None, validation_alias="AWS_LAMBDA_FUNCTION_NAME")
@@ -149,8 +156,8 @@ class Settings(BaseSettings):
 
     # Serving (`forge serve`). On SIGTERM, in-flight requests get this long to finish before they are cancelled.
     shutdown_timeout_seconds: int = Field(default=30, ge=1)
-    # With --workers: a worker that does not answer the supervisor's ping within this long (including while it
-    # imports the app at start-up, which takes seconds without a bytecode cache) is killed and replaced.
+    # uvicorn with --workers: a worker that does not answer the supervisor's ping within this long (including while
+    # it imports the app at start-up, which takes seconds without a bytecode cache) is killed and replaced.
     worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1)
 
     # HTTP.
