@@ -28,6 +28,7 @@ def test_tracebacks_and_values_do_not_leak_passwords(log_format: str, capsys: py
         except RuntimeError:
             log.exception("failed", password=SECRET, token=SECRET)
         captured = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in captured  # Python's own format (rich's blocks the loop)
         assert "boom" in captured  # the traceback is there...
         assert SECRET not in captured  # ...without the password, in locals or in values
         assert "[redacted]" in captured
