@@ -1,8 +1,11 @@
+import asyncio
+import gc
 from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
 
+from app.core import migrations
 from app.core.migrations import SchemaMismatchError
 from app.main import create_app
 from tests.conftest import PRODUCTION_SECRETS, make_settings
@@ -16,6 +19,16 @@ async def test_the_service_refuses_to_start_on_an_unmigrated_database(tmp_path: 
     with pytest.raises(SchemaMismatchError, match="forge db upgrade"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_start_up_objects_are_frozen_while_the_app_runs_and_released_at_shutdown(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/frozen.db"
+    await databases.recreate(url)
+    await asyncio.to_thread(migrations.upgrade, url)  # alembic runs its own event loop
+    app = create_app(make_settings(url))
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 0  # out of the collector's reach while serving
+    assert gc.get_freeze_count() == 0  # collectable again: a process that builds many apps does not keep them
 
 
 def test_docs_can_be_switched_off() -> None:

@@ -95,6 +95,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             await database.dispose()
             if app.state.telemetry is not None:
                 app.state.telemetry.shutdown()  # flushes the spans and metrics still batched
+            # Back within the collector's reach: a process that builds apps one after another (the test suite,
+            # a Lambda container re-initialised) would otherwise keep every one of them forever.
+            gc.unfreeze()
             _log.info("stopped")
 
     return lifespan
