@@ -6,7 +6,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.core.encryption import DecryptionError, EncryptionKeys, load_keys
@@ -89,7 +88,8 @@ def test_production_refuses_to_start_without_keys_naming_the_setting() -> None:
         make_settings("sqlite+aiosqlite:///unused.db", **{**PRODUCTION_SECRETS, "encryption_keys": None})
 
 
-@pytest.mark.parametrize("bad", ["short", Fernet.generate_key().decode()[:20], "!!!not base64!!!"])
+# A real key cut short: base64 of the wrong length. Fixed, so that pytest-xdist workers collect the same ids.
+@pytest.mark.parametrize("bad", ["short", TEST_OTHER_ENCRYPTION_KEY[:20], "!!!not base64!!!"])
 def test_a_malformed_key_is_refused_naming_the_setting(bad: str) -> None:
     with pytest.raises(ValueError, match="FORGE_ENCRYPTION_KEYS"):
         load_keys(make_settings("sqlite+aiosqlite:///unused.db", encryption_keys=f"{TEST_ENCRYPTION_KEY},{bad}"))
