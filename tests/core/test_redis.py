@@ -5,14 +5,15 @@ connection before the pool replaces it; the service's client must not: the first
 publish after Redis came back has to succeed.
 """
 
+import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog.testing
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.core.database import Database
+from app.core.logging import configure_logging
 from app.core.ratelimit import Limit, PolicySet, RedisBackend
 from app.core.redis import create_redis
 from app.features.health.service import check_readiness
@@ -62,18 +63,25 @@ async def test_readiness_reports_redis_ok_right_after_a_restart(redis_server: se
         await database.dispose()
 
 
-async def test_readiness_logs_why_redis_is_unavailable(redis_server: services.RedisServer) -> None:
+async def test_readiness_logs_why_redis_is_unavailable(
+    redis_server: services.RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     client = _client(redis_server)
-    database = Database(make_settings("sqlite+aiosqlite://"))
+    settings = make_settings("sqlite+aiosqlite://")
+    database = Database(settings)
+    # The service's own logging, as an app sets it up: a logger used earlier in this process keeps its chain
+    # (cache_logger_on_first_use), so structlog.testing.capture_logs would see nothing after another test.
+    configure_logging(settings)
     try:
         redis_server.stop()
-        with structlog.testing.capture_logs() as logged:
+        with caplog.at_level(logging.WARNING, logger="app.health"):
             degraded, checks = await check_readiness(engine=database.engine, redis=client, redis_required=False)
         assert (degraded, checks) == (True, {"database": "ok", "redis": "unavailable"})
-        [warning] = [entry for entry in logged if entry["event"] == "redis_unavailable"]
-        assert warning["log_level"] == "warning"
-        assert "ConnectionError" in warning["reason"]
-        assert str(redis_server.port) in warning["reason"]
+        [warning] = [r for r in caplog.records if r.name == "app.health"]
+        assert warning.levelno == logging.WARNING
+        assert warning.msg["event"] == "redis_unavailable"  # type: ignore[index]
+        assert "ConnectionError" in warning.msg["reason"]  # type: ignore[index]
+        assert str(redis_server.port) in warning.msg["reason"]  # type: ignore[index]
     finally:
         await client.aclose()
         await database.dispose()
