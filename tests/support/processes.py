@@ -39,8 +39,11 @@ def free_port() -> int:
     return port
 
 
-def wait_for_http(url: str, process: subprocess.Popen[str], *, attempts: int = 300) -> httpx.Response | None:
-    for _ in range(attempts):
+def wait_for_http(url: str, process: subprocess.Popen[str], *, seconds: float = 120.0) -> httpx.Response | None:
+    """The first answer from `url`; None when the process exits first or `seconds` pass. Starting up is not under
+    test: on a loaded machine (parallel test workers) importing the app alone can take several seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             return None
         try:
