@@ -109,6 +109,7 @@ def test_serve_passes_the_shutdown_and_worker_timeouts_to_uvicorn(
     assert options["timeout_worker_healthcheck"] == 45
 
 
+@processes.HEAVY
 def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
     """The README's first command: from an empty folder, `forge serve` migrates, starts and prints the docs URL."""
     port = processes.free_port()
@@ -152,6 +153,7 @@ def test_serve_passes_the_shutdown_timeout_to_granian(sqlite_url: str, monkeypat
     assert options["workers_kill_timeout"] == 7
 
 
+@processes.HEAVY
 def test_serve_runs_the_service_under_granian_when_asked(tmp_path: Path) -> None:
     env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'granian.db'}"}
     with processes.forge_serve(env, cwd=tmp_path, args=["--server", "granian"]) as base:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.core.encryption import DecryptionError, EncryptionKeys, load_keys
 from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY, make_settings
+from tests.support import processes
 
 BLIND = b"b" * 32
 OLD, NEW = TEST_ENCRYPTION_KEY.encode(), TEST_OTHER_ENCRYPTION_KEY.encode()
@@ -74,6 +75,7 @@ def _load_in_a_process(directory: str) -> str:
     return load_keys(settings, key_directory=Path(directory)).encrypt("written by one of several workers")
 
 
+@processes.HEAVY  # eight spawned interpreters
 def test_workers_starting_together_agree_on_one_generated_key(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         tokens = list(pool.map(_load_in_a_process, [str(tmp_path)] * 8))

@@ -14,9 +14,13 @@ from typing import NoReturn
 import httpx
 import pytest
 
-__all__ = ["forge_serve", "free_port", "redis_server", "wait_for_http"]
+__all__ = ["HEAVY", "forge_serve", "free_port", "redis_server", "wait_for_http"]
 
 FORGE = Path(sys.executable).parent / "forge"
+
+# Tests that start servers, worker processes or builds of their own. Under pytest-xdist with `--dist loadgroup`
+# (.ci/run) they run one after another on one worker: two of them at once on two cores miss their deadlines.
+HEAVY = pytest.mark.xdist_group("heavy")
 
 
 def unavailable(reason: str) -> NoReturn:
