@@ -92,6 +92,15 @@ def service_url_or_skip(variable: str, service: str) -> str:
     return processes.unavailable(f"{variable} is not set: {service} tests need a server (see README)")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis gives each API operation's test (`test_fuzz_as_admin[GET /healthz]`) its function's node id;
+    pytest-xdist's loadgroup scheduler keys tests by node id and would run one test per fuzz function, silently.
+    Each gets the node id that its name implies, as pytest's own parametrised tests have."""
+    for item in items:
+        if item.parent is not None and item.nodeid.rpartition("::")[2] != item.name:
+            item._id = item.parent.id.child(item.name)  # pytest's own derivation (Node.__init__), private
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "sqlite":
