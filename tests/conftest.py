@@ -9,6 +9,7 @@ a Session into an External Transaction"). Tests that need real commits from conc
 """
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ from tests.support import counters, databases, processes
 Settings.model_config["env_file"] = None
 BASE_URL = "http://testserver"
 
+# Test runs share the PostgreSQL server and Redis: under pytest-xdist each worker empties and recreates databases of
+# its own (FORGE_TEST_DATABASE_URL's name plus the worker's id), and every test process keeps to its own Redis keys
+# and pub/sub channel, which no database number separates (another worker's or run's message would be received).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_RUN_ID = uuid.uuid4().hex[:12]
+TEST_REDIS_PREFIX = f"forge-test:{TEST_RUN_ID}:"
+TEST_ENDPOINTS_CHANNEL = f"{TEST_REDIS_PREFIX}endpoints"
+
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Test settings: explicit values only (no .env), and cheap Argon2 parameters so that the suite stays fast."""
@@ -53,6 +62,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # checking the stored registry version would undo the test's own endpoint specs. The cross-instance
         # tests turn it on.
         "dynamic_endpoints_sync_seconds": 0,
+        "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
+        "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -77,8 +88,17 @@ def service_url_or_skip(variable: str, service: str) -> str:
     """The URL in `variable`; without it the test skips, or fails under FORGE_REQUIRE_SERVICES=1 (CI)."""
     url = os.environ.get(variable)
     if url:
-        return url
+        return databases.for_worker(url, XDIST_WORKER) if variable == "FORGE_TEST_DATABASE_URL" else url
     return processes.unavailable(f"{variable} is not set: {service} tests need a server (see README)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis gives each API operation's test (`test_fuzz_as_admin[GET /healthz]`) its function's node id;
+    pytest-xdist's loadgroup scheduler keys tests by node id and would run one test per fuzz function, silently.
+    Each gets the node id that its name implies, as pytest's own parametrised tests have."""
+    for item in items:
+        if item.parent is not None and item.nodeid.rpartition("::")[2] != item.name:
+            item._id = item.parent.id.child(item.name)  # pytest's own derivation (Node.__init__), private
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

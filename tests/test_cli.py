@@ -113,6 +113,7 @@ def test_serve_passes_the_shutdown_and_worker_timeouts_to_uvicorn(
     assert options["timeout_worker_healthcheck"] == 45
 
 
+@processes.HEAVY
 def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
     """The README's first command: from an empty folder, `forge serve` migrates, starts and prints the docs URL."""
     port = processes.free_port()
@@ -187,6 +188,7 @@ def test_granian_reloads_on_the_apps_python_files_only(sqlite_url: str, monkeypa
     assert options["reload_filter"] is watchfiles.PythonFilter
 
 
+@processes.HEAVY
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])
 def test_serve_runs_the_service_under_either_server(tmp_path: Path, server: str) -> None:
     env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"}
@@ -198,6 +200,7 @@ def test_serve_runs_the_service_under_either_server(tmp_path: Path, server: str)
     assert listed.headers["x-request-id"]  # the whole middleware stack answered
 
 
+@processes.HEAVY
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])
 def test_serve_exits_non_zero_when_the_app_cannot_start(tmp_path: Path, server: str) -> None:
     """A production start against an unmigrated database fails in the lifespan: the server must exit with an
@@ -229,6 +232,7 @@ def _children(pid: int) -> set[int]:
     }
 
 
+@processes.HEAVY
 def test_granian_replaces_a_worker_that_dies(tmp_path: Path) -> None:
     env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'respawn.db'}"}
     with services.forge_process(env, cwd=tmp_path, output=tmp_path / "forge.log", server="granian") as (process, base):

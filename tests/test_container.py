@@ -23,6 +23,8 @@ from tests.conftest import PRODUCTION_SECRETS
 from tests.support import processes
 from tests.support.container import DockerIgnore, Stage, in_root, parse_dockerfile, replay_build_stage
 
+pytestmark = processes.HEAVY
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 STAGES = parse_dockerfile((DOCKER / "Dockerfile").read_text())

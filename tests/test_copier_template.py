@@ -12,6 +12,10 @@ from types import ModuleType
 
 import pytest
 
+from tests.support import processes
+
+pytestmark = processes.HEAVY
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]

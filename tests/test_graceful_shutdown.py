@@ -23,8 +23,10 @@ from app.core.database import create_engine
 from app.features.users.models import User
 from tests import helpers
 from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
-from tests.support import databases, services
+from tests.support import databases, processes, services
 from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+
+pytestmark = processes.HEAVY
 
 BURST = 30
 SHUTDOWN_TIMEOUT = 30

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tests.support import processes
 
+pytestmark = processes.HEAVY
+
 ROOT = Path(__file__).resolve().parents[1]
 _DEPENDENCY_STEPS = ("uv export ", "pip install -r ")
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", "README.md", "alembic.ini", "alembic", "src")

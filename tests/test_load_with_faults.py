@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tests.support import processes, services
 
+pytestmark = processes.HEAVY
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 
 from app.cli import app as cli
 from app.scaffold import ScaffoldError, feature_names, new_feature
+from tests.support import processes
+
+pytestmark = processes.HEAVY
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

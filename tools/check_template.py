@@ -83,7 +83,7 @@ def check(project: Path) -> None:
     run("uv", "run", "ruff", "format", "--check", ".", cwd=project)
     run("uv", "run", "mypy", cwd=project)
     run("uv", "run", "lint-imports", cwd=project)
-    run("uv", "run", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    run("uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", cwd=project)
 
 
 def add_feature(project: Path) -> None:

@@ -216,6 +216,8 @@ class Settings(BaseSettings):
     # polling is a 5-second fallback). 0 turns cross-instance synchronisation off (one instance).
     dynamic_endpoints_max_specs: int = Field(default=1000, ge=1, le=10_000)
     dynamic_endpoints_sync_seconds: float = Field(default=0.5, ge=0, le=60)
+    # Redis pub/sub channels ignore the database number: deployments (or test runs) sharing one Redis need their own.
+    dynamic_endpoints_channel: str = Field(default="forge:endpoints", min_length=1)
 
     # Tracing (docs/observability.md): none | console | otlp; the OTEL_* variables configure the rest.
     otel_exporter: OtelExporter = "none"

@@ -6,11 +6,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.core.encryption import DecryptionError, EncryptionKeys, load_keys
 from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY, make_settings
+from tests.support import processes
 
 BLIND = b"b" * 32
 OLD, NEW = TEST_ENCRYPTION_KEY.encode(), TEST_OTHER_ENCRYPTION_KEY.encode()
@@ -75,6 +75,7 @@ def _load_in_a_process(directory: str) -> str:
     return load_keys(settings, key_directory=Path(directory)).encrypt("written by one of several workers")
 
 
+@processes.HEAVY  # eight spawned interpreters
 def test_workers_starting_together_agree_on_one_generated_key(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         tokens = list(pool.map(_load_in_a_process, [str(tmp_path)] * 8))
@@ -89,7 +90,8 @@ def test_production_refuses_to_start_without_keys_naming_the_setting() -> None:
         make_settings("sqlite+aiosqlite:///unused.db", **{**PRODUCTION_SECRETS, "encryption_keys": None})
 
 
-@pytest.mark.parametrize("bad", ["short", Fernet.generate_key().decode()[:20], "!!!not base64!!!"])
+# A real key cut short: base64 of the wrong length. Fixed, so that pytest-xdist workers collect the same ids.
+@pytest.mark.parametrize("bad", ["short", TEST_OTHER_ENCRYPTION_KEY[:20], "!!!not base64!!!"])
 def test_a_malformed_key_is_refused_naming_the_setting(bad: str) -> None:
     with pytest.raises(ValueError, match="FORGE_ENCRYPTION_KEYS"):
         load_keys(make_settings("sqlite+aiosqlite:///unused.db", encryption_keys=f"{TEST_ENCRYPTION_KEY},{bad}"))

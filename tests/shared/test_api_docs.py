@@ -85,6 +85,7 @@ async def test_switched_off_docs_serve_nothing(database_url: str) -> None:
             assert (await http.get(path)).status_code == 404, path
 
 
+@processes.HEAVY
 def test_docs_render_in_a_real_browser_with_no_network_but_the_service(tmp_path: Path) -> None:
     chromium = browser.chromium_or_skip()
     env = {"FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}"}

@@ -14,6 +14,8 @@ from tests.conftest import BASE_URL, make_settings
 from tests.core.ratelimit.conftest import redis_url_or_skip
 from tests.support import databases, processes
 
+pytestmark = processes.HEAVY
+
 
 async def test_two_server_processes_sharing_redis_enforce_one_global_limit(tmp_path: Path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"

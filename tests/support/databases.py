@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import migrations
 
-__all__ = ["downgrade", "recreate", "statements_sent", "upgrade"]
+__all__ = ["downgrade", "for_worker", "recreate", "statements_sent", "upgrade"]
 
 
 async def recreate(database_url: str) -> None:
@@ -35,6 +35,15 @@ async def recreate(database_url: str) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+def for_worker(database_url: str, worker: str) -> str:
+    """The database of one pytest-xdist worker (`gw0`...): the name with the worker's suffix; SQLite unchanged
+    (its files are in each worker's own temporary directory)."""
+    url = make_url(database_url)
+    if not worker or url.get_backend_name() == "sqlite":
+        return database_url
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
 
 
 def _run(connection: Connection, action: str, revision: str) -> None:

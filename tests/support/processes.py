@@ -14,9 +14,13 @@ from typing import NoReturn
 import httpx
 import pytest
 
-__all__ = ["forge_serve", "free_port", "redis_server", "wait_for_http"]
+__all__ = ["HEAVY", "forge_serve", "free_port", "redis_server", "wait_for_http"]
 
 FORGE = Path(sys.executable).parent / "forge"
+
+# Tests that start servers, worker processes or builds of their own. Under pytest-xdist with `--dist loadgroup`
+# (.ci/run) they run one after another on one worker: two of them at once on two cores miss their deadlines.
+HEAVY = pytest.mark.xdist_group("heavy")
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -39,8 +43,11 @@ def free_port() -> int:
     return port
 
 
-def wait_for_http(url: str, process: subprocess.Popen[str], *, attempts: int = 300) -> httpx.Response | None:
-    for _ in range(attempts):
+def wait_for_http(url: str, process: subprocess.Popen[str], *, seconds: float = 120.0) -> httpx.Response | None:
+    """The first answer from `url`; None when the process exits first or `seconds` pass. Starting up is not under
+    test: on a loaded machine (parallel test workers) importing the app alone can take several seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             return None
         try:

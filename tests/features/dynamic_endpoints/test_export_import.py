@@ -10,8 +10,12 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from app.features.dynamic_endpoints.sync import CHANNEL
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, service_url_or_skip
+from tests.conftest import (
+    TEST_BLIND_INDEX_KEY,
+    TEST_ENCRYPTION_KEY,
+    TEST_ENDPOINTS_CHANNEL,
+    service_url_or_skip,
+)
 from tests.features.dynamic_endpoints.test_admin_api import collection, static
 
 runner = CliRunner()
@@ -95,9 +99,10 @@ async def test_an_import_is_announced_to_running_instances_over_redis(
 ) -> None:
     redis_url = service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
     monkeypatch.setenv("FORGE_REDIS_URL", redis_url)
+    monkeypatch.setenv("FORGE_DYNAMIC_ENDPOINTS_CHANNEL", TEST_ENDPOINTS_CHANNEL)
     client = Redis.from_url(redis_url)
     async with client.pubsub() as pubsub:
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(TEST_ENDPOINTS_CHANNEL)
         await pubsub.get_message(timeout=1)  # the subscription's confirmation
 
         result = await asyncio.to_thread(runner.invoke, cli, ["endpoints", "import", str(write(tmp_path, [static()]))])

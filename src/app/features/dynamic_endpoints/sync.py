@@ -1,10 +1,11 @@
 """Keeping every instance's registry current.
 
 Each instance loads the registry at start-up. A change made through an instance is installed there when its
-transaction commits and announced on the Redis channel `forge:endpoints` (when `FORGE_REDIS_URL` is set); the
-other instances, subscribed, compare the stored version with theirs and reload when it differs. Without Redis,
-each instance makes that comparison (one primary-key read) every `FORGE_DYNAMIC_ENDPOINTS_SYNC_SECONDS`; with
-Redis, every `FALLBACK_SECONDS`, to catch changes announced while the subscription was down.
+transaction commits and announced on the Redis channel `FORGE_DYNAMIC_ENDPOINTS_CHANNEL` (`forge:endpoints`) when
+`FORGE_REDIS_URL` is set; the other instances, subscribed, compare the stored version with theirs and reload when
+it differs. Without Redis, each instance makes that comparison (one primary-key read) every
+`FORGE_DYNAMIC_ENDPOINTS_SYNC_SECONDS`; with Redis, every `FALLBACK_SECONDS`, to catch changes announced while the
+subscription was down.
 """
 
 import asyncio
@@ -21,9 +22,8 @@ from app.core.redis import create_redis, reconnecting
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.state import EndpointRuntime
 
-__all__ = ["CHANNEL", "RegistrySync", "announce"]
+__all__ = ["RegistrySync", "announce"]
 
-CHANNEL = "forge:endpoints"
 FALLBACK_SECONDS = 5.0
 _log = structlog.get_logger("app.dynamic_endpoints")
 
@@ -95,7 +95,7 @@ class RegistrySync:
 
     async def _subscribed(self, client: Redis) -> None:
         async with client.pubsub() as pubsub:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self.settings.dynamic_endpoints_channel)
             await self.refresh()  # whatever changed while not subscribed
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=FALLBACK_SECONDS)
@@ -108,7 +108,7 @@ class RegistrySync:
     async def _publish(self, version: int) -> None:
         assert self.redis is not None  # noqa: S101 - only registered with Redis
         try:
-            await self.redis.publish(CHANNEL, str(version))
+            await self.redis.publish(self.settings.dynamic_endpoints_channel, str(version))
         except Exception:  # noqa: BLE001 - the others' periodic check will notice the change instead
             _log.warning("endpoint_registry_announce_failed", exc_info=True)
 
@@ -120,7 +120,7 @@ async def announce(settings: Settings, version: int) -> bool:
     if redis is None:
         return False
     try:
-        await redis.publish(CHANNEL, str(version))
+        await redis.publish(settings.dynamic_endpoints_channel, str(version))
     except Exception:  # noqa: BLE001 - the instances' periodic check will notice instead
         _log.warning("endpoint_registry_announce_failed", exc_info=True)
         return False
