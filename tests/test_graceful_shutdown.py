@@ -111,8 +111,12 @@ async def _until_refusing(base: str, process: Any, *, seconds: float = 15.0) -> 
             assert process.poll() is None, "the server exited with a request still in flight"
             try:
                 await fresh.get("/healthz", headers={"connection": "close"})
-            except httpx.ConnectError:
-                return
+            except httpx.HTTPError as exc:
+                # Refused, or (uvicorn, when the connection was already in the listen backlog at SIGTERM) taken
+                # and closed without a response: either way no new request is served.
+                if _never_accepted(exc):
+                    return
+                raise
             assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
             await asyncio.sleep(0.05)
 
