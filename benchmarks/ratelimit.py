@@ -41,10 +41,19 @@ def _per_call_us(fn: Callable[[], object], number: int, rounds: int) -> float:
     return statistics.median(timeit.repeat(fn, number=number, repeat=rounds)) / number * 1e6
 
 
-def _distinct_keys_us(check: Callable[..., object], keys: list[str], *args: object) -> float:
+# Both loops call the check as the limiter's gate does, one plain call per request: a shared helper taking
+# `check(key, *args)` would add a star-call that costs ~0.4 us here, more than half of what it measures.
+def _checks_us(check: Callable[[str, PolicySet], object], keys: list[str], policy: PolicySet) -> float:
     started = time.perf_counter()
     for key in keys:
-        check(key, *args)
+        check(key, policy)
+    return (time.perf_counter() - started) / len(keys) * 1e6
+
+
+def _naive_checks_us(is_allowed: Callable[[str], object], keys: list[str]) -> float:
+    started = time.perf_counter()
+    for key in keys:
+        is_allowed(key)
     return (time.perf_counter() - started) / len(keys) * 1e6
 
 
@@ -93,18 +102,20 @@ def in_process(rounds: int) -> None:
     # hundred: a clock that advances one emission interval per call keeps every check on the admitting path.
     ticks = itertools.count(0, policy.limits[0].emission_us)
     hot = MemoryBackend(max_keys=2 * KEYS, clock=lambda: next(ticks))
-    ours_hot = _per_call_us(lambda: hot.check("ip:203.0.113.7", policy), HOT_CHECKS, rounds)
-    if not hot.check("ip:203.0.113.7", policy).allowed:
+    hot_keys = ["ip:203.0.113.7"] * HOT_CHECKS
+    hot.check(hot_keys[0], policy)
+    ours_hot = statistics.median(_checks_us(hot.check, hot_keys, policy) for _ in range(rounds))
+    if not hot.check(hot_keys[0], policy).allowed:
         raise SystemExit("the hot-key measurement was not on the admitting path")
     # First checks of 100k new clients, each pass on a fresh backend (so every check inserts), median of passes.
     ours_many = statistics.median(
-        _distinct_keys_us(MemoryBackend(max_keys=2 * KEYS).check, keys, policy) for _ in range(rounds)
+        _checks_us(MemoryBackend(max_keys=2 * KEYS).check, keys, policy) for _ in range(rounds)
     )
     sized = MemoryBackend(max_keys=2 * KEYS)
     ours_bytes = _bytes_per_key(lambda key: sized.check(key, policy), KEYS)
     naive_hot = {limit: _naive_hot_key_us(limit, rounds) for limit in (LIMIT, 10_000)}
     naive_many = statistics.median(
-        _distinct_keys_us(SlidingWindowCounter(max_requests=LIMIT).is_allowed, keys) for _ in range(rounds)
+        _naive_checks_us(SlidingWindowCounter(max_requests=LIMIT).is_allowed, keys) for _ in range(rounds)
     )
     naive_bytes_one = _bytes_per_key(SlidingWindowCounter(max_requests=LIMIT).is_allowed, KEYS)
     naive_bytes_full = _naive_full_bytes_per_key(LIMIT, 1000)

@@ -11,6 +11,8 @@ from tests.core.ratelimit.conftest import FakeClock, redis_url_or_skip
 
 ONE = PolicySet("default", (Limit(5, 10),))
 PAIR = PolicySet("login", (Limit(3, 1), Limit(5, 60)))
+# An emission interval that is rounded down (1 s / 7): the backends must round the same way.
+ODD = PolicySet("odd", (Limit(7, 1),))
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -70,5 +72,6 @@ async def test_both_backends_agree_on_a_random_sequence(clock: FakeClock, redis:
         clock.advance(seconds)
         other_clock.advance(seconds)
         key = rng.choice(["ip:192.0.2.1", "ip:192.0.2.2", "user:7"])
-        policy = rng.choice([ONE, PAIR])
-        assert await memory.hit(key, policy) == await shared.hit(key, policy), f"step {step}"
+        policy = rng.choice([ONE, PAIR, ODD])
+        cost = rng.choice([1, 1, 1, 2, 6])
+        assert await memory.hit(key, policy, cost) == await shared.hit(key, policy, cost), f"step {step}"

@@ -3,7 +3,11 @@
 import gc
 import tracemalloc
 
-from app.core.ratelimit import Limit, MemoryBackend, PolicySet
+import pytest
+
+from app.core.ratelimit import Decision, Limit, MemoryBackend, PolicySet
+from app.core.ratelimit._gcra import Outcome, gcra
+from app.core.ratelimit._memory import SWEEP_INTERVAL_US
 from tests.core.ratelimit.conftest import FakeClock
 
 POLICY = PolicySet("default", (Limit(100, 60),))
@@ -72,3 +76,34 @@ def test_a_set_that_changes_its_limits_starts_afresh_and_keeps_the_count_right(c
     backend.check("ip:192.0.2.1", two_limits)
     assert len(backend) == 2  # one entry per limit of the new set; the old set's ten are gone
     assert backend.check("ip:192.0.2.1", two_limits).remaining == 3
+
+
+def _as_decision(policy: PolicySet, outcome: Outcome) -> Decision:
+    return Decision(outcome.allowed, policy, 0, outcome.remaining, outcome.retry_after_us, outcome.reset_after_us)
+
+
+# 1500/second: the emission interval (666 us) is rounded down, so a new key has 1500 requests left, not 1499.
+@pytest.mark.parametrize("limit", [Limit(100, 60), Limit(7, 1), Limit(1500, 1), Limit(1, 3600)], ids=str)
+def test_a_new_key_gets_exactly_the_verdict_of_the_gcra_arithmetic(clock: FakeClock, limit: Limit) -> None:
+    policy = PolicySet("default", (limit,))
+    backend = MemoryBackend(clock=clock)
+    first = gcra(None, clock.now, limit)
+    assert backend.check("ip:192.0.2.1", policy) == _as_decision(policy, first)
+    clock.advance(0.0001)
+    assert backend.check("ip:192.0.2.1", policy) == _as_decision(policy, gcra(first.tat, clock.now, limit))
+    # A key that expired and was swept is new again, and counted once.
+    clock.advance(limit.window + SWEEP_INTERVAL_US / 1e6)
+    assert backend.check("ip:192.0.2.2", policy).allowed  # triggers the sweep
+    assert len(backend) == 1
+    assert backend.check("ip:192.0.2.1", policy) == _as_decision(policy, gcra(None, clock.now, limit))
+    assert len(backend) == 2
+
+
+def test_a_new_key_with_a_cost_is_charged_the_cost_and_refused_past_the_limit(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    limit = POLICY.limits[0]
+    assert backend.check("ip:192.0.2.1", POLICY, cost=3) == _as_decision(POLICY, gcra(None, clock.now, limit, 3))
+    refused = backend.check("ip:192.0.2.2", POLICY, cost=limit.limit + 1)
+    assert refused == _as_decision(POLICY, gcra(None, clock.now, limit, limit.limit + 1))
+    assert not refused.allowed
+    assert len(backend) == 1
