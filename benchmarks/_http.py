@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ class WrkResult:
     # 1 / its CPU time per request, so ratios of the two agree on a quiet machine and this one stays readable on
     # a busy one.
     server_cpu_us: float | None = None
+    requests: int = 0  # answered in the run, whatever their status
 
 
 # Base URL -> the pid of the server process serving it, for run_wrk's CPU accounting.
@@ -95,7 +96,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _running(command: list[str], env: Mapping[str, str] | None, port: int, name: str) -> Iterator[str]:
+def _running(
+    command: list[str], env: Mapping[str, str] | None, port: int, name: str, start_timeout: float = 60
+) -> Iterator[str]:
     # Only the settings the benchmark gives: none of the shell's FORGE_* (a FORGE_REDIS_URL would quietly move the
     # limiter to Redis), and a working directory of its own, so that no .env is read and no key file is written here.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
@@ -107,16 +110,17 @@ def _running(command: list[str], env: Mapping[str, str] | None, port: int, name:
     base = f"http://127.0.0.1:{port}"
     _SERVERS[base] = process.pid
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + start_timeout
+        while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}")
             try:
                 httpx.get(f"{base}/healthz", timeout=1)
                 break
             except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start in {start_timeout:.0f} s") from None
                 time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{name} did not start")
         yield base
     finally:
         _SERVERS.pop(base, None)
@@ -136,8 +140,13 @@ def serve(
     workers: int = 1,
     factory: bool = False,
     server: str = "uvicorn",
+    wrapper: Sequence[str] = (),
+    start_timeout: float = 60,
 ) -> AbstractContextManager[str]:
-    """Run `app_path` under uvicorn (uvloop, httptools) or granian and yield its base URL once it answers."""
+    """Run `app_path` under uvicorn (uvloop, httptools) or granian and yield its base URL once it answers.
+
+    `wrapper` runs the server under another command (valgrind, say); give it a `start_timeout` to match.
+    """
     port = _free_port()
     if server == "granian":
         command = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-access-log"]
@@ -147,7 +156,7 @@ def serve(
         command = [sys.executable, "-m", "uvicorn", app_path, "--port", str(port), "--workers", str(workers)]
         command += ["--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
         command += ["--factory"] if factory else []
-    return _running(command, env, port, app_path)
+    return _running([*wrapper, *command], env, port, app_path, start_timeout)
 
 
 def serve_forge(*, env: Mapping[str, str], server: str = "uvicorn", workers: int = 1) -> AbstractContextManager[str]:
@@ -181,4 +190,4 @@ def run_wrk(url: str, *, seconds: int, connections: int = 64, script: str | None
         errors += sum(int(n) for n in socket_errors.groups())
     if non_2xx := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
         errors += int(non_2xx.group(1))
-    return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors, server_cpu_us)
+    return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors, server_cpu_us, requests)

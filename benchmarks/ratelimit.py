@@ -1,12 +1,16 @@
 """The rate limiter, measured against the article's list-based limiter, all in one run.
 
-Run: `uv run python -m benchmarks.ratelimit [--seconds 5] [--rounds 3]` (Redis and HTTP parts need
-FORGE_TEST_REDIS_URL / wrk; they are skipped, with a note, when missing).
+Run: `uv run python -m benchmarks.ratelimit [--seconds 5] [--rounds 5] [--check-rounds 9] [--instructions]`
+(the Redis, HTTP and instruction parts need FORGE_TEST_REDIS_URL / wrk / valgrind; each is skipped, with a note,
+when its tool is missing).
 
 1. Per-check time, one hot key and 100k distinct keys, limit 100 per 60 s (and 10,000 for the list: it is O(n)).
 2. Memory per tracked key, key string included.
 3. Redis: round-trips (EVALSHA calls) per check and time per check.
-4. HTTP: requests/s of a trivial endpoint with and without the limiter (uvicorn, wrk, 64 connections).
+4. HTTP: requests/s of a trivial endpoint with and without the limiter (uvicorn, wrk, 64 connections), each round
+   on fresh server processes.
+5. With --instructions: the same servers' instructions per request under valgrind, which the machine's noise
+   does not move.
 """
 
 import argparse
@@ -14,13 +18,18 @@ import asyncio
 import gc
 import itertools
 import os
+import re
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 import timeit
 import tracemalloc
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -34,7 +43,11 @@ LIMIT = 100
 
 
 def _keys(count: int) -> list[str]:
-    return [f"ip:10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(count)]
+    keys = [f"ip:10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(count)]
+    # A string caches its hash: computed here, no implementation's first round pays it and the others not.
+    for key in keys:
+        hash(key)
+    return keys
 
 
 def _per_call_us(fn: Callable[[], object], number: int, rounds: int) -> float:
@@ -168,8 +181,8 @@ async def redis_checks(rounds: int) -> None:
     await redis.aclose()
 
 
-def http(seconds: int, rounds: int) -> None:
-    print(f"\n4. HTTP, trivial endpoint, 1 uvicorn worker, wrk 64 connections, {rounds} x {seconds} s, medians")
+def http(seconds: int, rounds: int, server: str) -> None:
+    print(f"\n4. HTTP, trivial endpoint, 1 {server} worker, wrk 64 connections, {rounds} x {seconds} s, medians")
     if not wrk_available():
         print("  skipped: wrk is not installed (apt-get install wrk)")
         return
@@ -180,11 +193,13 @@ def http(seconds: int, rounds: int) -> None:
     }
     results: dict[str, list[float]] = {name: [] for name in apps}
     cpu: dict[str, list[float]] = {name: [] for name in apps}
-    with ExitStack() as stack:
-        bases = {name: stack.enter_context(serve(path, factory=True)) for name, path in apps.items()}
-        for base in bases.values():
-            run_wrk(f"{base}/hello", seconds=1)  # warm-up
-        for i in range(rounds):
+    for i in range(rounds):
+        # Fresh servers every round: on this virtual machine one process can run up to ~1.8x slower than the
+        # next, for its whole life, on the same code and core; one set of servers made single runs read 0-23 %.
+        with ExitStack() as stack:
+            bases = {name: stack.enter_context(serve(path, factory=True, server=server)) for name, path in apps.items()}
+            for base in bases.values():
+                run_wrk(f"{base}/hello", seconds=1)  # warm-up
             order = list(bases.items())
             for name, base in order if i % 2 == 0 else reversed(order):
                 result = run_wrk(f"{base}/hello", seconds=seconds)
@@ -210,14 +225,70 @@ def http(seconds: int, rounds: int) -> None:
         print(f"  by server CPU time per request: {100 * cost:.1f} %")
 
 
+def _served_instructions(app_path: str, server: str, valgrind: str, control: str, seconds: int) -> tuple[int, int]:
+    """Instructions a server (one worker) executes while wrk loads it for `seconds`, and the requests it answered.
+
+    Under callgrind with counting switched on only around the load: start-up (~20 G instructions, which vary by
+    more than a whole run of requests) and shutdown are never counted. Granian's worker is a process of its own,
+    so every process of the server is traced and their counts are added up.
+    """
+    with tempfile.TemporaryDirectory(prefix="forgeapi-bench-") as directory:
+        wrapper = [valgrind, "-q", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes"]
+        wrapper += [f"--callgrind-out-file={directory}/callgrind.%p"]
+        with serve(app_path, factory=True, server=server, wrapper=wrapper, start_timeout=900) as base:
+            # Few connections: under valgrind the server is ~50x slower, and wrk's 2 s timeout must not fire.
+            run_wrk(f"{base}/hello", seconds=2, connections=8)  # warm-up, not counted
+            # No pid: the command reaches every callgrind process, and only this benchmark starts any.
+            subprocess.run([control, "--instr=on"], check=True, capture_output=True)
+            result = run_wrk(f"{base}/hello", seconds=seconds, connections=8)
+            subprocess.run([control, "--dump"], check=True, capture_output=True)
+        if result.errors:
+            raise SystemExit(f"{result.errors} errors while counting instructions of {app_path}")
+        # callgrind.<pid>.<n> are the dumps asked for; callgrind.<pid> is what each process wrote at its exit.
+        dumps = [path for path in Path(directory).iterdir() if re.fullmatch(r"callgrind\.\d+\.\d+", path.name)]
+        counts = [re.search(r"^(?:totals|summary):\s+(\d+)", path.read_text(), re.MULTILINE) for path in dumps]
+        if not dumps or None in counts:
+            raise SystemExit(f"callgrind wrote no instruction count for {app_path}")
+        return sum(int(count.group(1)) for count in counts if count is not None), result.requests
+
+
+def instructions(seconds: int, server: str) -> None:
+    """The limiter's share of a served request in instructions: unlike time, the count does not move with the
+    machine's load (the HTTP figures above swing between runs on a shared virtual machine)."""
+    print(
+        f"\n5. Instructions per served request (valgrind), {server}, trivial endpoint, wrk 8 connections, {seconds} s"
+    )
+    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
+    if not valgrind or not control:
+        print("  skipped: valgrind is not installed (apt-get install valgrind)")
+        return
+    per_request: dict[str, float] = {}
+    for name, path in {
+        "request middleware, no limiter": "benchmarks._trivial_apps:without_limiter",
+        "request middleware + limiter": "benchmarks._trivial_apps:limited",
+    }.items():
+        counted, requests = _served_instructions(path, server, valgrind, control, seconds)
+        per_request[name] = counted / requests
+        print(f"  {name:<34} {per_request[name]:>11,.0f} instructions per request ({requests:,} requests)")
+    without, limited = per_request.values()
+    print(f"  the limiter costs {100 * (limited / without - 1):.1f} % more instructions per request")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per measurement (medians are reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="HTTP rounds, each on fresh servers (medians)")
+    parser.add_argument("--check-rounds", type=int, default=9, help="in-process rounds (medians; ~1 s each)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions per request under valgrind (~4 min)"
+    )
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn", help="for the HTTP parts")
     args = parser.parse_args()
-    in_process(args.rounds)
+    in_process(args.check_rounds)
     asyncio.run(redis_checks(args.rounds))
-    http(args.seconds, args.rounds)
+    http(args.seconds, args.rounds, args.server)
+    if args.instructions:
+        instructions(10, args.server)
 
 
 if __name__ == "__main__":
