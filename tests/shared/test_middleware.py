@@ -3,6 +3,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.shared.middleware import SecurityHeaders
 from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 
@@ -85,3 +86,12 @@ async def test_every_response_varies_by_accept_encoding_once_whoever_compressed_
     identity = await client.get("/test-only/big", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in identity.headers
     assert int(identity.headers["content-length"]) > 5000
+
+
+@pytest.mark.parametrize("hsts", [False, True])
+def test_the_headers_added_to_every_response_never_set_caching_or_vary(hsts: bool) -> None:
+    # The middleware looks for the app's own Cache-Control and Vary before it adds these, so none may be one.
+    security = SecurityHeaders(hsts=hsts, docs_policies={"/docs": b"default-src 'self'"})
+    added = [*security.strict, *security.for_path("/docs")]
+    assert added
+    assert not {name for name, _ in added} & {b"cache-control", b"vary"}

@@ -227,15 +227,16 @@ class _RequestCycle:
             self.response_started = True
             self.status = message["status"]
             headers: RawHeaders = list(message.get("headers", ()))
-            headers.extend(self.extra_headers)
-            if self.owner.rate_limit is not None:
-                headers.extend(response_headers(self.scope))
             has_cache_control = varies_by_encoding = False
             for key, value in headers:  # header names are lower-case in ASGI
                 if key == b"cache-control":
                     has_cache_control = True
                 elif key == b"vary" and b"accept-encoding" in value.lower():
                     varies_by_encoding = True
+            # Added after the scan: none of these is a Cache-Control or a Vary, and the scan runs on every response.
+            headers.extend(self.extra_headers)
+            if self.owner.rate_limit is not None:
+                headers.extend(response_headers(self.scope))
             if not has_cache_control:
                 headers.append(_DEFAULT_CACHE_CONTROL)
             # With compression on, any response could have been encoded differently for another client, so every

@@ -79,7 +79,7 @@ def client_ip_key(peer: str | None, headers: Sequence[tuple[bytes, bytes]], trus
     """The rate-limit key of the client's address (`ip:203.0.113.7`, `ip:2001:db8:1:2::/64`, `ip:unknown`)."""
     if peer is None:
         return UNKNOWN_CLIENT
-    if not trusted:
+    if not trusted.networks:  # not `not trusted`: its __bool__ is a Python call, on every request
         return _address_key(peer)
     peer_address = _parse_address(peer)
     if peer_address is None or not trusted.trusts(peer_address):
