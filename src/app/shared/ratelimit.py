@@ -141,12 +141,7 @@ class RateLimitGate:
         self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
     ) -> ForgeError | None:
         """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
-        decision = limiter.hit_now(self._keys(scope, authorization, api_key), "default")
-        # `_decided`, inlined: this runs on every request.
-        if tracing.tracing_active():
-            _trace(decision)
-        scope["state"][_STATE_DECISIONS] = [decision]
-        return None if decision.allowed else _too_many_requests(decision)
+        return self._decided(scope, limiter.hit_now(self._keys(scope, authorization, api_key), "default"))
 
     async def admit(
         self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
