@@ -10,7 +10,7 @@ from app.core.security import TokenService
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
 
-__all__ = ["bare", "limited", "without_limiter"]
+__all__ = ["bare", "limited", "limited_busy", "without_limiter"]
 
 
 class Hello(BaseModel):
@@ -47,10 +47,21 @@ def without_limiter() -> FastAPI:
     return _with_context(None)
 
 
-def limited() -> FastAPI:
-    app = _with_context(
-        RateLimitGate(tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()))
-    )
-    policies = {"default": PolicySet("default", parse_limits("1000000/second"))}
+def _limited(spec: str) -> FastAPI:
+    gate = RateLimitGate(tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()))
+    app = _with_context(gate)
+    policies = {"default": PolicySet("default", parse_limits(spec))}
     app.state.rate_limiter = RateLimiter(MemoryBackend(), policies, fail_open=True)
+    gate.bind(app.state.rate_limiter)
     return app
+
+
+def limited() -> FastAPI:
+    """A client under its rate: one request per microsecond comes back faster than wrk can use it up."""
+    return _limited("1000000/second")
+
+
+def limited_busy() -> FastAPI:
+    """A client using up its allowance: at 3.6 ms a request, the TAT runs ahead of now on every request (and
+    needs ~1 million requests to reach the window, more than any run sends): the arithmetic path, every time."""
+    return _limited("1000000/hour")

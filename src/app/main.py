@@ -59,6 +59,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         redis = create_redis(settings)
         app.state.redis = redis
         app.state.rate_limiter = build_rate_limiter(settings, redis)
+        if app.state.rate_limit_gate is not None:
+            app.state.rate_limit_gate.bind(app.state.rate_limiter)
         purger: asyncio.Task[None] | None = None
         # One outbound client (one connection pool) for every request; tracing was configured by create_app.
         http_client = create_http_client(settings, tracer_provider=app.state.tracer_provider)
@@ -88,6 +90,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 purger.cancel()
             await http_client.aclose()
             await registry_sync.stop()
+            if app.state.rate_limit_gate is not None:
+                app.state.rate_limit_gate.bind(None)
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.close()
             elif redis is not None:
@@ -176,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=app.state.token_service,
             trusted_proxies=TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header),
         )
+    app.state.rate_limit_gate = rate_limit
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

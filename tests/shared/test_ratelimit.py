@@ -190,3 +190,28 @@ def test_rate_limiting_can_be_switched_off() -> None:
     app = create_app(make_settings("sqlite+aiosqlite:///unused.db", rate_limit_enabled=False))
     context = next(m for m in app.user_middleware if m.cls is RequestContextMiddleware)  # type: ignore[comparison-overlap]
     assert context.kwargs["rate_limit"] is None
+
+
+@pytest.mark.settings(trusted_proxies="127.0.0.1", rate_limit_default="100/minute", rate_limit_register="1/minute")
+async def test_a_per_route_limit_keys_by_the_client_behind_a_trusted_proxy(client: httpx.AsyncClient) -> None:
+    async def register(forwarded_for: str) -> int:
+        body = {"email": helpers.unique_email(), "password": helpers.PASSWORD}
+        headers = {"x-forwarded-for": forwarded_for}
+        return (await client.post("/api/v1/auth/register", json=body, headers=headers)).status_code
+
+    assert [await register("198.51.100.1"), await register("198.51.100.1")] == [201, 429]
+    assert await register("198.51.100.2") == 201  # another client behind the same proxy has a budget of its own
+
+
+def _bound_limiter(app: FastAPI) -> object:
+    return app.state.rate_limit_gate.limiter
+
+
+async def test_the_lifespan_binds_the_apps_limiter_to_the_gate_and_unbinds_it(settings: Settings) -> None:
+    app = create_app(settings)
+    assert _bound_limiter(app) is None
+    async with app.router.lifespan_context(app):
+        assert _bound_limiter(app) is app.state.rate_limiter is not None
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+            assert (await http.get(PUBLIC)).headers["x-ratelimit-remaining"] == "4"
+    assert _bound_limiter(app) is None

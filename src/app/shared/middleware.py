@@ -23,7 +23,7 @@ from app.core.logging import REQUEST_ID
 from app.core.metrics import HttpMetrics
 from app.core.problems import send_problem
 from app.shared.caching import PRIVATE_NO_STORE
-from app.shared.ratelimit import RateLimitGate, response_headers
+from app.shared.ratelimit import EXEMPT_PATHS, RateLimitGate, response_headers
 
 __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
 
@@ -176,13 +176,17 @@ class _RequestCycle:
         try:
             if self._declared_length_too_large():
                 await send_problem(scope, self.send, self._too_large())
-            elif (gate := self.owner.rate_limit) is not None and (limiter := gate.limiter_for(scope)) is not None:
+            elif (
+                (gate := self.owner.rate_limit) is not None
+                and (limiter := gate.limiter) is not None
+                and scope["path"] not in EXEMPT_PATHS
+            ):
                 # Inline rather than a helper coroutine: one coroutine less per request, for the memory backend.
                 headers = self.headers
                 if limiter.synchronous:
-                    refusal = gate.admit_now(scope, limiter, headers.authorization, headers.api_key)
+                    refusal = gate.admit_now(scope, headers.authorization, headers.api_key)
                 else:
-                    refusal = await gate.admit(scope, limiter, headers.authorization, headers.api_key)
+                    refusal = await gate.admit(scope, headers.authorization, headers.api_key)
                 await (self._app(scope) if refusal is None else send_problem(scope, self.send, refusal))
             else:
                 await self._app(scope)
@@ -236,7 +240,7 @@ class _RequestCycle:
             # Added after the scan: none of these is a Cache-Control or a Vary, and the scan runs on every response.
             headers.extend(self.extra_headers)
             if self.owner.rate_limit is not None:
-                headers.extend(response_headers(self.scope))
+                headers.extend(response_headers(self.scope["state"]))
             if not has_cache_control:
                 headers.append(_DEFAULT_CACHE_CONTROL)
             # With compression on, any response could have been encoded differently for another client, so every

@@ -8,7 +8,8 @@ Headers on every response of a limited request (IETF httpapi RateLimit draft, pl
 """
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from fastapi import Request
 from starlette.types import Scope
@@ -16,7 +17,16 @@ from starlette.types import Scope
 from app.core import tracing
 from app.core.api_keys import is_well_formed, rate_limit_id
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
-from app.core.ratelimit import MICROS, Decision, RateLimiter, TrustedProxies, client_ip_key
+from app.core.ratelimit import (
+    MICROS,
+    UNKNOWN_CLIENT,
+    Decision,
+    PolicySet,
+    RateLimiter,
+    TrustedProxies,
+    address_key,
+    client_ip_key,
+)
 from app.core.security import TokenError, TokenService, TokenType
 
 __all__ = [
@@ -35,7 +45,6 @@ __all__ = [
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _STATE_DECISIONS = "rate_limit_decisions"
-_STATE_CLIENT_KEY = "rate_limit_client_key"
 
 
 def _state(decision: Decision, remaining: bytes, reset: bytes) -> bytes:
@@ -46,20 +55,10 @@ def _seconds(micros: int) -> bytes:
     return b"%d" % -(-micros // MICROS)  # whole seconds, rounded up
 
 
-def rate_limit_headers(decisions: list[Decision]) -> list[tuple[bytes, bytes]]:
-    # Runs on every limited response: constant fields are prebuilt on the PolicySet, and the one decision of the
-    # common case is unpacked as the tuple it is (its properties cost a call each).
+def rate_limit_headers(decisions: list[Decision]) -> Sequence[tuple[bytes, bytes]]:
     if len(decisions) == 1:
         _, policy, index, left, _, reset_us = decisions[0]
-        remaining = b"%d" % left
-        reset = b"%d" % -(-reset_us // MICROS)
-        return [
-            policy.policy_field,
-            (b"ratelimit", policy.quoted_labels[index] + b";r=" + remaining + b";t=" + reset),
-            policy.limit_fields[index],
-            (b"x-ratelimit-remaining", remaining),
-            (b"x-ratelimit-reset", reset),
-        ]
+        return policy.fields(index, left, reset_us)
     policies = b", ".join(d.policy.header for d in decisions)
     states = b", ".join(_state(d, b"%d" % d.remaining, _seconds(d.reset_after_us)) for d in decisions)
     tightest = min(decisions, key=lambda d: (d.allowed, d.remaining))
@@ -113,58 +112,90 @@ class RateLimitGate:
     """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
 
     Not a middleware of its own: `RequestContextMiddleware` calls it, with the credentials its own single pass
-    over the request headers found, because this check runs on every request.
+    over the request headers found, because this check runs on every request. For the same reason the in-process
+    path (`admit_now`) is written to make few Python calls: each costs about as much as the GCRA arithmetic.
     """
 
     def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
         self.tokens = tokens
         self.trusted_proxies = trusted_proxies
+        # The app's limiter, bound by its lifespan (`bind`): read on every request, where Starlette's `app.state`
+        # would cost a Python-level `__getattr__` call.
+        self.limiter: RateLimiter | None = None
+        self._default: PolicySet | None = None
+        self._tracing = False
 
-    def limiter_for(self, scope: Scope) -> RateLimiter | None:
-        """The app's limiter, unless there is none or this path is exempt."""
-        limiter: RateLimiter | None = getattr(scope["app"].state, "rate_limiter", None)
-        if limiter is None or scope["path"] in EXEMPT_PATHS:
-            return None
-        return limiter
+    def bind(self, limiter: RateLimiter | None) -> None:
+        """Limit requests with `limiter` (the app's `state.rate_limiter`); None stops limiting.
+
+        Called by the app's lifespan, after tracing was configured: whether to record each decision on the
+        request's span is decided here, once.
+        """
+        self.limiter = limiter
+        self._default = None if limiter is None else limiter.policies["default"]
+        self._tracing = tracing.tracing_active()
 
     def _keys(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> str:
-        """The key for the global limit; the client-address key for per-route limits is left in the state."""
+        """The key for the global limit."""
         client = scope.get("client")
-        ip_key = client_ip_key(client[0] if client else None, scope["headers"], self.trusted_proxies)
-        scope.setdefault("state", {})[_STATE_CLIENT_KEY] = ip_key
+        if client is None:
+            ip_key = UNKNOWN_CLIENT
+        elif self.trusted_proxies.networks:
+            ip_key = client_ip_key(client[0], scope["headers"], self.trusted_proxies)
+        else:  # no proxy is trusted: the peer is the client (what client_ip_key decides, a call less)
+            ip_key = address_key(client[0])
         if authorization is None and api_key is None:
             return ip_key
         # An invalid token is limited as its sender's address; authentication will refuse it.
         return identity_of(authorization, api_key, self.tokens) or ip_key
 
-    def admit_now(
-        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
-    ) -> ForgeError | None:
+    def admit_now(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> ForgeError | None:
         """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
-        return self._decided(scope, limiter.hit_now(self._keys(scope, authorization, api_key), "default"))
+        limiter, policy = self.limiter, self._default
+        if limiter is None or policy is None or limiter.check_now is None:
+            msg = "admit_now needs a bound limiter that answers in-process"
+            raise TypeError(msg)
+        decision = limiter.check_now(self._keys(scope, authorization, api_key), policy, 1)
+        scope["state"][_STATE_DECISIONS] = [decision]
+        if self._tracing:
+            _trace(decision)
+        if decision.allowed:
+            return None
+        limiter.count_refusal("default")
+        return _too_many_requests(decision)
 
-    async def admit(
-        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
-    ) -> ForgeError | None:
-        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any."""
+    async def admit(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> ForgeError | None:
+        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any.
+
+        `scope["state"]` must exist (the middleware creates it).
+        """
+        limiter = self.limiter
+        if limiter is None:
+            return None
         try:
             decision = await limiter.hit(self._keys(scope, authorization, api_key), "default")
         except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
             return unavailable
-        return None if decision is None else self._decided(scope, decision)
-
-    @staticmethod
-    def _decided(scope: Scope, decision: Decision) -> ForgeError | None:
-        if tracing.tracing_active():
-            _trace(decision)
+        if decision is None:
+            return None
         scope["state"][_STATE_DECISIONS] = [decision]
+        if self._tracing:
+            _trace(decision)
         return None if decision.allowed else _too_many_requests(decision)
 
 
-def response_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    """The rate-limit headers for this request's decisions (global and per-route), or none."""
-    decisions: list[Decision] | None = scope.get("state", {}).get(_STATE_DECISIONS)
-    return rate_limit_headers(decisions) if decisions else []
+def response_headers(state: dict[str, Any]) -> Sequence[tuple[bytes, bytes]]:
+    """The rate-limit headers for the decisions (global and per-route) in a request's `scope["state"]`, or none."""
+    decisions: list[Decision] | None = state.get(_STATE_DECISIONS)
+    if not decisions:
+        return ()
+    # Runs on every limited response. The one decision of the common case is unpacked as the tuple it is (its
+    # properties cost a call each); a client with its full allowance gets fields prebuilt on the PolicySet.
+    if len(decisions) == 1:
+        allowed, policy, index, _, _, reset_us = decisions[0]
+        if allowed and reset_us == policy.full_allowance_reset_us[index]:
+            return policy.full_allowance_fields[index]
+    return rate_limit_headers(decisions)
 
 
 def _trace(decision: Decision) -> None:
@@ -191,12 +222,11 @@ def _too_many_requests(decision: Decision) -> RateLimitedError:
 
 
 def client_key(request: Request) -> str:
-    """The client-address key the middleware derived (proxies resolved, IPv6 grouped by /64)."""
-    key = request.scope.get("state", {}).get(_STATE_CLIENT_KEY)
-    if isinstance(key, str):
-        return key
-    client = request.client
-    return client_ip_key(client.host if client else None, request.scope["headers"], TrustedProxies(()))
+    """The client-address key (proxies resolved as the app's gate trusts them, IPv6 grouped by /64)."""
+    gate: RateLimitGate | None = getattr(request.app.state, "rate_limit_gate", None)
+    trusted = gate.trusted_proxies if gate is not None else TrustedProxies(())
+    client = request.scope.get("client")
+    return client_ip_key(client[0] if client else None, request.scope["headers"], trusted)
 
 
 async def enforce(request: Request, policy_name: str, key: str) -> None:

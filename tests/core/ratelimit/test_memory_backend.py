@@ -107,3 +107,36 @@ def test_a_new_key_with_a_cost_is_charged_the_cost_and_refused_past_the_limit(cl
     assert refused == _as_decision(POLICY, gcra(None, clock.now, limit, limit.limit + 1))
     assert not refused.allowed
     assert len(backend) == 1
+
+
+def test_a_key_whose_allowance_is_back_gets_the_new_key_verdict_and_stays_counted_once(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    limit = POLICY.limits[0]  # one request frees up every 0.6 s
+    fresh = backend.check("ip:192.0.2.1", POLICY)
+    clock.advance(0.1)  # still using its allowance: the arithmetic's verdict
+    busy = backend.check("ip:192.0.2.1", POLICY)
+    assert busy == _as_decision(POLICY, gcra(clock.now - 100_000 + limit.emission_us, clock.now, limit))
+    assert busy.remaining == fresh.remaining - 1
+    clock.advance(5)  # all of it is back, though the entry has not been swept
+    assert len(backend) == 1
+    restored = backend.check("ip:192.0.2.1", POLICY)
+    assert restored == fresh == _as_decision(POLICY, gcra(None, clock.now, limit))
+    assert len(backend) == 1
+    # The entry was charged: an immediate second request is the arithmetic's verdict from the new TAT.
+    assert backend.check("ip:192.0.2.1", POLICY) == _as_decision(
+        POLICY, gcra(clock.now + limit.emission_us, clock.now, limit)
+    )
+    clock.advance(5)
+    with_cost = backend.check("ip:192.0.2.1", POLICY, cost=4)
+    assert with_cost == _as_decision(POLICY, gcra(None, clock.now, limit, 4))
+    assert len(backend) == 1
+
+
+def test_the_allowance_is_back_exactly_at_the_tat_and_not_a_microsecond_before(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    emission = POLICY.limits[0].emission_us
+    fresh = backend.check("ip:192.0.2.1", POLICY)
+    clock.now += emission - 1
+    assert backend.check("ip:192.0.2.1", POLICY).reset_after_us == emission + 1  # 1 us still owed
+    clock.now += emission + 1  # exactly at the TAT the second request set
+    assert backend.check("ip:192.0.2.1", POLICY) is fresh

@@ -5,7 +5,13 @@ See docs/rate-limiting.md for the algorithm's accuracy, the backends, the header
 
 from app.core.ratelimit._decision import Backend, BackendUnavailableError, Decision
 from app.core.ratelimit._gcra import Outcome, gcra
-from app.core.ratelimit._identity import UNKNOWN_CLIENT, TrustedProxies, client_ip_key, forwarded_chain
+from app.core.ratelimit._identity import (
+    UNKNOWN_CLIENT,
+    TrustedProxies,
+    address_key,
+    client_ip_key,
+    forwarded_chain,
+)
 from app.core.ratelimit._limiter import RateLimiter
 from app.core.ratelimit._memory import MemoryBackend
 from app.core.ratelimit._policy import MICROS, Limit, PolicySet, parse_limits
@@ -26,6 +32,7 @@ __all__ = [
     "RateLimiter",
     "RedisBackend",
     "TrustedProxies",
+    "address_key",
     "build_policies",
     "build_rate_limiter",
     "client_ip_key",

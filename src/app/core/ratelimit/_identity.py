@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["UNKNOWN_CLIENT", "TrustedProxies", "client_ip_key", "forwarded_chain"]
+__all__ = ["UNKNOWN_CLIENT", "TrustedProxies", "address_key", "client_ip_key", "forwarded_chain"]
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -66,7 +66,8 @@ def forwarded_chain(headers: Sequence[tuple[bytes, bytes]], header: bytes = b"x-
 
 
 @lru_cache(maxsize=4096)
-def _address_key(text: str) -> str:
+def address_key(text: str) -> str:
+    """The rate-limit key of one address as a peer or a forwarding header gives it (cached: clients repeat)."""
     address = _parse_address(text)
     if address is None:
         return UNKNOWN_CLIENT
@@ -80,15 +81,15 @@ def client_ip_key(peer: str | None, headers: Sequence[tuple[bytes, bytes]], trus
     if peer is None:
         return UNKNOWN_CLIENT
     if not trusted.networks:  # not `not trusted`: its __bool__ is a Python call, on every request
-        return _address_key(peer)
+        return address_key(peer)
     peer_address = _parse_address(peer)
     if peer_address is None or not trusted.trusts(peer_address):
-        return _address_key(peer)
+        return address_key(peer)
     chain = forwarded_chain(headers, trusted.header)
     for hop in reversed(chain):
         address = _parse_address(hop)
         if address is None:
             return UNKNOWN_CLIENT  # "unknown" or an obfuscated identifier: nothing better to key by
         if not trusted.trusts(address):
-            return _address_key(hop)
-    return _address_key(chain[0]) if chain else _address_key(peer)
+            return address_key(hop)
+    return address_key(chain[0]) if chain else address_key(peer)

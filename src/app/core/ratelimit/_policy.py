@@ -43,6 +43,12 @@ class PolicySet:
     quoted_labels: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     policy_field: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     limit_fields: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+    # Each limit's five header fields for a client with its full allowance (a new one, or one whose allowance
+    # is restored): the verdict most requests get, whose fields are then constant too. Such a verdict is an
+    # admission whose reset time is exactly one emission interval (`full_allowance_reset_us`); its remaining
+    # count follows from that, as every GCRA remaining count follows from its reset time.
+    full_allowance_fields: tuple[tuple[tuple[bytes, bytes], ...], ...] = field(init=False, repr=False, compare=False)
+    full_allowance_reset_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         labels = tuple(f'"{self.label(i)}"'.encode() for i in range(len(self.limits)))
@@ -54,6 +60,24 @@ class PolicySet:
         object.__setattr__(self, "policy_field", (b"ratelimit-policy", header))
         fields = tuple((b"x-ratelimit-limit", b"%d" % limit.limit) for limit in self.limits)
         object.__setattr__(self, "limit_fields", fields)
+        object.__setattr__(self, "full_allowance_reset_us", tuple(limit.emission_us for limit in self.limits))
+        full = (
+            self.fields(i, (limit.window_us - limit.emission_us) // limit.emission_us, limit.emission_us)
+            for i, limit in enumerate(self.limits)
+        )
+        object.__setattr__(self, "full_allowance_fields", tuple(full))
+
+    def fields(self, index: int, remaining: int, reset_after_us: int) -> tuple[tuple[bytes, bytes], ...]:
+        """The five header fields of a verdict on this set's limit `index` alone (the common case)."""
+        left = b"%d" % remaining
+        reset = b"%d" % -(-reset_after_us // MICROS)  # whole seconds, rounded up
+        return (
+            self.policy_field,
+            (b"ratelimit", self.quoted_labels[index] + b";r=" + left + b";t=" + reset),
+            self.limit_fields[index],
+            (b"x-ratelimit-remaining", left),
+            (b"x-ratelimit-reset", reset),
+        )
 
     def label(self, index: int) -> str:
         """The policy's name in the RateLimit headers: the set's name, suffixed by the window when there are several."""
