@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-PEER_KEYS_CACHED = 4096
 _STATE_DECISIONS = "rate_limit_decisions"
 
 
@@ -125,9 +124,6 @@ class RateLimitGate:
         self.limiter: RateLimiter | None = None
         self._default: PolicySet | None = None
         self._tracing = False
-        # Each peer address's key, for when no proxy is trusted: a dict read costs a third of `address_key`'s
-        # lru_cache call, and this runs on every request.
-        self._peer_keys: dict[str, str] = {}
 
     def bind(self, limiter: RateLimiter | None) -> None:
         """Limit requests with `limiter` (the app's `state.rate_limiter`); None stops limiting.
@@ -139,12 +135,6 @@ class RateLimitGate:
         self._default = None if limiter is None else limiter.policies["default"]
         self._tracing = tracing.tracing_active()
 
-    def _remember_peer(self, peer: str) -> str:
-        if len(self._peer_keys) >= PEER_KEYS_CACHED:
-            self._peer_keys.clear()  # clients come and go; those still here are back in one request each
-        key = self._peer_keys[peer] = address_key(peer)
-        return key
-
     def _keys(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> str:
         """The key for the global limit."""
         client = scope.get("client")
@@ -152,8 +142,8 @@ class RateLimitGate:
             ip_key = UNKNOWN_CLIENT
         elif self.trusted_proxies.networks:
             ip_key = client_ip_key(client[0], scope["headers"], self.trusted_proxies)
-        else:  # no proxy is trusted: the peer is the client (what client_ip_key decides, in a dict read)
-            ip_key = self._peer_keys.get(client[0]) or self._remember_peer(client[0])
+        else:  # no proxy is trusted: the peer is the client (what client_ip_key decides, a call less)
+            ip_key = address_key(client[0])
         if authorization is None and api_key is None:
             return ip_key
         # An invalid token is limited as its sender's address; authentication will refuse it.
