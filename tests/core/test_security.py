@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -227,6 +228,52 @@ def test_decode_refuses_invalid_claims(
         tokens.decode(
             _sign(unit_settings, token_claims(unit_settings, "42", **overrides)), expected_type=TokenType.ACCESS
         )
+
+
+def _lifetime_claims(settings: Settings, lifetime: int, **overrides: Any) -> dict[str, Any]:
+    now = int(datetime.now(UTC).timestamp())
+    return token_claims(settings, "42", iat=now, exp=now + lifetime, **overrides)
+
+
+@pytest.mark.parametrize("token_type", list(TokenType))
+def test_decode_refuses_a_token_that_lives_longer_than_its_types_ttl(
+    tokens: TokenService, unit_settings: Settings, token_type: TokenType
+) -> None:
+    """Signed with the right key (a leaked one), valid in every other way, but minted to live 30 years."""
+    ttl = {TokenType.ACCESS: unit_settings.access_token_ttl_seconds}.get(
+        token_type, unit_settings.refresh_token_ttl_seconds
+    )
+    at_ttl = _sign(unit_settings, _lifetime_claims(unit_settings, ttl, typ=token_type.value))
+    assert tokens.decode(at_ttl, expected_type=token_type)["sub"] == "42"
+    for lifetime in (ttl + 60, 30 * 365 * 24 * 3600):
+        token = _sign(unit_settings, _lifetime_claims(unit_settings, lifetime, typ=token_type.value))
+        with pytest.raises(TokenError, match="lives longer"):
+            tokens.decode(token, expected_type=token_type)
+
+
+@pytest.mark.parametrize(
+    ("claim", "spelling"),
+    [
+        pytest.param("iat", str, id="iat-string"),
+        pytest.param("exp", float, id="exp-float"),
+        pytest.param("iat", lambda _: True, id="iat-boolean"),
+    ],
+)
+def test_decode_refuses_times_that_are_not_integers(
+    tokens: TokenService, unit_settings: Settings, claim: str, spelling: Callable[[int], Any]
+) -> None:
+    claims = token_claims(unit_settings, "42")
+    claims[claim] = spelling(claims[claim])
+    with pytest.raises(TokenError):
+        tokens.decode(_sign(unit_settings, claims), expected_type=TokenType.ACCESS)
+
+
+@pytest.mark.parametrize("subject", [" 1", "1 ", "+1", "01", "1_0", "1.0", "\uff11", "0", "-1", "", "1" * 20])
+def test_decode_refuses_a_subject_that_is_not_a_canonical_id(
+    tokens: TokenService, unit_settings: Settings, subject: str
+) -> None:
+    with pytest.raises(TokenError):
+        tokens.decode(_sign(unit_settings, token_claims(unit_settings, subject)), expected_type=TokenType.ACCESS)
 
 
 def test_decode_refuses_alg_none(tokens: TokenService, unit_settings: Settings) -> None:

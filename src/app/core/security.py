@@ -2,9 +2,11 @@
 
 Hashing is CPU-bound (tens of milliseconds by design), so it runs in a worker thread, never on the event loop.
 Tokens pin the algorithm on decode, require every registered claim we rely on, and carry a `typ` claim so that a
-refresh token is never accepted where an access token is expected.
+refresh token is never accepted where an access token is expected. A token whose lifetime (`exp - iat`) exceeds its
+type's configured TTL, or whose `sub` is not a canonical decimal id, is refused even when its signature holds.
 """
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 _LEEWAY_SECONDS = 10
+# The subjects this service issues: a user id as canonical decimal, so that one user has one spelling (int() also
+# takes " 1", "+1", "1_0" and full-width digits).
+_CANONICAL_SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class TokenType(StrEnum):
@@ -116,6 +121,18 @@ class TokenService:
             raise TokenError(str(exc)) from exc
         if claims.get("typ") != expected_type.value:
             msg = f"expected a {expected_type.value} token"
+            raise TokenError(msg)
+        # A token that outlives its type's TTL was not issued here: it was signed with a leaked key. (PyJWT takes
+        # any value int() takes, "123" and true included; the times this service issues are JSON integers.)
+        issued, expires = claims["iat"], claims["exp"]
+        if type(issued) is not int or type(expires) is not int:
+            msg = "iat and exp must be integers"
+            raise TokenError(msg)
+        if expires - issued > self._ttl[expected_type] + _LEEWAY_SECONDS:
+            msg = f"the token lives longer than a {expected_type.value} token may"
+            raise TokenError(msg)
+        if not _CANONICAL_SUBJECT.fullmatch(claims["sub"]):
+            msg = "the subject is not a canonical user id"
             raise TokenError(msg)
         return claims
 

@@ -119,6 +119,7 @@ def _now() -> int:
 type TokenFactory = Callable[[Settings, str, str], str]
 _HOUR = 3600
 _FORGED_KEY = "another-key-" + "x" * 40
+_FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
 
 BAD_TOKENS: list[Any] = [
     pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, exp=_now() - _HOUR, iat=_now() - 2 * _HOUR), id="expired"),
@@ -148,6 +149,10 @@ BAD_TOKENS: list[Any] = [
     pytest.param(lambda s, _sub, t: make_token(s, "not-a-number", typ=t), id="non-numeric-subject"),
     pytest.param(lambda s, _sub, t: make_token(s, "2147483000", typ=t), id="subject-without-account"),
     pytest.param(lambda s, _sub, t: make_token(s, "0", typ=t), id="subject-zero"),
+    pytest.param(lambda s, sub, t: make_token(s, " " + sub, typ=t), id="subject-leading-space"),
+    pytest.param(lambda s, sub, t: make_token(s, "0" + sub, typ=t), id="subject-leading-zero"),
+    pytest.param(lambda s, sub, t: make_token(s, sub.translate(_FULL_WIDTH), typ=t), id="subject-full-width-digits"),
+    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, exp=_now() + 30 * 365 * 24 * _HOUR), id="lives-30-years"),
     pytest.param(lambda _s, _sub, _t: "garbage", id="garbage"),
     pytest.param(lambda _s, _sub, _t: "a.b.c", id="garbage-three-parts"),
     pytest.param(lambda s, sub, t: make_token(s, sub, typ=t) + "x", id="trailing-junk"),
