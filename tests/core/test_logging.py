@@ -79,6 +79,42 @@ def test_ids_and_types_of_secrets_are_kept(capsys: pytest.CaptureFixture[str]) -
     assert line["nested"] == {"user_id": 3}
 
 
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_credentials_in_urls_are_redacted_whoever_logs_them(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = (
+        f"https://svc-user:{SECRET}@upstream.example/v1/data?page=2&access_token={SECRET}"
+        f"&X-Amz-Signature={SECRET}&key={SECRET}"
+    )
+    configure_logging(make_settings("sqlite+aiosqlite:///unused.db", log_format=log_format, log_level="DEBUG"))
+    try:
+        logging.getLogger("a.library").warning("HTTP Request: GET %s", url)  # in the library's own words
+        structlog.get_logger("test").warning("fetched", target=url)
+        redis_url = f"redis://:{SECRET}@cache.internal:6379/0"
+        logging.getLogger("another.library").error("cannot connect to %s", redis_url)
+        captured = capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers.clear()
+    assert SECRET not in captured
+    redacted = "https://[redacted]@upstream.example/v1/data?page=2&access_token=[redacted]&X-Amz-Signature=[redacted]"
+    assert captured.count(redacted + "&key=[redacted]") == 2
+    assert "redis://[redacted]@cache.internal:6379/0" in captured
+
+
+@pytest.mark.parametrize(("service_level", "httpx_logged"), [("DEBUG", True), ("INFO", False)])
+def test_httpx_logs_each_request_only_when_the_service_runs_at_debug(
+    service_level: str, httpx_logged: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(make_settings("sqlite+aiosqlite:///unused.db", log_format="json", log_level=service_level))
+    try:
+        logging.getLogger("httpx").info('HTTP Request: GET https://upstream.example/ "HTTP/1.1 200 OK"')
+        captured = capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers.clear()
+    assert ("HTTP Request" in captured) is httpx_logged
+
+
 @pytest.mark.parametrize(("service_level", "statements_logged"), [("DEBUG", True), ("INFO", False), ("WARNING", False)])
 def test_sql_statements_are_logged_at_debug_only_and_never_their_values(
     service_level: str, *, statements_logged: bool

@@ -3,7 +3,7 @@
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -15,10 +15,27 @@ from app.config import Settings
 from app.core.database import DBSession
 from app.main import create_app
 from tests import helpers
-
-pytestmark = pytest.mark.settings(log_format="json", log_level="DEBUG")
+from tests.conftest import make_settings
+from tests.support.upstreams import Upstreams, upstream_servers
 
 FAILING = "/test-only/failing-statement"
+# Credentials an operator put into upstream URLs (FORGE_AGGREGATE_SOURCES): basic auth and a query token.
+UPSTREAM_PASSWORD = "upstream-basic-auth-pw-91c2"
+UPSTREAM_TOKEN = "upstream-query-token-5d0e"
+
+
+@pytest.fixture
+def upstreams() -> Iterator[Upstreams]:
+    with upstream_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def settings(database_url: str, upstreams: Upstreams) -> Settings:
+    """JSON logs at DEBUG (every library's lines on), and an aggregation source whose URL carries credentials."""
+    host = upstreams.base.removeprefix("http://")
+    source = f"http://svc:{UPSTREAM_PASSWORD}@{host}/ok/inventory?access_token={UPSTREAM_TOKEN}&page=2"
+    return make_settings(database_url, log_format="json", log_level="DEBUG", aggregate_sources={"inventory": source})
 
 
 @pytest.fixture
@@ -86,12 +103,17 @@ async def test_no_password_token_or_api_key_in_any_log_line(
         ).status_code,
         (await client.get("/api/v1/users/me", headers=helpers.bearer(refreshed["refresh_token"]))).status_code,
         (await client.get(FAILING, params={"secret": helpers.PASSWORD})).status_code,
+        (await client.get("/api/v1/aggregate", headers=helpers.bearer(refreshed["access_token"]))).status_code,
     ]
-    assert answers == [200, 401, 401, 500]
+    assert answers == [200, 401, 401, 500, 200]
 
     lines = _lines(log_output)
     parsed = [json.loads(line) for line in lines]  # every line is JSON, the stdlib loggers' included
-    assert len([p for p in parsed if p.get("logger") == "app.access"]) == 8  # one per request
+    assert len([p for p in parsed if p.get("logger") == "app.access"]) == 9  # one per request
+    # httpx logged the upstream call (the service runs at DEBUG), with the URL's credentials redacted.
+    [upstream_call] = [p["event"] for p in parsed if p.get("logger") == "httpx" and "/ok/inventory" in p["event"]]
+    assert "http://[redacted]@" in upstream_call
+    assert "access_token=[redacted]&page=2" in upstream_call
     digest = app.state.api_key_hasher.digest(key)
     secrets = {
         "password": helpers.PASSWORD,
@@ -103,6 +125,8 @@ async def test_no_password_token_or_api_key_in_any_log_line(
         "api key body": key[4:-6],
         "api key digest": digest.hex(),
         "api key digest (repr)": repr(digest)[2:-1],
+        "upstream password": UPSTREAM_PASSWORD,
+        "upstream token": UPSTREAM_TOKEN,
     }
     leaks = {name: line for name, secret in secrets.items() for line in lines if secret in line}
     assert not leaks

@@ -6,9 +6,13 @@ SQLAlchemy) go through the same renderer. Values under a key whose name says "se
 `client_secret`, `api_key_pepper`, `Authorization`, `Cookie`...: see `_SENSITIVE_FRAGMENTS`) are replaced by
 `[redacted]` wherever they are, nested mappings and lists included; ids and types of such things (`api_key_id`,
 `token_type`) are kept. Redaction cannot see a secret inside free text: never put one in an event or a message.
+The one exception is URLs, which third-party libraries print in their own words (httpx logs every request's URL,
+redis-py and others put them in errors): in every rendered line, the user-info of a URL (`https://user:pw@host`)
+and its query parameters named like secrets (`?token=`, `&api_key=`, `X-Amz-Signature=`) are redacted.
 """
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -43,6 +47,13 @@ _SENSITIVE_FRAGMENTS = (
 _HARMLESS_SUFFIXES = ("_id", "_type", "_hint")
 # Nested values deeper than this are replaced whole: a log line has no business carrying such structures.
 _MAX_DEPTH = 6
+# URLs in rendered text: `scheme://user:pw@` and the parameters of a query (`?a=b&c=d`). Quotes and angle brackets
+# end a URL: a rendered line puts URLs between them.
+_URL_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s\"'<>]+@")
+_URL_QUERY_PARAMETER = re.compile(r"([?&;])([^=&#\s\"'<>]+)=([^&#\s\"'<>]*)")
+# Query parameters that carry a credential under names `_is_sensitive` does not know: signed URLs' signatures,
+# plain `key`, `sig`, `auth`, `code` (an OAuth authorization code).
+_SENSITIVE_QUERY_NAMES = frozenset({"key", "sig", "signature", "auth", "code", "x-amz-signature"})
 
 
 # The current request's id. One ContextVar set by the request middleware: cheaper per request than
@@ -82,6 +93,21 @@ def _redacted(value: Any, depth: int) -> Any:
             return value
         return tuple(elements) if isinstance(value, tuple) else elements
     return value
+
+
+def _redact_query_parameter(match: re.Match[str]) -> str:
+    separator, name, _value = match.groups()
+    if _is_sensitive(name) or name.lower() in _SENSITIVE_QUERY_NAMES:
+        return f"{separator}{name}={_REDACTED}"
+    return match.group(0)
+
+
+def _redact_urls(_logger: Any, _method: str, line: str | EventDict) -> str | EventDict:
+    """The rendered line with the credentials in its URLs redacted (runs after the renderer, on its text)."""
+    if not isinstance(line, str) or "://" not in line:  # the access log and most events: no URL, no regex
+        return line
+    line = _URL_USERINFO.sub(rf"\1{_REDACTED}@", line)
+    return _URL_QUERY_PARAMETER.sub(_redact_query_parameter, line)
 
 
 def _redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
@@ -130,7 +156,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer, _redact_urls],
         )
     )
     handler.set_name(_HANDLER_NAME)
@@ -142,9 +168,13 @@ def configure_logging(settings: Settings) -> None:
     # at INFO they would be several lines per request. Even at DEBUG, no line of stored values: aiosqlite's DEBUG
     # lines print every call with its arguments (each statement's parameters), SQLAlchemy's print result rows
     # (password hashes, e-mail addresses); statements show with their parameters hidden.
-    sql_level = logging.INFO if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    debug_only_level = logging.INFO if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for name in ("aiosqlite", "sqlalchemy.engine"):
-        logging.getLogger(name).setLevel(sql_level)
+        logging.getLogger(name).setLevel(debug_only_level)
+    # httpx logs every request it sends at INFO (the URL, the status): a line per upstream call, which the trace
+    # already has. Like SQL, only when the service runs at DEBUG; its URLs are redacted even then.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(debug_only_level)
     # Our middleware writes the access log; uvicorn's own would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
