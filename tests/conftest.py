@@ -79,8 +79,8 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "environment": "production",
     "encryption_keys": TEST_ENCRYPTION_KEY,
     "blind_index_key": TEST_BLIND_INDEX_KEY,
-    "secret_key": "production-signing-key-" + "s" * 40,
-    "api_key_pepper": "production-api-key-pepper-" + "p" * 40,
+    "secret_key": "qEdHwnHqRdJgMUn3NPAano4vfhxPZgsMFwmmopGqAgvk28_FjBf0bygjCKep4Lh4",
+    "api_key_pepper": "mj_fhhnQkW0XzQT5UHxXak805Xz5iBflWeAIXfTQJIK49scqrQpq7giZyXgTUc2j",
 }
 
 

@@ -21,7 +21,7 @@ from app.core.database import Database
 from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
 from app.models import metadata
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
+from tests.conftest import PRODUCTION_SECRETS, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 from tests.support import processes, services
 
 runner = CliRunner()
@@ -205,14 +205,14 @@ def test_serve_runs_the_service_under_either_server(tmp_path: Path, server: str)
 def test_serve_exits_non_zero_when_the_app_cannot_start(tmp_path: Path, server: str) -> None:
     """A production start against an unmigrated database fails in the lifespan: the server must exit with an
     error (an orchestrator restarts it, or shows why), never keep running without a working worker."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {
-        "FORGE_ENVIRONMENT": "production",
-        "FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
-        "FORGE_SECRET_KEY": "s" * 64,
-        "FORGE_API_KEY_PEPPER": "p" * 64,
-        "FORGE_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
-        "FORGE_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
+        | {
+            "FORGE_ENVIRONMENT": "production",
+            "FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
+        }
+        | {f"FORGE_{name.upper()}": value for name, value in PRODUCTION_SECRETS.items() if name != "environment"}
+    )
     done = subprocess.run(  # noqa: S603 - our own console script
         [str(processes.FORGE), "serve", "--server", server, "--port", str(processes.free_port())],
         cwd=tmp_path,

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from zxcvbn import zxcvbn
 
 __all__ = [
     "API_PREFIX",
@@ -61,6 +62,14 @@ _KNOWN_WEAK_SECRETS = frozenset(
 )
 # An HMAC key should be at least as long as the hash's output (RFC 7518 §3.2; PyJWT warns below it).
 _MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
+# Length says little of strength (44 x "a" is long). zxcvbn estimates the guesses of an attacker who tries
+# repeats, sequences, keyboard walks and dictionary words with digits first: a secret needs 10**24 (~80 bits).
+# A random key of the shortest accepted length (32 base62 characters) scores about 10**31; "a" * 44 scores 10**3.
+_MIN_SECRET_GUESSES_LOG10 = 24
+# zxcvbn's matching grows with the square of the length (0.1 s at 128 characters, 5 s at 512): a longer secret
+# is judged by its first 128 characters.
+_STRENGTH_CHECKED_CHARS = 128
+_HOW_TO_GENERATE = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class Environment(StrEnum):
@@ -99,6 +108,18 @@ type SourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z
 
 class InsecureSettingsError(ValueError):
     """A production setting is missing or insecure; the message names the environment variable."""
+
+
+def _refuse_guessable(secrets: list[tuple[str, str]]) -> None:
+    """Raise for the first (variable, value) whose value a pattern-aware attacker would guess early."""
+    for variable, value in secrets:
+        checked = value.strip()[:_STRENGTH_CHECKED_CHARS]
+        if zxcvbn(checked, max_length=_STRENGTH_CHECKED_CHARS)["guesses_log10"] < _MIN_SECRET_GUESSES_LOG10:
+            msg = (
+                f"{variable} is easy to guess (a repeated character or pattern, a sequence, or words and digits); "
+                f"production refuses to start with it ({_HOW_TO_GENERATE})"
+            )
+            raise InsecureSettingsError(msg)
 
 
 class Settings(BaseSettings):
@@ -300,7 +321,7 @@ class Settings(BaseSettings):
             msg = (
                 "FORGE_SECRET_KEY is missing, a known default or shorter than "
                 f"{min_length} characters (for {self.jwt_algorithm}); production refuses to start without one "
-                '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                f"({_HOW_TO_GENERATE})"
             )
             raise InsecureSettingsError(msg)
         pepper = self.api_key_pepper.get_secret_value()
@@ -313,13 +334,22 @@ class Settings(BaseSettings):
         if self.encryption_keys is None or self.blind_index_key is None:
             msg = "FORGE_ENCRYPTION_KEYS and FORGE_BLIND_INDEX_KEY must be set in production (docs/security.md)"
             raise InsecureSettingsError(msg)
-        encryption_keys = {k.strip() for k in self.encryption_keys.get_secret_value().split(",")}
+        encryption_keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",")]
         if self.blind_index_key.get_secret_value().strip() in encryption_keys:
             msg = "FORGE_BLIND_INDEX_KEY must differ from every key in FORGE_ENCRYPTION_KEYS"
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:
             msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"
             raise InsecureSettingsError(msg)
+        _refuse_guessable(
+            [
+                ("FORGE_SECRET_KEY", secret),
+                ("FORGE_API_KEY_PEPPER", pepper),
+                *(("FORGE_ENCRYPTION_KEYS", key) for key in encryption_keys),
+                ("FORGE_BLIND_INDEX_KEY", self.blind_index_key.get_secret_value()),
+                *([("FORGE_METRICS_TOKEN", self.metrics_token.get_secret_value())] if self.metrics_token else []),
+            ]
+        )
         return self
 
     @property

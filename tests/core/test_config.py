@@ -13,17 +13,10 @@ from app.config import (
     LogFormat,
     Settings,
 )
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
+from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY
 
-STRONG_SECRET = "k" * 48
-STRONG_PEPPER = "p" * 48
-PRODUCTION: dict[str, Any] = {
-    "environment": "production",
-    "secret_key": STRONG_SECRET,
-    "api_key_pepper": STRONG_PEPPER,
-    "encryption_keys": TEST_ENCRYPTION_KEY,
-    "blind_index_key": TEST_BLIND_INDEX_KEY,
-}
+PRODUCTION: dict[str, Any] = PRODUCTION_SECRETS
+STRONG_SECRET: str = PRODUCTION["secret_key"]
 
 
 def settings(**values: Any) -> Settings:
@@ -64,6 +57,44 @@ def test_production_refuses_a_missing_default_short_or_reused_api_key_pepper(pep
         values["api_key_pepper"] = pepper
     with pytest.raises(ValidationError, match="FORGE_API_KEY_PEPPER"):
         settings(**values)
+
+
+# Long enough for every length rule, and guessed early all the same: what the attacker's probe found accepted.
+GUESSABLE_SECRETS = [
+    pytest.param("a" * 44, id="one-character"),
+    pytest.param("abc123" * 8, id="short-pattern"),
+    pytest.param("dragon" + "1234567890" * 3, id="word-and-digits"),
+    pytest.param("P@ssw0rd2024" * 3, id="leet-word-repeated"),
+    pytest.param("qwertyuiopasdfghjklzxcvbnm1234567890", id="keyboard-walk"),
+    pytest.param("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", id="zero-bytes-key"),
+]
+
+
+@pytest.mark.parametrize("secret", GUESSABLE_SECRETS)
+@pytest.mark.parametrize(
+    ("setting", "variable"),
+    [
+        ("secret_key", "FORGE_SECRET_KEY"),
+        ("api_key_pepper", "FORGE_API_KEY_PEPPER"),
+        ("encryption_keys", "FORGE_ENCRYPTION_KEYS"),
+        ("blind_index_key", "FORGE_BLIND_INDEX_KEY"),
+        ("metrics_token", "FORGE_METRICS_TOKEN"),
+    ],
+)
+def test_production_refuses_a_guessable_secret_in_every_secret_setting_and_names_it(
+    setting: str, variable: str, secret: str
+) -> None:
+    with pytest.raises(ValidationError, match=f"{variable} is easy to guess"):
+        settings(**{**PRODUCTION, setting: secret})
+
+
+def test_production_refuses_a_guessable_older_encryption_key_too() -> None:
+    with pytest.raises(ValidationError, match="FORGE_ENCRYPTION_KEYS is easy to guess"):
+        settings(**{**PRODUCTION, "encryption_keys": f"{TEST_ENCRYPTION_KEY},{'b' * 43}="})
+
+
+def test_outside_production_a_guessable_secret_is_accepted() -> None:
+    assert settings(secret_key="a" * 44).secret_key.get_secret_value() == "a" * 44
 
 
 def test_production_refuses_a_blind_index_key_that_is_also_an_encryption_key() -> None:
