@@ -224,6 +224,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute;100/hour"
     rate_limit_login_account: str = "5/minute;30/hour"
     rate_limit_register: str = "5/minute;30/hour"
+    # Failed authentications (bad API key, bad or expired bearer token) per client address.
+    rate_limit_auth_failures: str = "30/minute;300/hour"
     rate_limit_fail_open: bool = True
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
     rate_limit_key_prefix: str = "forge:rl:"

@@ -8,6 +8,7 @@ Headers on every response of a limited request (IETF httpapi RateLimit draft, pl
 """
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,11 +40,14 @@ __all__ = [
     "enforce",
     "identity_of",
     "rate_limit_headers",
+    "refuse_if_spent",
     "request_credentials",
     "response_headers",
 ]
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# API keys this process has seen authenticated, by rate-limit id: ~100 B each, so ~1 MB at most.
+MAX_VERIFIED_KEYS = 10_000
 _STATE_DECISIONS = "rate_limit_decisions"
 
 
@@ -87,8 +91,8 @@ def request_credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes |
 def identity_of(authorization: bytes | None, api_key: bytes | None, tokens: TokenService) -> str | None:
     """`user:<id>` for a valid bearer access token, `key:<digest>` for a well-formed API key, else None.
 
-    Cheap and database-free (a signature check or a format check): what the limiter and idempotency keys are
-    scoped by. Whether the key is real is for authentication to decide.
+    Cheap and database-free (a signature check or a format check): what idempotency keys are scoped by. Whether
+    the key is real is for authentication to decide; the rate-limit gate trusts only keys it saw verified.
     """
     if authorization is not None:
         scheme, _, credentials = authorization.decode("latin-1").partition(" ")
@@ -111,6 +115,11 @@ def credential_identity(headers: Iterable[tuple[bytes, bytes]], tokens: TokenSer
 class RateLimitGate:
     """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
 
+    A bearer token counts as its user once its signature verifies (no database needed). An API key's validity
+    is known only to the database, and anyone can mint well-formed keys (the checksum is public), so a key gets a
+    budget of its own only once authentication has verified it in this process (`verify_key`); until then its
+    requests are keyed by the client's address, like any request without a valid credential.
+
     Not a middleware of its own: `RequestContextMiddleware` calls it, with the credentials its own single pass
     over the request headers found, because this check runs on every request. For the same reason the in-process
     path (`admit_now`) is written to make few Python calls: each costs about as much as the GCRA arithmetic.
@@ -124,6 +133,9 @@ class RateLimitGate:
         self.limiter: RateLimiter | None = None
         self._default: PolicySet | None = None
         self._tracing = False
+        # Rate-limit ids of keys authentication verified, least recently verified first. Bounded: an evicted key
+        # is keyed by address until its next authentication verifies it again.
+        self.verified_keys: OrderedDict[str, None] = OrderedDict()
 
     def bind(self, limiter: RateLimiter | None) -> None:
         """Limit requests with `limiter` (the app's `state.rate_limiter`); None stops limiting.
@@ -134,6 +146,18 @@ class RateLimitGate:
         self.limiter = limiter
         self._default = None if limiter is None else limiter.policies["default"]
         self._tracing = tracing.tracing_active()
+
+    def verify_key(self, key_id: str) -> None:
+        """Authentication verified the key with this `rate_limit_id`: its requests get a budget of their own."""
+        verified = self.verified_keys
+        verified[key_id] = None
+        verified.move_to_end(key_id)
+        if len(verified) > MAX_VERIFIED_KEYS:
+            verified.popitem(last=False)
+
+    def forget_key(self, key_id: str) -> None:
+        """Authentication refused the key (revoked, expired, its owner deactivated): back to the address."""
+        self.verified_keys.pop(key_id, None)
 
     def _keys(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> str:
         """The key for the global limit."""
@@ -147,7 +171,12 @@ class RateLimitGate:
         if authorization is None and api_key is None:
             return ip_key
         # An invalid token is limited as its sender's address; authentication will refuse it.
-        return identity_of(authorization, api_key, self.tokens) or ip_key
+        if authorization is not None and (user := identity_of(authorization, None, self.tokens)) is not None:
+            return user
+        # No format check first: only keys that passed it (and the database) are ever in `verified_keys`.
+        if api_key is not None and (key_id := rate_limit_id(api_key.decode("latin-1").strip())) in self.verified_keys:
+            return f"key:{key_id}"
+        return ip_key
 
     def admit_now(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> ForgeError | None:
         """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
@@ -242,6 +271,21 @@ async def enforce(request: Request, policy_name: str, key: str) -> None:
     request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
     if not decision.allowed:
         raise _too_many_requests(decision)
+
+
+async def refuse_if_spent(request: Request, policy_name: str, key: str) -> None:
+    """Raise `RateLimitedError` (429) if `key` has no budget left under `policy_name`; count nothing.
+
+    The check for budgets that only failures spend (`enforce` spends them): run before the work they protect.
+    """
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        return
+    decision = await limiter.peek(key, policy_name)
+    if decision is None or decision.allowed:
+        return
+    request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
+    raise _too_many_requests(decision)
 
 
 class RateLimit:

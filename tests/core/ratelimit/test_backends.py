@@ -62,6 +62,14 @@ async def test_a_set_refused_by_one_limit_consumes_nothing_from_the_others(backe
     assert after[-1].limit == Limit(5, 60)
 
 
+@pytest.mark.parametrize("policy", [ONE, PAIR], ids=["one-limit", "two-limits"])
+async def test_peek_tells_the_next_verdict_and_counts_nothing(backend: Backend, policy: PolicySet) -> None:
+    for _ in range(7):
+        first, second = await backend.peek("ip:192.0.2.9", policy), await backend.peek("ip:192.0.2.9", policy)
+        assert first == second, "a peek must not count"
+        assert first == await backend.hit("ip:192.0.2.9", policy)
+
+
 async def test_both_backends_agree_on_a_random_sequence(clock: FakeClock, redis: Redis, key_prefix: str) -> None:
     other_clock = FakeClock(clock.now)
     memory = MemoryBackend(clock=clock)

@@ -48,19 +48,38 @@ class RateLimiter:
         """
         if self.synchronous:
             return self.hit_now(key, policy_name, cost)
-        policy = self.policies[policy_name]
         try:
-            decision = await self.backend.hit(key, policy, cost)
+            decision = await self.backend.hit(key, self.policies[policy_name], cost)
         except BackendUnavailableError as exc:
-            self.backend_failures += 1
-            _log.warning("rate_limit_backend_unavailable", error=str(exc), fail_open=self.fail_open)
-            if self.fail_open:
-                return None
-            msg = "Rate limiting is unavailable; try again shortly."
-            raise ServiceUnavailableError(msg, retry_after_seconds=1) from exc
+            self._unavailable(exc)
+            return None
         if not decision.allowed:
             self.count_refusal(policy_name)
         return decision
+
+    async def peek(self, key: str, policy_name: str) -> Decision | None:
+        """Would a request under `policy_name` pass now? Nothing is counted, but a refusal is, as a rejection.
+
+        For budgets spent only afterwards (failed authentications): asked before the costly work, so that a client
+        whose budget is used up is refused before it is done. Fails as `hit` does.
+        """
+        try:
+            decision = await self.backend.peek(key, self.policies[policy_name])
+        except BackendUnavailableError as exc:
+            self._unavailable(exc)
+            return None
+        if not decision.allowed:
+            self.count_refusal(policy_name)
+        return decision
+
+    def _unavailable(self, exc: BackendUnavailableError) -> None:
+        """Count and log a backend failure; raise `ServiceUnavailableError` unless failing open."""
+        self.backend_failures += 1
+        _log.warning("rate_limit_backend_unavailable", error=str(exc), fail_open=self.fail_open)
+        if self.fail_open:
+            return
+        msg = "Rate limiting is unavailable; try again shortly."
+        raise ServiceUnavailableError(msg, retry_after_seconds=1) from exc
 
     async def close(self) -> None:
         await self.backend.close()

@@ -127,6 +127,18 @@ class MemoryBackend:
     async def hit(self, key: str, policy: PolicySet, cost: int = 1) -> Decision:
         return self.check(key, policy, cost)
 
+    async def peek(self, key: str, policy: PolicySet) -> Decision:
+        # Off the hot path (asked before verifying an unknown credential): the general arithmetic, nothing stored.
+        now_us = self._now() // NANOS_PER_MICRO
+        tables = self._tables.get(policy.name)
+        if tables is None or len(tables) != len(policy.limits):
+            tables = [{} for _ in policy.limits]  # never checked under these limits: a full allowance
+        outcomes = [
+            gcra(None if (tat := table.get(key)) is None else tat // NANOS_PER_MICRO, now_us, limit)
+            for table, limit in zip(tables, policy.limits, strict=True)
+        ]
+        return decide(policy, outcomes)
+
     async def close(self) -> None:
         self._tables.clear()
         self._single.clear()

@@ -18,7 +18,8 @@ from app.core.ratelimit._policy import PolicySet
 
 __all__ = ["RedisBackend"]
 
-# KEYS: one per limit. ARGV: cost, now (microseconds, or "" for Redis's TIME), then emission and window per limit.
+# KEYS: one per limit. ARGV: cost, now (microseconds, or "" for Redis's TIME), then emission and window per limit,
+# then optionally 'peek': the verdict is computed, nothing is stored.
 # Returns: {allowed, then per limit: allowed, remaining, retry_after, reset_after} (integers, microseconds).
 GCRA_LUA = """
 local now
@@ -49,7 +50,7 @@ for i = 1, #KEYS do
     table.insert(out, 0); table.insert(out, ahead)
   end
 end
-if all_allowed == 1 then
+if all_allowed == 1 and ARGV[3 + 2 * #KEYS] ~= 'peek' then
   for i = 1, #KEYS do
     local ttl_ms = math.ceil((tats[i] - now) / 1000)
     redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', ttl_ms)
@@ -83,9 +84,17 @@ class RedisBackend:
         return [f"{base}#{i}" for i in range(len(policy.limits))]
 
     async def hit(self, key: str, policy: PolicySet, cost: int = 1) -> Decision:
+        return await self._run(key, policy, cost, peek=False)
+
+    async def peek(self, key: str, policy: PolicySet) -> Decision:
+        return await self._run(key, policy, 1, peek=True)
+
+    async def _run(self, key: str, policy: PolicySet, cost: int, *, peek: bool) -> Decision:
         args: list[Any] = [cost, "" if self._clock is None else self._clock()]
         for limit in policy.limits:
             args.extend((limit.emission_us, limit.window_us))
+        if peek:
+            args.append("peek")
         try:
             async with asyncio.timeout(self._timeout):
                 reply = await self._script(keys=self._keys(key, policy), args=args)

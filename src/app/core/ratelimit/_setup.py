@@ -17,6 +17,7 @@ POLICY_SETTINGS = {
     "login": "rate_limit_login",
     "login_account": "rate_limit_login_account",
     "register": "rate_limit_register",
+    "auth_failures": "rate_limit_auth_failures",
 }
 
 

@@ -16,6 +16,7 @@ from app.features.api_keys.models import Scope
 from app.features.users import service as users_service
 from app.features.users.dependencies import bearer_scheme
 from app.features.users.models import User
+from app.shared.auth_attempts import authentication_attempt
 from app.shared.routing import answers
 
 __all__ = [
@@ -57,8 +58,10 @@ class Authorized:
         self.scope = scope
         self.admin = admin
 
-    async def __call__(
+    async def __call__(  # keyword-only: FastAPI passes dependencies by name
         self,
+        *,
+        request: Request,
         session: DBSession,
         tokens: Tokens,
         hasher: ApiKeyHasherDep,
@@ -66,13 +69,21 @@ class Authorized:
         api_key: Annotated[str | None, Security(api_key_scheme)],
     ) -> Principal:
         return await authorize(
-            session, tokens=tokens, hasher=hasher, bearer=bearer, api_key=api_key, scope=self.scope, admin=self.admin
+            session,
+            request=request,
+            tokens=tokens,
+            hasher=hasher,
+            bearer=bearer,
+            api_key=api_key,
+            scope=self.scope,
+            admin=self.admin,
         )
 
 
 async def authorize(
     session: AsyncSession,
     *,
+    request: Request,
     tokens: TokenService,
     hasher: ApiKeyHasher,
     bearer: str | None,
@@ -81,19 +92,22 @@ async def authorize(
     admin: bool,
 ) -> Principal:
     """`Authorized` as a plain function, for callers that resolve credentials themselves (dynamic endpoints).
-    With `scope` None only a bearer token is accepted."""
+    With `scope` None only a bearer token is accepted. `request` is the one being authorised: failed
+    attempts are limited per client address, and a verified key gets a rate-limit budget of its own."""
     if bearer:
-        user = await users_service.authenticate_access_token(session, token=bearer, tokens=tokens)
+        async with authentication_attempt(request):
+            user = await users_service.authenticate_access_token(session, token=bearer, tokens=tokens)
         principal = Principal(user)
     elif api_key is not None and scope is not None:
-        key = await service.authenticate(session, presented=api_key, hasher=hasher)
-        if scope not in key.scopes:
+        async with authentication_attempt(request, api_key=api_key):
+            key = await service.authenticate(session, presented=api_key, hasher=hasher)
+            user = await users_service.get_user(session, user_id=key.user_id)
+            if not user.is_active:
+                msg = "The API key's owner is deactivated."
+                raise AuthenticationError(msg)
+        if scope not in key.scopes:  # a real key, used where it has no right: not a failed authentication
             msg = f"This API key lacks the '{scope}' scope."
             raise PermissionDeniedError(msg)
-        user = await users_service.get_user(session, user_id=key.user_id)
-        if not user.is_active:
-            msg = "The API key's owner is deactivated."
-            raise AuthenticationError(msg)
         principal = Principal(user, key.key_id)
     elif scope is None:
         msg = "This operation needs a bearer token."

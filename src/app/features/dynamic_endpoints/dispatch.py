@@ -111,6 +111,7 @@ async def _authorize(request: Request, session: AsyncSession, auth: str) -> None
     state = request.app.state
     await authorize(
         session,
+        request=request,
         tokens=state.token_service,
         hasher=state.api_key_hasher,
         bearer=bearer,

@@ -3,7 +3,7 @@ feature's router."""
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.core.database import DBSession, ReadMostlyDBSession
@@ -11,6 +11,7 @@ from app.core.exceptions import AuthenticationError, PermissionDeniedError
 from app.core.security import Tokens
 from app.features.users import service
 from app.features.users.models import User
+from app.shared.auth_attempts import authentication_attempt
 from app.shared.routing import answers
 
 __all__ = ["AdminUser", "CurrentUser", "DetachedCurrentUser", "bearer_scheme"]
@@ -22,12 +23,13 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 @answers(401)
 async def get_current_user(
-    session: DBSession, tokens: Tokens, token: Annotated[str | None, Depends(bearer_scheme)]
+    request: Request, session: DBSession, tokens: Tokens, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> User:
     if not token:
         msg = "This operation needs a bearer token."
         raise AuthenticationError(msg)
-    return await service.authenticate_access_token(session, token=token, tokens=tokens)
+    async with authentication_attempt(request):  # failed tokens are limited per client address
+        return await service.authenticate_access_token(session, token=token, tokens=tokens)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -35,7 +37,10 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 @answers(401)
 async def get_detached_current_user(
-    session: ReadMostlyDBSession, tokens: Tokens, token: Annotated[str | None, Depends(bearer_scheme)]
+    request: Request,
+    session: ReadMostlyDBSession,
+    tokens: Tokens,
+    token: Annotated[str | None, Depends(bearer_scheme)],
 ) -> User:
     """The caller, loaded in a session that is closed before the handler runs.
 
@@ -45,7 +50,7 @@ async def get_detached_current_user(
     readable, but it cannot lazy-load or be written through this session.
     """
     try:
-        return await get_current_user(session, tokens, token)
+        return await get_current_user(request, session, tokens, token)
     finally:
         await session.close()  # releases the connection; the dependency's later commit finds nothing to do
 
