@@ -114,11 +114,14 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
+        # uvicorn has no timeout on reading a request's headers; this bounds only an idle keep-alive connection.
+        timeout_keep_alive=settings.http_header_timeout_seconds,
     )
 
 
 def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     from granian.constants import Interfaces, Loops  # noqa: PLC0415 - only this server needs it
+    from granian.http import HTTP1Settings  # noqa: PLC0415
     from granian.server import Server as Granian  # noqa: PLC0415
     from watchfiles import PythonFilter  # noqa: PLC0415
 
@@ -142,6 +145,9 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
         # As uvicorn's supervisor: a worker that dies (killed for memory, say) is replaced; one that dies again
         # within seconds (a crash loop, such as a schema that does not match the code) stops the server, exit 1.
         respawn_failed_workers=True,
+        # Headers not complete within this long (a slow sender, or a keep-alive connection with no next request):
+        # the connection is closed. Set here rather than left to granian's default (30 s), which may change.
+        http1_settings=HTTP1Settings(header_read_timeout=settings.http_header_timeout_seconds * 1000),
     ).serve()
 
 

@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     # uvicorn with --workers: a worker that does not answer the supervisor's ping within this long (including while
     # it imports the app at start-up, which takes seconds without a bytecode cache) is killed and replaced.
     worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1)
+    # How long a connection may wait for a request's headers: granian cuts a client that sends them too slowly
+    # (slowloris) and an idle keep-alive connection after this; uvicorn only the idle keep-alive connection.
+    http_header_timeout_seconds: int = Field(default=15, ge=1, le=600)
 
     # HTTP.
     docs_enabled: bool = True
