@@ -1,14 +1,26 @@
 """GET /metrics: RED metrics under route templates, in-flight requests, pool use, rate-limit outcomes."""
 
+import random
 import re
+from http import HTTPStatus
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
+from app.main import create_app
 from tests import helpers
+from tests.conftest import BASE_URL
+from tests.support.otlp import attributes, otlp_receiver
+
+# The documented label values (docs/observability.md), written out rather than imported: this is the contract.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+REGISTERED_STATUSES = {str(status.value) for status in HTTPStatus} | {"499"}
+STATUS_CLASSES = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+STATUS_ROUTE = "/test-only/status/{code}"
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -23,6 +35,104 @@ def sample(text: str, name: str, **labels: str) -> float | None:
         if found_name == name and found == rendered:
             return float(value)
     return None
+
+
+def series(text: str, name: str) -> list[dict[str, str]]:
+    """The label sets of every sample of `name` in Prometheus text."""
+    found = []
+    for line in text.splitlines():
+        metric, _, _value = line.rpartition(" ")
+        found_name, _, labels = metric.partition("{")
+        if found_name == name and not line.startswith("#"):
+            found.append(dict(re.findall(r'(\w+)="([^"]*)"', labels)))
+    return found
+
+
+def made_up_method(rng: random.Random) -> str:
+    return rng.choice(["X", "PROPFIND-", "QUERY", "get"]) + format(rng.getrandbits(32), "x")
+
+
+def random_request(rng: random.Random, *, any_status: bool = True) -> tuple[str, str]:
+    """A method that is mostly made up, a path that mostly matches nothing, or a route answering any status."""
+    method = "GET" if rng.random() < 0.5 else made_up_method(rng)
+    status = rng.randrange(100, 1000) if any_status else 204
+    path = rng.choice([f"/test-only/status/{status}", f"/no/such/{rng.getrandbits(64):x}", "/healthz"])
+    return method, path
+
+
+def add_status_route(app: FastAPI) -> None:
+    @app.get(STATUS_ROUTE)
+    async def any_status(code: int) -> Response:
+        return Response(status_code=code)
+
+
+@pytest.mark.settings(rate_limit_enabled=False)
+async def test_random_methods_paths_and_statuses_add_a_bounded_number_of_series(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    add_status_route(app)
+    rng = random.Random(24)
+    for _ in range(1000):
+        method, path = random_request(rng)
+        await client.request(method, path)
+    text = (await client.get("/metrics")).text
+
+    requests = series(text, "http_requests_total")
+    assert {s["method"] for s in requests} <= {"GET", "OTHER"}
+    assert {s["route"] for s in requests} <= {STATUS_ROUTE, "unmatched", "/healthz"}
+    assert {s["status"] for s in requests} <= REGISTERED_STATUSES | STATUS_CLASSES
+    # GET on the status route answers at most the 69 status labels; the 5 other (method, route) pairs one status
+    # each. Unbounded, these 1,000 requests made about 1,000 series.
+    assert len(requests) <= 75
+    assert len(series(text, "http_request_duration_seconds_count")) <= 6
+    assert len(text) < 64 * 1024
+
+
+def test_unknown_methods_and_statuses_are_counted_under_bounded_labels() -> None:
+    metrics = Metrics(api_prefix="/api/v1", state=lambda: None)
+    answered = [("X123456", 200), ("get", 404), ("GET", 299), ("GET", 499), ("GET", 599), ("GET", 999), ("GET", 42)]
+    for method, status in answered:
+        metrics.http.started()
+        metrics.http.finished({"method": method, "path": "/x", "state": {ROUTE_TEMPLATE_STATE: "/x"}}, status, 0.001)
+    text = metrics.render().decode()
+    assert sample(text, "http_requests_total", method="OTHER", route="/x", status="200") == 1
+    assert sample(text, "http_requests_total", method="OTHER", route="/x", status="404") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/x", status="2xx") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/x", status="499") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/x", status="5xx") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/x", status="other") == 2  # 999 and 42
+    assert sample(text, "http_request_errors_total", method="GET", route="/x") == 1  # the 599
+    assert sample(text, "http_request_duration_seconds_count", method="OTHER", route="/x") == 2
+
+
+@pytest.mark.settings(rate_limit_enabled=False, otel_exporter="otlp")
+async def test_otlp_metrics_keep_bounded_attributes_too(
+    settings: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(6)
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        app = create_app(settings)
+        add_status_route(app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+        ):
+            for _ in range(300):
+                # Statuses are the handlers' own here: FastAPI's instrumentation records them as answered.
+                method, path = random_request(rng, any_status=False)
+                await client.request(method, path)
+            assert app.state.telemetry.meter_provider.force_flush()
+    points = [
+        attributes(point)
+        for metric in receiver.metric("http.server.request.duration")
+        for point in metric.histogram.data_points
+    ]
+    assert points
+    # The HTTP semantic conventions' name for any other method is `_OTHER`; FastAPI's instrumentation applies it.
+    assert {p["http.request.method"] for p in points} <= {"GET", "_OTHER"}
+    assert {p.get("http.route") for p in points} <= {STATUS_ROUTE, "/healthz", None}
+    assert len(points) <= 2 * 3 * 4  # methods x routes x the statuses they answer (204, 200, 404, 405)
 
 
 async def test_requests_are_counted_under_their_route_template(client: httpx.AsyncClient, counters_path: str) -> None:

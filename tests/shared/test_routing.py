@@ -182,3 +182,47 @@ def test_include_flat_refuses_router_level_options_it_would_lose() -> None:
     guarded.add_api_route("/x", lambda: None)
     with pytest.raises(ValueError, match="include_router"):
         include_flat(FastAPI(), guarded)
+
+
+def _id_app() -> FastAPI:
+    app = FastAPI()
+    install_exception_handlers(app)
+
+    @app.get("/widgets/{widget_id}")
+    async def get_widget(widget_id: ResourceID) -> int:
+        return widget_id
+
+    return app
+
+
+# Each one answered 200 as widget 1 (or 10) before: Pydantic's lax int parsing takes them all.
+LOOSE_SPELLINGS = ["1.0", "1.00000", "%2B1", "%201", "1%20", "01", "001", "1_0", "0_1", "%EF%BC%91", "%D9%A1", "1e0"]
+
+
+@pytest.mark.parametrize("spelling", LOOSE_SPELLINGS)
+async def test_a_path_id_in_any_spelling_but_canonical_decimal_is_422(spelling: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_id_app()), base_url="http://test") as client:
+        response = await client.get(f"/widgets/{spelling}")
+    body = helpers.problem(response, 422, "validation-error")
+    assert body["errors"] == [
+        {"location": "path", "pointer": "#/widget_id", "detail": body["errors"][0]["detail"], "code": "int_parsing"}
+    ]
+    assert "canonical decimal" in body["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize(("spelling", "code"), [("0", "greater_than_equal"), ("2147483648", "less_than_equal")])
+async def test_canonical_ids_out_of_range_keep_their_range_errors(spelling: str, code: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_id_app()), base_url="http://test") as client:
+        body = helpers.problem(await client.get(f"/widgets/{spelling}"), 422, "validation-error")
+    assert [error["code"] for error in body["errors"]] == [code]
+
+
+async def test_canonical_ids_are_served_and_documented_as_bounded_integers() -> None:
+    app = _id_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for canonical in (1, 10, 2**31 - 1):
+            assert (await client.get(f"/widgets/{canonical}")).json() == canonical
+    [parameter] = app.openapi()["paths"]["/widgets/{widget_id}"]["get"]["parameters"]
+    schema = parameter["schema"]
+    assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 1, 2**31 - 1)
+    assert "canonical decimal" in parameter["description"]

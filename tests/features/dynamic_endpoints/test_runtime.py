@@ -263,3 +263,17 @@ async def test_metrics_label_dynamic_requests_by_template(
     metrics = (await client.get("/metrics")).text
     assert 'route="/api/v1/x/status/{code}",status="200"} 3.0' in metrics
     assert "/api/v1/x/status/1" not in metrics
+
+
+async def test_a_document_has_one_url_other_spellings_of_its_id_match_nothing(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    await create(client, admin, collection())
+    book = (await client.post(BOOKS, json={"title": "Dune"})).json()
+
+    assert (await client.get(f"{BOOKS}/{book['id']}")).json() == book
+    # `{id:int}` takes canonical decimals only, as built-in routes do; what it does not match is no path (404).
+    for spelling in (f"0{book['id']}", f"00{book['id']}", f"%2B{book['id']}", f"{book['id']}.0"):
+        response = await client.get(f"{BOOKS}/{spelling}")
+        assert response.status_code == 404, spelling
+        assert response.headers["content-type"] == helpers.PROBLEM_JSON

@@ -302,6 +302,21 @@ async def test_an_out_of_range_order_id_is_422(client: httpx.AsyncClient, user: 
     assert error_pointers(await client.get(f"{ORDERS}/{order_id}", headers=user)) == ["#/order_id"]
 
 
+async def test_an_order_is_read_by_its_canonical_id_only(
+    client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
+) -> None:
+    product = await create_product(client, admin, price="2.00", quantity=5)
+    order_id = str((await placed(client, user, line(product["id"], 1)))["id"])
+    assert (await client.get(f"{ORDERS}/{order_id}", headers=user)).status_code == 200
+
+    # Each of these answered 200 with the order before (the probe: /orders/1.0, /%2B1, /%201, /01, /1_0).
+    for spelling in (f"{order_id}.0", f"{order_id}.00000", f"%2B{order_id}", f"%20{order_id}", f"0{order_id}"):
+        response = await client.get(f"{ORDERS}/{spelling}", headers=user)
+        assert error_pointers(response) == ["#/order_id"], spelling
+    underscored = f"{order_id[0]}_{order_id[1:]}" if len(order_id) > 1 else f"0_{order_id}"
+    assert error_pointers(await client.get(f"{ORDERS}/{underscored}", headers=user)) == ["#/order_id"]
+
+
 async def test_the_list_holds_only_my_orders_newest_first(
     client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers
 ) -> None:

@@ -30,6 +30,23 @@ async def test_product_reads_carry_the_edge_caching_headers(client: httpx.AsyncC
         assert response.headers["etag"] == entity_tag(response.content, gzipped=False)
 
 
+def spellings(product_id: int) -> list[str]:
+    """What Pydantic's lax int parsing read as `product_id` before ids had to be canonical decimals."""
+    digits = str(product_id)
+    return [f"{digits}.0", f"{digits}.00000", f"%2B{digits}", f"%20{digits}", f"0{digits}", f"0_{digits}"]
+
+
+async def test_a_product_has_one_url_other_spellings_of_its_id_are_422_and_never_cached(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    product = await create_product(client, admin, name="One URL")
+    for spelling in spellings(product["id"]):
+        response = await client.get(f"{PRODUCTS}/{spelling}")
+
+        assert helpers.error_pointers(response) == ["#/product_id"], spelling
+        assert "public" not in response.headers["cache-control"]
+
+
 @pytest.mark.parametrize("listing", [False, True], ids=["product", "list"])
 async def test_the_etag_is_stable_and_changes_when_the_product_does(
     client: httpx.AsyncClient, admin: helpers.Headers, product_path: str, listing: bool

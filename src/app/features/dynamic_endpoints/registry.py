@@ -47,7 +47,8 @@ type Role = Literal["static", "collection", "document"]
 
 _LITERAL = re.compile(r"[A-Za-z0-9._~-]+")
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]{0,31})(?::(int|str|uuid))?\}")
-_DIGITS = re.compile(r"[0-9]{1,18}")
+# Canonical decimals only: "01" and "1" would be two URLs of one document, and an edge cache keys by URL.
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
 @dataclass(frozen=True, slots=True)
