@@ -604,3 +604,14 @@ async def test_a_reactivated_user_can_log_in_again(client: httpx.AsyncClient, ad
     assert (await client.patch(url, json={"is_active": True}, headers=admin)).status_code == 200
     tokens = await helpers.login(client, user["email"])
     assert (await client.get(ME, headers=helpers.bearer(tokens["access_token"]))).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+async def test_a_nul_in_the_login_form_is_422_at_its_pointer_on_every_database(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    """PostgreSQL refused a NUL in the e-mail lookup with no pointer, SQLite answered 401: validation decides."""
+    form = {"username": "someone@example.com", "password": "a long enough password"}
+    form[field] = "nul\x00" + form[field]
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert helpers.error_pointers(response) == [f"#/{field}"]

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
 
+from app.core.input import InputModel
 from app.features.users.models import UserRole
 
 __all__ = [
@@ -39,10 +40,8 @@ NormalisedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
 Password = Annotated[SecretStr, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     """Registration: the role is not a field, so a client can never choose its own."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     email: NormalisedEmail
     password: Password
@@ -61,10 +60,8 @@ class UserRead(BaseModel):
     created_at: datetime
 
 
-class UserSelfUpdate(BaseModel):
+class UserSelfUpdate(InputModel):
     """What users change about themselves (PATCH /users/me): a field sent as null is cleared."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     full_name: Annotated[str | None, Field(max_length=200)] = None
     phone: PhoneNumber | None = None
@@ -77,9 +74,7 @@ class UserSelfUpdate(BaseModel):
         return self
 
 
-class UserAdminUpdate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class UserAdminUpdate(InputModel):
     # strict=False for the enum alone: FastAPI validates the parsed JSON, where a role can only be a string.
     role: Annotated[UserRole | None, Field(strict=False)] = None
     is_active: bool | None = None
@@ -99,7 +94,5 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class RefreshRequest(InputModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
