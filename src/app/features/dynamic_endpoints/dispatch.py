@@ -156,7 +156,7 @@ async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[
     spec, method = leaf.spec, request.method
     if leaf.role == "static":
         if method in _WITH_BODY and spec.request_validator is not None:
-            documents.validate_body(spec, await _json_body(request))
+            await documents.validate_body(spec, await _json_body(request))
         return Response(spec.static_body, media_type=JSON)
     if leaf.role == "collection":
         if method == "GET":
