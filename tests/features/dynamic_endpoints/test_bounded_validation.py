@@ -2,11 +2,14 @@
 quadratic keywords are linear, schemas that fan out exponentially are refused when saved, and any validation
 beyond the step budget is a 422 `too_complex`, never a stalled worker."""
 
+import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests import helpers
 from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, collection, create
@@ -115,3 +118,22 @@ async def test_a_body_too_costly_to_check_is_422_within_the_bound(
     assert [(e["pointer"], e["code"]) for e in answer["errors"]] == [("#", "too_complex")]
     assert (await client.get(BOOKS)).json()["total"] == 0
 
+
+async def test_an_oversized_chunked_body_is_a_quiet_413_that_closes_the_connection(
+    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24, item 7: as for built-in routes, no `unhandled_error` (the dynamic body reader meets the
+    disconnect the limit reports), and the client learns that the connection is closing."""
+    await create(client, admin, collection())
+    limit = app.state.settings.max_body_bytes
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * (limit // 2 + 1)
+
+    with caplog.at_level(logging.INFO):
+        response = await client.post(BOOKS, content=chunks(), headers={"content-type": "application/json"})
+
+    problem(response, 413, "payload-too-large")
+    assert response.headers["connection"] == "close"
+    assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == []
