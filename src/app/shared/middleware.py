@@ -38,6 +38,7 @@ _error_log = structlog.get_logger("app.errors")
 # answers and problem+json errors must never be stored by a browser or a shared cache.
 _DEFAULT_CACHE_CONTROL = (b"cache-control", PRIVATE_NO_STORE)
 _VARY_ACCEPT_ENCODING = (b"vary", b"Accept-Encoding")
+_CONNECTION_CLOSE = (b"connection", b"close")
 
 STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
@@ -191,6 +192,10 @@ class _RequestCycle:
             else:
                 await self._app(scope)
         except Exception:
+            if self.rejected:
+                # The app failed to read the body this middleware cut off with its 413 (a route that reads it
+                # by hand sees ClientDisconnect): expected, already answered, and logged by the access line.
+                return
             _error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.response_started:
                 raise
@@ -218,8 +223,9 @@ class _RequestCycle:
         if message["type"] == "http.request" and not self.rejected:
             self.body_bytes += len(message.get("body", b""))
             if self.body_bytes > self.owner.max_body_bytes:
-                # A streamed body grew past the limit: answer 413 now and tell the app the client has gone.
-                await send_problem(self.scope, self.send, self._too_large())
+                # A streamed body grew past the limit: answer 413 now and tell the app the client has gone. The
+                # rest of the body is never read, so the connection cannot carry another request: say so.
+                await send_problem(self.scope, self.send, self._too_large(), extra_headers=[_CONNECTION_CLOSE])
                 self.rejected = True
                 return {"type": "http.disconnect"}
         return message

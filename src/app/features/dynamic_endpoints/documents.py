@@ -25,14 +25,15 @@ __all__ = ["create", "delete", "get", "list_page", "replace", "validate_body"]
 _log = structlog.get_logger("app.dynamic_endpoints")
 
 
-def validate_body(spec: CompiledSpec, body: Any) -> None:
+async def validate_body(spec: CompiledSpec, body: Any) -> None:
     """Raise InvalidInputError listing each violation of the spec's request schema (with its JSON pointer).
 
     A body is bounded in size and depth like a spec's example before it is validated: a self-recursive schema
-    (`"additionalProperties": {"$ref": "#"}`) would otherwise recurse as deep as the body nests."""
+    (`"additionalProperties": {"$ref": "#"}`) would otherwise recurse as deep as the body nests. The validation
+    itself is bounded in cost (jsonschemas.MAX_STEPS, `too_complex` beyond) and holds the event loop only briefly."""
     if spec.request_validator is None:
         return
-    errors = jsonschemas.check_json_value(body, pointer="#") or jsonschemas.instance_errors(
+    errors = jsonschemas.check_json_value(body, pointer="#") or await jsonschemas.instance_errors_bounded(
         spec.request_validator, body
     )
     if spec.data.kind == "collection" and isinstance(body, dict) and "id" in body:
@@ -41,9 +42,10 @@ def validate_body(spec: CompiledSpec, body: Any) -> None:
         raise InvalidInputError(f"The request has {len(errors)} invalid field(s); see `errors`.", errors=errors)
 
 
-def _answer(spec: CompiledSpec, document: EndpointDocument) -> dict[str, Any]:
+async def _answer(spec: CompiledSpec, document: EndpointDocument) -> dict[str, Any]:
     item: dict[str, Any] = {**document.data, "id": document.id}
-    if spec.response_validator is not None and (errors := jsonschemas.instance_errors(spec.response_validator, item)):
+    validator = spec.response_validator
+    if validator is not None and (errors := await jsonschemas.instance_errors_bounded(validator, item)):
         _log.error(
             "response_schema_violation",
             endpoint=spec.name,
@@ -66,22 +68,22 @@ async def _document(session: AsyncSession, spec: CompiledSpec, document_id: int)
 
 
 async def create(session: AsyncSession, *, spec: CompiledSpec, body: Any) -> dict[str, Any]:
-    validate_body(spec, body)
+    await validate_body(spec, body)
     document = await repository.add(session, EndpointDocument(spec_id=spec.id, data=body))
-    return _answer(spec, document)
+    return await _answer(spec, document)
 
 
 async def get(session: AsyncSession, *, spec: CompiledSpec, document_id: int) -> dict[str, Any]:
-    return _answer(spec, await _document(session, spec, document_id))
+    return await _answer(spec, await _document(session, spec, document_id))
 
 
 async def replace(session: AsyncSession, *, spec: CompiledSpec, document_id: int, body: Any) -> dict[str, Any]:
-    validate_body(spec, body)
+    await validate_body(spec, body)
     document = await _document(session, spec, document_id)
     document.data = body
     document.updated_at = utcnow()
     await session.flush()
-    return _answer(spec, document)
+    return await _answer(spec, document)
 
 
 async def delete(session: AsyncSession, *, spec: CompiledSpec, document_id: int) -> None:
@@ -94,7 +96,7 @@ async def list_page(session: AsyncSession, *, spec: CompiledSpec, params: PagePa
     documents = await repository.documents_page(session, spec_id=spec.id, offset=params.offset, limit=params.size)
     total = await repository.count_documents(session, spec_id=spec.id)
     return {
-        "items": [_answer(spec, document) for document in documents],
+        "items": [await _answer(spec, document) for document in documents],
         "total": total,
         "page": params.page,
         "size": params.size,

@@ -12,26 +12,31 @@ Messages never repeat the rejected value (only the schema's own keywords), as fo
 """
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import orjson
+from anyio import to_thread
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
 from app.core.exceptions import FieldError
-from app.features.dynamic_endpoints import regexes
+from app.features.dynamic_endpoints import bounded, regexes
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_ERRORS",
+    "MAX_FANOUT",
     "MAX_SCHEMA_BYTES",
+    "MAX_STEPS",
     "Validator",
     "check_json_value",
     "check_schema",
     "compile_validator",
     "escape_pointer",
     "instance_errors",
+    "instance_errors_bounded",
     "is_valid",
 ]
 
@@ -43,10 +48,21 @@ _REF_KEYWORDS = ("$ref", "$dynamicRef")
 # With the format checker, as `check_schema` does: a `pattern` that is not a valid regex is refused here, not at
 # the first request that meets it.
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
-# Draft 2020-12 with the regex keywords run by RE2 (linear time) instead of Python's backtracking `re`.
+# Draft 2020-12 with the regex keywords run by RE2 (linear time) instead of Python's backtracking `re`, the
+# quadratic keywords replaced by linear ones, and every keyword charged to the validation's step budget.
 _LinearValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, validators=regexes.KEYWORDS
+    Draft202012Validator,
+    validators=bounded.metered({**Draft202012Validator.VALIDATORS, **regexes.KEYWORDS, **bounded.KEYWORDS}),
 )
+# The step budget of one validation (bounded.py). A 64 KiB body of 5,000 small objects checked item by item against
+# a few keywords each costs about 100,000 steps; a step is 1-3 µs of jsonschema's time here.
+MAX_STEPS = 400_000
+# Validations start on the event loop with this much of the budget (a few milliseconds); one that needs more
+# starts over in a worker thread with the whole budget, so the loop never runs one for longer than this.
+INLINE_STEPS = 5_000
+# At most this many subschemas (with multiplicity, following references) applied to any one value: beyond, one
+# value costs a schema that is exponential in its own size (`allOf` of two references, each doing the same, ...).
+MAX_FANOUT = 1_000
 # Keywords that apply their subschemas to the very value their schema applies to (not to a part of it): a cycle
 # through them and references never ends.
 _SAME_VALUE_LISTS = ("allOf", "anyOf", "oneOf")
@@ -171,13 +187,15 @@ def _same_value_edges(
 
 
 def _cycle_errors(schema: dict[str, Any], pointer: str, nodes: dict[_Path, dict[str, Any]]) -> list[FieldError]:
-    """Refuse references that never end, or chain deeper than MAX_DEPTH, on one value (iterative: no recursion)."""
+    """Refuse references that never end, chain deeper than MAX_DEPTH or fan out to more than MAX_FANOUT
+    subschemas, on one value (iterative: no recursion)."""
     anchors = _anchors(nodes)
     edges = {
         path: [e for e in _same_value_edges(schema, path, node, anchors) if e[0] in nodes]
         for path, node in nodes.items()
     }
     done: dict[_Path, int] = {}  # path -> the longest chain of references from there
+    fanout: dict[_Path, int] = {}  # path -> how many subschemas apply to the value from there, itself included
     for start in nodes:
         if start in done:
             continue
@@ -200,6 +218,10 @@ def _cycle_errors(schema: dict[str, Any], pointer: str, nodes: dict[_Path, dict[
                 if done[path] > MAX_DEPTH:
                     message = f"references chain more than {MAX_DEPTH} times"
                     return [FieldError(pointer=_pointer(pointer, list(path)), message=message, code="ref")]
+                fanout[path] = 1 + sum(fanout[t] for t, _ in edges[path])
+                if fanout[path] > MAX_FANOUT:
+                    message = f"applies more than {MAX_FANOUT} subschemas to one value (through references)"
+                    return [FieldError(pointer=_pointer(pointer, list(path)), message=message, code="too_complex")]
     return []
 
 
@@ -271,22 +293,48 @@ def _describe(error: ValidationError) -> str:
 
 
 _TOO_DEEP = "nests too deeply for the schema to be checked"
+_TOO_COMPLEX = "is too costly to check against the schema"
 
 
-def is_valid(validator: Validator, instance: Any) -> bool:
+def _errors(validator: Validator, instance: Any, steps: int) -> list[FieldError] | None:
+    """The violations of `instance` in document order; None when checking it costs more than `steps`."""
     try:
-        return validator.is_valid(instance)
-    except RecursionError:  # bounded documents and checked schemas make it unlikely; it is never a crash
-        return False
-
-
-def instance_errors(validator: Validator, instance: Any) -> list[FieldError]:
-    """The violations of `instance`, each at the JSON pointer of the offending value, in document order."""
-    try:
-        found = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+        with bounded.budget(steps):
+            found = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    except bounded.Exhausted:
+        return None
     except RecursionError:  # bounded documents and checked schemas make it unlikely; it is never a crash
         return [FieldError(pointer="#", message=_TOO_DEEP, code="too_deep")]
     return [
         FieldError(pointer=_pointer("#", list(e.absolute_path)), message=_describe(e), code=str(e.validator))
         for e in found[:MAX_ERRORS]
     ]
+
+
+def _too_complex() -> list[FieldError]:
+    return [FieldError(pointer="#", message=_TOO_COMPLEX, code="too_complex")]
+
+
+def is_valid(validator: Validator, instance: Any) -> bool:
+    """Whether `instance` satisfies the schema; a document too costly to check (MAX_STEPS) does not."""
+    try:
+        with bounded.budget(MAX_STEPS):
+            return validator.is_valid(instance)
+    except (RecursionError, bounded.Exhausted):
+        return False
+
+
+def instance_errors(validator: Validator, instance: Any) -> list[FieldError]:
+    """The violations of `instance`, each at the JSON pointer of the offending value, in document order; a
+    document that costs more than MAX_STEPS to check is one violation at `#` (`too_complex`)."""
+    errors = _errors(validator, instance, MAX_STEPS)
+    return _too_complex() if errors is None else errors
+
+
+async def instance_errors_bounded(validator: Validator, instance: Any) -> list[FieldError]:
+    """`instance_errors` without holding the event loop for more than INLINE_STEPS: a validation that needs more
+    starts over in a worker thread (which then competes for the GIL, handing the loop its turn every few ms)."""
+    errors = _errors(validator, instance, INLINE_STEPS)
+    if errors is None:
+        errors = await to_thread.run_sync(partial(_errors, validator, instance, MAX_STEPS))
+    return _too_complex() if errors is None else errors
