@@ -2,7 +2,8 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.input import InputModel
 from app.features.users.models import UserRole
@@ -37,7 +38,32 @@ def normalise_phone(value: str) -> str:
 
 PhoneNumber = Annotated[str, Field(max_length=32), AfterValidator(normalise_phone)]
 NormalisedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
-Password = Annotated[SecretStr, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
+
+
+def _password_length(value: object) -> object:
+    """The length rule, said in characters: SecretStr's own check says "Value should have at least 12 items"."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str) and len(text) < MIN_PASSWORD_LENGTH:
+        raise PydanticCustomError(
+            "string_too_short",
+            "String should have at least {min_length} characters",
+            {"min_length": MIN_PASSWORD_LENGTH},
+        )
+    if isinstance(text, str) and len(text) > MAX_PASSWORD_LENGTH:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters",
+            {"max_length": MAX_PASSWORD_LENGTH},
+        )
+    return value
+
+
+# The Field bounds document the rule in OpenAPI; the before-validator enforces it first, in characters.
+Password = Annotated[
+    SecretStr,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    BeforeValidator(_password_length),
+]
 
 
 class UserCreate(InputModel):
