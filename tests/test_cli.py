@@ -338,3 +338,38 @@ def test_serve_closes_idle_keep_alive_connections_and_granian_cuts_slow_headers(
             assert _closed_within(idle, 4.0)
         with socket.create_connection(("127.0.0.1", port)) as slow:
             assert _dribble_headers(slow, 8.0) is (server == "granian")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FORGE_RATE_LIMIT_DEFAULT", "10000000/second"),  # parsed, then refused only in each worker, before
+        ("FORGE_RATE_LIMIT_LOGIN", "ten/minute"),
+        ("FORGE_TRUSTED_PROXIES", "10.0.0.0/8, not-a-network"),
+        ("FORGE_CORS_ORIGINS", "app.example.com"),
+        ("FORGE_LOG_LEVEL", "LOUD"),
+        ("FORGE_DATABASE_URL", "mysql://db/app"),
+        ("FORGE_REDIS_URL", "http://cache:6379"),
+        ("FORGE_CLIENT_FEATURE_FLAGS", "BAD"),
+        ("FORGE_AGGREGATE_SOURCES", "[]"),
+        ("FORGE_ENCRYPTION_KEYS", "not-a-key"),
+        ("FORGE_PORT", "80000"),
+    ],
+)
+def test_serve_refuses_a_bad_setting_in_one_line_naming_it_before_any_server_starts(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    granian_calls = _record_granian(monkeypatch)
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2, result.output
+    assert granian_calls == []
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Configuration error: {variable}"), line
+    assert "Traceback" not in result.output
+
+
+def test_a_password_too_short_is_said_in_characters_by_the_cli(sqlite_url: str) -> None:
+    result = runner.invoke(cli, ["users", "create-admin", "--email", "admin@example.com"], input="short\n")
+    assert result.exit_code == 2
+    assert result.output.strip() == "password: String should have at least 12 characters"

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -22,6 +22,8 @@ from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.key_rotation import RotationReport, rotate_all
+from app.core.problems import error_message
+from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
 from app.features.api_keys import service as api_keys_service
 from app.features.api_keys.models import Scope
@@ -54,14 +56,26 @@ feature_app = typer.Typer(help="Feature slices: scaffold a new one.", no_args_is
 app.add_typer(feature_app, name="feature")
 
 
+def _refuse(exc: ValidationError, *, name: Callable[[str], str] = str, prefix: str = "") -> NoReturn:
+    """Print each of `exc`'s errors on a line of its own (`name` of the field: the message), then exit 2."""
+    for error in exc.errors():
+        field, message = name(".".join(str(part) for part in error["loc"])), error_message(error)
+        where = "" if not field or message.startswith(field) else f"{field}: "  # some messages name it already
+        typer.secho(f"{prefix}{where}{message}", err=True, fg="red")
+    raise typer.Exit(code=2)
+
+
+def _variable(field: str) -> str:
+    """The environment variable of a setting (`rate_limit_default` -> FORGE_RATE_LIMIT_DEFAULT)."""
+    top = field.split(".", 1)[0]
+    return f"FORGE_{top.upper()}" if top in Settings.model_fields else top
+
+
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            typer.secho(f"Configuration error: {field + ': ' if field else ''}{error['msg']}", err=True, fg="red")
-        raise typer.Exit(code=2) from None
+        _refuse(exc, name=_variable, prefix="Configuration error: ")
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
@@ -90,7 +104,14 @@ def serve(
     port = port or settings.port
     workers = workers or settings.workers
     server = server or settings.server
-    load_keys(settings)  # in development, generate missing keys once here, before any worker starts
+    try:
+        # Everything the app derives from the settings, checked here once: a bad value is one line naming its
+        # variable, not a traceback in every worker until the server's crash-loop guard gives up.
+        load_keys(settings)  # in development, this also generates missing keys once, before any worker starts
+        build_policies(settings)
+    except ValueError as exc:
+        typer.secho(f"Configuration error: {exc}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
     if settings.effective_migrate_on_start:
         typer.echo(f"Applying migrations to {settings.database_url_masked} ...")
         migrations.upgrade(settings.database_url)
@@ -186,9 +207,7 @@ def create_admin(email: Annotated[str, typer.Option(help="The administrator's e-
     try:
         data = UserCreate(email=email, password=SecretStr(_read_password()))
     except ValidationError as exc:
-        for error in exc.errors():
-            typer.secho(f"{error['loc'][0]}: {error['msg']}", err=True, fg="red")
-        raise typer.Exit(code=2) from None
+        _refuse(exc)
 
     async def create(session: AsyncSession) -> int:
         hasher = PasswordHasher(settings)
@@ -231,9 +250,7 @@ def keys_issue(
     try:
         data = ApiKeyCreate(name=name, scopes=scope, expires_at=expires_at)
     except ValidationError as exc:
-        for error in exc.errors():
-            typer.secho(f"{error['loc'][0]}: {error['msg']}", err=True, fg="red")
-        raise typer.Exit(code=2) from None
+        _refuse(exc)
 
     async def issue(session: AsyncSession) -> ApiKeyCreated:
         owner = await users_service.get_user_by_email(session, email=email)
@@ -344,7 +361,7 @@ def endpoints_import(
     except ValidationError as exc:
         for error in exc.errors():
             where = "/".join(str(part) for part in error["loc"])
-            typer.secho(f"{file}: #/{where}: {error['msg']}", err=True, fg="red")
+            typer.secho(f"{file}: #/{where}: {error_message(error)}", err=True, fg="red")
         raise typer.Exit(code=2) from None
     except ValueError as exc:  # not JSON at all
         typer.secho(f"{file}: {exc}", err=True, fg="red")

@@ -4,25 +4,31 @@ Every setting is read from a `FORGE_`-prefixed environment variable or from `.en
 they print as `**********` in every repr, log line and traceback.
 """
 
+import ipaddress
 import json
 import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     AnyHttpUrl,
+    BeforeValidator,
     Field,
     SecretStr,
     StringConstraints,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
 __all__ = [
@@ -44,6 +50,10 @@ __all__ = [
 # Where the versioned API is mounted; here so that every layer (the client configuration too) can name it.
 API_PREFIX = "/api/v1"
 _FEATURE_FLAG_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_JSON_OBJECT_EXAMPLES = {
+    "aggregate_sources": '{"name": "https://..."}',
+    "client_feature_flags": '{"new_checkout": true}',
+}
 
 # Public by design: the development default must never sign tokens in production.
 DEVELOPMENT_SECRET_KEY = "forgeapi-development-secret-key-do-not-use-in-production"  # noqa: S105
@@ -70,6 +80,48 @@ _MIN_SECRET_GUESSES_LOG10 = 24
 # is judged by its first 128 characters.
 _STRENGTH_CHECKED_CHARS = 128
 _HOW_TO_GENERATE = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def _ip_network(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)  # ValueError names what is wrong with it
+    return value
+
+
+def _origin(value: str) -> str:
+    if value != "*" and not _ORIGIN.fullmatch(value):
+        msg = f"{value!r} is not an origin: scheme://host[:port], no path (https://app.example.com)"
+        raise ValueError(msg)
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        url = None
+    if url is None or url.drivername not in _DATABASE_DRIVERS:
+        msg = "expected sqlite+aiosqlite:///path/to.db or postgresql+asyncpg://user:password@host:5432/database"
+        raise ValueError(msg)
+    return value
+
+
+def _redis_url(value: SecretStr) -> SecretStr:
+    if urlsplit(value.get_secret_value()).scheme not in {"redis", "rediss", "unix"}:
+        msg = "expected redis://[:password@]host:6379/0, rediss://... (TLS) or unix:///path/to/socket"
+        raise ValueError(msg)
+    return value
+
+
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+_DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+IpNetwork = Annotated[str, AfterValidator(_ip_network)]
+Origin = Annotated[str, AfterValidator(_origin)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+RedisUrl = Annotated[SecretStr, AfterValidator(_redis_url)]
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+]
 
 
 class Environment(StrEnum):
@@ -131,7 +183,7 @@ class Settings(BaseSettings):
 
     # Database. SQLite (embedded, the default) or PostgreSQL (postgresql+asyncpg://...).
     # repr=False: a PostgreSQL URL may carry a password; `database_url_masked` is the printable form.
-    database_url: str = Field(default="sqlite+aiosqlite:///./var/forgeapi.db", repr=False)
+    database_url: DatabaseUrl = Field(default="sqlite+aiosqlite:///./var/forgeapi.db", repr=False)
     # None: `null` on AWS Lambda (a frozen container must not hold idle connections), `queue` elsewhere.
     database_pool: DatabasePool | None = None
     database_pool_size: int = Field(default=20, ge=1)
@@ -188,7 +240,7 @@ class Settings(BaseSettings):
     docs_enabled: bool = True
     max_body_bytes: int = Field(default=1_048_576, ge=0)
     gzip_minimum_size: int = Field(default=1000, ge=0)
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[Origin], NoDecode] = Field(default_factory=list)
     hsts_enabled: bool | None = None
 
     # Idempotency-Key: how long an attempt holds its key before a retry may take over (longer than any request).
@@ -199,10 +251,10 @@ class Settings(BaseSettings):
     edge_cache_s_maxage: int = Field(default=60, ge=0, le=31_536_000)
     edge_cache_stale_while_revalidate: int = Field(default=30, ge=0, le=31_536_000)
     # Public feature flags for clients, served by GET /api/v1/config: JSON, e.g. {"new_checkout": true}.
-    client_feature_flags: dict[str, bool] = Field(default_factory=dict)
+    client_feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
 
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
-    redis_url: SecretStr | None = None
+    redis_url: RedisUrl | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
 
     # Outbound HTTP: the one shared client's pool and per-operation timeouts (seconds).
@@ -232,7 +284,7 @@ class Settings(BaseSettings):
     rate_limit_fail_open: bool = True
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
     rate_limit_key_prefix: str = "forge:rl:"
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[IpNetwork], NoDecode] = Field(default_factory=list)
     # Which header the trusted proxies write. Only one is read: a client could send the other one, and most
     # proxies pass a header they do not write through untouched.
     forwarded_header: ForwardedHeader = Field(default="x-forwarded-for")
@@ -271,7 +323,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
 
     # Logging.
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: LogFormat | None = None
 
     @field_serializer("database_url")
@@ -285,18 +337,20 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("aggregate_sources", mode="before")
+    @field_validator("aggregate_sources", "client_feature_flags", mode="before")
     @classmethod
-    def _parse_sources_json(cls, value: object) -> object:
+    def _parse_json_object(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
+        field = info.field_name or ""
+        variable, expected = f"FORGE_{field.upper()}", _JSON_OBJECT_EXAMPLES[field]
         try:
             parsed = json.loads(value) if value.strip() else {}
         except json.JSONDecodeError as exc:
-            msg = f'FORGE_AGGREGATE_SOURCES is not valid JSON ({exc.msg}); expected {{"name": "https://..."}}'
+            msg = f"{variable} is not valid JSON ({exc.msg}); expected a JSON object such as {expected}"
             raise ValueError(msg) from None
         if not isinstance(parsed, dict):
-            msg = 'FORGE_AGGREGATE_SOURCES must be a JSON object of name to http(s) URL: {"name": "https://..."}'
+            msg = f"{variable} must be a JSON object such as {expected}"
             raise ValueError(msg)
         return parsed
 

@@ -190,17 +190,15 @@ async def test_a_lone_surrogate_in_a_string_is_400_not_500(client: httpx.AsyncCl
     assert ok.status_code == 201  # a valid surrogate pair is just an emoji
 
 
-async def test_nul_characters_never_cause_a_500(client: httpx.AsyncClient, settings: object) -> None:
-    on_postgres = not getattr(settings, "is_sqlite", True)
+async def test_nul_characters_are_refused_with_a_pointer_on_every_database(client: httpx.AsyncClient) -> None:
+    """SQLite stored them, PostgreSQL refused them without a pointer: validation refuses them on both."""
     register = await client.post(
         "/api/v1/auth/register", json={"email": "nul@example.com", "password": "x" * 12, "full_name": "a\x00b"}
     )
     login = await client.post("/api/v1/auth/token", data={"username": "a\x00@example.com", "password": "x" * 12})
-    if on_postgres:  # PostgreSQL text cannot hold NUL: the value is refused as invalid input
-        for response in (register, login):
-            assert assert_problem(response, 422)["type"] == "urn:forgeapi:problem:validation-error"
-    else:  # SQLite stores it
-        assert (register.status_code, login.status_code) == (201, 401)
+    for response, pointer in ((register, "#/full_name"), (login, "#/username")):
+        body = assert_problem(response, 422)
+        assert [(e["pointer"], e["code"]) for e in body["errors"]] == [(pointer, "string_nul")]
 
 
 async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:

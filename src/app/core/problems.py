@@ -175,6 +175,15 @@ def _escape_pointer_token(token: str | int) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+def error_message(error: Mapping[str, Any]) -> str:
+    """What one Pydantic error says, in words a client reads (no "Value error, " prefix)."""
+    # A ValueError raised by a validator reads "Value error, give at least one field to change" in Pydantic's
+    # words: the validator's own sentence is the message.
+    if error.get("type") == "value_error" and (cause := (error.get("ctx") or {}).get("error")) is not None:
+        return str(cause)
+    return str(error.get("msg", "Invalid value"))
+
+
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Turn Pydantic/FastAPI error dicts into problem `errors` entries, without the offending input."""
     entries: list[dict[str, str]] = []
@@ -184,7 +193,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
             {
                 "location": str(location),
                 "pointer": "#/" + "/".join(_escape_pointer_token(part) for part in path) if path else "#",
-                "detail": str(error.get("msg", "Invalid value")),
+                "detail": error_message(error),
                 "code": str(error.get("type", "invalid")),
             }
         )

@@ -39,20 +39,18 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from app.core.input import InputModel
+
 __all__ = ["${Model}Create", "${Model}Read", "${Model}Update"]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class ${Model}Create(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class ${Model}Create(InputModel):
     name: Name
 
 
-class ${Model}Update(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class ${Model}Update(InputModel):
     name: Name | None = None
 
     @model_validator(mode="after")

@@ -58,6 +58,29 @@ async def test_bodies_violating_the_schema_are_422_with_a_pointer_per_violation(
     assert (await client.get(BOOKS)).json()["total"] == 0
 
 
+async def test_a_nul_in_a_document_is_422_at_its_pointer_on_every_database(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    """SQLite stored it; PostgreSQL's JSON cannot. Refused at validation on both, in values and in keys."""
+    await create(client, admin, collection(request_schema={"type": "object"}))
+    stored = (await client.post(BOOKS, json={"title": "Dune"})).json()
+
+    assert error_pointers(await client.post(BOOKS, json={"title": "Du\u0000ne"})) == ["#/title"]
+    assert error_pointers(await client.post(BOOKS, json={"tags": ["ok", "n\u0000"]})) == ["#/tags/1"]
+    replaced = await client.put(f"{BOOKS}/{stored['id']}", json={"title": "x", "k\u0000": 1})
+    assert error_pointers(replaced) == ["#/k\u0000"]
+    assert (await client.get(BOOKS)).json()["items"] == [stored]
+    text_of_an_escape = await client.post(BOOKS, json={"title": "\\u0000"})  # a backslash, then "u0000"
+    assert text_of_an_escape.status_code == 201, text_of_an_escape.text
+
+
+async def test_a_nul_in_a_spec_is_422_at_its_pointer(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
+    response = await client.post(ADMIN_ENDPOINTS, json=static(example={"ok": True, "note": "a\u0000"}), headers=admin)
+    assert error_pointers(response) == ["#/example/note"]
+    response = await client.post(ADMIN_ENDPOINTS, json=static(summary="nul\u0000"), headers=admin)
+    assert error_pointers(response) == ["#/summary"]
+
+
 async def test_pointers_escape_slashes_and_tildes(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     schema = {"type": "object", "properties": {"a/b~c": {"type": "integer"}}}
     await create(client, admin, collection(request_schema=schema))

@@ -269,6 +269,25 @@ async def test_register_invalid_values_are_422(
     assert all(e["location"] == "body" for e in body["errors"])
 
 
+@pytest.mark.parametrize(
+    ("password", "detail"),
+    [("short", "String should have at least 12 characters"), ("p" * 257, "String should have at most 256 characters")],
+)
+async def test_a_password_of_the_wrong_length_is_said_in_characters(
+    client: httpx.AsyncClient, password: str, detail: str
+) -> None:
+    response = await client.post(REGISTER, json={"email": helpers.unique_email(), "password": password})
+    assert [(e["pointer"], e["detail"]) for e in response.json()["errors"]] == [("#/password", detail)]
+
+
+async def test_a_validators_own_sentence_is_the_detail_without_pydantics_prefix(
+    client: httpx.AsyncClient, user: helpers.Headers
+) -> None:
+    response = await client.patch("/api/v1/users/me", json={"phone": "12"}, headers=user)
+    [error] = response.json()["errors"]
+    assert error["detail"] == "a phone number in international form, e.g. +44 20 7946 0958"
+
+
 @pytest.mark.parametrize("length", [12, 256])
 async def test_register_accepts_passwords_at_the_length_limits(client: httpx.AsyncClient, length: int) -> None:
     password = "p" * length
@@ -604,3 +623,14 @@ async def test_a_reactivated_user_can_log_in_again(client: httpx.AsyncClient, ad
     assert (await client.patch(url, json={"is_active": True}, headers=admin)).status_code == 200
     tokens = await helpers.login(client, user["email"])
     assert (await client.get(ME, headers=helpers.bearer(tokens["access_token"]))).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+async def test_a_nul_in_the_login_form_is_422_at_its_pointer_on_every_database(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    """PostgreSQL refused a NUL in the e-mail lookup with no pointer, SQLite answered 401: validation decides."""
+    form = {"username": "someone@example.com", "password": "a long enough password"}
+    form[field] = "nul\x00" + form[field]
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert helpers.error_pointers(response) == [f"#/{field}"]

@@ -3,14 +3,13 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.core.input import InputModel
 from app.features.api_keys.models import Scope
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead"]
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class ApiKeyCreate(InputModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     # strict=False for these two only: JSON carries scopes as strings and datetimes as ISO 8601 text.
     scopes: Annotated[list[Annotated[Scope, Field(strict=False)]], Field(min_length=1, max_length=len(Scope))]

@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
 from app.core.exceptions import FieldError
+from app.core.input import NUL_MESSAGE
 from app.features.dynamic_endpoints import bounded, regexes
 
 __all__ = [
@@ -104,6 +105,19 @@ def check_json_value(value: Any, *, pointer: str) -> list[FieldError]:
         return [FieldError(pointer=pointer, message="contains an integer outside the 64-bit range", code="range")]
     if len(serialized) > MAX_SCHEMA_BYTES:
         return [FieldError(pointer=pointer, message=f"larger than {MAX_SCHEMA_BYTES} bytes", code="too_large")]
+    if b"\\u0000" in serialized:  # orjson writes NUL so (and a text "\\u0000" too: the walk tells them apart)
+        return _nul_errors(value, pointer)
+    return []
+
+
+def _nul_errors(value: Any, pointer: str) -> list[FieldError]:
+    """Where `value` holds a NUL character, in a string or a key: PostgreSQL's JSON types cannot store one, SQLite's
+    can, so it is refused on both (as in every other text field, core/input.py)."""
+    for path, item in _walk(value, []):
+        keys = list(item) if isinstance(item, dict) else []
+        for text, at in [(item, path)] + [(key, [*path, key]) for key in keys]:
+            if isinstance(text, str) and "\x00" in text:
+                return [FieldError(pointer=_pointer(pointer, at), message=NUL_MESSAGE, code="string_nul")]
     return []
 
 

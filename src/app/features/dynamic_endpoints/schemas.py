@@ -4,6 +4,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.input import InputModel
+
 __all__ = ["EndpointKind", "EndpointSpecRead", "EndpointSpecWrite", "HttpMethod", "plain_json"]
 
 type EndpointKind = Literal["collection", "static"]
@@ -24,10 +26,8 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-class EndpointSpecWrite(BaseModel):
+class EndpointSpecWrite(InputModel):
     """A spec as an administrator writes it (POST and PUT, and one item of `forge endpoints export`)."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     name: Annotated[str, Field(pattern=NAME_PATTERN, description="Unique; names the operations in OpenAPI.")]
     path: Annotated[str, Field(max_length=200, description="Under /api/v1/x/; `{name}`, `{name:int}`, `{name:uuid}`.")]

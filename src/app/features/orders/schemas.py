@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.input import InputModel
 from app.core.money import MoneyOut
 from app.features.orders.models import OrderStatus
 from app.shared.routing import MAX_ID
@@ -13,17 +14,13 @@ MAX_ITEMS_PER_ORDER = 50
 MAX_UNITS_PER_ITEM = 1000
 
 
-class OrderItemCreate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class OrderItemCreate(InputModel):
     product_id: Annotated[int, Field(ge=1, le=MAX_ID)]
     quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_ITEM)]
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(InputModel):
     """An order names products and quantities only: prices and the total are the server's to compute."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
     shipping_address: Annotated[str | None, Field(min_length=1, max_length=500)] = None  # encrypted at rest

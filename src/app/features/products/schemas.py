@@ -1,9 +1,11 @@
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.input import InputModel
 from app.core.money import Money, MoneyOut
 
 __all__ = ["ProductCreate", "ProductFilters", "ProductRead", "ProductUpdate"]
@@ -16,19 +18,21 @@ MAX_NAME_LENGTH = 200
 MAX_PRICE_FILTER = Decimal("99999999.99")
 
 
-def _title_case(name: str) -> str:
-    # Title-casing can lengthen a name ('ß' -> 'Ss'), so the length is checked on the result, not the input.
-    titled = name.title()
-    if len(titled) > MAX_NAME_LENGTH:
-        msg = f"the name is longer than {MAX_NAME_LENGTH} characters once title-cased"
+def _normalise_name(name: str) -> str:
+    """The name as typed, in Unicode NFC, with runs of white space (tabs, newlines, no-break spaces) made one
+    space. Nothing else changes: "McDonald's 2nd edition" and "iPhone 15 pro" are names, not titles."""
+    normalised = " ".join(unicodedata.normalize("NFC", name).split())
+    # NFC can change the length (composition, and expansions for a few characters): checked on the result.
+    if len(normalised) > MAX_NAME_LENGTH:
+        msg = f"the name is longer than {MAX_NAME_LENGTH} characters once normalised"
         raise ValueError(msg)
-    return titled
+    return normalised
 
 
 ProductName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
-    AfterValidator(_title_case),
+    AfterValidator(_normalise_name),
 ]
 Price = Annotated[Money, Field(gt=0, lt=MAX_PRICE)]
 Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
@@ -36,17 +40,13 @@ Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
 PriceFilter = Annotated[Money, Field(ge=0, le=MAX_PRICE_FILTER)]
 
 
-class ProductCreate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class ProductCreate(InputModel):
     name: ProductName
     price: Price
     quantity: Stock = 1
 
 
-class ProductUpdate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class ProductUpdate(InputModel):
     name: ProductName | None = None
     price: Price | None = None
     quantity: Stock | None = None
@@ -74,11 +74,12 @@ class ProductRead(BaseModel):
     updated_at: datetime
 
 
-class ProductFilters(BaseModel):
+class ProductFilters(InputModel):
     """Query filters for the product list: a name substring and an inclusive price range."""
 
-    # No extra="forbid": FastAPI validates the whole query string against this model, `page` and `size` included.
-    model_config = ConfigDict(frozen=True)
+    # Lax, as query strings are text; no extra="forbid": FastAPI validates the whole query string against this
+    # model, `page` and `size` included.
+    model_config = ConfigDict(strict=False, extra="ignore")
 
     q: Annotated[str | None, Field(max_length=100, description="Case-insensitive substring of the name.")] = None
     min_price: PriceFilter | None = None

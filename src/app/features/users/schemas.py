@@ -2,8 +2,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
 
+from app.core.input import InputModel
 from app.features.users.models import UserRole
 
 __all__ = [
@@ -36,13 +38,36 @@ def normalise_phone(value: str) -> str:
 
 PhoneNumber = Annotated[str, Field(max_length=32), AfterValidator(normalise_phone)]
 NormalisedEmail = Annotated[EmailStr, AfterValidator(str.lower)]
-Password = Annotated[SecretStr, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
-class UserCreate(BaseModel):
+def _password_length(value: object) -> object:
+    """The length rule, said in characters: SecretStr's own check says "Value should have at least 12 items"."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str) and len(text) < MIN_PASSWORD_LENGTH:
+        raise PydanticCustomError(
+            "string_too_short",
+            "String should have at least {min_length} characters",
+            {"min_length": MIN_PASSWORD_LENGTH},
+        )
+    if isinstance(text, str) and len(text) > MAX_PASSWORD_LENGTH:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters",
+            {"max_length": MAX_PASSWORD_LENGTH},
+        )
+    return value
+
+
+# The Field bounds document the rule in OpenAPI; the before-validator enforces it first, in characters.
+Password = Annotated[
+    SecretStr,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    BeforeValidator(_password_length),
+]
+
+
+class UserCreate(InputModel):
     """Registration: the role is not a field, so a client can never choose its own."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     email: NormalisedEmail
     password: Password
@@ -61,10 +86,8 @@ class UserRead(BaseModel):
     created_at: datetime
 
 
-class UserSelfUpdate(BaseModel):
+class UserSelfUpdate(InputModel):
     """What users change about themselves (PATCH /users/me): a field sent as null is cleared."""
-
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     full_name: Annotated[str | None, Field(max_length=200)] = None
     phone: PhoneNumber | None = None
@@ -77,9 +100,7 @@ class UserSelfUpdate(BaseModel):
         return self
 
 
-class UserAdminUpdate(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class UserAdminUpdate(InputModel):
     # strict=False for the enum alone: FastAPI validates the parsed JSON, where a role can only be a string.
     role: Annotated[UserRole | None, Field(strict=False)] = None
     is_active: bool | None = None
@@ -99,7 +120,5 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
-
+class RefreshRequest(InputModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
