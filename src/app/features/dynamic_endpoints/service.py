@@ -8,6 +8,7 @@ transaction and installed when it commits (never before, never after a rollback)
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from anyio import to_thread
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError
 from app.core.pagination import Page, PageParams
 from app.features.api_keys import service as api_keys_service
-from app.features.dynamic_endpoints import jsonschemas, repository
+from app.features.dynamic_endpoints import inclusion, jsonschemas, repository
 from app.features.dynamic_endpoints.models import EndpointSpec, SpecID
 from app.features.dynamic_endpoints.registry import Segment, SpecData, conflicts, parse_path, templates_of
 from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
@@ -96,6 +97,27 @@ def _validate(data: EndpointSpecWrite) -> tuple[Segment, ...]:
     return segments
 
 
+async def _check_answers(data: EndpointSpecWrite) -> None:
+    """Refuse a collection whose response_schema refuses documents its request_schema accepts (every write of one
+    would be a 500); inclusion.py says which pairs are proved, probed, or let through."""
+    if data.kind != "collection" or data.request_schema is None or data.response_schema is None:
+        return
+    # In a worker thread: probing may spend a validation's whole step budget (jsonschemas.MAX_STEPS).
+    found = await to_thread.run_sync(inclusion.check, data.request_schema, data.response_schema)
+    if found is None:
+        return
+    shown = jsonschemas.shown(found.answered)
+    errors = [FieldError("#/request_schema", f"accepts documents that response_schema refuses, e.g. {shown}", "compat")]
+    errors += [
+        FieldError(
+            "#/response_schema", f"refuses {shown} (request_schema accepts it) at {e.pointer}: {e.message}", "compat"
+        )
+        for e in found.errors
+    ]
+    msg = "The request_schema accepts documents the response_schema refuses: writing one would always fail."
+    raise InvalidInputError(msg, errors=errors)
+
+
 def _check_conflicts(
     data: EndpointSpecWrite, segments: tuple[Segment, ...], others: Sequence[EndpointSpec], max_specs: int
 ) -> None:
@@ -163,6 +185,7 @@ async def _upsert(
     session: AsyncSession, *, spec: EndpointSpec | None, data: EndpointSpecWrite, actor_id: int | None, max_specs: int
 ) -> EndpointSpec:
     segments = _validate(data)
+    await _check_answers(data)
     others = [s for s in await repository.list_specs(session) if spec is None or s.id != spec.id]
     _check_conflicts(data, segments, others, max_specs if spec is None else max_specs + 1)
     if spec is None:
