@@ -382,8 +382,12 @@ def endpoints_import(
     except (ForgeError, migrations.SchemaMismatchError) as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(code=1) from None
-    asyncio.run(announce(settings, report.version))
-    typer.echo(f"Imported {len(specs)} spec(s): {report.created} created, {report.updated} updated.")
+    if report.created or report.updated:  # nothing written: no new version for running instances to load
+        asyncio.run(announce(settings, report.version))
+    typer.echo(
+        f"Imported {len(specs)} spec(s): {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged."
+    )
 
 
 @feature_app.command("new")

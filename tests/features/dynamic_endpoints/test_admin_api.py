@@ -162,6 +162,30 @@ async def test_a_static_example_must_satisfy_its_response_schema(
     assert error_pointers(await client.post(ADMIN_ENDPOINTS, json=static(method=None), headers=admin)) == ["#/method"]
 
 
+async def test_a_collection_whose_response_schema_refuses_what_its_request_schema_accepts_is_422(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    """Issue 17, item 16: such a spec made every write of those documents a 500; it is refused, naming both."""
+    at_most_100 = {"type": "object", "properties": {"pages": {"type": "integer", "maximum": 100}}}
+
+    response = await client.post(ADMIN_ENDPOINTS, json=collection(response_schema=at_most_100), headers=admin)
+
+    assert error_pointers(response) == ["#/request_schema", "#/response_schema"]
+    body = response.json()
+    assert "request_schema" in body["detail"]
+    assert "response_schema" in body["detail"]
+    assert "fails maximum: 100" in body["errors"][1]["detail"]
+    # The very same schema is refused too: answers carry an `id` that its additionalProperties forbid...
+    response = await client.post(ADMIN_ENDPOINTS, json=collection(response_schema=BOOK_SCHEMA), headers=admin)
+    assert error_pointers(response) == ["#/request_schema", "#/response_schema"]
+    # ...and saved once it allows it; replacing the spec with a refusing pair is refused the same way.
+    with_id = BOOK_SCHEMA | {"properties": BOOK_SCHEMA["properties"] | {"id": {"type": "integer"}}}
+    created = await create(client, admin, collection(response_schema=with_id))
+    url = f"{ADMIN_ENDPOINTS}/{created['id']}"
+    response = await client.put(url, json=collection(response_schema=at_most_100), headers=admin)
+    assert error_pointers(response) == ["#/request_schema", "#/response_schema"]
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [

@@ -1,7 +1,9 @@
 """`forge endpoints export` / `import`: specs under version control, validated like the API, all or nothing."""
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,39 @@ def test_importing_again_updates_by_name(tmp_path: Path) -> None:
 
     assert "0 created, 1 updated" in result.output
     assert export()[0]["summary"] == "v2"
+
+
+def stored_versions(database: str) -> tuple[int, list[int]]:
+    """The registry's version and each spec's, read straight from the SQLite file."""
+    with contextlib.closing(sqlite3.connect(database.removeprefix("sqlite+aiosqlite:///"))) as connection:
+        registry = connection.execute("SELECT version FROM endpoint_registry").fetchone()[0]
+        specs = [row[0] for row in connection.execute("SELECT version FROM endpoint_spec ORDER BY name")]
+    return registry, specs
+
+
+def test_reimporting_an_unchanged_export_changes_nothing(tmp_path: Path, database: str) -> None:
+    """Issue 17, item 17: it bumped every spec's version and reported "2 updated"."""
+    runner.invoke(cli, ["endpoints", "import", str(write(tmp_path, [static(summary="Up?"), collection()]))])
+    before = stored_versions(database)
+
+    result = runner.invoke(cli, ["endpoints", "import", str(write(tmp_path, export()))])
+
+    assert result.exit_code == 0, result.output
+    assert "0 created, 0 updated, 2 unchanged" in result.output
+    assert stored_versions(database) == before == (1, [1, 1])
+
+
+def test_only_the_changed_spec_of_an_import_is_updated(tmp_path: Path, database: str) -> None:
+    runner.invoke(cli, ["endpoints", "import", str(write(tmp_path, [static(), collection()]))])
+    # `true` is not `1`: JSON is compared exactly, not with Python's equality.
+    changed = static(response_schema={"const": {"ok": 1}}, example={"ok": 1})
+    runner.invoke(cli, ["endpoints", "import", str(write(tmp_path, [changed]))])
+    again = static(response_schema={"const": {"ok": True}}, example={"ok": True})
+
+    result = runner.invoke(cli, ["endpoints", "import", str(write(tmp_path, [again, collection()]))])
+
+    assert "0 created, 1 updated, 1 unchanged" in result.output
+    assert stored_versions(database) == (3, [1, 3])
 
 
 @pytest.mark.usefixtures("database")

@@ -1,11 +1,12 @@
 """Dynamic endpoints as clients see them: collections, static answers, auth, errors, OpenAPI and metrics."""
 
+import logging
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -239,17 +240,27 @@ async def test_a_changed_schema_applies_at_once_and_cannot_orphan_stored_documen
     assert error_pointers(await client.post(BOOKS, json={"title": "Emma"})) == ["#"]
 
 
-async def test_responses_are_validated_against_the_response_schema(
-    client: httpx.AsyncClient, admin: helpers.Headers
+async def test_a_stored_document_that_fails_the_response_schema_is_a_500_naming_the_endpoint(
+    client: httpx.AsyncClient, admin: helpers.Headers, db_session: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Schemas that disagree (the request allows what the response forbids): the contract breach is a 500.
-    response_schema = {"type": "object", "properties": {"pages": {"type": "integer", "maximum": 100}}}
-    await create(client, admin, collection(response_schema=response_schema))
+    """Issue 17, item 16: a row changed outside the API (or a pair probing could not fault) is a 500 of its own
+    type whose detail names the endpoint, logged once, never a generic internal error."""
+    await create(client, admin, collection(response_schema={"type": "object", "required": ["title"]}))
+    document = (await client.post(BOOKS, json={"title": "Dune"})).json()
+    changed = update(EndpointDocument).where(EndpointDocument.id == document["id"]).values(data={"pages": 31337})
+    await db_session.execute(changed)
 
-    assert (await client.post(BOOKS, json={"title": "Short", "pages": 50})).status_code == 201
-    response = await client.post(BOOKS, json={"title": "Long", "pages": 500})
-    problem(response, 500, "internal-error")
-    assert (await client.get(BOOKS)).json()["total"] == 1  # the failed request wrote nothing
+    with caplog.at_level(logging.INFO):
+        response = await client.get(f"{BOOKS}/{document['id']}")
+
+    body = problem(response, 500, "stored-document-invalid")
+    assert "'books'" in body["detail"]
+    assert f"document {document['id']}" in body["detail"]
+    assert "31337" not in response.text  # pointers in the schema's terms, never the stored values
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(logged) == 1
+    assert "'books'" in str(logged[0].msg)
+    problem(await client.get(BOOKS), 500, "stored-document-invalid")  # a listing that meets it too
 
 
 async def test_documents_go_with_their_collection(

@@ -1,15 +1,16 @@
 """The JSON document store behind `collection` specs.
 
 Bodies are validated against the spec's `request_schema` on every write (422 with a pointer per violation); what
-is answered (`{...document, "id": n}`) is validated against `response_schema` before it leaves. A stored document
-can never fail that check on read: changing a collection's schemas is refused while stored documents would
-violate them (service.replace_spec), so a failure here is a defect in the spec pair (request and response schemas
-that disagree), answered as a 500 and logged, like any response that breaks its contract.
+is answered (`{...document, "id": n}`) is validated against `response_schema` before it leaves. A spec whose
+response_schema refuses documents its request_schema accepts is refused at save where that can be decided
+(inclusion.py), and changing a collection's schemas is refused while stored documents would violate them
+(service.replace_spec). A document that still fails on read (a pair probing could not fault, or a row edited
+outside the API) is a `StoredDocumentInvalidError`: a 500 of its own type naming the endpoint, logged once by the
+problem handler, and the write that produced it is rolled back.
 """
 
 from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
@@ -20,9 +21,15 @@ from app.features.dynamic_endpoints.models import EndpointDocument
 from app.features.dynamic_endpoints.registry import CompiledSpec
 from app.shared.routing import MAX_ID
 
-__all__ = ["create", "delete", "get", "list_page", "replace", "validate_body"]
+__all__ = ["StoredDocumentInvalidError", "create", "delete", "get", "list_page", "replace", "validate_body"]
 
-_log = structlog.get_logger("app.dynamic_endpoints")
+
+class StoredDocumentInvalidError(ForgeError):
+    """A document the endpoint would answer fails its response_schema: the server's fault (500), not the caller's,
+    and not transient (a 503 would invite retries that fail the same way); its own type tells it from a crash."""
+
+    slug = "stored-document-invalid"
+    title = "Stored Document Does Not Fit Its Endpoint"
 
 
 async def validate_body(spec: CompiledSpec, body: Any) -> None:
@@ -46,14 +53,13 @@ async def _answer(spec: CompiledSpec, document: EndpointDocument) -> dict[str, A
     item: dict[str, Any] = {**document.data, "id": document.id}
     validator = spec.response_validator
     if validator is not None and (errors := await jsonschemas.instance_errors_bounded(validator, item)):
-        _log.error(
-            "response_schema_violation",
-            endpoint=spec.name,
-            document_id=document.id,
-            pointers=[e.pointer for e in errors],
+        # Pointers and the schema's terms only, never the document's values; the problem handler logs this detail.
+        where = ", ".join(f"{e.pointer} {e.message}" for e in errors[:5])
+        msg = (
+            f"Endpoint {spec.name!r} ({spec.data.path}): document {document.id} does not satisfy the endpoint's "
+            f"response_schema ({len(errors)} violation(s): {where})."
         )
-        msg = f"The stored document does not satisfy the endpoint's response_schema ({len(errors)} violation(s))."
-        raise ForgeError(msg)
+        raise StoredDocumentInvalidError(msg, endpoint=spec.name, document_id=document.id)
     return item
 
 

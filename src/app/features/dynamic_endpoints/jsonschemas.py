@@ -39,6 +39,8 @@ __all__ = [
     "instance_errors",
     "instance_errors_bounded",
     "is_valid",
+    "local_target",
+    "shown",
 ]
 
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -152,6 +154,20 @@ def _target(schema: Any, fragment: str, anchors: dict[str, _Path]) -> _Path | No
             return None
         path.append(step)
     return tuple(path)
+
+
+def local_target(schema: Any, ref: str) -> Any | None:
+    """The subschema a local reference (`#...`) of `schema` names; None when it names none."""
+    if not ref.startswith("#"):
+        return None
+    nodes = {tuple(path): node for path, node in _walk(schema, []) if isinstance(node, dict)}
+    path = _target(schema, ref[1:], _anchors(nodes))
+    if path is None:
+        return None
+    target = schema
+    for step in path:
+        target = target[step]
+    return target
 
 
 def _anchors(nodes: dict[_Path, dict[str, Any]]) -> dict[str, _Path]:
@@ -285,7 +301,8 @@ def compile_validator(schema: dict[str, Any]) -> Validator:
     return _LinearValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """`value` as compact JSON, cut at 80 characters."""
     text = orjson.dumps(value).decode()
     return text if len(text) <= 80 else text[:77] + "..."  # noqa: PLR2004
 
@@ -296,14 +313,14 @@ def _describe(error: ValidationError) -> str:
     if keyword == "required":
         return str(error.message)  # "'name' is a required property": the name comes from the schema
     if keyword == "type":
-        return f"must be of type {_shown(error.validator_value)}"
+        return f"must be of type {shown(error.validator_value)}"
     if keyword in ("additionalProperties", "unevaluatedProperties"):
         return "has properties the schema does not allow"
     if keyword in ("enum", "const"):
         return "is not one of the values the schema allows"
     if keyword == "format":
         return f"is not a valid {error.validator_value}"
-    return f"fails {keyword}: {_shown(error.validator_value)}"
+    return f"fails {keyword}: {shown(error.validator_value)}"
 
 
 _TOO_DEEP = "nests too deeply for the schema to be checked"

@@ -8,6 +8,8 @@ transaction and installed when it commits (never before, never after a rollback)
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import orjson
+from anyio import to_thread
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError
 from app.core.pagination import Page, PageParams
 from app.features.api_keys import service as api_keys_service
-from app.features.dynamic_endpoints import jsonschemas, repository
+from app.features.dynamic_endpoints import inclusion, jsonschemas, repository
 from app.features.dynamic_endpoints.models import EndpointSpec, SpecID
 from app.features.dynamic_endpoints.registry import Segment, SpecData, conflicts, parse_path, templates_of
 from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
@@ -96,6 +98,27 @@ def _validate(data: EndpointSpecWrite) -> tuple[Segment, ...]:
     return segments
 
 
+async def _check_answers(data: EndpointSpecWrite) -> None:
+    """Refuse a collection whose response_schema refuses documents its request_schema accepts (every write of one
+    would be a 500); inclusion.py says which pairs are proved, probed, or let through."""
+    if data.kind != "collection" or data.request_schema is None or data.response_schema is None:
+        return
+    # In a worker thread: probing may spend a validation's whole step budget (jsonschemas.MAX_STEPS).
+    found = await to_thread.run_sync(inclusion.check, data.request_schema, data.response_schema)
+    if found is None:
+        return
+    shown = jsonschemas.shown(found.answered)
+    errors = [FieldError("#/request_schema", f"accepts documents that response_schema refuses, e.g. {shown}", "compat")]
+    errors += [
+        FieldError(
+            "#/response_schema", f"refuses {shown} (request_schema accepts it) at {e.pointer}: {e.message}", "compat"
+        )
+        for e in found.errors
+    ]
+    msg = "The request_schema accepts documents the response_schema refuses: writing one would always fail."
+    raise InvalidInputError(msg, errors=errors)
+
+
 def _check_conflicts(
     data: EndpointSpecWrite, segments: tuple[Segment, ...], others: Sequence[EndpointSpec], max_specs: int
 ) -> None:
@@ -163,6 +186,7 @@ async def _upsert(
     session: AsyncSession, *, spec: EndpointSpec | None, data: EndpointSpecWrite, actor_id: int | None, max_specs: int
 ) -> EndpointSpec:
     segments = _validate(data)
+    await _check_answers(data)
     others = [s for s in await repository.list_specs(session) if spec is None or s.id != spec.id]
     _check_conflicts(data, segments, others, max_specs if spec is None else max_specs + 1)
     if spec is None:
@@ -236,17 +260,40 @@ async def export_specs(session: AsyncSession) -> list[EndpointSpecWrite]:
 class ImportReport(NamedTuple):
     created: int
     updated: int
-    version: int
+    unchanged: int
+    version: int  # the registry's version after the import: the same as before (nothing to announce) if no change
+
+
+def _same_spec(spec: EndpointSpec, data: EndpointSpecWrite) -> bool:
+    """Whether `data` is what `spec` stores, field for field as exported: JSON compared as text, so that `1` is not
+    `true` or `1.0`, and a reordered example (served as written) is a change."""
+    stored = EndpointSpecWrite.model_validate({field: getattr(spec, field) for field in EndpointSpecWrite.model_fields})
+    return orjson.dumps(stored.model_dump()) == orjson.dumps(data.model_dump())
+
+
+async def _changes(session: AsyncSession, specs: Sequence[EndpointSpecWrite]) -> list[bool]:
+    return [
+        existing is None or not _same_spec(existing, data)
+        for data in specs
+        for existing in [await repository.get_by_name(session, data.name)]
+    ]
 
 
 async def import_specs(
     session: AsyncSession, *, specs: Sequence[EndpointSpecWrite], runtime: EndpointRuntime | None, max_specs: int
 ) -> ImportReport:
-    """Upsert `specs` by name, validated as the API does, in the caller's one transaction (all or nothing)."""
+    """Upsert `specs` by name, validated as the API does, in the caller's one transaction (all or nothing). A spec
+    equal to the stored one is left alone (no version bump); when none differs, nothing is written at all."""
+    if not any(await _changes(session, specs)):
+        return ImportReport(0, 0, len(specs), await repository.current_version(session))
     version = await repository.bump_version(session)
-    created = updated = 0
-    for index, data in enumerate(specs):
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    # Compared again under the registry's lock: another writer may have changed a spec since the first look.
+    for index, (data, changed) in enumerate(zip(specs, await _changes(session, specs), strict=True)):
         existing = await repository.get_by_name(session, data.name)
+        if not changed:
+            counts["unchanged"] += 1
+            continue
         try:
             await _upsert(session, spec=existing, data=data, actor_id=None, max_specs=max_specs)
         except InvalidInputError as exc:
@@ -254,7 +301,7 @@ async def import_specs(
             raise InvalidInputError(f"Spec {index} ({data.name}): {exc.detail}", errors=errors) from None
         except ConflictError as exc:
             raise ConflictError(f"Spec {index} ({data.name}): {exc.detail}") from None
-        created, updated = (created + 1, updated) if existing is None else (created, updated + 1)
+        counts["created" if existing is None else "updated"] += 1
     if runtime is not None:
         await _stage(session, runtime, version)
-    return ImportReport(created, updated, version)
+    return ImportReport(counts["created"], counts["updated"], counts["unchanged"], version)
