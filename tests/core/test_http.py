@@ -3,7 +3,7 @@
 import httpx
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 async def test_the_lifespan_opens_one_configured_client_and_closes_it(engine: object, database_url: str) -> None:
