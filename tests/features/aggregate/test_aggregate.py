@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from tests import helpers
 from tests.support.otlp import OtlpReceiver
 from tests.support.polling import eventually
-from tests.support.upstreams import BOMB_BYTES, HUGE_BYTES, SECRET, Upstreams, gzip_bomb
+from tests.support.upstreams import BOMB_BYTES, HUGE_BYTES, SECRET, Upstreams, gzip_bomb, hold, release
 
 URL = "/api/v1/aggregate"
 # Upper bound for what happens promptly (a disconnect seen by the server); never reached when things work.
@@ -146,7 +146,7 @@ async def test_a_compressed_source_is_refused_however_small_it_declares_itself(
     assert headers["accept-encoding"] == "identity"  # we asked for identity; the upstream compressed anyway
 
 
-@pytest.mark.settings(aggregate_timeout=60)
+@pytest.mark.settings(aggregate_timeout=60, http_max_connections=3)  # one connection per source, and no more
 @pytest.mark.upstreams(stock="slow/stock", prices="slow/prices", inventory="fail/inventory")
 async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_behind(
     app: FastAPI, client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
@@ -161,9 +161,9 @@ async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_be
     # ...no task of the request outlives it...
     leftover = [task for task in asyncio.all_tasks() - tasks_before if not task.done()]
     assert leftover == []
-    # ...and the shared pool holds no connection still in use (idle keep-alive ones may stay for reuse).
-    pool = app.state.http_client._transport._pool
-    assert all(connection.is_idle() or connection.is_closed() for connection in pool.connections)
+    # ...and the shared pool holds no connection still in use (idle keep-alive ones may stay for reuse): all three
+    # of its connections can be had at once again.
+    await release(upstreams, await hold(app.state.http_client, upstreams, 3, seconds=PROMPTLY_SECONDS))
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
