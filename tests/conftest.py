@@ -9,8 +9,7 @@ a Session into an External Transaction"). Tests that need real commits from conc
 """
 
 import os
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,71 +25,13 @@ from app.core.database import committing, create_engine, get_db_session, get_rea
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.support import counters, databases, processes
+from tests.support import counters, databases
+from tests.support.otlp import OtlpReceiver, otlp_receiver
+from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
 # A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
 # see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
 Settings.model_config["env_file"] = None
-BASE_URL = "http://testserver"
-
-# Test runs share the PostgreSQL server and Redis: under pytest-xdist each worker empties and recreates databases of
-# its own (FORGE_TEST_DATABASE_URL's name plus the worker's id), and every test process keeps to its own Redis keys
-# and pub/sub channel, which no database number separates (another worker's or run's message would be received).
-XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-TEST_RUN_ID = uuid.uuid4().hex[:12]
-TEST_REDIS_PREFIX = f"forge-test:{TEST_RUN_ID}:"
-TEST_ENDPOINTS_CHANNEL = f"{TEST_REDIS_PREFIX}endpoints"
-
-
-def make_settings(database_url: str, **overrides: Any) -> Settings:
-    """Test settings: explicit values only (no .env), and cheap Argon2 parameters so that the suite stays fast."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "database_url": database_url,
-        "password_hash_memory_kib": 1024,
-        "password_hash_iterations": 1,
-        "log_level": "WARNING",
-        "encryption_keys": TEST_ENCRYPTION_KEY,
-        "blind_index_key": TEST_BLIND_INDEX_KEY,
-        # Generous limits, so that tests of other features can register and log in freely; the rate-limit tests
-        # set their own.
-        "rate_limit_default": "100000/minute",
-        "rate_limit_login": "100000/minute",
-        "rate_limit_login_account": "100000/minute",
-        "rate_limit_register": "100000/minute",
-        "rate_limit_auth_failures": "100000/minute",
-        # Each test's writes stay in its rolled-back transaction, invisible to other connections: an instance
-        # checking the stored registry version would undo the test's own endpoint specs. The cross-instance
-        # tests turn it on.
-        "dynamic_endpoints_sync_seconds": 0,
-        "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
-        "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
-
-
-# Fixed test keys (urlsafe base64 of 32 bytes), so that tests never generate key files.
-TEST_ENCRYPTION_KEY = "9aEJGeHjd-o4ogX49IH5QorLEM-vd5-E_S7e556RU0c="
-TEST_OTHER_ENCRYPTION_KEY = "GVxmgdhnbQoy8lU2JIdGcXcCwdVQGlZmld9beLaB3UE="
-TEST_BLIND_INDEX_KEY = "HXRkzhTTCVk55nJfO3nNxMZQCGkY_j1kwaEndvN1bw0="
-
-# Settings that production accepts: real, distinct secrets.
-PRODUCTION_SECRETS: dict[str, Any] = {
-    "environment": "production",
-    "encryption_keys": TEST_ENCRYPTION_KEY,
-    "blind_index_key": TEST_BLIND_INDEX_KEY,
-    "secret_key": "qEdHwnHqRdJgMUn3NPAano4vfhxPZgsMFwmmopGqAgvk28_FjBf0bygjCKep4Lh4",
-    "api_key_pepper": "mj_fhhnQkW0XzQT5UHxXak805Xz5iBflWeAIXfTQJIK49scqrQpq7giZyXgTUc2j",
-}
-
-
-def service_url_or_skip(variable: str, service: str) -> str:
-    """The URL in `variable`; without it the test skips, or fails under FORGE_REQUIRE_SERVICES=1 (CI)."""
-    url = os.environ.get(variable)
-    if url:
-        return databases.for_worker(url, XDIST_WORKER) if variable == "FORGE_TEST_DATABASE_URL" else url
-    return processes.unavailable(f"{variable} is not set: {service} tests need a server (see README)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -218,3 +159,13 @@ async def admin(app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSessio
 async def user(client: httpx.AsyncClient) -> helpers.Headers:
     """Authorization headers of a fresh, ordinary user."""
     return await helpers.user_headers(client)
+
+
+@pytest.fixture
+def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP receiver that apps made from now on export to (OTEL_EXPORTER_OTLP_ENDPOINT points at it). An app
+    exports there only when its settings say `otel_exporter="otlp"`, and only if made after this fixture: a test
+    module's `app` override that takes `otlp` guarantees the order."""
+    with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        yield receiver

@@ -22,8 +22,8 @@ from app.core.database import Database
 from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
 from app.models import metadata
-from tests.conftest import PRODUCTION_SECRETS, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 from tests.support import processes, services
+from tests.support.settings import PRODUCTION_SECRETS, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 
 runner = CliRunner()
 PASSWORD = "a long enough admin password"

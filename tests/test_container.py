@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from app.config import Settings
-from tests.conftest import PRODUCTION_SECRETS
 from tests.support import processes
 from tests.support.container import DockerIgnore, Stage, in_root, parse_dockerfile, replay_build_stage
+from tests.support.settings import PRODUCTION_SECRETS
 
 pytestmark = processes.HEAVY
 

@@ -41,8 +41,8 @@ from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 from app.main import create_app
 from tests import helpers
-from tests.conftest import make_settings
 from tests.support import databases
+from tests.support.settings import make_settings
 
 # CI's bounded, reproducible run; docs/operations.md#fuzzing shows a longer hunt, and one on PostgreSQL.
 MAX_EXAMPLES = int(os.environ.get("FORGE_TEST_FUZZ_EXAMPLES", "15"))

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from app.core.database import create_engine
 from app.features.users.models import User
 from tests import helpers
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 from tests.support import databases, processes, services
 from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+from tests.support.polling import eventually
+from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 
 pytestmark = processes.HEAVY
 
@@ -73,14 +74,12 @@ async def _slow_body(first_half: bytes, rest: bytes, release: asyncio.Event) -> 
 
 
 async def _until_in_flight(http: httpx.AsyncClient, count: int, *, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
+    async def reached() -> bool:
         metrics = (await http.get("/metrics")).text
         [gauge] = [line for line in metrics.splitlines() if line.startswith("http_requests_in_flight ")]
-        if float(gauge.split()[1]) >= count:
-            return
-        assert time.monotonic() < deadline, gauge
-        await asyncio.sleep(0.05)
+        return float(gauge.split()[1]) >= count
+
+    await eventually(reached, seconds=seconds, interval=0.05, message=f"{count} requests in flight")
 
 
 def _never_accepted(error: Exception) -> bool:

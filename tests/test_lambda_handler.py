@@ -26,10 +26,10 @@ from app.core import migrations
 from app.core.migrations import SchemaMismatchError
 from app.lambda_handler import LambdaHandler
 from app.main import create_app
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 from tests.helpers import PASSWORD, PROBLEM_JSON, unique_email
 from tests.support.aws_lambda import ApiFormat, FakeContext, body_bytes, event, header
 from tests.support.otlp import otlp_receiver
+from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 
 APIS: list[ApiFormat] = ["rest-v1", "http-v2"]
 type MakeHandler = Callable[[], LambdaHandler]

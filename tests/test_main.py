@@ -8,8 +8,8 @@ from fastapi.routing import APIRoute
 from app.core import migrations
 from app.core.migrations import SchemaMismatchError
 from app.main import create_app
-from tests.conftest import PRODUCTION_SECRETS, make_settings
 from tests.support import databases
+from tests.support.settings import PRODUCTION_SECRETS, make_settings
 
 
 async def test_the_service_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:

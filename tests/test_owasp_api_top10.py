@@ -19,7 +19,7 @@ from pwdlib import PasswordHash
 
 from app.main import create_app
 from tests import helpers
-from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
+from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 type Access = Literal["public", "user", "admin"]
 

@@ -13,7 +13,7 @@ from app.config import (
     LogFormat,
     Settings,
 )
-from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY
+from tests.support.settings import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY
 
 PRODUCTION: dict[str, Any] = PRODUCTION_SECRETS
 STRONG_SECRET: str = PRODUCTION["secret_key"]

@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import DBSession, create_engine, is_disconnect_error
-from tests.conftest import make_settings
-from tests.core.test_problems import assert_problem
+from tests.support.problems import assert_problem
+from tests.support.settings import make_settings
 
 
 class _ServerError(Exception):

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.encryption import DecryptionError, EncryptionKeys, load_keys
-from tests.conftest import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY, make_settings
 from tests.support import processes
+from tests.support.settings import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY, make_settings
 
 BLIND = b"b" * 32
 OLD, NEW = TEST_ENCRYPTION_KEY.encode(), TEST_OTHER_ENCRYPTION_KEY.encode()

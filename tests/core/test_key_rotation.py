@@ -7,8 +7,8 @@ from app.core.encryption import EncryptionKeys, configure_encryption, current_ke
 from app.core.key_rotation import encrypted_columns, rotate_all
 from app.features.users.models import User
 from app.models import metadata
-from tests.conftest import TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY
 from tests.support import databases
+from tests.support.settings import TEST_ENCRYPTION_KEY, TEST_OTHER_ENCRYPTION_KEY
 
 BLIND = b"b" * 32
 OLD = EncryptionKeys([TEST_ENCRYPTION_KEY.encode()], blind_key=BLIND)

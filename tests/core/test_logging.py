@@ -8,7 +8,7 @@ import pytest
 import structlog
 
 from app.core.logging import configure_logging
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SECRET = "Correct-Horse-Battery-42"
 

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.core.database import DBSession
 from app.main import create_app
 from tests import helpers
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.upstreams import Upstreams, upstream_servers
 
 FAILING = "/test-only/failing-statement"

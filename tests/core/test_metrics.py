@@ -13,8 +13,8 @@ from app.config import Settings
 from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
 from app.main import create_app
 from tests import helpers
-from tests.conftest import BASE_URL
 from tests.support.otlp import attributes, otlp_receiver
+from tests.support.settings import BASE_URL
 
 # The documented label values (docs/observability.md), written out rather than imported: this is the contract.
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}

@@ -11,19 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.database import DBSession
 from app.core.exceptions import ConflictError
-
-PROBLEM = "application/problem+json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, object] = response.json()
-    assert body.keys() >= PROBLEM_KEYS
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+from tests.support.problems import assert_problem
 
 
 async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:

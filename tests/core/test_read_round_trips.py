@@ -15,8 +15,8 @@ from app.features.users import service as users_service
 from app.features.users.models import User
 from app.features.users.schemas import UserCreate
 from tests import helpers
-from tests.conftest import make_settings
 from tests.support import databases
+from tests.support.settings import make_settings
 
 
 async def test_a_read_is_one_statement_without_begin_or_commit(

@@ -17,8 +17,8 @@ from app.core.logging import configure_logging
 from app.core.ratelimit import Limit, PolicySet, RedisBackend
 from app.core.redis import create_redis
 from app.features.health.service import check_readiness
-from tests.conftest import make_settings
 from tests.support import processes, services
+from tests.support.settings import make_settings
 
 POLICY = PolicySet("default", (Limit(100, 60),))
 

@@ -11,8 +11,8 @@ import pytest
 
 from app.config import Settings
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
-from tests.conftest import make_settings
 from tests.helpers import token_claims
+from tests.support.settings import make_settings
 
 PASSWORD = "correct horse battery staple"
 # No database is touched here: these tests run once, not per backend.

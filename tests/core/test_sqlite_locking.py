@@ -12,8 +12,8 @@ from app.core.database import create_engine
 from app.core.security import PasswordHasher
 from app.main import create_app
 from tests import helpers
-from tests.conftest import BASE_URL, make_settings
 from tests.support import databases
+from tests.support.settings import BASE_URL, make_settings
 
 
 @pytest.fixture

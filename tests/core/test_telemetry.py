@@ -1,10 +1,10 @@
 """Business spans, client spans, errors and metrics, exported to real in-process OTLP receivers (HTTP and gRPC).
 
-The app here is the suite's app with `FORGE_OTEL_EXPORTER=otlp` pointed at a receiver started by the test. Requests
+The app here is the suite's app with `FORGE_OTEL_EXPORTER=otlp` pointed at the `otlp` fixture's receiver. Requests
 go through `committing_client`, i.e. the app's own (instrumented) engine, so that SQL statements are spans too.
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,9 +17,9 @@ from app.config import Settings
 from app.core import tracing
 from app.main import create_app
 from tests import helpers
-from tests.conftest import BASE_URL, make_settings, service_url_or_skip
 from tests.support import counters
-from tests.support.otlp import OtlpReceiver, attributes, otlp_grpc_receiver, otlp_receiver
+from tests.support.otlp import OtlpReceiver, attributes, otlp_grpc_receiver
+from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
 pytestmark = pytest.mark.settings(otel_exporter="otlp")
 
@@ -32,14 +32,7 @@ SPAN_KIND_SERVER = 2
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as received:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.endpoint)
-        yield received
-
-
-@pytest.fixture
-async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, engine: object, otlp: OtlpReceiver) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -54,16 +47,16 @@ def one(spans: list[Any]) -> Any:
     return spans[0]
 
 
-def server_span(receiver: OtlpReceiver, name: str, *, trace_id: str = TRACE_ID) -> Any:
-    return one([s for s in receiver.by_name(name) if s.trace_id.hex() == trace_id])
+def server_span(otlp: OtlpReceiver, name: str, *, trace_id: str = TRACE_ID) -> Any:
+    return one([s for s in otlp.by_name(name) if s.trace_id.hex() == trace_id])
 
 
-def sql_statements(receiver: OtlpReceiver, parent: Any) -> list[str]:
-    return [str(attributes(s).get("db.statement", "")) for s in receiver.children_of(parent)]
+def sql_statements(otlp: OtlpReceiver, parent: Any) -> list[str]:
+    return [str(attributes(s).get("db.statement", "")) for s in otlp.children_of(parent)]
 
 
 async def test_a_write_makes_its_business_span_with_its_sql_inside(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver, counters_path: str
+    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
@@ -74,10 +67,10 @@ async def test_a_write_makes_its_business_span_with_its_sql_inside(
     assert made.status_code == 201, made.text
     flush(app)
 
-    post = server_span(receiver, INCREMENTS)
-    business = one([s for s in receiver.children_of(post) if s.name == counters.SPAN])
+    post = server_span(otlp, INCREMENTS)
+    business = one([s for s in otlp.children_of(post) if s.name == counters.SPAN])
     assert attributes(business) == {"counter.id": created["id"], "counter.by": 2, "counter.value": 2}
-    assert any(statement.startswith("UPDATE test_counter") for statement in sql_statements(receiver, business))
+    assert any(statement.startswith("UPDATE test_counter") for statement in sql_statements(otlp, business))
     [decision] = [attributes(e) for e in post.events if e.name == "rate_limit"]
     assert decision["rate_limit.policy"] == "default"
     assert decision["rate_limit.allowed"] is True
@@ -85,7 +78,7 @@ async def test_a_write_makes_its_business_span_with_its_sql_inside(
 
 
 async def test_a_refused_write_is_an_error_event_but_not_a_failed_span(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver, counters_path: str
+    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
@@ -96,17 +89,17 @@ async def test_a_refused_write_is_an_error_event_but_not_a_failed_span(
     assert refused.status_code == 409
     flush(app)
 
-    post = server_span(receiver, INCREMENTS)
+    post = server_span(otlp, INCREMENTS)
     [error] = [attributes(e) for e in post.events if e.name == "exception"]
     assert error["exception.type"] == "conflict"
     assert error["exception.message"] == refused.json()["detail"]
     assert attributes(post)["error.type"] == "conflict"
     assert post.status.code == STATUS_UNSET  # the client's error, not the service's
-    assert counters.SPAN in {s.name for s in receiver.children_of(post)}
+    assert counters.SPAN in {s.name for s in otlp.children_of(post)}
 
 
 async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
-    app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver
+    app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     async def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
@@ -116,7 +109,7 @@ async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
     assert response.status_code == 500
     flush(app)
 
-    span = server_span(receiver, "GET /boom")
+    span = server_span(otlp, "GET /boom")
     assert span.status.code == STATUS_ERROR
     [error] = [attributes(e) for e in span.events if e.name == "exception"]
     assert error["exception.type"] == "internal-error"
@@ -124,7 +117,7 @@ async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
 
 
 async def test_plain_http_errors_are_error_events_too(
-    app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver
+    app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     async def unavailable() -> None:
         raise HTTPException(503, "Down for maintenance.")
@@ -143,7 +136,7 @@ async def test_plain_http_errors_are_error_events_too(
 
     for trace_id, (_, _, status, kind) in requests.items():
         assert answers[trace_id].status_code == status
-        span = one([s for s in receiver.spans if s.trace_id.hex() == trace_id and s.kind == SPAN_KIND_SERVER])
+        span = one([s for s in otlp.spans if s.trace_id.hex() == trace_id and s.kind == SPAN_KIND_SERVER])
         [error] = [attributes(e) for e in span.events if e.name == "exception"]
         assert error["exception.type"] == kind
         assert error["exception.message"] == answers[trace_id].json()["detail"]
@@ -155,7 +148,7 @@ async def test_plain_http_errors_are_error_events_too(
 
 @pytest.mark.settings(rate_limit_backend="redis")
 async def test_redis_commands_are_child_spans(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, engine: object, receiver: OtlpReceiver
+    monkeypatch: pytest.MonkeyPatch, database_url: str, engine: object, otlp: OtlpReceiver
 ) -> None:
     redis_url = service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
     app = create_app(make_settings(database_url, otel_exporter="otlp", redis_url=redis_url))
@@ -165,27 +158,27 @@ async def test_redis_commands_are_child_spans(
     ):
         assert (await client.get(PUBLIC, headers={"traceparent": TRACEPARENT})).status_code == 200
         flush(app)
-    span = server_span(receiver, f"GET {PUBLIC}")
-    commands = [attributes(s) for s in receiver.children_of(span) if attributes(s).get("db.system") == "redis"]
-    assert commands, [s.name for s in receiver.children_of(span)]
+    span = server_span(otlp, f"GET {PUBLIC}")
+    commands = [attributes(s) for s in otlp.children_of(span) if attributes(s).get("db.system") == "redis"]
+    assert commands, [s.name for s in otlp.children_of(span)]
     assert all(str(c["db.statement"]).startswith(("EVALSHA", "EVAL", "SCRIPT")) for c in commands)
 
 
 @pytest.mark.settings(rate_limit_default="1/minute")
-async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
+async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver) -> None:
     assert (await client.delete("/api/v1/api-keys/9999")).status_code == 401
     assert (await client.delete("/api/v1/api-keys/9999")).status_code == 429
     assert app.state.telemetry.meter_provider.force_flush()
 
-    names = {metric.name for metric in receiver.metrics}
-    [durations] = receiver.metric("http.server.request.duration")
+    names = {metric.name for metric in otlp.metrics}
+    [durations] = otlp.metric("http.server.request.duration")
     points = {
         (attributes(p).get("http.route"), attributes(p)["http.response.status_code"]): p.count
         for p in durations.histogram.data_points
     }
     # Labelled by route template, never by raw path; the refused request never reached a route.
     assert points == {("/api/v1/api-keys/{key_id}", 401): 1, (None, 429): 1}
-    [rejections] = receiver.metric("rate_limit.rejections")
+    [rejections] = otlp.metric("rate_limit.rejections")
     by_policy = {attributes(p)["policy"]: p.as_int for p in rejections.sum.data_points}
     assert by_policy["default"] == 1
     assert set(by_policy.values()) == {0, 1}
@@ -220,12 +213,12 @@ def test_the_otlp_protocol_is_validated_at_start_up(monkeypatch: pytest.MonkeyPa
         Settings()
 
 
-async def test_probes_make_no_spans(app: FastAPI, client: httpx.AsyncClient, receiver: OtlpReceiver) -> None:
+async def test_probes_make_no_spans(app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver) -> None:
     for probe in ("/healthz", "/readyz", "/metrics"):
         assert (await client.get(probe)).status_code == 200
     assert (await client.get(PUBLIC)).status_code == 200
     flush(app)
-    [request_span] = [span for span in receiver.spans if not span.parent_span_id]  # no stray root spans
+    [request_span] = [span for span in otlp.spans if not span.parent_span_id]  # no stray root spans
     assert request_span.name == f"GET {PUBLIC}"
 
 

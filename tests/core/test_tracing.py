@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.conftest import BASE_URL, make_settings
 from tests.support.otlp import otlp_receiver
+from tests.support.settings import BASE_URL, make_settings
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

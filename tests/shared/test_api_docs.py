@@ -10,8 +10,8 @@ import pytest
 
 from app.main import create_app
 from app.shared.api_docs import STATIC_DIR
-from tests.conftest import BASE_URL, make_settings
 from tests.support import browser, processes
+from tests.support.settings import BASE_URL, make_settings
 
 PAGES = ["/docs", "/redoc", "/docs/oauth2-redirect"]
 ASSETS = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "redoc.standalone.js"]

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.shared.middleware import SecurityHeaders
-from tests.conftest import BASE_URL, PRODUCTION_SECRETS, make_settings
+from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 
 async def test_a_request_id_is_generated_and_returned(client: httpx.AsyncClient) -> None:

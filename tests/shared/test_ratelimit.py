@@ -12,7 +12,7 @@ from app.core.security import PasswordHasher
 from app.main import create_app
 from app.shared.middleware import RequestContextMiddleware
 from tests import helpers
-from tests.conftest import BASE_URL, make_settings
+from tests.support.settings import BASE_URL, make_settings
 
 LIMITS = {
     "rate_limit_default": "5/minute",

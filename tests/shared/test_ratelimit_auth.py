@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.config import Settings
 from app.core.api_keys import generate_api_key
 from tests import helpers
-from tests.conftest import make_settings
-from tests.core.ratelimit.conftest import redis_url_or_skip
+from tests.support.settings import make_settings, redis_url_or_skip
 
 PUBLIC = "/api/v1/config"
 ME = "/api/v1/users/me"

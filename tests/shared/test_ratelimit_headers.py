@@ -6,7 +6,7 @@ import pytest
 
 from app.core.ratelimit import Decision, Limit, MemoryBackend, PolicySet
 from app.shared.ratelimit import response_headers
-from tests.core.ratelimit.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

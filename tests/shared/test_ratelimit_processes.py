@@ -10,9 +10,8 @@ import pytest
 
 from app.core.database import create_engine
 from app.main import create_app
-from tests.conftest import BASE_URL, make_settings
-from tests.core.ratelimit.conftest import redis_url_or_skip
 from tests.support import databases, processes
+from tests.support.settings import BASE_URL, make_settings, redis_url_or_skip
 
 pytestmark = processes.HEAVY
 

@@ -17,7 +17,7 @@ from app.core.problems import (
 from app.main import create_app
 from app.shared.routing import ForgeRoute, ResourceID, answers, include_flat
 from tests import helpers
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
 

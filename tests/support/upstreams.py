@@ -11,12 +11,15 @@ The first path segment chooses the behaviour; the rest only tells requests apart
     /huge/...           200, no Content-Length, streams up to HUGE_BYTES; records what it sent and the disconnect
     /huge-declared/...  200 declaring a 10 GB Content-Length, then waits for the client to go away
     /redirect/...       302 to /ok/ (redirects are not followed)
+    /held/...           200 JSON once the test calls `release()`; `in_flight` counts the requests held meanwhile
     /gzip-bomb/...      200 `Content-Encoding: gzip` although identity was asked for: 64 KiB that inflate to
                         BOMB_BYTES of JSON
 
-`refused_url` points at a port where nothing listens.
+`refused_url` points at a port where nothing listens. `connections` counts the TCP connections accepted: what a
+client's pool opened, seen from outside it (a reused keep-alive connection is not counted again).
 """
 
+import asyncio
 import functools
 import json
 import select
@@ -30,9 +33,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
+from tests.support.polling import eventually
 from tests.support.processes import free_port
 
-__all__ = ["BOMB_BYTES", "HUGE_BYTES", "SECRET", "Upstreams", "gzip_bomb", "upstream_servers"]
+__all__ = ["BOMB_BYTES", "HUGE_BYTES", "SECRET", "Upstreams", "gzip_bomb", "hold", "release", "upstream_servers"]
 
 SECRET = "upstream-internal-detail-7f3a"
 HUGE_BYTES = 256 * 1024 * 1024
@@ -63,6 +69,14 @@ class Upstreams:
     sent_bytes: dict[str, int] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=5))
+    connections: int = 0
+    in_flight: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def release(self) -> None:
+        """Answer the held requests, and any later ones at once."""
+        self.released.set()
 
     def url(self, kind: str) -> str:
         return self.refused_url if kind == "refused" else f"{self.base}/{kind}"
@@ -89,6 +103,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as real upstreams do
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.upstreams.lock:
+            self.server.upstreams.connections += 1
+
     def do_GET(self) -> None:
         self.server.upstreams.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         kind = self.path.split("/")[1]
@@ -107,6 +126,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _together(self) -> None:
         self.server.upstreams.barrier.wait()
         self._ok()
+
+    def _held(self) -> None:
+        upstreams = self.server.upstreams
+        with upstreams.lock:
+            upstreams.in_flight += 1
+        try:
+            upstreams.released.wait(timeout=30)
+            self._ok()
+        finally:
+            with upstreams.lock:
+                upstreams.in_flight -= 1
 
     def _wait_for_disconnect(self) -> None:
         while not self.server.upstreams.stopping.is_set():
@@ -182,6 +212,24 @@ def upstream_servers() -> Iterator[Upstreams]:
         yield upstreams
     finally:
         upstreams.stopping.set()
+        upstreams.released.set()
         upstreams.barrier.abort()
         server.shutdown()
         server.server_close()
+
+
+async def hold(
+    client: httpx.AsyncClient, upstreams: Upstreams, count: int, *, seconds: float = 10.0
+) -> list[asyncio.Task[httpx.Response]]:
+    """`count` requests through `client`, each holding one of its pool's connections until `release`. Fails
+    unless all of them reach the upstream within `seconds`: a pool with fewer free connections queues the rest."""
+    upstreams.released.clear()
+    held = [asyncio.create_task(client.get(f"{upstreams.base}/held/{i}")) for i in range(count)]
+    await eventually(lambda: upstreams.in_flight == count, seconds=seconds, message=f"{count} requests held")
+    return held
+
+
+async def release(upstreams: Upstreams, held: list[asyncio.Task[httpx.Response]]) -> None:
+    """Answer the `held` requests; each must succeed."""
+    upstreams.release()
+    assert [response.status_code for response in await asyncio.gather(*held)] == [200] * len(held)

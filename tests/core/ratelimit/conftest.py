@@ -1,27 +1,13 @@
+"""The limiter tests' fixtures: a clock they move by hand, the shared Redis, and a key namespace per test."""
+
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import service_url_or_skip
-
-
-class FakeClock:
-    """Microseconds that move only when the test says so."""
-
-    def __init__(self, start: int = 1_000_000_000) -> None:
-        self.now = start
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += round(seconds * 1_000_000)
-
-
-def redis_url_or_skip() -> str:
-    return service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
+from tests.support.clock import FakeClock
+from tests.support.settings import redis_url_or_skip
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 from redis.asyncio import Redis
 
 from app.core.ratelimit import Backend, Decision, Limit, MemoryBackend, PolicySet, RedisBackend
-from tests.core.ratelimit.conftest import FakeClock, redis_url_or_skip
+from tests.support.clock import FakeClock
+from tests.support.settings import redis_url_or_skip
 
 ONE = PolicySet("default", (Limit(5, 10),))
 PAIR = PolicySet("login", (Limit(3, 1), Limit(5, 60)))

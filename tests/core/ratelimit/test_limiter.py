@@ -5,7 +5,7 @@ from redis.asyncio import Redis
 
 from app.core.exceptions import ServiceUnavailableError
 from app.core.ratelimit import Limit, MemoryBackend, PolicySet, RateLimiter, RedisBackend
-from tests.core.ratelimit.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 POLICIES = {"default": PolicySet("default", (Limit(2, 60),))}
 

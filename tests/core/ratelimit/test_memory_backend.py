@@ -8,7 +8,7 @@ import pytest
 from app.core.ratelimit import Decision, Limit, MemoryBackend, PolicySet
 from app.core.ratelimit._gcra import Outcome, gcra
 from app.core.ratelimit._memory import SWEEP_INTERVAL_US
-from tests.core.ratelimit.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 POLICY = PolicySet("default", (Limit(100, 60),))
 BYTES_PER_KEY_BOUND = 200  # documented in docs/rate-limiting.md, key string included

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.config import Settings
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.upstreams import Upstreams, upstream_servers
 
 

@@ -1,15 +1,15 @@
 """GET /api/v1/aggregate against real local upstreams: all or nothing, 502/504 naming the source, nothing leaked."""
 
 import asyncio
-from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from tests import helpers
-from tests.support.otlp import OtlpReceiver, otlp_receiver
-from tests.support.upstreams import BOMB_BYTES, HUGE_BYTES, SECRET, Upstreams, gzip_bomb
+from tests.support.otlp import OtlpReceiver
+from tests.support.polling import eventually
+from tests.support.upstreams import BOMB_BYTES, HUGE_BYTES, SECRET, Upstreams, gzip_bomb, hold, release
 
 URL = "/api/v1/aggregate"
 # Upper bound for what happens promptly (a disconnect seen by the server); never reached when things work.
@@ -125,7 +125,7 @@ async def test_a_huge_source_is_abandoned_at_the_cap_not_read_to_its_end(
     helpers.problem(await client.get(URL, headers=user), 502, "upstream-failed")
     # The server learns the client hung up while it still had most of the body to send.
     assert await asyncio.to_thread(upstreams.disconnected["/huge/feed"].wait, PROMPTLY_SECONDS)
-    await _until(lambda: "/huge/feed" in upstreams.sent_bytes)
+    await eventually(lambda: "/huge/feed" in upstreams.sent_bytes, seconds=5)
     assert upstreams.sent_bytes["/huge/feed"] < HUGE_BYTES // 4
 
 
@@ -146,7 +146,7 @@ async def test_a_compressed_source_is_refused_however_small_it_declares_itself(
     assert headers["accept-encoding"] == "identity"  # we asked for identity; the upstream compressed anyway
 
 
-@pytest.mark.settings(aggregate_timeout=60)
+@pytest.mark.settings(aggregate_timeout=60, http_max_connections=3)  # one connection per source, and no more
 @pytest.mark.upstreams(stock="slow/stock", prices="slow/prices", inventory="fail/inventory")
 async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_behind(
     app: FastAPI, client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
@@ -161,23 +161,16 @@ async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_be
     # ...no task of the request outlives it...
     leftover = [task for task in asyncio.all_tasks() - tasks_before if not task.done()]
     assert leftover == []
-    # ...and the shared pool holds no connection still in use (idle keep-alive ones may stay for reuse).
-    pool = app.state.http_client._transport._pool
-    assert all(connection.is_idle() or connection.is_closed() for connection in pool.connections)
+    # ...and the shared pool holds no connection still in use (idle keep-alive ones may stay for reuse): all three
+    # of its connections can be had at once again.
+    await release(upstreams, await hold(app.state.http_client, upstreams, 3, seconds=PROMPTLY_SECONDS))
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 
-@pytest.fixture
-def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    """An OTLP receiver the app exports to; request it before `client`, so that it exists when the app is made."""
-    with otlp_receiver() as receiver:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
-        yield receiver
-
-
+# `otlp` comes before `app` in the arguments: the receiver exists (and the app exports to it) when the app is made.
 @pytest.mark.settings(otel_exporter="otlp")
 @pytest.mark.upstreams(weather="ok/weather")
 async def test_the_callers_trace_continues_to_the_upstreams(
@@ -194,11 +187,3 @@ async def test_the_callers_trace_continues_to_the_upstreams(
     [client_span] = [s for s in otlp.spans if s.span_id.hex() == parent_id]
     assert client_span.name == "GET"
     assert client_span.trace_id.hex() == TRACE_ID
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(250):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met")

@@ -10,7 +10,7 @@ from app.config import Settings
 from app.main import create_app
 from app.shared.caching import entity_tag
 from tests import helpers
-from tests.conftest import BASE_URL, make_settings
+from tests.support.settings import BASE_URL, make_settings
 
 CONFIG = "/api/v1/config"
 

@@ -1,52 +1,11 @@
 """The admin API of dynamic endpoints: strict validation of specs, no shadowing, versions and authorship."""
 
-from typing import Any
-
 import httpx
 import pytest
 
 from tests import helpers
 from tests.helpers import error_pointers, problem
-
-ADMIN_ENDPOINTS = "/api/v1/admin/endpoints"
-
-type JSON = dict[str, Any]
-
-BOOK_SCHEMA: JSON = {
-    "type": "object",
-    "properties": {"title": {"type": "string", "minLength": 1}, "pages": {"type": "integer", "minimum": 1}},
-    "required": ["title"],
-    "additionalProperties": False,
-}
-
-
-def collection(name: str = "books", path: str = "/api/v1/x/books", **overrides: Any) -> JSON:
-    return {
-        "name": name,
-        "path": path,
-        "kind": "collection",
-        "auth": "public",
-        "request_schema": BOOK_SCHEMA,
-    } | overrides
-
-
-def static(name: str = "status", path: str = "/api/v1/x/status", **overrides: Any) -> JSON:
-    return {
-        "name": name,
-        "path": path,
-        "kind": "static",
-        "method": "GET",
-        "auth": "public",
-        "response_schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
-        "example": {"ok": True},
-    } | overrides
-
-
-async def create(client: httpx.AsyncClient, admin: helpers.Headers, spec: JSON) -> JSON:
-    response = await client.post(ADMIN_ENDPOINTS, json=spec, headers=admin)
-    assert response.status_code == 201, response.text
-    body: JSON = response.json()
-    return body
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, BOOK_SCHEMA, JSON, collection, create, static
 
 
 async def test_admin_creates_reads_lists_replaces_and_deletes_a_spec(

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests import helpers
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, collection, create
 from tests.helpers import error_pointers, problem
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection, create
 
 BOOKS = "/api/v1/x/books"
 # Generous for a loaded, shared machine: the same requests took 26 s to hours before the bound

@@ -12,13 +12,13 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from tests.conftest import (
+from tests.support.dynamic_endpoints import collection, static
+from tests.support.settings import (
     TEST_BLIND_INDEX_KEY,
     TEST_ENCRYPTION_KEY,
     TEST_ENDPOINTS_CHANNEL,
     service_url_or_skip,
 )
-from tests.features.dynamic_endpoints.test_admin_api import collection, static
 
 runner = CliRunner()
 

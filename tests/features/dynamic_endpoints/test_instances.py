@@ -1,8 +1,6 @@
 """Every instance: two `forge serve` processes sharing PostgreSQL (and Redis, or not). A spec created through one
 is served by the other within the deadline, and a deleted one vanishes from it."""
 
-import asyncio
-import time
 from pathlib import Path
 
 import httpx
@@ -16,15 +14,16 @@ from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 from tests import helpers
-from tests.conftest import (
+from tests.support import databases, processes
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, static
+from tests.support.polling import until_status
+from tests.support.settings import (
     TEST_BLIND_INDEX_KEY,
     TEST_ENCRYPTION_KEY,
     TEST_ENDPOINTS_CHANNEL,
     make_settings,
     service_url_or_skip,
 )
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, static
-from tests.support import databases, processes
 
 pytestmark = processes.HEAVY
 
@@ -49,15 +48,6 @@ async def _admin(database_url: str) -> str:
     finally:
         await database.dispose()
     return email
-
-
-async def _until(http: httpx.AsyncClient, url: str, status: int) -> float:
-    """Seconds until GET url answers `status` (polled every 20 ms, given up after 10 s)."""
-    started = time.monotonic()
-    while (await http.get(url)).status_code != status:
-        assert time.monotonic() - started < 10, f"{url} never answered {status}"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 @pytest.mark.parametrize("mode", ["redis", "polling"])
@@ -93,9 +83,9 @@ async def test_a_change_through_one_instance_is_served_by_the_other(tmp_path: Pa
                 )
                 assert created.status_code == 201, created.text
                 assert (await http.get(f"{first}{PING}")).status_code == 200  # at once where it was made
-                assert await _until(http, f"{second}{PING}", 200) < DEADLINE_SECONDS
+                assert await until_status(http, f"{second}{PING}", 200) < DEADLINE_SECONDS
                 assert PING in (await http.get(f"{second}/openapi.json")).json()["paths"]
 
                 deleted = await http.delete(f"{first}{ADMIN_ENDPOINTS}/{created.json()['id']}", headers=headers)
                 assert deleted.status_code == 204
-                assert await _until(http, f"{second}{PING}", 404) < DEADLINE_SECONDS
+                assert await until_status(http, f"{second}{PING}", 404) < DEADLINE_SECONDS

@@ -1,6 +1,6 @@
 """Dynamic endpoints share the built-in routes' tracing and rate limiting."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -9,21 +9,14 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from tests import helpers
-from tests.features.dynamic_endpoints.test_admin_api import create, static
-from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+from tests.support.dynamic_endpoints import create, static
+from tests.support.otlp import OtlpReceiver, attributes
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as received:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.endpoint)
-        yield received
-
-
-@pytest.fixture
-async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, engine: object, otlp: OtlpReceiver) -> AsyncIterator[FastAPI]:
     """The suite's app, started after the receiver (it exports there when the settings say `otlp`)."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -32,7 +25,7 @@ async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> Asy
 
 @pytest.mark.settings(otel_exporter="otlp")
 async def test_the_request_span_is_named_after_the_spec_template(
-    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers, receiver: OtlpReceiver
+    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers, otlp: OtlpReceiver
 ) -> None:
     await create(client, admin, static(name="item", path="/api/v1/x/items/{sku:int}", auth="public"))
     traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
@@ -41,9 +34,9 @@ async def test_the_request_span_is_named_after_the_spec_template(
 
     assert app.state.telemetry.tracer_provider.force_flush()
 
-    [span] = [s for s in receiver.by_name("GET /api/v1/x/items/{sku}") if s.trace_id.hex() == TRACE_ID]
+    [span] = [s for s in otlp.by_name("GET /api/v1/x/items/{sku}") if s.trace_id.hex() == TRACE_ID]
     assert attributes(span)["http.route"] == "/api/v1/x/items/{sku}"
-    assert not receiver.by_name("GET /api/v1/x/items/42")
+    assert not otlp.by_name("GET /api/v1/x/items/42")
 
 
 @pytest.mark.settings(rate_limit_default="5/minute")

@@ -7,7 +7,7 @@ import pytest
 
 from app.features.dynamic_endpoints.openapi import component_name
 from tests import helpers
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, collection, create, static
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection, create, static
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

@@ -2,28 +2,8 @@
 
 import pytest
 
-from app.features.dynamic_endpoints.registry import Snapshot, SpecData, compile_spec, conflicts, parse_path
-
-
-def spec(spec_id: int, path: str, kind: str = "static", method: str | None = "GET") -> SpecData:
-    schema = {"type": "object"} if kind == "collection" else None
-    return SpecData(
-        id=spec_id,
-        name=f"s{spec_id}",
-        path=path,
-        kind=kind,
-        method=method if kind == "static" else None,
-        auth="public",
-        summary="",
-        request_schema=schema,
-        response_schema=None,
-        example={"n": spec_id} if kind == "static" else None,
-        version=1,
-    )
-
-
-def snapshot(*specs: SpecData) -> Snapshot:
-    return Snapshot.build(1, [compile_spec(s) for s in specs])
+from app.features.dynamic_endpoints.registry import conflicts, parse_path
+from tests.support.dynamic_endpoints import snapshot, spec
 
 
 @pytest.mark.parametrize(

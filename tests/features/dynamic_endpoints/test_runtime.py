@@ -14,8 +14,8 @@ from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
 from app.features.dynamic_endpoints.models import EndpointDocument
 from app.main import create_app
 from tests import helpers
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, BOOK_SCHEMA, collection, create, static
 from tests.helpers import error_pointers, problem
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, BOOK_SCHEMA, collection, create, static
 
 BOOKS = "/api/v1/x/books"
 

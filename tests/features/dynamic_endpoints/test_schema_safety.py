@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from tests import helpers
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, collection, create, static
 from tests.helpers import error_pointers, problem
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection, create, static
 
 BOOKS = "/api/v1/x/books"
 

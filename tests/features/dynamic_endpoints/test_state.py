@@ -3,7 +3,7 @@
 import dataclasses
 
 from app.features.dynamic_endpoints.state import EndpointRuntime
-from tests.features.dynamic_endpoints.test_registry import spec
+from tests.support.dynamic_endpoints import spec
 
 
 def test_a_rolled_back_build_never_serves_its_spec_later() -> None:

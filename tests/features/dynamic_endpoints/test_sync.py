@@ -1,8 +1,6 @@
 """Two apps in one process on one database, with real commits: the second follows the first's changes, by
 polling the registry version or through Redis pub/sub (the process-level test is test_instances.py)."""
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -18,9 +16,9 @@ from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.conftest import BASE_URL, service_url_or_skip
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, static
-from tests.features.dynamic_endpoints.test_registry import snapshot, spec
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, snapshot, spec, static
+from tests.support.polling import until_status
+from tests.support.settings import BASE_URL, service_url_or_skip
 
 DEADLINE_SECONDS = 2.0
 
@@ -42,14 +40,6 @@ async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[FastAPI, 
     return app, client
 
 
-async def _until(client: httpx.AsyncClient, path: str, status: int) -> float:
-    started = time.monotonic()
-    while (await client.get(path)).status_code != status:
-        assert time.monotonic() - started < 10, f"{path} never answered {status}"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 @pytest.mark.usefixtures("emptied")
 @pytest.mark.parametrize("transport", ["polling", "redis"])
 async def test_a_second_app_follows_changes_made_through_the_first(settings: Settings, transport: str) -> None:
@@ -66,10 +56,10 @@ async def test_a_second_app_follows_changes_made_through_the_first(settings: Set
 
         created = await writer.post(ADMIN_ENDPOINTS, json=static(), headers=admin)
         assert created.status_code == 201, created.text
-        assert await _until(reader, "/api/v1/x/status", 200) < DEADLINE_SECONDS
+        assert await until_status(reader, "/api/v1/x/status", 200) < DEADLINE_SECONDS
 
         await writer.delete(f"{ADMIN_ENDPOINTS}/{created.json()['id']}", headers=admin)
-        assert await _until(reader, "/api/v1/x/status", 404) < DEADLINE_SECONDS
+        assert await until_status(reader, "/api/v1/x/status", 404) < DEADLINE_SECONDS
 
 
 def test_a_late_local_change_does_not_replace_a_newer_registry() -> None:

@@ -14,9 +14,9 @@ from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
 from tests import helpers
-from tests.conftest import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
-from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, collection
 from tests.support import processes
+from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection
+from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 
 pytestmark = processes.HEAVY
 

@@ -2,7 +2,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.core.database import Database
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
 

@@ -3,7 +3,7 @@
 (How business spans, client spans and errors reach the exporter is tests/core/test_telemetry.py's.)
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ from app.config import Settings
 from app.main import create_app
 from tests import helpers
 from tests.features.products.helpers import create_product
-from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
+from tests.support.otlp import OtlpReceiver, attributes
 
 pytestmark = pytest.mark.settings(otel_exporter="otlp")
 
@@ -24,31 +24,24 @@ ORDERS = "/api/v1/orders"
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as received:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", received.endpoint)
-        yield received
-
-
-@pytest.fixture
-async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, engine: object, otlp: OtlpReceiver) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
 
 
-def flushed(app: FastAPI, receiver: OtlpReceiver, name: str) -> Any:
+def flushed(app: FastAPI, otlp: OtlpReceiver, name: str) -> Any:
     assert app.state.telemetry.tracer_provider.force_flush()
-    [span] = [s for s in receiver.by_name(name) if s.trace_id.hex() == TRACE_ID]
+    [span] = [s for s in otlp.by_name(name) if s.trace_id.hex() == TRACE_ID]
     return span
 
 
-def sql_statements(receiver: OtlpReceiver, parent: Any) -> list[str]:
-    return [str(attributes(s).get("db.statement", "")) for s in receiver.children_of(parent)]
+def sql_statements(otlp: OtlpReceiver, parent: Any) -> list[str]:
+    return [str(attributes(s).get("db.statement", "")) for s in otlp.children_of(parent)]
 
 
 async def test_placing_and_reading_an_order_make_business_spans(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
@@ -60,15 +53,15 @@ async def test_placing_and_reading_an_order_make_business_spans(
     order_id = placed.json()["id"]
     assert (await client.get(f"{ORDERS}/{order_id}", headers=traced)).status_code == 200
 
-    post = flushed(app, receiver, "POST /api/v1/orders")
-    [placement] = [s for s in receiver.children_of(post) if s.name == "orders.place"]
+    post = flushed(app, otlp, "POST /api/v1/orders")
+    [placement] = [s for s in otlp.children_of(post) if s.name == "orders.place"]
     assert attributes(placement) == {"order.item_count": 1, "order.id": order_id, "order.status": "placed"}
-    [reservation] = [s for s in receiver.children_of(placement) if s.name == "orders.reserve_stock"]
+    [reservation] = [s for s in otlp.children_of(placement) if s.name == "orders.reserve_stock"]
     assert attributes(reservation) == {"order.product_count": 1}
-    assert any(statement.startswith("UPDATE product") for statement in sql_statements(receiver, reservation))
-    assert any(statement.startswith("INSERT INTO order_item") for statement in sql_statements(receiver, placement))
+    assert any(statement.startswith("UPDATE product") for statement in sql_statements(otlp, reservation))
+    assert any(statement.startswith("INSERT INTO order_item") for statement in sql_statements(otlp, placement))
 
-    read = flushed(app, receiver, "GET /api/v1/orders/{order_id}")
+    read = flushed(app, otlp, "GET /api/v1/orders/{order_id}")
     assert {k: v for k, v in attributes(read).items() if k.startswith("order.")} == {
         "order.id": order_id,
         "order.status": "placed",
@@ -77,7 +70,7 @@ async def test_placing_and_reading_an_order_make_business_spans(
 
 
 async def test_short_stock_is_an_error_event_on_the_span_of_the_placement(
-    app: FastAPI, committing_client: httpx.AsyncClient, receiver: OtlpReceiver
+    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     client = committing_client
     admin = await helpers.committed_admin_headers(app, client)
@@ -87,8 +80,8 @@ async def test_short_stock_is_an_error_event_on_the_span_of_the_placement(
     refused = await client.post(ORDERS, json={"items": [{"product_id": product["id"], "quantity": 5}]}, headers=traced)
     assert refused.status_code == 409
 
-    post = flushed(app, receiver, "POST /api/v1/orders")
+    post = flushed(app, otlp, "POST /api/v1/orders")
     [error] = [attributes(e) for e in post.events if e.name == "exception"]
     assert error["exception.type"] == "insufficient-stock"
     assert attributes(post)["error.type"] == "insufficient-stock"
-    assert "orders.place" in {s.name for s in receiver.children_of(post)}
+    assert "orders.place" in {s.name for s in otlp.children_of(post)}

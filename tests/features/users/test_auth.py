@@ -2,7 +2,7 @@
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,48 +19,21 @@ from app.features.users import service as users_service
 from app.features.users.models import User
 from app.features.users.schemas import UserCreate
 from tests import helpers
-from tests.conftest import make_settings
 from tests.helpers import token_claims
+from tests.support.auth import (
+    ME,
+    USER_READ_KEYS,
+    assert_problem,
+    assert_unauthenticated,
+    error_pointers,
+)
+from tests.support.settings import make_settings
 
-PROBLEM = "application/problem+json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-USER_READ_KEYS = {"id", "email", "full_name", "phone", "role", "is_active", "created_at"}
 BAD_TOKEN_DETAIL = "The token is invalid or has expired."
 BAD_CREDENTIALS_DETAIL = "Incorrect e-mail or password."
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/refresh"
-ME = "/api/v1/users/me"
-
-
-def assert_problem(response: httpx.Response, status: int, *, slug: str | None = None) -> dict[str, Any]:
-    """An RFC 9457 problem with the given status (and `type` slug), for the request's path."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body.keys() >= PROBLEM_KEYS
-    assert body["status"] == status
-    assert body["instance"] == response.request.url.path
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    if slug is not None:
-        assert body["type"] == f"urn:forgeapi:problem:{slug}"
-    return body
-
-
-def assert_unauthenticated(response: httpx.Response) -> dict[str, Any]:
-    body = assert_problem(response, 401, slug="unauthenticated")
-    assert response.headers["www-authenticate"] == "Bearer"
-    return body
-
-
-def error_pointers(body: Mapping[str, Any]) -> set[str]:
-    errors = body["errors"]
-    assert isinstance(errors, list)
-    assert errors
-    return {str(e["pointer"]) for e in errors}
 
 
 # --- JWTs built by hand, to check that the app refuses every kind of bad token ---------------------------------

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests import helpers
-from tests.features.users.test_auth import (
+from tests.support.auth import (
     ME,
     USER_READ_KEYS,
     assert_problem,
