@@ -32,7 +32,7 @@ OPEN: JSON = {"type": "object", "properties": {"title": {"type": "string"}}}
     ],
 )
 def test_a_response_schema_implied_by_the_request_schema_is_proved(response_schema: JSON) -> None:
-    served = inclusion._served_side(BOOK)
+    served = inclusion.served_schema(BOOK)
     assert inclusion.included(served, response_schema)
     assert inclusion.check(BOOK, response_schema) is None
 

@@ -27,7 +27,7 @@ from app.core.exceptions import FieldError
 from app.features.dynamic_endpoints import bounded, jsonschemas
 from app.shared.routing import MAX_ID
 
-__all__ = ["ID_SCHEMA", "Counterexample", "check", "counterexample", "included"]
+__all__ = ["ID_SCHEMA", "Counterexample", "check", "counterexample", "included", "served_schema"]
 
 # What the server adds to every answered document: the row's id.
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -153,7 +153,7 @@ def included(a: Any, b: Any) -> bool:
     )
 
 
-def _served_side(request_schema: dict[str, Any]) -> dict[str, Any]:
+def served_schema(request_schema: dict[str, Any]) -> dict[str, Any]:
     """`request_schema` as it describes answered documents: with the server's `id`, one property more."""
     served = {
         **request_schema,
@@ -338,6 +338,6 @@ def counterexample(request_schema: dict[str, Any], response_schema: dict[str, An
 
 def check(request_schema: dict[str, Any], response_schema: dict[str, Any] | None) -> Counterexample | None:
     """None when the response side accepts every answered document or nothing proves otherwise."""
-    if response_schema is None or included(_served_side(request_schema), response_schema):
+    if response_schema is None or included(served_schema(request_schema), response_schema):
         return None
     return counterexample(request_schema, response_schema)
