@@ -23,7 +23,7 @@ async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.delete("/healthz")
     assert_problem(response, 405)
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
@@ -192,4 +192,4 @@ async def test_nul_characters_are_refused_with_a_pointer_on_every_database(clien
 async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
     response = await client.put("/api/v1/api-keys")
     assert_problem(response, 405)
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"

@@ -224,10 +224,13 @@ async def test_a_streamed_response_of_a_cached_route_passes_through(app: FastAPI
     assert response.headers["cache-control"] == "private, no-store"
 
 
-async def test_head_is_not_served(client: httpx.AsyncClient, payload: JSON) -> None:
-    """HEAD stays 405 on every GET route, as before (FastAPI routes do not add it); see docs/caching.md."""
-    response = await client.head(ROUTE)
-    assert response.status_code == 405
+async def test_head_gets_the_gets_validators_and_revalidates(client: httpx.AsyncClient, payload: JSON) -> None:
+    """HEAD is the GET without its body (docs/caching.md): a cache may check freshness with it."""
+    got, head = await client.get(ROUTE), await client.head(ROUTE)
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("etag", "cache-control", "cdn-cache-control", "vary", "content-length"):
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert (await client.head(ROUTE, headers={"if-none-match": got.headers["etag"]})).status_code == 304
 
 
 # --- gzip -------------------------------------------------------------------------------------------------------

@@ -17,10 +17,12 @@ import json
 import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, FastAPI, Path, params
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
@@ -28,6 +30,8 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.core.exceptions import UnsupportedMediaTypeError
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
@@ -211,9 +215,15 @@ _NOT_MODIFIED_DOC = {
 
 class ForgeRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if kwargs.get("status_code") == HTTPStatus.NO_CONTENT and isinstance(
+            kwargs.get("response_class"), DefaultPlaceholder
+        ):
+            # FastAPI answers with the default JSONResponse, which labels even an empty 204 application/json.
+            kwargs["response_class"] = Response
         if edge_cache_policy(endpoint) is not None:
             kwargs["responses"] = {**(kwargs.get("responses") or {}), 304: _NOT_MODIFIED_DOC}
         super().__init__(path, endpoint, **kwargs)
+        self.answers_head = "GET" in (self.methods or ())
         # Read by FastAPI when it generates the OpenAPI document, not when it serves a request.
         generic: dict[int | str, dict[str, Any]] = {
             status: {"description": _ERROR_DESCRIPTIONS[status]} for status in documented_errors(self)
@@ -223,6 +233,21 @@ class ForgeRoute(APIRoute):
             status: _as_problem(status, response) if _is_error(status) else response
             for status, response in sorted(merged.items(), key=lambda item: str(item[0]))
         }
+
+    # HEAD is answered by the GET operation, as Starlette's own routes do: same status and headers (ETag,
+    # Content-Length, rate-limit fields), and Starlette's Response sends no body for it. Not a method of the route,
+    # so that OpenAPI keeps one operation (and one operation id) per GET.
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.PARTIAL and scope["method"] == "HEAD" and self.answers_head:
+            return Match.FULL, child
+        return match, child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "HEAD" and self.answers_head:
+            await self.app(scope, receive, send)
+        else:
+            await super().handle(scope, receive, send)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

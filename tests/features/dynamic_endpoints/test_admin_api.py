@@ -213,7 +213,7 @@ async def test_static_specs_of_different_methods_share_a_path(
     assert (await client.get("/api/v1/x/a/1")).json() == {"ok": True}
     assert (await client.post("/api/v1/x/a/1")).json() == {"ok": False}
     refused = await client.put("/api/v1/x/a/1")
-    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, POST")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD, POST")
     assert set((await client.get("/openapi.json")).json()["paths"]["/api/v1/x/a/{id}"]) == {"get", "post"}
     again = static(name="c", path="/api/v1/x/a/{id:int}", method="POST")
     problem(await client.post(ADMIN_ENDPOINTS, json=again, headers=admin), 409, "conflict")

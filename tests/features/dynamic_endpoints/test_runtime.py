@@ -112,8 +112,8 @@ async def test_unknown_paths_are_404_and_wrong_methods_405_with_allow(
         assert response.headers["content-type"] == helpers.PROBLEM_JSON
     response = await client.patch(f"{BOOKS}/1", json={})
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, PUT"
-    assert (await client.delete(BOOKS)).headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PUT"
+    assert (await client.delete(BOOKS)).headers["allow"] == "GET, HEAD, POST"
     problem(await client.get(f"{BOOKS}/99999999999"), 404, "not-found")
 
 
@@ -311,3 +311,15 @@ async def test_a_document_has_one_url_other_spellings_of_its_id_match_nothing(
         response = await client.get(f"{BOOKS}/{spelling}")
         assert response.status_code == 404, spelling
         assert response.headers["content-type"] == helpers.PROBLEM_JSON
+
+
+async def test_head_is_answered_by_a_specs_get_with_no_body(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
+    await create(client, admin, collection())
+    await create(client, admin, static())
+    book = (await client.post(BOOKS, json={"title": "Dune"})).json()
+    for url in ("/api/v1/x/status", BOOKS, f"{BOOKS}/{book['id']}"):
+        got, head = await client.get(url), await client.head(url)
+        assert (head.status_code, head.content) == (200, b""), url
+        assert head.headers["content-length"] == got.headers["content-length"], url
+    refused = await client.put("/api/v1/x/status")
+    assert refused.headers["allow"] == "GET, HEAD"

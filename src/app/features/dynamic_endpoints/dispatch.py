@@ -62,10 +62,15 @@ class DynamicRoute(APIRoute):
         if found is None:
             return Match.NONE, {}
         child[_MATCH] = found
-        return (Match.FULL if scope["method"] in found[0] else Match.PARTIAL), child
+        return (Match.FULL if _operation(scope["method"]) in found[0] else Match.PARTIAL), child
 
 
 router = APIRouter(route_class=DynamicRoute)
+
+
+def _operation(method: str) -> str:
+    """The spec method that answers `method`: HEAD is a GET whose body Starlette's Response does not send."""
+    return "GET" if method == "HEAD" else method
 
 
 def assert_prefix_reserved(app: FastAPI) -> None:
@@ -161,7 +166,7 @@ def _json(content: Any, status: int = 200) -> Response:
 
 
 async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[str]) -> Response:
-    spec, method = leaf.spec, request.method
+    spec, method = leaf.spec, _operation(request.method)
     if leaf.role == "static":
         if method in _WITH_BODY and spec.request_validator is not None:
             await documents.validate_body(spec, await _json_body(request))
@@ -189,7 +194,7 @@ async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[
 )
 async def dispatch(request: Request) -> Response:
     leaves, raw = request.scope[_MATCH]  # found by DynamicRoute.matches, which routed the request here
-    leaf = leaves.get(request.method)
+    leaf = leaves.get(_operation(request.method))
     if leaf is None:  # a partial match: the handler computes Allow from `matches`
         _label(request, next(iter(leaves.values())).template)
         raise HTTPException(405)
