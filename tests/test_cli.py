@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 import app as app_package
 from app.cli import app as cli
+from app.core import migrations
 from app.core.database import Database
 from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
@@ -85,6 +86,21 @@ def test_db_downgrade_to_base(sqlite_url: str) -> None:
     assert runner.invoke(cli, ["db", "downgrade", "base"]).exit_code == 0
     result = runner.invoke(cli, ["users", "create-admin", "--email", "a@example.com"], input=PASSWORD)
     assert result.exit_code == 1
+
+
+def test_db_upgrade_and_downgrade_say_what_they_applied_or_that_nothing_was_to_do(sqlite_url: str) -> None:
+    head = migrations.head_revision()
+    assert head is not None
+    first = runner.invoke(cli, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert f"from an empty schema (base) to {head}:" in first.output
+    assert f"  {head} " in first.output
+    again = runner.invoke(cli, ["db", "upgrade"])
+    assert f"is already at {head}: nothing to do." in again.output
+    down = runner.invoke(cli, ["db", "downgrade"])
+    assert f"Downgraded sqlite+aiosqlite:///{sqlite_url.split(':///', 1)[1]} from {head} to " in down.output
+    assert down.output.count("\n  ") == 1  # one step down: one line
+    assert "to an empty schema (base)" in runner.invoke(cli, ["db", "downgrade", "base"]).output
 
 
 def test_serve_refuses_production_without_a_secret_and_names_the_setting(

@@ -175,13 +175,26 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    migrations.upgrade(_settings().database_url, revision)
+    settings = _settings()
+    _report(settings, migrations.upgrade(settings.database_url, revision), "Upgraded")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")] = "-1") -> None:
     """Revert migrations down to REVISION (default: one step)."""
-    migrations.downgrade(_settings().database_url, revision)
+    settings = _settings()
+    _report(settings, migrations.downgrade(settings.database_url, revision), "Downgraded")
+
+
+def _report(settings: Settings, migrated: migrations.Migrated, verb: str) -> None:
+    database = settings.database_url_masked
+    if not migrated.steps:
+        typer.echo(f"{database} is already at {migrated.before or 'an empty schema (base)'}: nothing to do.")
+        return
+    shown = [revision or "an empty schema (base)" for revision in (migrated.before, migrated.after)]
+    typer.secho(f"{verb} {database} from {shown[0]} to {shown[1]}:", fg="green")
+    for step in migrated.steps:
+        typer.echo(f"  {step}")
 
 
 @db_app.command("revision")
