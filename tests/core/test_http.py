@@ -4,6 +4,7 @@ import httpx
 
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.support.app import running
 
 
 async def test_the_lifespan_opens_one_configured_client_and_closes_it(engine: object, database_url: str) -> None:
@@ -16,8 +17,8 @@ async def test_the_lifespan_opens_one_configured_client_and_closes_it(engine: ob
         http_write_timeout=2.5,
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        client: httpx.AsyncClient = app.state.http_client
+    async with running(app) as started:
+        client: httpx.AsyncClient = started.context.http_client
         assert client.timeout == httpx.Timeout(connect=1.5, read=4, write=2.5, pool=settings.http_pool_timeout)
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
@@ -28,5 +29,5 @@ async def test_the_lifespan_opens_one_configured_client_and_closes_it(engine: ob
 
 async def test_with_tracing_on_the_client_is_instrumented(engine: object, database_url: str) -> None:
     app = create_app(make_settings(database_url, otel_exporter="console"))
-    async with app.router.lifespan_context(app):
-        assert app.state.http_client._is_instrumented_by_opentelemetry
+    async with running(app) as started:
+        assert started.context.http_client._is_instrumented_by_opentelemetry  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from app.main import create_app
 from app.shared.api_docs import STATIC_DIR
 from tests.conftest import BASE_URL, make_settings
 from tests.support import browser, processes
+from tests.support.app import running
 
 PAGES = ["/docs", "/redoc", "/docs/oauth2-redirect"]
 ASSETS = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "redoc.standalone.js"]
@@ -78,9 +79,12 @@ def test_the_vendored_assets_ship_with_their_licences() -> None:
     assert "MIT License" in (STATIC_DIR / "LICENSE.redoc").read_text(encoding="utf-8")
 
 
-async def test_switched_off_docs_serve_nothing(database_url: str) -> None:
+async def test_switched_off_docs_serve_nothing(database_url: str, engine: object) -> None:  # engine: migrated
     app = create_app(make_settings(database_url, docs_enabled=False))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+    async with (
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
+    ):
         for path in [*PAGES, "/openapi.json", "/docs/static/swagger-ui-bundle.js"]:
             assert (await http.get(path)).status_code == 404, path
 

@@ -4,12 +4,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.main import create_app
 from tests import helpers
 from tests.features.dynamic_endpoints.test_admin_api import create, static
+from tests.support.app import Running, running
 from tests.support.otlp import OtlpReceiver, attributes, otlp_receiver
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -23,23 +24,24 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[FastAPI]:
+async def started(settings: Settings, engine: object, receiver: OtlpReceiver) -> AsyncIterator[Running]:
     """The suite's app, started after the receiver (it exports there when the settings say `otlp`)."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    async with running(create_app(settings)) as started:
+        yield started
 
 
 @pytest.mark.settings(otel_exporter="otlp")
 async def test_the_request_span_is_named_after_the_spec_template(
-    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers, receiver: OtlpReceiver
+    context: AppContext, client: httpx.AsyncClient, admin: helpers.Headers, receiver: OtlpReceiver
 ) -> None:
     await create(client, admin, static(name="item", path="/api/v1/x/items/{sku:int}", auth="public"))
     traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 
     assert (await client.get("/api/v1/x/items/42", headers={"traceparent": traceparent})).status_code == 200
 
-    assert app.state.telemetry.tracer_provider.force_flush()
+    assert context.telemetry is not None
+
+    assert context.telemetry.tracer_provider.force_flush()
 
     [span] = [s for s in receiver.by_name("GET /api/v1/x/items/{sku}") if s.trace_id.hex() == TRACE_ID]
     assert attributes(span)["http.route"] == "/api/v1/x/items/{sku}"

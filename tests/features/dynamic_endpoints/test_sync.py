@@ -8,12 +8,12 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
 from app.models import metadata
@@ -21,6 +21,7 @@ from tests import helpers
 from tests.conftest import BASE_URL, service_url_or_skip
 from tests.features.dynamic_endpoints.test_admin_api import ADMIN_ENDPOINTS, static
 from tests.features.dynamic_endpoints.test_registry import snapshot, spec
+from tests.support.app import running
 
 DEADLINE_SECONDS = 2.0
 
@@ -33,13 +34,12 @@ async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
             await connection.execute(delete(table))
 
 
-async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[FastAPI, httpx.AsyncClient]:
-    app = create_app(settings)
-    await stack.enter_async_context(app.router.lifespan_context(app))
+async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:
+    started = await stack.enter_async_context(running(create_app(settings)))
     client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL)
     )
-    return app, client
+    return started.context, client
 
 
 async def _until(client: httpx.AsyncClient, path: str, status: int) -> float:
