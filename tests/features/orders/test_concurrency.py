@@ -77,7 +77,7 @@ async def test_concurrent_single_unit_orders_never_oversell(
         if response.status_code == 201:
             assert body["total"] == "0.10"
             assert body["items"] == [
-                {"product_id": product["id"], "product_name": "Limited Edition", "quantity": 1, "unit_price": "0.10"}
+                {"product_id": product["id"], "product_name": "limited edition", "quantity": 1, "unit_price": "0.10"}
             ]
         else:
             assert body["type"].endswith("insufficient-stock")
