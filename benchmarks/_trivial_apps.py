@@ -1,10 +1,16 @@
 """Trivial apps for measuring one layer: the same endpoint behind ForgeAPI's request middleware, with and without
 the rate limiter (memory backend, a limit so high that every request is admitted)."""
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 from app.config import Settings
+from app.core.context import CONTEXT_KEY
 from app.core.ratelimit import MemoryBackend, PolicySet, RateLimiter, TrustedProxies, parse_limits
 from app.core.security import TokenService
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
@@ -47,12 +53,26 @@ def without_limiter() -> FastAPI:
     return _with_context(None)
 
 
+@dataclass(frozen=True, slots=True)
+class _LimiterOnly:
+    """The one part of the app's context (app/core/context.py) that the middleware reads."""
+
+    rate_limiter: RateLimiter
+
+
 def _limited(spec: str) -> FastAPI:
-    gate = RateLimitGate(tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()))
+    gate = RateLimitGate(
+        tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()), tracing=False
+    )
     app = _with_context(gate)
     policies = {"default": PolicySet("default", parse_limits(spec))}
-    app.state.rate_limiter = RateLimiter(MemoryBackend(), policies, fail_open=True)
-    gate.bind(app.state.rate_limiter)
+    limiter = RateLimiter(MemoryBackend(), policies, fail_open=True)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        yield {CONTEXT_KEY: _LimiterOnly(limiter)}  # given to each request by the server, as ForgeAPI's is
+
+    app.router.lifespan_context = lifespan
     return app
 
 

@@ -21,11 +21,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.core.database import committing, create_engine, get_db_session, get_read_db_session
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
 from tests.support import counters, databases
+from tests.support.app import Running, running
 from tests.support.otlp import OtlpReceiver, otlp_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
@@ -86,10 +88,20 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:  # the engine: migrated first
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+async def started(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Running]:  # the engine: migrated first
+    async with running(create_app(settings)) as started:
+        yield started
+
+
+@pytest.fixture
+def app(started: Running) -> FastAPI:
+    return started.app
+
+
+@pytest.fixture
+def context(started: Running) -> AppContext:
+    """The started app's context (its database, hashers, limiter...)."""
+    return started.context
 
 
 @pytest.fixture
@@ -109,7 +121,7 @@ async def db_session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]
 
 
 @pytest.fixture
-async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, started: Running, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, whose request sessions join the test's rolled-back transaction."""
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
@@ -119,15 +131,15 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
 
     app.dependency_overrides[get_db_session] = session_in_test_transaction
     app.dependency_overrides[get_read_db_session] = session_in_test_transaction
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
         yield http
     app.dependency_overrides.clear()
 
 
 @pytest.fixture
-async def committing_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+async def committing_client(started: Running, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose requests commit for real (for concurrency tests); the tables are emptied afterwards."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
         yield http
     async with engine.begin() as conn:
         for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
@@ -150,9 +162,9 @@ def _no_forge_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def admin(app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession) -> helpers.Headers:
+async def admin(context: AppContext, client: httpx.AsyncClient, db_session: AsyncSession) -> helpers.Headers:
     """Authorization headers of a fresh administrator."""
-    return await helpers.admin_headers(client, db_session, app.state.password_hasher)
+    return await helpers.admin_headers(client, db_session, context.password_hasher)
 
 
 @pytest.fixture
@@ -165,7 +177,7 @@ async def user(client: httpx.AsyncClient) -> helpers.Headers:
 def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
     """An OTLP/HTTP receiver that apps made from now on export to (OTEL_EXPORTER_OTLP_ENDPOINT points at it). An app
     exports there only when its settings say `otel_exporter="otlp"`, and only if made after this fixture: a test
-    module's `app` override that takes `otlp` guarantees the order."""
+    module's `started` override that takes `otlp` guarantees the order."""
     with otlp_receiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
         yield receiver

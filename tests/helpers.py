@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.core.security import PasswordHasher
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
@@ -60,12 +60,12 @@ async def admin_headers(client: httpx.AsyncClient, session: AsyncSession, hasher
     return bearer((await login(client, email))["access_token"])
 
 
-async def committed_admin_headers(app: FastAPI, client: httpx.AsyncClient) -> Headers:
+async def committed_admin_headers(context: AppContext, client: httpx.AsyncClient) -> Headers:
     """An administrator committed through the app's own database (for `committing_client` tests), and its token."""
     email = unique_email("admin")
     data = UserCreate(email=email, password=SecretStr(PASSWORD))
-    async with app.state.database.session(writes=True) as session, session.begin():
-        await users_service.register_user(session, data=data, hasher=app.state.password_hasher, role=UserRole.ADMIN)
+    async with context.database.session(writes=True) as session, session.begin():
+        await users_service.register_user(session, data=data, hasher=context.password_hasher, role=UserRole.ADMIN)
     return bearer((await login(client, email))["access_token"])
 
 

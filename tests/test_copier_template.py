@@ -148,6 +148,21 @@ def test_without_the_example_features_nothing_names_them(lean: Path) -> None:
     assert "benchmarks.faults" not in readme
 
 
+def test_without_the_example_features_the_import_contracts_hold(lean: Path) -> None:
+    """Their allowed edges between features went with them: one left behind would match no import, which
+    import-linter refuses; the contracts' wildcards need no other edit."""
+    checked = subprocess.run(  # noqa: S603 - lint-imports from this environment, over the project's own source
+        [str(BIN / "lint-imports")],
+        cwd=lean,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"PYTHONPATH": str(lean / "src")},
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "BROKEN" not in checked.stdout
+
+
 def test_without_the_example_features_the_migrations_skip_theirs(lean: Path) -> None:
     migrations = _migrations(lean)
     assert "2026-11-25_example_products_and_orders.py" not in migrations

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool, QueuePool
 
 from app.core import migrations
+from app.core.context import AppContext
 from app.core.migrations import SchemaMismatchError
 from app.lambda_handler import LambdaHandler
 from app.main import create_app
@@ -242,10 +243,10 @@ def _record_loops(app: FastAPI) -> list[tuple[str, asyncio.AbstractEventLoop]]:
     original = app.router.lifespan_context
 
     @asynccontextmanager
-    async def recorded(application: FastAPI) -> AsyncIterator[None]:
+    async def recorded(application: FastAPI) -> AsyncIterator[Any]:
         seen.append(("lifespan", asyncio.get_running_loop()))
-        async with original(application):
-            yield
+        async with original(application) as state:
+            yield state
 
     async def loop_probe() -> dict[str, str]:
         seen.append(("request", asyncio.get_running_loop()))
@@ -256,12 +257,18 @@ def _record_loops(app: FastAPI) -> list[tuple[str, asyncio.AbstractEventLoop]]:
     return seen
 
 
+def _context(handler: LambdaHandler) -> AppContext:
+    """The context of the handler's started app."""
+    assert handler.context is not None, "the handler has not started the app"
+    return handler.context
+
+
 class _Connections:
     """DBAPI connections the engine opened and closed (pool events)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, context: AppContext) -> None:
         self.opened = self.closed = 0
-        engine = app.state.database.engine.sync_engine
+        engine = context.database.engine.sync_engine
         sa_event.listen(engine, "connect", self._on_connect)
         sa_event.listen(engine, "close", self._on_close)
 
@@ -281,14 +288,14 @@ def test_start_up_runs_once_and_every_invocation_runs_on_its_loop(migrated: str,
     seen = _record_loops(handler.app)
     assert not handler.started
     assert invoke(handler, "http-v2", "GET", "/healthz")["statusCode"] == 200
-    database = handler.app.state.database
+    database = _context(handler).database
     for api in APIS * 3:
         assert invoke(handler, api, "GET", "/loop")["statusCode"] == 200
         assert invoke(handler, api, "GET", "/readyz")["statusCode"] == 200
     register_and_login(handler, "rest-v1", base64_form=False)
     assert [what for what, _ in seen] == ["lifespan"] + ["request"] * 6
     assert all(loop is handler.loop for _, loop in seen)
-    assert handler.app.state.database is database  # the same engine throughout
+    assert _context(handler).database is database  # the same engine throughout
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -299,9 +306,9 @@ def test_the_queue_pool_reuses_the_start_up_connection_on_the_same_loop(
     monkeypatch.setenv("FORGE_DATABASE_POOL", "queue")
     handler = make_handler()
     invoke(handler, api, "GET", "/healthz")  # starts the app
-    pool = handler.app.state.database.engine.pool
+    pool = _context(handler).database.engine.pool
     assert isinstance(pool, QueuePool)
-    connections = _Connections(handler.app)
+    connections = _Connections(_context(handler))
     assert pool.checkedin() == 1  # the start-up connection, kept
     for _ in range(3):
         register_and_login(handler, api, base64_form=False)
@@ -319,8 +326,8 @@ def test_the_null_pool_leaves_no_connection_open_between_invocations(
     monkeypatch.setenv("FORGE_DATABASE_POOL", "null")
     handler = make_handler()
     invoke(handler, api, "GET", "/healthz")
-    assert isinstance(handler.app.state.database.engine.pool, NullPool)
-    connections = _Connections(handler.app)
+    assert isinstance(_context(handler).database.engine.pool, NullPool)
+    connections = _Connections(_context(handler))
     for invocation in range(1, 4):
         assert invoke(handler, api, "GET", "/readyz")["statusCode"] == 200
         assert connections.opened == invocation
@@ -333,7 +340,7 @@ def test_on_lambda_the_pool_defaults_to_null(
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "forgeapi")
     handler = make_handler()
     assert invoke(handler, "http-v2", "GET", "/readyz")["statusCode"] == 200
-    assert isinstance(handler.app.state.database.engine.pool, NullPool)
+    assert isinstance(_context(handler).database.engine.pool, NullPool)
 
 
 def test_a_failed_start_is_retried_by_the_next_invocation(sqlite_url: str, make_handler: MakeHandler) -> None:
@@ -372,9 +379,9 @@ def test_on_each_database_a_lambda_sized_pool_holds_at_most_one_connection(
     migrations.upgrade(url)
     handler = make_handler()
     invoke(handler, "http-v2", "GET", "/healthz")
-    engine_pool = handler.app.state.database.engine.pool
+    engine_pool = _context(handler).database.engine.pool
     assert isinstance(engine_pool, QueuePool if pool == "queue" else NullPool)
-    connections = _Connections(handler.app)
+    connections = _Connections(_context(handler))
     for _ in range(3):
         register_and_login(handler, "http-v2", base64_form=True)
         assert invoke(handler, "rest-v1", "GET", "/readyz")["statusCode"] == 200

@@ -9,6 +9,7 @@ from app.core import migrations
 from app.core.migrations import SchemaMismatchError
 from app.main import create_app
 from tests.support import databases
+from tests.support.app import running
 from tests.support.settings import PRODUCTION_SECRETS, make_settings
 
 
@@ -17,7 +18,7 @@ async def test_the_service_refuses_to_start_on_an_unmigrated_database(tmp_path: 
     await databases.recreate(url)
     app = create_app(make_settings(url, **PRODUCTION_SECRETS))
     with pytest.raises(SchemaMismatchError, match="forge db upgrade"):
-        async with app.router.lifespan_context(app):
+        async with running(app):
             pass
 
 
@@ -26,7 +27,7 @@ async def test_start_up_objects_are_frozen_while_the_app_runs_and_released_at_sh
     await databases.recreate(url)
     await asyncio.to_thread(migrations.upgrade, url)  # alembic runs its own event loop
     app = create_app(make_settings(url))
-    async with app.router.lifespan_context(app):
+    async with running(app):
         assert gc.get_freeze_count() > 0  # out of the collector's reach while serving
     assert gc.get_freeze_count() == 0  # collectable again: a process that builds many apps does not keep them
 

@@ -17,8 +17,10 @@ import pytest
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 
+from app.core.context import AppContext
 from app.main import create_app
 from tests import helpers
+from tests.support.app import running
 from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 type Access = Literal["public", "user", "admin"]
@@ -108,9 +110,9 @@ def _unsigned(claims: dict[str, Any]) -> str:
 
 
 async def test_api2_forged_expired_and_algorithm_none_tokens_are_refused(
-    app: FastAPI, client: httpx.AsyncClient
+    context: AppContext, client: httpx.AsyncClient
 ) -> None:
-    settings = app.state.settings
+    settings = context.settings
     user = await helpers.register(client)
     now = datetime.now(UTC)
     claims = {
@@ -145,9 +147,9 @@ async def test_api3_clients_cannot_assign_privileged_properties_nor_read_secret_
 
 
 async def test_api4_resource_consumption_is_bounded(
-    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers
+    context: AppContext, client: httpx.AsyncClient, admin: helpers.Headers
 ) -> None:
-    huge = b"x" * (app.state.settings.max_body_bytes + 1)
+    huge = b"x" * (context.settings.max_body_bytes + 1)
     too_big = await client.post("/api/v1/auth/register", content=huge, headers={"content-type": "application/json"})
     assert too_big.status_code == 413
     # Pages are bounded in size and depth on every listing (core/pagination.py); here on the users'.
@@ -172,10 +174,13 @@ async def test_api6_credential_stuffing_from_rotating_addresses_is_throttled_per
     assert set(statuses[5:]) == {429}
 
 
-async def test_api8_production_hardening(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_api8_production_hardening(app: FastAPI, context: AppContext, client: httpx.AsyncClient) -> None:
 
-    production = create_app(make_settings(app.state.settings.database_url, **PRODUCTION_SECRETS, docs_enabled=False))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=production), base_url=BASE_URL) as http:
+    production = create_app(make_settings(context.settings.database_url, **PRODUCTION_SECRETS, docs_enabled=False))
+    async with (
+        running(production) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
+    ):
         assert (await http.get("/docs")).status_code == 404
         assert (await http.get("/openapi.json")).status_code == 404
         health = await http.get("/healthz")

@@ -12,8 +12,9 @@ most of the time this takes, so each one proves something the others do not):
    out of every copy copier renders, so an update never brings them back).
 3. An update: `copier copy` an earlier ForgeAPI commit (`first_release`, from before the `example_features`
    question: its answers lack the key, which `--defaults` reads as true), add a feature there and commit it as a
-   user would, `copier update` to this commit, and require a merge without conflicts; join the migration heads as
-   a user would (`alembic merge heads`).
+   user would, `copier update` to this commit, and require a merge without conflicts but those the import
+   contracts' wildcards bring to a project whose `forge feature new` had edited their lists (resolved as a user
+   would: the new side); join the migration heads as a user would (`alembic merge heads`).
 
 Run: `uv run python tools/check_template.py` (needs git, uv and network access to the package index or uv's cache;
 about three runs of the SQLite test suite). Exits non-zero on the first failure, printing that command's output.
@@ -22,6 +23,7 @@ about three runs of the SQLite test suite). Exits non-zero on the first failure,
 # ruff: noqa: T201 - a CI script: what it prints is its report
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,8 +95,10 @@ def add_feature(project: Path) -> None:
         raise SystemExit(f"forge feature new {FEATURE} wrote no router")
 
 
-def update(project: Path) -> None:
+def update(project: Path, *, resolve: Callable[[Path], None] | None = None) -> None:
     run(COPIER, "update", "--trust", "--defaults", "--quiet", "--conflict", "inline", "--vcs-ref", "HEAD", cwd=project)
+    if resolve is not None:
+        resolve(project)
     if conflicts := unresolved(project):
         raise SystemExit("copier update left conflicts:\n" + "\n".join(conflicts))
 
@@ -165,6 +170,26 @@ def unresolved(project: Path) -> list[str]:
     return markers + [str(path.relative_to(project)) for path in project.rglob("*.rej")]
 
 
+_CONFLICT = re.compile(r"^<<<<<<< before updating\n(.*?)^=======\n(.*?)^>>>>>>> after updating\n", re.M | re.S)
+_OTHER_TABLE = re.compile(r"^\[\[?tool\.(?!importlinter)", re.M)
+
+
+def take_the_new_contracts(project: Path) -> None:
+    """The user's step after an update from before the import contracts named features by wildcard
+    (docs/getting-started.md): `forge feature new` had edited the very lines the wildcards replaced, so each such
+    conflict keeps the new side. Only conflicts inside `[tool.importlinter]` are resolved; any other stays for
+    `unresolved` to report."""
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    start = text.find("[tool.importlinter]\n")
+    if start < 0:
+        return
+    after = _OTHER_TABLE.search(text, start)
+    end = after.start() if after else len(text)
+    section = _CONFLICT.sub(lambda conflict: conflict.group(2), text[start:end])
+    pyproject.write_text(text[:start] + section + text[end:], encoding="utf-8")
+
+
 def merge_migration_heads(project: Path) -> None:
     """The user's step after an update that brought migrations written after the user's own (docs/getting-started.md):
     both descend from the same revision, so Alembic has two heads until a merge revision joins them."""
@@ -205,7 +230,7 @@ def main() -> None:
         run("uv", "sync", "--frozen", cwd=older)
         add_feature(older)
         commit(older, f"Add the {FEATURE} feature")
-        update(older)
+        update(older, resolve=take_the_new_contracts)
         if "example_features: true" not in (older / ".copier-answers.yml").read_text(encoding="utf-8"):
             raise SystemExit("copier update did not record example_features: true for a project that has them")
         run("uv", "sync", "--locked", cwd=older)

@@ -186,21 +186,34 @@ def _drop_example_migrations(versions: Path) -> None:
             other.write_text(scripts[other], encoding="utf-8")
 
 
+def _is_example_edge(line: str) -> bool:
+    return " -> " in line and any(module in line for module in EXAMPLE_MODULES)
+
+
 def _drop_contracts(pyproject: Path) -> None:
-    """import-linter: no contract of the examples' own, and no example module among any contract's sources."""
-    blocks = pyproject.read_text(encoding="utf-8").split("\n\n")
-    kept = []
-    for block in blocks:
-        if any(f'forbidden_modules = ["{module}.repository"]' in block for module in EXAMPLE_MODULES):
-            continue
-        lines = block.split("\n")
-        for i, line in enumerate(lines):
-            if line.startswith("source_modules = [") and line.endswith("]"):
-                modules = re.findall(r'"([^"]+)"', line)
-                others = [m for m in modules if not any(m == e or m.startswith(f"{e}.") for e in EXAMPLE_MODULES)]
-                lines[i] = "source_modules = [" + ", ".join(f'"{m}"' for m in others) + "]"
-        kept.append("\n".join(lines))
-    text = "\n\n".join(kept)
+    """import-linter: the contracts name features by wildcard, but for the allowed edges between features. The
+    examples' edges go, and the comment above them when every edge it explains has gone."""
+    kept: list[str] = []
+    group: list[str] = []  # an indented comment and the edges under it, up to the next such comment
+
+    def flush() -> None:
+        edges = [line for line in group if line.lstrip().startswith('"')]
+        if not edges or not all(map(_is_example_edge, edges)):
+            kept.extend(line for line in group if not _is_example_edge(line))
+        group.clear()
+
+    for line in pyproject.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("    #"):
+            if any(member.lstrip().startswith('"') for member in group):
+                flush()
+            group.append(line)
+        elif line.startswith('    "'):
+            group.append(line)
+        else:
+            flush()
+            kept.append(line)
+    flush()
+    text = "".join(kept)
     if any(module in text for module in EXAMPLE_MODULES):
         msg = f"{pyproject}: the example features are still named after removing their contracts"
         raise SystemExit(msg)

@@ -5,7 +5,8 @@ around every invocation: a new engine, a schema check and new connections per re
 enters the app's lifespan once per container, at the first invocation, on an event loop it keeps for the
 container's life, and calls Mangum with `lifespan="off"` on that same loop. Connections opened during start-up
 belong to that loop (asyncpg and aiosqlite connections cannot move between loops), so every invocation must run on
-it: Mangum takes `asyncio.get_event_loop()`, which is why the loop is made current before each call.
+it: Mangum takes `asyncio.get_event_loop()`, which is why the loop is made current before each call. As a server
+would, the handler gives each request a copy of the lifespan's state (the app's context: app/core/context.py).
 
 Start-up waits for the first invocation rather than module import: a failed start (a database not yet reachable)
 is retried by the next invocation instead of failing the container's init, and no connection is made during init
@@ -13,14 +14,16 @@ is retried by the next invocation instead of failing the container's init, and n
 """
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from mangum.types import LambdaContext, LambdaEvent
 
+from app.core.context import CONTEXT_KEY, AppContext, WithLifespanState
 from app.main import app as _app
 
 __all__ = ["TEXT_MIME_TYPES", "LambdaHandler", "handler"]
@@ -38,6 +41,7 @@ class LambdaHandler:
         self.loop = asyncio.new_event_loop()
         self._lifespan: AbstractAsyncContextManager[Any] | None = None
         self._adapter: Mangum | None = None
+        self.context: AppContext | None = None  # the started app's, until `close`
 
     @property
     def started(self) -> bool:
@@ -53,15 +57,18 @@ class LambdaHandler:
 
     def _start(self) -> Mangum:
         app = self.app
-        lifespan = app.router.lifespan_context(app)
-        self.loop.run_until_complete(lifespan.__aenter__())  # raises (and stays unstarted) when start-up fails
+        # app.main's lifespan yields its state (Starlette types a lifespan as either kind).
+        lifespan = cast("AbstractAsyncContextManager[Mapping[str, Any]]", app.router.lifespan_context(app))
+        # Raises (and stays unstarted) when start-up fails.
+        state: Mapping[str, Any] = self.loop.run_until_complete(lifespan.__aenter__())
         self._lifespan = lifespan
-        self._adapter = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+        self.context = state[CONTEXT_KEY]
+        self._adapter = Mangum(WithLifespanState(app, state), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
         return self._adapter
 
     def _flush_spans(self) -> None:
         # The exporters' threads are frozen with the container between invocations: export before returning.
-        telemetry = self.app.state.telemetry
+        telemetry = self.context.telemetry if self.context is not None else None
         if telemetry is not None:
             telemetry.tracer_provider.force_flush()
             if telemetry.meter_provider is not None:
@@ -74,6 +81,7 @@ class LambdaHandler:
             self.loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
             self._lifespan = None
             self._adapter = None
+            self.context = None
         self.loop.close()
         asyncio.set_event_loop(None)
 

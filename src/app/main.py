@@ -2,8 +2,10 @@
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -13,8 +15,9 @@ from app import __version__
 from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
 from app.core.api_keys import ApiKeyHasher
+from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
-from app.core.encryption import configure_encryption, load_keys
+from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
 from app.core.http import create_http_client
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
@@ -23,7 +26,14 @@ from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
-from app.core.tracing import configure_telemetry, fastapi_telemetry, instrument_clients
+from app.core.tracing import (
+    Telemetry,
+    Tracing,
+    configure_telemetry,
+    fastapi_telemetry,
+    instrument_clients,
+    observe_state,
+)
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
 from app.features.client_config.router import router as client_config_router
@@ -51,28 +61,62 @@ OPENAPI_URL = "/openapi.json"
 _log = structlog.get_logger("app")
 
 
-def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Built:
+    """What `create_app` built for the lifespan to put in the context: the parts the routes and middleware need
+    from construction on, and that open nothing (no connection, no file, no task)."""
+
+    settings: Settings
+    telemetry: Telemetry | None
+    encryption_keys: EncryptionKeys
+    password_hasher: PasswordHasher
+    token_service: TokenService
+    api_key_hasher: ApiKeyHasher
+    trusted_proxies: TrustedProxies
+    metrics: Metrics | None
+    endpoints: EndpointRuntime
+    rate_limit_gate: RateLimitGate | None
+
+
+def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any]]]:
+    settings = built.settings
+
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        configure_encryption(built.encryption_keys)
         database = Database(settings)
         # No connection is made here: the service starts while Redis is down, and /readyz reports it.
         redis = create_redis(settings)
-        app.state.redis = redis
-        app.state.rate_limiter = build_rate_limiter(settings, redis)
-        if app.state.rate_limit_gate is not None:
-            app.state.rate_limit_gate.bind(app.state.rate_limiter)
+        rate_limiter = build_rate_limiter(settings, redis)
         purger: asyncio.Task[None] | None = None
         # One outbound client (one connection pool) for every request; tracing was configured by create_app.
-        http_client = create_http_client(settings, tracer_provider=app.state.tracer_provider)
-        app.state.http_client = http_client
-        registry_sync = RegistrySync(
-            runtime=app.state.dynamic_endpoints, database=database, redis=redis, settings=settings
+        telemetry = built.telemetry
+        http_client = create_http_client(settings, tracer_provider=telemetry.tracer_provider if telemetry else None)
+        registry_sync = RegistrySync(runtime=built.endpoints, database=database, redis=redis, settings=settings)
+        components: dict[type, object] = {EndpointRuntime: built.endpoints}
+        if built.rate_limit_gate is not None:
+            components[RateLimitGate] = built.rate_limit_gate
+        context = AppContext(
+            settings=settings,
+            docs_url=DOCS_URL if settings.docs_enabled else None,
+            telemetry=telemetry,
+            tracing=Tracing.of(telemetry),
+            password_hasher=built.password_hasher,
+            token_service=built.token_service,
+            api_key_hasher=built.api_key_hasher,
+            trusted_proxies=built.trusted_proxies,
+            metrics=built.metrics,
+            database=database,
+            redis=redis,
+            rate_limiter=rate_limiter,
+            http_client=http_client,
+            components=components,
         )
+        observe_state(telemetry, lambda: state_readings(pool=database.engine.pool, limiter=rate_limiter))
         try:
             await ensure_schema_current(database.engine)
             await registry_sync.start()
-            instrument_clients(app.state.telemetry, engine=database.engine, redis=redis)  # after start-up's queries
-            app.state.database = database
+            instrument_clients(telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             purger = asyncio.create_task(idempotency.purge_periodically(database), name="idempotency-purge")
             # Everything built so far (routes, schemas, settings, the ORM's registry) lives as long as the
             # process: frozen out of the collector's reach, it is no longer traversed by every full collection,
@@ -84,21 +128,20 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 database=settings.database_url_masked,
                 version=__version__,
             )
-            yield
+            # The lifespan state: the server gives every request a copy, where `app.core.context` reads it.
+            yield {CONTEXT_KEY: context}
         finally:
             if purger is not None:
                 purger.cancel()
             await http_client.aclose()
             await registry_sync.stop()
-            if app.state.rate_limit_gate is not None:
-                app.state.rate_limit_gate.bind(None)
-            if app.state.rate_limiter is not None:
-                await app.state.rate_limiter.close()
+            if rate_limiter is not None:
+                await rate_limiter.close()
             elif redis is not None:
                 await redis.aclose()
             await database.dispose()
-            if app.state.telemetry is not None:
-                app.state.telemetry.shutdown()  # flushes the spans and metrics still batched
+            if telemetry is not None:
+                telemetry.shutdown()  # flushes the spans and metrics still batched
             # Back within the collector's reach: a process that builds apps one after another (the test suite,
             # a Lambda container re-initialised) would otherwise keep every one of them forever.
             gc.unfreeze()
@@ -125,29 +168,38 @@ def _api_routers() -> tuple[APIRouter, ...]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
-    telemetry = configure_telemetry(settings, state_readings=lambda: state_readings(app.state))
+    telemetry = configure_telemetry(settings)
+    token_service = TokenService(settings)
+    trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
+    metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
+    endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
+    rate_limit = None
+    if settings.rate_limit_enabled:
+        build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
+        # Built with the app: the middleware holds it; the limiter it counts with is the context's, per request.
+        rate_limit = RateLimitGate(tokens=token_service, trusted_proxies=trusted_proxies, tracing=telemetry is not None)
+    built = _Built(
+        settings=settings,
+        telemetry=telemetry,
+        encryption_keys=load_keys(settings),  # a missing production key fails here, before any start
+        password_hasher=PasswordHasher(settings),
+        token_service=token_service,
+        api_key_hasher=ApiKeyHasher(settings.api_key_pepper.get_secret_value()),
+        trusted_proxies=trusted_proxies,
+        metrics=metrics,
+        endpoints=endpoints,
+        rate_limit_gate=rate_limit,
+    )
     app = FastAPI(
         title="ForgeAPI",
         version=__version__,
         summary="A production-ready FastAPI service foundation.",
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(built),
         docs_url=None,  # served by install_docs from the app's own assets, not FastAPI's CDN-loading pages
         redoc_url=None,
         openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         telemetry=fastapi_telemetry(telemetry),  # around the whole middleware stack
     )
-    app.state.settings = settings
-    # FastAPI's own docs_url stays None (its pages load from a CDN): the docs' address for clients is kept here.
-    app.state.docs_url = DOCS_URL if settings.docs_enabled else None
-    app.state.telemetry = telemetry
-    app.state.tracer_provider = telemetry.tracer_provider if telemetry else None
-    configure_encryption(load_keys(settings))
-    app.state.password_hasher = PasswordHasher(settings)
-    app.state.token_service = TokenService(settings)
-    app.state.api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
-    app.state.metrics = Metrics(api_prefix=API_PREFIX, state=lambda: app.state) if settings.metrics_enabled else None
-
-    app.state.dynamic_endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
 
     install_exception_handlers(app)
     install_problem_schema(app)
@@ -160,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _api_routers():
         include_flat(app, router, prefix=API_PREFIX)
     assert_prefix_reserved(app)
-    install_openapi(app, app.state.dynamic_endpoints)
+    install_openapi(app, endpoints)
     docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}
 
     # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
@@ -173,20 +225,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    rate_limit = None
-    if settings.rate_limit_enabled:
-        build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
-        rate_limit = RateLimitGate(
-            tokens=app.state.token_service,
-            trusted_proxies=TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header),
-        )
-    app.state.rate_limit_gate = rate_limit
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
         rate_limit=rate_limit,
-        metrics=app.state.metrics.http if app.state.metrics is not None else None,
+        metrics=metrics.http if metrics is not None else None,
         gzip_minimum_size=settings.gzip_minimum_size,
     )
 

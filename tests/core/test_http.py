@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.main import create_app
+from tests.support.app import running
 from tests.support.settings import make_settings
 from tests.support.upstreams import Upstreams, hold, release, upstream_servers
 
@@ -32,8 +33,8 @@ async def test_the_lifespan_opens_one_configured_client_and_closes_it(
         http_write_timeout=2.5,
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        client: httpx.AsyncClient = app.state.http_client
+    async with running(app) as started:
+        client: httpx.AsyncClient = started.context.http_client
         assert client.timeout == httpx.Timeout(connect=1.5, read=4, write=2.5, pool=settings.http_pool_timeout)
         # At most 7 connections: with 7 requests in flight, an eighth waits for one and gives up.
         held = await hold(client, upstreams, 7)
@@ -56,8 +57,8 @@ async def test_with_tracing_on_the_client_is_instrumented(
     engine: object, database_url: str, upstreams: Upstreams
 ) -> None:
     app = create_app(make_settings(database_url, otel_exporter="console"))
-    async with app.router.lifespan_context(app):
-        assert (await app.state.http_client.get(f"{upstreams.base}/ok/traced")).status_code == 200
+    async with running(app) as started:
+        assert (await started.context.http_client.get(f"{upstreams.base}/ok/traced")).status_code == 200
     # The instrumented client made a span of the request and sent its context to the upstream.
     [headers] = upstreams.headers_of("/ok/traced")
     assert headers["traceparent"].startswith("00-")

@@ -12,9 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.core.database import DBSession
 from app.main import create_app
 from tests import helpers
+from tests.support.app import Running, running
 from tests.support.settings import make_settings
 from tests.support.upstreams import Upstreams, upstream_servers
 
@@ -39,7 +41,7 @@ def settings(database_url: str, upstreams: Upstreams) -> Settings:
 
 
 @pytest.fixture
-async def log_output(settings: Settings, engine: AsyncEngine) -> AsyncIterator[tuple[FastAPI, io.StringIO]]:
+async def log_output(settings: Settings, engine: AsyncEngine) -> AsyncIterator[tuple[Running, io.StringIO]]:
     """The suite's app, and everything its log handler writes (structlog's lines and the stdlib loggers')."""
     del engine  # requested for the migrated schema
     application = create_app(settings)
@@ -55,24 +57,24 @@ async def log_output(settings: Settings, engine: AsyncEngine) -> AsyncIterator[t
         await session.execute(text("SELECT secret FROM no_such_table WHERE secret = :secret"), {"secret": secret})
 
     try:
-        async with application.router.lifespan_context(application):
-            yield application, output
+        async with running(application) as started:
+            yield started, output
     finally:
         root.removeHandler(handler)
         root.setLevel(logging.WARNING)
 
 
 @pytest.fixture
-def app(log_output: tuple[FastAPI, io.StringIO]) -> FastAPI:
+def started(log_output: tuple[Running, io.StringIO]) -> Running:
     return log_output[0]
 
 
-def _lines(log_output: tuple[FastAPI, io.StringIO]) -> list[str]:
+def _lines(log_output: tuple[Running, io.StringIO]) -> list[str]:
     return [line for line in log_output[1].getvalue().splitlines() if line.strip()]
 
 
 async def test_a_failing_statements_parameters_stay_out_of_the_log(
-    client: httpx.AsyncClient, log_output: tuple[FastAPI, io.StringIO]
+    client: httpx.AsyncClient, log_output: tuple[Running, io.StringIO]
 ) -> None:
     response = await client.get(FAILING, params={"secret": helpers.PASSWORD})
     assert response.status_code == 500
@@ -84,7 +86,11 @@ async def test_a_failing_statements_parameters_stay_out_of_the_log(
 
 
 async def test_no_password_token_or_api_key_in_any_log_line(
-    app: FastAPI, client: httpx.AsyncClient, log_output: tuple[FastAPI, io.StringIO], counters_path: str
+    app: FastAPI,
+    context: AppContext,
+    client: httpx.AsyncClient,
+    log_output: tuple[Running, io.StringIO],
+    counters_path: str,
 ) -> None:
     email = helpers.unique_email()
     await helpers.register(client, email=email)
@@ -114,7 +120,7 @@ async def test_no_password_token_or_api_key_in_any_log_line(
     [upstream_call] = [p["event"] for p in parsed if p.get("logger") == "httpx" and "/ok/inventory" in p["event"]]
     assert "http://[redacted]@" in upstream_call
     assert "access_token=[redacted]&page=2" in upstream_call
-    digest = app.state.api_key_hasher.digest(key)
+    digest = context.api_key_hasher.digest(key)
     secrets = {
         "password": helpers.PASSWORD,
         "access token": first["access_token"],

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
 from app.main import create_app
 from tests import helpers
+from tests.support.app import running
 from tests.support.otlp import attributes, otlp_receiver
 from tests.support.settings import BASE_URL
 
@@ -89,12 +90,12 @@ async def test_random_methods_paths_and_statuses_add_a_bounded_number_of_series(
 
 
 def test_unknown_methods_and_statuses_are_counted_under_bounded_labels() -> None:
-    metrics = Metrics(api_prefix="/api/v1", state=lambda: None)
+    metrics = Metrics(api_prefix="/api/v1")
     answered = [("X123456", 200), ("get", 404), ("GET", 299), ("GET", 499), ("GET", 599), ("GET", 999), ("GET", 42)]
     for method, status in answered:
         metrics.http.started()
         metrics.http.finished({"method": method, "path": "/x", "state": {ROUTE_TEMPLATE_STATE: "/x"}}, status, 0.001)
-    text = metrics.render().decode()
+    text = metrics.render({}).decode()
     assert sample(text, "http_requests_total", method="OTHER", route="/x", status="200") == 1
     assert sample(text, "http_requests_total", method="OTHER", route="/x", status="404") == 1
     assert sample(text, "http_requests_total", method="GET", route="/x", status="2xx") == 1
@@ -115,14 +116,14 @@ async def test_otlp_metrics_keep_bounded_attributes_too(
         app = create_app(settings)
         add_status_route(app)
         async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+            running(app) as started,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
         ):
             for _ in range(300):
                 # Statuses are the handlers' own here: FastAPI's instrumentation records them as answered.
                 method, path = random_request(rng, any_status=False)
                 await client.request(method, path)
-            assert app.state.telemetry.meter_provider.force_flush()
+            assert started.context.telemetry.meter_provider.force_flush()  # type: ignore[union-attr]
     points = [
         attributes(point)
         for metric in receiver.metric("http.server.request.duration")
@@ -197,12 +198,12 @@ async def test_metrics_can_be_switched_off(client: httpx.AsyncClient) -> None:
 
 
 def test_durations_land_in_cumulative_le_buckets() -> None:
-    metrics = Metrics(api_prefix="/api/v1", state=lambda: None)
+    metrics = Metrics(api_prefix="/api/v1")
     scope = {"method": "GET", "path": "/healthz", "state": {ROUTE_TEMPLATE_STATE: "/healthz"}}
     for seconds in (0.001, 0.003, 0.003, 20.0):  # on a bound, between two, and past the last one
         metrics.http.started()
         metrics.http.finished(scope, 200, seconds)
-    text = metrics.render().decode()
+    text = metrics.render({}).decode()
     labels = {"method": "GET", "route": "/healthz"}
     assert sample(text, "http_request_duration_seconds_bucket", **labels, le="0.001") == 1
     assert sample(text, "http_request_duration_seconds_bucket", **labels, le="0.0025") == 1

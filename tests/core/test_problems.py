@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from app.core.context import AppContext
 from app.core.database import DBSession
 from app.core.exceptions import ConflictError
 from tests.support.problems import assert_problem
@@ -81,16 +82,16 @@ async def test_query_validation_errors_point_at_the_parameter(client: httpx.Asyn
     ]
 
 
-async def test_oversized_body_is_413_before_the_app_reads_it(app: FastAPI, client: httpx.AsyncClient) -> None:
-    limit = app.state.settings.max_body_bytes
+async def test_oversized_body_is_413_before_the_app_reads_it(context: AppContext, client: httpx.AsyncClient) -> None:
+    limit = context.settings.max_body_bytes
     response = await client.post(
         "/api/v1/auth/register", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
     )
     assert_problem(response, 413)
 
 
-async def test_oversized_streamed_body_is_413(app: FastAPI, client: httpx.AsyncClient) -> None:
-    limit = app.state.settings.max_body_bytes
+async def test_oversized_streamed_body_is_413(context: AppContext, client: httpx.AsyncClient) -> None:
+    limit = context.settings.max_body_bytes
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(3):

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from app.core.context import AppContext
 from app.core.security import PasswordHasher
 from app.features.users import service as users_service
 from app.features.users.models import User
@@ -20,30 +21,30 @@ from tests.support.settings import make_settings
 
 
 async def test_a_read_is_one_statement_without_begin_or_commit(
-    app: FastAPI, committing_client: httpx.AsyncClient, counters_path: str
+    context: AppContext, committing_client: httpx.AsyncClient, counters_path: str
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     created = (await client.post(counters_path, json={"name": "read"}, headers=admin)).json()
 
-    with databases.statements_sent(app.state.database.engine) as sent:
+    with databases.statements_sent(context.database.engine) as sent:
         assert (await client.get(f"{counters_path}/{created['id']}")).status_code == 200
     assert [s for s in sent if s != "PREPARE"] == ["SELECT"]  # asyncpg may prepare the statement first
 
 
 async def test_writes_still_run_in_a_transaction(
-    app: FastAPI, committing_client: httpx.AsyncClient, counters_path: str
+    context: AppContext, committing_client: httpx.AsyncClient, counters_path: str
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
-    with databases.statements_sent(app.state.database.engine) as sent:
+    admin = await helpers.committed_admin_headers(context, client)
+    with databases.statements_sent(context.database.engine) as sent:
         assert (await client.post(counters_path, json={"name": "write"}, headers=admin)).status_code == 201
     assert "BEGIN" in sent
     assert "INSERT" in sent
 
 
 async def test_best_effort_writes_of_reading_requests_are_stored(
-    app: FastAPI, committing_client: httpx.AsyncClient, counters_path: str
+    app: FastAPI, context: AppContext, committing_client: httpx.AsyncClient, counters_path: str
 ) -> None:
     """An API key's "last used" mark (a GET) and a password rehash (login reads mostly): written without a
     transaction around the request, each on its own."""
@@ -58,12 +59,12 @@ async def test_best_effort_writes_of_reading_requests_are_stored(
 
     email = helpers.unique_email("rehash")
     stronger = PasswordHasher(make_settings("sqlite+aiosqlite:///unused.db", password_hash_iterations=2))
-    async with app.state.database.session(writes=True) as session, session.begin():
+    async with context.database.session(writes=True) as session, session.begin():
         data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
         created = await users_service.register_user(session, data=data, hasher=stronger)
         old_hash = created.hashed_password
     assert (await helpers.login(client, email))["access_token"]
-    async with app.state.database.session(writes=False) as session:
+    async with context.database.session(writes=False) as session:
         stored = (await session.execute(select(User.hashed_password).where(User.email == email))).scalar_one()
     assert stored != old_hash  # rehashed to the app's parameters
     assert (await helpers.login(client, email))["access_token"]

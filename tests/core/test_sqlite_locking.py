@@ -6,18 +6,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.core.database import create_engine
 from app.core.security import PasswordHasher
 from app.main import create_app
 from tests import helpers
 from tests.support import databases
+from tests.support.app import Running, running
 from tests.support.settings import BASE_URL, make_settings
 
 
 @pytest.fixture
-async def sqlite_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+async def sqlite_app(tmp_path: Path) -> AsyncIterator[Running]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'locking.db'}"
     await databases.recreate(url)
     settings = make_settings(url, sqlite_busy_timeout_ms=300)
@@ -25,14 +25,14 @@ async def sqlite_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     await databases.upgrade(engine)
     await engine.dispose()
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+    async with running(app) as started:
+        yield started
 
 
 async def test_a_login_verifying_its_password_does_not_block_writers(
-    sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    sqlite_app: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sqlite_app), base_url=BASE_URL) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sqlite_app.asgi), base_url=BASE_URL) as client:
         user = await helpers.register(client)
         verifying, release = asyncio.Event(), asyncio.Event()
         original = PasswordHasher.verify

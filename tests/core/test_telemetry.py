@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app.config import Settings
-from app.core import tracing
+from app.core.context import AppContext
+from app.core.tracing import Tracing, configure_telemetry
 from app.main import create_app
 from tests import helpers
 from tests.support import counters
+from tests.support.app import Running, running
 from tests.support.otlp import OtlpReceiver, attributes, otlp_grpc_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
@@ -32,14 +34,14 @@ SPAN_KIND_SERVER = 2
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: object, otlp: OtlpReceiver) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+async def started(settings: Settings, engine: object, otlp: OtlpReceiver) -> AsyncIterator[Running]:
+    async with running(create_app(settings)) as started:
+        yield started
 
 
-def flush(app: FastAPI) -> None:
-    assert app.state.telemetry.tracer_provider.force_flush()
+def flush(context: AppContext) -> None:
+    assert context.telemetry is not None
+    assert context.telemetry.tracer_provider.force_flush()
 
 
 def one(spans: list[Any]) -> Any:
@@ -56,16 +58,16 @@ def sql_statements(otlp: OtlpReceiver, parent: Any) -> list[str]:
 
 
 async def test_a_write_makes_its_business_span_with_its_sql_inside(
-    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
+    context: AppContext, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     created = (await client.post(counters_path, json={"name": "traced", "ceiling": 3}, headers=admin)).json()
     traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
 
     made = await client.post(f"{counters_path}/{created['id']}/increments", json={"by": 2}, headers=traced)
     assert made.status_code == 201, made.text
-    flush(app)
+    flush(context)
 
     post = server_span(otlp, INCREMENTS)
     business = one([s for s in otlp.children_of(post) if s.name == counters.SPAN])
@@ -78,16 +80,16 @@ async def test_a_write_makes_its_business_span_with_its_sql_inside(
 
 
 async def test_a_refused_write_is_an_error_event_but_not_a_failed_span(
-    app: FastAPI, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
+    context: AppContext, committing_client: httpx.AsyncClient, otlp: OtlpReceiver, counters_path: str
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     created = (await client.post(counters_path, json={"name": "full", "ceiling": 1}, headers=admin)).json()
     traced = {**await helpers.user_headers(client), "traceparent": TRACEPARENT}
 
     refused = await client.post(f"{counters_path}/{created['id']}/increments", json={"by": 5}, headers=traced)
     assert refused.status_code == 409
-    flush(app)
+    flush(context)
 
     post = server_span(otlp, INCREMENTS)
     [error] = [attributes(e) for e in post.events if e.name == "exception"]
@@ -99,7 +101,7 @@ async def test_a_refused_write_is_an_error_event_but_not_a_failed_span(
 
 
 async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
-    app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver
+    app: FastAPI, context: AppContext, client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     async def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
@@ -107,7 +109,7 @@ async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
     app.add_api_route("/boom", boom)
     response = await client.get("/boom", headers={"traceparent": TRACEPARENT})
     assert response.status_code == 500
-    flush(app)
+    flush(context)
 
     span = server_span(otlp, "GET /boom")
     assert span.status.code == STATUS_ERROR
@@ -117,7 +119,7 @@ async def test_an_unhandled_error_fails_the_span_without_leaking_its_message(
 
 
 async def test_plain_http_errors_are_error_events_too(
-    app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver
+    app: FastAPI, context: AppContext, client: httpx.AsyncClient, otlp: OtlpReceiver
 ) -> None:
     async def unavailable() -> None:
         raise HTTPException(503, "Down for maintenance.")
@@ -132,7 +134,7 @@ async def test_plain_http_errors_are_error_events_too(
     for trace_id, (method, path, _, _) in requests.items():
         traceparent = f"00-{trace_id}-b7ad6b7169203331-01"
         answers[trace_id] = await client.request(method, path, headers={"traceparent": traceparent})
-    flush(app)
+    flush(context)
 
     for trace_id, (_, _, status, kind) in requests.items():
         assert answers[trace_id].status_code == status
@@ -153,11 +155,11 @@ async def test_redis_commands_are_child_spans(
     redis_url = service_url_or_skip("FORGE_TEST_REDIS_URL", "Redis")
     app = create_app(make_settings(database_url, otel_exporter="otlp", redis_url=redis_url))
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
     ):
         assert (await client.get(PUBLIC, headers={"traceparent": TRACEPARENT})).status_code == 200
-        flush(app)
+        flush(started.context)
     span = server_span(otlp, f"GET {PUBLIC}")
     commands = [attributes(s) for s in otlp.children_of(span) if attributes(s).get("db.system") == "redis"]
     assert commands, [s.name for s in otlp.children_of(span)]
@@ -165,10 +167,14 @@ async def test_redis_commands_are_child_spans(
 
 
 @pytest.mark.settings(rate_limit_default="1/minute")
-async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver) -> None:
+async def test_metrics_are_exported_over_otlp(
+    context: AppContext, client: httpx.AsyncClient, otlp: OtlpReceiver
+) -> None:
     assert (await client.delete("/api/v1/api-keys/9999")).status_code == 401
     assert (await client.delete("/api/v1/api-keys/9999")).status_code == 429
-    assert app.state.telemetry.meter_provider.force_flush()
+    assert context.telemetry is not None
+    assert context.telemetry.meter_provider is not None
+    assert context.telemetry.meter_provider.force_flush()
 
     names = {metric.name for metric in otlp.metrics}
     [durations] = otlp.metric("http.server.request.duration")
@@ -182,7 +188,7 @@ async def test_metrics_are_exported_over_otlp(app: FastAPI, client: httpx.AsyncC
     by_policy = {attributes(p)["policy"]: p.as_int for p in rejections.sum.data_points}
     assert by_policy["default"] == 1
     assert set(by_policy.values()) == {0, 1}
-    if not app.state.settings.is_sqlite:  # SQLite's pool is not a QueuePool: no pool gauges there
+    if not context.settings.is_sqlite:  # SQLite's pool is not a QueuePool: no pool gauges there
         assert {"db.client.connection.pool.size", "db.client.connection.pool.in_use"} <= names
 
 
@@ -194,8 +200,8 @@ async def test_spans_and_metrics_go_over_grpc_when_asked(
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         app = create_app(make_settings(database_url, otel_exporter="otlp"))
         async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+            running(app) as started,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
         ):
             assert (await client.get(PUBLIC, headers={"traceparent": TRACEPARENT})).status_code == 200
         # Leaving the lifespan shut the providers down, which flushed both signals over gRPC.
@@ -213,17 +219,19 @@ def test_the_otlp_protocol_is_validated_at_start_up(monkeypatch: pytest.MonkeyPa
         Settings()
 
 
-async def test_probes_make_no_spans(app: FastAPI, client: httpx.AsyncClient, otlp: OtlpReceiver) -> None:
+async def test_probes_make_no_spans(
+    app: FastAPI, context: AppContext, client: httpx.AsyncClient, otlp: OtlpReceiver
+) -> None:
     for probe in ("/healthz", "/readyz", "/metrics"):
         assert (await client.get(probe)).status_code == 200
     assert (await client.get(PUBLIC)).status_code == 200
-    flush(app)
+    flush(context)
     [request_span] = [span for span in otlp.spans if not span.parent_span_id]  # no stray root spans
     assert request_span.name == f"GET {PUBLIC}"
 
 
 def test_with_tracing_off_business_spans_are_nothing() -> None:
-    create_app(make_settings("sqlite+aiosqlite:///unused.db"))
-    assert not tracing.tracing_active()
-    with tracing.span(counters.SPAN) as span:
+    off = Tracing.of(configure_telemetry(make_settings("sqlite+aiosqlite:///unused.db")))
+    assert not off.active
+    with off.span(counters.SPAN) as span:
         assert span is None

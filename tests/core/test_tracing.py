@@ -6,9 +6,10 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.tracing import Tracing, configure_telemetry
 from app.main import create_app
+from tests.support.app import running
 from tests.support.otlp import otlp_receiver
 from tests.support.settings import BASE_URL, make_settings
 
@@ -24,8 +25,8 @@ async def test_a_request_is_exported_continuing_the_callers_trace(
         monkeypatch.setenv("OTEL_SERVICE_NAME", "forgeapi-under-test")
         app = create_app(make_settings(database_url, otel_exporter="otlp", log_level="INFO"))
         async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+            running(app) as started,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
         ):
             with caplog.at_level(logging.INFO, logger="app.access"):
                 response = await client.delete(
@@ -57,8 +58,8 @@ async def test_a_rendered_json_log_line_names_its_request_trace_and_span(
         handler.setStream(output)  # what the handler renders, as an operator's log shipper reads it
         try:
             async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+                running(app) as started,
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
             ):
                 response = await client.delete("/api/v1/api-keys/42")
         finally:
@@ -72,6 +73,5 @@ async def test_a_rendered_json_log_line_names_its_request_trace_and_span(
 
 
 def test_with_the_exporter_off_nothing_is_instrumented() -> None:
-    app: FastAPI = create_app(make_settings("sqlite+aiosqlite:///unused.db"))
-    assert app.state.telemetry is None
-    assert app.state.tracer_provider is None
+    assert configure_telemetry(make_settings("sqlite+aiosqlite:///unused.db")) is None
+    assert not Tracing.of(None).active

@@ -11,6 +11,7 @@ import pytest
 from app.main import create_app
 from app.shared.api_docs import STATIC_DIR
 from tests.support import browser, processes
+from tests.support.app import running
 from tests.support.settings import BASE_URL, make_settings
 
 PAGES = ["/docs", "/redoc", "/docs/oauth2-redirect"]
@@ -78,9 +79,12 @@ def test_the_vendored_assets_ship_with_their_licences() -> None:
     assert "MIT License" in (STATIC_DIR / "LICENSE.redoc").read_text(encoding="utf-8")
 
 
-async def test_switched_off_docs_serve_nothing(database_url: str) -> None:
+async def test_switched_off_docs_serve_nothing(database_url: str, engine: object) -> None:  # engine: migrated
     app = create_app(make_settings(database_url, docs_enabled=False))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+    async with (
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
+    ):
         for path in [*PAGES, "/openapi.json", "/docs/static/swagger-ui-bundle.js"]:
             assert (await http.get(path)).status_code == 404, path
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import idempotency as store
+from app.core.context import AppContext
 from app.core.database import utcnow
 from app.core.exceptions import ConflictError
 from tests import helpers
@@ -31,11 +31,11 @@ async def value(client: httpx.AsyncClient, path: str) -> int:
 class Shop:
     """A counter to increment, its administrator and a user who increments it."""
 
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient, path: str) -> None:
-        self.app, self.client, self.path = app, client, path
+    def __init__(self, context: AppContext, client: httpx.AsyncClient, path: str) -> None:
+        self.context, self.client, self.path = context, client, path
 
     async def setup(self, *, ceiling: int = 10) -> None:
-        self.admin = await helpers.committed_admin_headers(self.app, self.client)
+        self.admin = await helpers.committed_admin_headers(self.context, self.client)
         created = await self.client.post(self.path, json={"name": "stock", "ceiling": ceiling}, headers=self.admin)
         assert created.status_code == 201, created.text
         self.counter = f"{self.path}/{created.json()['id']}"
@@ -55,7 +55,7 @@ class Shop:
 
     async def claim_directly(self, key: str, *, lease: timedelta) -> store.Claim | store.StoredResponse:
         """Claim `key` for a one-unit increment as an attempt that then crashes or stalls would have."""
-        async with self.app.state.database.session(writes=True) as session:
+        async with self.context.database.session(writes=True) as session:
             return await store.claim(
                 session,
                 caller=await self.caller(),
@@ -70,8 +70,8 @@ class Shop:
 
 
 @pytest.fixture
-async def shop(app: FastAPI, committing_client: httpx.AsyncClient, counters_path: str) -> Shop:
-    shop = Shop(app, committing_client, counters_path)
+async def shop(context: AppContext, committing_client: httpx.AsyncClient, counters_path: str) -> Shop:
+    shop = Shop(context, committing_client, counters_path)
     await shop.setup()
     return shop
 
@@ -166,7 +166,7 @@ async def test_a_crashed_attempts_key_is_taken_over_after_its_lease(shop: Shop) 
     retried = await shop.order("crashed")
     assert retried.status_code == 201, retried.text
     # The crashed attempt, had it only stalled, can no longer store its response (its transaction rolls back).
-    async with shop.app.state.database.session(writes=True) as session:
+    async with shop.context.database.session(writes=True) as session:
         with pytest.raises(ConflictError):
             await store.complete(session, crashed, store.StoredResponse(201, {}, b"{}"))
     assert (await shop.order("crashed")).json() == retried.json()
@@ -217,10 +217,10 @@ async def test_malformed_keys_are_refused_before_any_work(shop: Shop, key: str) 
 
 async def test_an_expired_record_is_a_new_request_and_is_purged(shop: Shop) -> None:
     first = await shop.order("yesterday")
-    async with shop.app.state.database.session(writes=False) as session:
+    async with shop.context.database.session(writes=False) as session:
         record = (await session.execute(select(store.IdempotencyRecord))).scalar_one()
     assert timedelta(hours=24) - timedelta(seconds=5) <= record.expires_at - record.created_at <= timedelta(hours=24)
-    async with shop.app.state.database.session(writes=True) as session, session.begin():
+    async with shop.context.database.session(writes=True) as session, session.begin():
         await session.execute(
             update(store.IdempotencyRecord)
             .where(store.IdempotencyRecord.key == "yesterday")
@@ -230,11 +230,11 @@ async def test_an_expired_record_is_a_new_request_and_is_purged(shop: Shop) -> N
     assert again.status_code == 201
     assert again.json()["value"] != first.json()["value"]
 
-    async with shop.app.state.database.session(writes=True) as session, session.begin():
+    async with shop.context.database.session(writes=True) as session, session.begin():
         await session.execute(update(store.IdempotencyRecord).values(expires_at=utcnow() - timedelta(seconds=1)))
-    async with shop.app.state.database.session(writes=True) as session:
+    async with shop.context.database.session(writes=True) as session:
         assert await store.purge_expired(session) == 1
-    async with shop.app.state.database.session(writes=False) as session:
+    async with shop.context.database.session(writes=False) as session:
         remaining = (await session.execute(select(func.count()).select_from(store.IdempotencyRecord))).scalar_one()
     assert remaining == 0
 

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.shared.middleware import SecurityHeaders
+from tests.support.app import running
 from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 
@@ -50,9 +51,12 @@ async def test_only_the_docs_pages_get_the_docs_csp(client: httpx.AsyncClient) -
     assert (await client.get("/docs/")).headers["content-security-policy"] == strict
 
 
-async def test_hsts_is_on_in_production(database_url: str) -> None:
+async def test_hsts_is_on_in_production(database_url: str, engine: object) -> None:  # engine: migrated
     app = create_app(make_settings(database_url, **PRODUCTION_SECRETS))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+    async with (
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
+    ):
         response = await http.get("/healthz")
     assert response.headers["strict-transport-security"].startswith("max-age=")
 

@@ -12,6 +12,7 @@ from app.core.security import PasswordHasher
 from app.main import create_app
 from app.shared.middleware import RequestContextMiddleware
 from tests import helpers
+from tests.support.app import running
 from tests.support.settings import BASE_URL, make_settings
 
 LIMITS = {
@@ -152,8 +153,8 @@ async def test_login_is_limited_per_account_before_any_password_is_hashed(
 async def _serve(settings: Settings, path: str) -> httpx.Response:
     app = create_app(settings)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
     ):
         return await http.get(path)
 
@@ -206,15 +207,14 @@ async def test_a_per_route_limit_keys_by_the_client_behind_a_trusted_proxy(clien
     assert await register("198.51.100.2") == 201  # another client behind the same proxy has a budget of its own
 
 
-def _bound_limiter(app: FastAPI) -> object:
-    return app.state.rate_limit_gate.limiter
-
-
-async def test_the_lifespan_binds_the_apps_limiter_to_the_gate_and_unbinds_it(settings: Settings) -> None:
-    app = create_app(settings)
-    assert _bound_limiter(app) is None
-    async with app.router.lifespan_context(app):
-        assert _bound_limiter(app) is app.state.rate_limiter is not None
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-            assert (await http.get(PUBLIC)).headers["x-ratelimit-remaining"] == "4"
-    assert _bound_limiter(app) is None
+async def test_each_start_of_the_app_counts_with_its_own_limiter(settings: Settings) -> None:
+    app = create_app(settings)  # the gate is built here, with the app; the limiter only by each start
+    limiters = []
+    for _ in range(2):
+        async with (
+            running(app) as started,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
+        ):
+            assert (await http.get(PUBLIC)).headers["x-ratelimit-remaining"] == "4"  # a full budget each time
+            limiters.append(started.context.rate_limiter)
+    assert limiters[0] is not limiters[1]

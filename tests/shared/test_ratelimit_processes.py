@@ -11,6 +11,7 @@ import pytest
 from app.core.database import create_engine
 from app.main import create_app
 from tests.support import databases, processes
+from tests.support.app import running
 from tests.support.settings import BASE_URL, make_settings, redis_url_or_skip
 
 pytestmark = processes.HEAVY
@@ -61,8 +62,8 @@ async def test_redis_stopping_mid_test_fails_as_configured_and_recovers(
     )
     app = create_app(settings)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+        running(app) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http,
     ):
         with processes.redis_server(port):
             limited = await _get(http)
@@ -72,7 +73,8 @@ async def test_redis_stopping_mid_test_fails_as_configured_and_recovers(
         degraded = [await _get(http) for _ in range(3)]
         assert [r.status_code for r in degraded] == [200 if fail_open else 503] * 3
         assert all("ratelimit" not in r.headers for r in degraded)
-        assert app.state.rate_limiter.backend_failures >= 3
+        assert started.context.rate_limiter is not None
+        assert started.context.rate_limiter.backend_failures >= 3
         with processes.redis_server(port):  # back (empty, as a restarted cache-only Redis is)
             recovered = None
             for _ in range(50):

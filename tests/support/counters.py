@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
 
 from app.config import API_PREFIX
-from app.core import tracing
+from app.core.context import Context
 from app.core.database import DBSession
 from app.core.exceptions import ConflictError, NotFoundError
 from app.core.pagination import Page, Pagination
@@ -149,9 +149,15 @@ async def update_counter(
     responses=_INCREMENT_ERRORS,
 )
 async def increment(
-    counter_id: ResourceID, data: IncrementCreate, idempotency: Idempotency, session: DBSession, caller: Writer
+    counter_id: ResourceID,
+    data: IncrementCreate,
+    *,
+    idempotency: Idempotency,
+    session: DBSession,
+    caller: Writer,
+    context: Context,
 ) -> Response:  # `idempotency` before `session`, as app.shared.idempotency asks
-    with tracing.span(SPAN, {"counter.id": counter_id, "counter.by": data.by}) as span:
+    with context.tracing.span(SPAN, {"counter.id": counter_id, "counter.by": data.by}) as span:
         statement = (
             update(counter)
             .where(counter.c.id == counter_id, counter.c.value + data.by <= counter.c.ceiling)

@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.config import DatabasePool, Settings
+from app.core.context import context_of
 
 __all__ = [
     "Base",
@@ -261,8 +262,7 @@ ReadMostlyDBSession = Annotated[AsyncSession, Depends(get_read_db_session, scope
 
 
 def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+    return context_of(request).database
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

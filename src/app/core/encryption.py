@@ -139,18 +139,23 @@ def load_keys(settings: Settings, *, key_directory: Path = DEV_KEY_FILE.parent) 
     return EncryptionKeys(keys, blind_key=base64.urlsafe_b64decode(_decode_key(blind, "FORGE_BLIND_INDEX_KEY")))
 
 
+# The one module-level holder in src/app, on purpose. The column types below encrypt and decrypt inside SQLAlchemy's
+# bind and result processing, which has no request, no session info it could be given per call, and no dependency
+# injection: a TypeDecorator is instantiated at import, in the models. So the keys are set here, once per start (by
+# the app's lifespan, or by the CLI command that needs them), and read by `current_keys()`. Everything else that
+# lives as long as the app is in its `AppContext` (app/core/context.py).
 _current: EncryptionKeys | None = None
 
 
 def configure_encryption(keys: EncryptionKeys) -> None:
     """Install the keys the column types use (a column type has no other way to reach application state)."""
-    global _current  # noqa: PLW0603 - the one process-wide registry, set at start-up
+    global _current  # noqa: PLW0603 - see above: the column types' only way to the keys
     _current = keys
 
 
 def current_keys() -> EncryptionKeys:
     if _current is None:
-        msg = "encryption keys are not configured (create_app configures them)"
+        msg = "encryption keys are not configured (the app's lifespan configures them)"
         raise RuntimeError(msg)
     return _current
 

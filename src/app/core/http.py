@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from opentelemetry.sdk.trace import TracerProvider
 
 from app.config import Settings
+from app.core.context import context_of
 from app.core.tracing import instrument_http_client
 
 __all__ = ["HttpClient", "create_http_client", "get_http_client"]
@@ -42,8 +43,7 @@ def create_http_client(settings: Settings, *, tracer_provider: TracerProvider | 
 
 
 def get_http_client(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.http_client
-    return client
+    return context_of(request).http_client
 
 
 HttpClient = Annotated[httpx.AsyncClient, Depends(get_http_client)]

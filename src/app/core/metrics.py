@@ -12,7 +12,7 @@ configured policies, and the pool's connections) are read at scrape time, so the
 """
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from http import HTTPMethod, HTTPStatus
 from itertools import accumulate
 from typing import Any
@@ -20,7 +20,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import Pool, QueuePool
+
+from app.core.ratelimit import RateLimiter
 
 __all__ = [
     "CONTENT_TYPE",
@@ -136,15 +138,13 @@ class _HttpCollector(Collector):
         yield GaugeMetricFamily("http_requests_in_flight", "Requests being served now.", value=http.in_flight)
 
 
-def state_readings(state: Any) -> dict[str, Any]:
+def state_readings(*, pool: Pool | None, limiter: RateLimiter | None) -> dict[str, Any]:
     """Counters and gauges that live elsewhere (the pool, the rate limiter), read now; absent parts are left out."""
     readings: dict[str, Any] = {}
-    pool = getattr(getattr(getattr(state, "database", None), "engine", None), "pool", None)
     if isinstance(pool, QueuePool):
         readings["db_pool_connections_in_use"] = pool.checkedout()
         readings["db_pool_size"] = pool.size()
         readings["db_pool_overflow"] = max(pool.overflow(), 0)
-    limiter = getattr(state, "rate_limiter", None)
     if limiter is not None:
         readings["rate_limit_rejections"] = dict(limiter.rejections_by_policy)
         readings["rate_limit_backend_failures"] = limiter.backend_failures
@@ -159,13 +159,13 @@ _GAUGES = {
 
 
 class _StateCollector(Collector):
-    """Reads counters that live elsewhere (the app's state) when Prometheus scrapes."""
+    """The counters that live elsewhere (`state_readings`), as read for one scrape."""
 
-    def __init__(self, state: Callable[[], Any]) -> None:
-        self._state = state
+    def __init__(self, readings: Mapping[str, Any]) -> None:
+        self._readings = readings
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        readings = state_readings(self._state())
+        readings = self._readings
         for name, documentation in _GAUGES.items():
             if name in readings:
                 yield GaugeMetricFamily(name, documentation, value=readings[name])
@@ -184,10 +184,12 @@ class _StateCollector(Collector):
 class Metrics:
     """One registry per app (tests build many apps), with the HTTP metrics and the scrape-time collectors."""
 
-    def __init__(self, *, api_prefix: str, state: Callable[[], Any]) -> None:
+    def __init__(self, *, api_prefix: str) -> None:
         self.registry = CollectorRegistry()
         self.http = HttpMetrics(self.registry, api_prefix)
-        self.registry.register(_StateCollector(state))
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, readings: Mapping[str, Any]) -> bytes:
+        """The exposition text: the HTTP metrics, then `readings` (the caller's `state_readings`)."""
+        scraped = CollectorRegistry(auto_describe=False)
+        scraped.register(_StateCollector(readings))
+        return generate_latest(self.registry) + generate_latest(scraped)

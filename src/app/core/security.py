@@ -21,6 +21,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.config import Settings
+from app.core.context import context_of
 from app.core.database import utcnow
 
 __all__ = [
@@ -138,13 +139,11 @@ class TokenService:
 
 
 def get_password_hasher(request: Request) -> PasswordHasher:
-    hasher: PasswordHasher = request.app.state.password_hasher
-    return hasher
+    return context_of(request).password_hasher
 
 
 def get_token_service(request: Request) -> TokenService:
-    tokens: TokenService = request.app.state.token_service
-    return tokens
+    return context_of(request).token_service
 
 
 Hasher = Annotated[PasswordHasher, Depends(get_password_hasher)]

@@ -7,9 +7,10 @@ The SDK itself reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRAC
 `OTEL_METRIC_EXPORT_INTERVAL`. Incoming W3C `traceparent` headers continue their trace; the database, Redis and
 httpx clients are instrumented so that their calls are child spans (and outgoing HTTP calls carry `traceparent`).
 
-Business code opens spans with `span(...)` and annotates the request's span with `current_span()`: both resolve the
-provider of the app configured last in this process (one per process outside tests), and are no-ops when tracing is
-off. The lifespan shuts the providers down, which flushes pending spans and metrics.
+Business code opens spans with the app's `Tracing` (`AppContext.tracing.span(...)`, passed to the service that opens
+them: no module holds a tracer, so apps built one after another in one process never trace through each other's
+provider) and annotates the request's span with `current_span()`; both are no-ops when tracing is off. The lifespan
+shuts the providers down, which flushes pending spans and metrics.
 """
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -41,6 +42,7 @@ from app.config import OtlpProtocol, Settings
 
 __all__ = [
     "Telemetry",
+    "Tracing",
     "add_event",
     "add_trace_context",
     "configure_telemetry",
@@ -48,17 +50,14 @@ __all__ = [
     "fastapi_telemetry",
     "instrument_clients",
     "instrument_http_client",
+    "observe_state",
     "record_error",
-    "span",
-    "tracing_active",
     "untraced",
 ]
 
 SCOPE = "app"
 # Probes and scrapes every few seconds would drown the traces that matter.
 EXCLUDED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-_tracer: trace.Tracer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +72,30 @@ class Telemetry:
         self.tracer_provider.shutdown()
         if self.meter_provider is not None:
             self.meter_provider.shutdown()
+
+
+@dataclass(frozen=True, slots=True)
+class Tracing:
+    """The app's spans for business code: `span(...)` opens a child of the current span; nothing when tracing is off."""
+
+    tracer: trace.Tracer | None = None
+
+    @classmethod
+    def of(cls, telemetry: Telemetry | None) -> "Tracing":
+        return cls(None if telemetry is None else telemetry.tracer_provider.get_tracer(SCOPE, __version__))
+
+    @property
+    def active(self) -> bool:
+        """Whether spans are being made: lets hot paths skip building attributes that no one would read."""
+        return self.tracer is not None
+
+    def span(
+        self, name: str, attributes: Mapping[str, AttributeValue] | None = None
+    ) -> AbstractContextManager[Span | None]:
+        """A child span of the current one, or nothing at all when tracing is off."""
+        if self.tracer is None:
+            return nullcontext()
+        return self.tracer.start_as_current_span(name, attributes=attributes)
 
 
 def _resource(settings: Settings) -> Resource:
@@ -113,9 +136,13 @@ def _metric_exporter(kind: str, protocol: OtlpProtocol) -> MetricExporter:
 type StateReadings = Callable[[], Mapping[str, Any]]
 
 
-def _observe_state(meter_provider: MeterProvider, readings: StateReadings) -> None:
-    """Gauges and counters kept elsewhere (pool, limiter), read when the exporter collects: free per request."""
-    meter = meter_provider.get_meter(SCOPE, __version__)
+def observe_state(telemetry: Telemetry | None, readings: StateReadings) -> None:
+    """Gauges and counters kept elsewhere (pool, limiter), read when the exporter collects: free per request.
+
+    Registered by the lifespan, which owns the database and the limiter that `readings` reads."""
+    if telemetry is None or telemetry.meter_provider is None:
+        return
+    meter = telemetry.meter_provider.get_meter(SCOPE, __version__)
 
     def gauge(name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(_options: CallbackOptions) -> Iterable[Observation]:
@@ -148,11 +175,9 @@ def _excluded(scope: MutableMapping[str, Any]) -> bool:
     return scope.get("path") in EXCLUDED_PATHS
 
 
-def configure_telemetry(settings: Settings, *, state_readings: StateReadings) -> Telemetry | None:
+def configure_telemetry(settings: Settings) -> Telemetry | None:
     """The providers when an exporter is configured (the caller shuts them down); None when tracing is off."""
-    global _tracer  # noqa: PLW0603 - see the module docstring: the last configured app's provider
     if settings.otel_exporter == "none":
-        _tracer = None
         return None
     resource = _resource(settings)
     tracer_provider = TracerProvider(resource=resource)
@@ -161,8 +186,6 @@ def configure_telemetry(settings: Settings, *, state_readings: StateReadings) ->
     if settings.otel_metrics_enabled:
         reader = PeriodicExportingMetricReader(_metric_exporter(settings.otel_exporter, settings.otel_metrics_protocol))
         meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-        _observe_state(meter_provider, state_readings)
-    _tracer = tracer_provider.get_tracer(SCOPE, __version__)
     return Telemetry(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
@@ -202,26 +225,14 @@ def instrument_clients(telemetry: Telemetry | None, *, engine: AsyncEngine, redi
         RedisInstrumentor.instrument_client(redis, tracer_provider=telemetry.tracer_provider)
 
 
-def span(name: str, attributes: Mapping[str, AttributeValue] | None = None) -> AbstractContextManager[Span | None]:
-    """A child span of the current one, or nothing at all when tracing is off."""
-    if _tracer is None:
-        return nullcontext()
-    return _tracer.start_as_current_span(name, attributes=attributes)
-
-
 def untraced() -> AbstractContextManager[None]:
     """No client spans (SQL, Redis, HTTP) inside: for work outside any request span, such as probes."""
-    return suppress_instrumentation() if _tracer is not None else nullcontext()
+    return suppress_instrumentation()
 
 
 def current_span() -> Span:
     """The request's span (a non-recording one when tracing is off: setting attributes on it is free)."""
     return trace.get_current_span()
-
-
-def tracing_active() -> bool:
-    """Whether spans are being made: lets hot paths skip building attributes that no one would read."""
-    return _tracer is not None
 
 
 def record_error(kind: str, detail: str, *, status_code: int) -> None:

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import Request
 
 from app.core.api_keys import rate_limit_id
+from app.core.context import context_of
 from app.core.exceptions import AuthenticationError
 from app.shared.ratelimit import RateLimitGate, client_key, enforce, refuse_if_spent
 
@@ -30,10 +31,11 @@ async def authentication_attempt(request: Request, *, api_key: str | None = None
     Raises `RateLimitedError` (429) before the block when an unverified key's sender has no failures left, and
     instead of the block's `AuthenticationError` when that failure used the last one up.
     """
-    gate: RateLimitGate | None = getattr(request.app.state, "rate_limit_gate", None)
-    if gate is None or gate.limiter is None:
+    context = context_of(request)
+    if context.rate_limiter is None:
         yield
         return
+    gate = context.component(RateLimitGate)
     key_id = None if api_key is None else rate_limit_id(api_key.strip())
     # A bearer token is not checked first: a bad one fails on its signature, before the database is asked.
     if key_id is not None and key_id not in gate.verified_keys:

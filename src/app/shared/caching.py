@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.config import Settings
+from app.core.context import context_of
 
 __all__ = [
     "PRIVATE_NO_STORE",
@@ -146,7 +147,7 @@ def _gzip(body: Buffer) -> bytes:
 
 def cache_response(request: Request, response: Response, policy: EdgeCache) -> Response:
     """Add the caching headers to a serialised 200 response; a 304 instead when `If-None-Match` matches."""
-    settings: Settings = request.app.state.settings
+    settings = context_of(request).settings
     body = response.body
     large = len(body) >= settings.gzip_minimum_size
     gzipped = large and "gzip" in request.headers.get("accept-encoding", "")

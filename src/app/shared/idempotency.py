@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from app.core import idempotency as store
-from app.core.database import get_database
+from app.core.context import context_of
 from app.shared.ratelimit import credential_identity
 
 __all__ = ["IDEMPOTENCY_RESPONSES", "Idempotency", "IdempotencyGuard", "install_idempotency"]
@@ -78,15 +78,16 @@ async def _guard(
         ),
     ] = None,
 ) -> AsyncIterator[IdempotencyGuard]:
+    context = context_of(request)
     caller = None
     if idempotency_key is not None:
-        caller = credential_identity(request.scope["headers"], request.app.state.token_service)
+        caller = credential_identity(request.scope["headers"], context.token_service)
     if idempotency_key is None or caller is None:  # anonymous: authentication will refuse the request anyway
         yield IdempotencyGuard(None)
         return
-    database = get_database(request)
+    database = context.database
     request_fingerprint = store.fingerprint(request.method, request.url.path, _canonical(await request.body()))
-    lease = timedelta(seconds=request.app.state.settings.idempotency_lease_seconds)
+    lease = timedelta(seconds=context.settings.idempotency_lease_seconds)
     async with database.session(writes=True) as session:
         outcome = await store.claim(
             session, caller=caller, key=idempotency_key, request_fingerprint=request_fingerprint, lease=lease

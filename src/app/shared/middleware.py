@@ -18,6 +18,7 @@ import structlog
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.context import CONTEXT_KEY
 from app.core.exceptions import ForgeError, PayloadTooLargeError
 from app.core.logging import REQUEST_ID
 from app.core.metrics import HttpMetrics
@@ -179,15 +180,15 @@ class _RequestCycle:
                 await send_problem(scope, self.send, self._too_large())
             elif (
                 (gate := self.owner.rate_limit) is not None
-                and (limiter := gate.limiter) is not None
+                and (limiter := scope["state"][CONTEXT_KEY].rate_limiter) is not None
                 and scope["path"] not in EXEMPT_PATHS
             ):
                 # Inline rather than a helper coroutine: one coroutine less per request, for the memory backend.
                 headers = self.headers
                 if limiter.synchronous:
-                    refusal = gate.admit_now(scope, headers.authorization, headers.api_key)
+                    refusal = gate.admit_now(scope, limiter, headers.authorization, headers.api_key)
                 else:
-                    refusal = await gate.admit(scope, headers.authorization, headers.api_key)
+                    refusal = await gate.admit(scope, limiter, headers.authorization, headers.api_key)
                 await (self._app(scope) if refusal is None else send_problem(scope, self.send, refusal))
             else:
                 await self._app(scope)

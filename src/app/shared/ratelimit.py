@@ -17,12 +17,12 @@ from starlette.types import Scope
 
 from app.core import tracing
 from app.core.api_keys import is_well_formed, rate_limit_id
+from app.core.context import context_of
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
 from app.core.ratelimit import (
     MICROS,
     UNKNOWN_CLIENT,
     Decision,
-    PolicySet,
     RateLimiter,
     TrustedProxies,
     address_key,
@@ -123,29 +123,19 @@ class RateLimitGate:
     Not a middleware of its own: `RequestContextMiddleware` calls it, with the credentials its own single pass
     over the request headers found, because this check runs on every request. For the same reason the in-process
     path (`admit_now`) is written to make few Python calls: each costs about as much as the GCRA arithmetic.
+
+    The limiter itself is the app's (`AppContext.rate_limiter`, opened by the lifespan): the caller passes it with
+    each request, so the gate, built with the app, never waits for the lifespan to complete it.
     """
 
-    def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies) -> None:
+    def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies, tracing: bool) -> None:
+        """`tracing`: whether the app traces (then each decision is recorded on the request's span)."""
         self.tokens = tokens
         self.trusted_proxies = trusted_proxies
-        # The app's limiter, bound by its lifespan (`bind`): read on every request, where Starlette's `app.state`
-        # would cost a Python-level `__getattr__` call.
-        self.limiter: RateLimiter | None = None
-        self._default: PolicySet | None = None
-        self._tracing = False
+        self._tracing = tracing
         # Rate-limit ids of keys authentication verified, least recently verified first. Bounded: an evicted key
         # is keyed by address until its next authentication verifies it again.
         self.verified_keys: OrderedDict[str, None] = OrderedDict()
-
-    def bind(self, limiter: RateLimiter | None) -> None:
-        """Limit requests with `limiter` (the app's `state.rate_limiter`); None stops limiting.
-
-        Called by the app's lifespan, after tracing was configured: whether to record each decision on the
-        request's span is decided here, once.
-        """
-        self.limiter = limiter
-        self._default = None if limiter is None else limiter.policies["default"]
-        self._tracing = tracing.tracing_active()
 
     def verify_key(self, key_id: str) -> None:
         """Authentication verified the key with this `rate_limit_id`: its requests get a budget of their own."""
@@ -178,13 +168,14 @@ class RateLimitGate:
             return f"key:{key_id}"
         return ip_key
 
-    def admit_now(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> ForgeError | None:
+    def admit_now(
+        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
+    ) -> ForgeError | None:
         """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
-        limiter, policy = self.limiter, self._default
-        if limiter is None or policy is None or limiter.check_now is None:
-            msg = "admit_now needs a bound limiter that answers in-process"
+        if limiter.check_now is None:
+            msg = "admit_now needs a limiter that answers in-process"
             raise TypeError(msg)
-        decision = limiter.check_now(self._keys(scope, authorization, api_key), policy, 1)
+        decision = limiter.check_now(self._keys(scope, authorization, api_key), limiter.policies["default"], 1)
         scope["state"][_STATE_DECISIONS] = [decision]
         if self._tracing:
             _trace(decision)
@@ -193,14 +184,13 @@ class RateLimitGate:
         limiter.count_refusal("default")
         return _too_many_requests(decision)
 
-    async def admit(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> ForgeError | None:
-        """Count the request; the error to answer with instead (429, or 503 when failing closed), if any.
+    async def admit(
+        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
+    ) -> ForgeError | None:
+        """Count the request with `limiter`; the error to answer with instead (429, or 503 when failing closed).
 
-        `scope["state"]` must exist (the middleware creates it).
+        `scope["state"]` must exist (the server's copy of the lifespan state).
         """
-        limiter = self.limiter
-        if limiter is None:
-            return None
         try:
             decision = await limiter.hit(self._keys(scope, authorization, api_key), "default")
         except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
@@ -252,21 +242,20 @@ def _too_many_requests(decision: Decision) -> RateLimitedError:
 
 def client_key(request: Request) -> str:
     """The client-address key (proxies resolved as the app's gate trusts them, IPv6 grouped by /64)."""
-    gate: RateLimitGate | None = getattr(request.app.state, "rate_limit_gate", None)
-    trusted = gate.trusted_proxies if gate is not None else TrustedProxies(())
     client = request.scope.get("client")
-    return client_ip_key(client[0] if client else None, request.scope["headers"], trusted)
+    return client_ip_key(client[0] if client else None, request.scope["headers"], context_of(request).trusted_proxies)
 
 
 async def enforce(request: Request, policy_name: str, key: str) -> None:
     """Count this request against `policy_name` for `key`; raise `RateLimitedError` (429) when over the limit."""
-    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    context = context_of(request)
+    limiter = context.rate_limiter
     if limiter is None:
         return
     decision = await limiter.hit(key, policy_name)
     if decision is None:
         return
-    if tracing.tracing_active():
+    if context.tracing.active:
         _trace(decision)
     request.scope.setdefault("state", {}).setdefault(_STATE_DECISIONS, []).append(decision)
     if not decision.allowed:
@@ -278,7 +267,7 @@ async def refuse_if_spent(request: Request, policy_name: str, key: str) -> None:
 
     The check for budgets that only failures spend (`enforce` spends them): run before the work they protect.
     """
-    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    limiter = context_of(request).rate_limiter
     if limiter is None:
         return
     decision = await limiter.peek(key, policy_name)

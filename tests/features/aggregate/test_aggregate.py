@@ -4,8 +4,8 @@ import asyncio
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.context import AppContext
 from tests import helpers
 from tests.support.otlp import OtlpReceiver
 from tests.support.polling import eventually
@@ -149,7 +149,7 @@ async def test_a_compressed_source_is_refused_however_small_it_declares_itself(
 @pytest.mark.settings(aggregate_timeout=60, http_max_connections=3)  # one connection per source, and no more
 @pytest.mark.upstreams(stock="slow/stock", prices="slow/prices", inventory="fail/inventory")
 async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_behind(
-    app: FastAPI, client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
+    context: AppContext, client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
 ) -> None:
     tasks_before = asyncio.all_tasks()
     # The slow sources never answer and the deadline is a minute away: a 502 now means they were cancelled.
@@ -163,18 +163,22 @@ async def test_the_first_failure_cancels_the_other_fetches_and_leaves_nothing_be
     assert leftover == []
     # ...and the shared pool holds no connection still in use (idle keep-alive ones may stay for reuse): all three
     # of its connections can be had at once again.
-    await release(upstreams, await hold(app.state.http_client, upstreams, 3, seconds=PROMPTLY_SECONDS))
+    await release(upstreams, await hold(context.http_client, upstreams, 3, seconds=PROMPTLY_SECONDS))
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 
-# `otlp` comes before `app` in the arguments: the receiver exists (and the app exports to it) when the app is made.
+# `otlp` comes before `context` in the arguments: the receiver exists (and the app exports to it) when the app is made.
 @pytest.mark.settings(otel_exporter="otlp")
 @pytest.mark.upstreams(weather="ok/weather")
 async def test_the_callers_trace_continues_to_the_upstreams(
-    otlp: OtlpReceiver, app: FastAPI, client: httpx.AsyncClient, user: helpers.Headers, upstreams: Upstreams
+    otlp: OtlpReceiver,
+    context: AppContext,
+    client: httpx.AsyncClient,
+    user: helpers.Headers,
+    upstreams: Upstreams,
 ) -> None:
     traceparent = f"00-{TRACE_ID}-{PARENT_ID}-01"
     response = await client.get(URL, headers={**user, "traceparent": traceparent})
@@ -183,7 +187,8 @@ async def test_the_callers_trace_continues_to_the_upstreams(
     _version, trace_id, parent_id, _flags = headers["traceparent"].split("-")
     assert trace_id == TRACE_ID  # the same trace...
     assert parent_id != PARENT_ID  # ...continued by our outbound request's own span
-    app.state.tracer_provider.force_flush()
+    assert context.telemetry is not None
+    context.telemetry.tracer_provider.force_flush()
     [client_span] = [s for s in otlp.spans if s.span_id.hex() == parent_id]
     assert client_span.name == "GET"
     assert client_span.trace_id.hex() == TRACE_ID

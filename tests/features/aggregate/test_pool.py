@@ -9,8 +9,9 @@ import asyncio
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from sqlalchemy.pool import QueuePool
 
+from app.core.context import AppContext
 from tests import helpers
 from tests.support.upstreams import Upstreams
 
@@ -23,7 +24,7 @@ pytestmark = [
 
 
 async def test_a_slow_aggregation_does_not_hold_the_only_database_connection(
-    app: FastAPI, committing_client: httpx.AsyncClient, upstreams: Upstreams
+    context: AppContext, committing_client: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:
     client = committing_client
     user = await helpers.user_headers(client)
@@ -35,7 +36,9 @@ async def test_a_slow_aggregation_does_not_hold_the_only_database_connection(
     else:
         raise AssertionError("the slow upstream was never called")
 
-    assert app.state.database.engine.pool.checkedout() == 0
+    pool = context.database.engine.pool
+    assert isinstance(pool, QueuePool)  # PostgreSQL's pool: it counts the connections checked out
+    assert pool.checkedout() == 0
     me = await client.get("/api/v1/users/me", headers=user)  # needs the one connection
     assert me.status_code == 200, me.text
     assert not aggregation.done()  # served while the aggregation was still waiting, not after it

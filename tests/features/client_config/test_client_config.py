@@ -10,6 +10,7 @@ from app.config import Settings
 from app.main import create_app
 from app.shared.caching import entity_tag
 from tests import helpers
+from tests.support.app import running
 from tests.support.settings import BASE_URL, make_settings
 
 CONFIG = "/api/v1/config"
@@ -90,8 +91,8 @@ async def test_a_deploy_with_changed_settings_answers_old_tags_in_full(
     redeployed = create_app(make_settings(database_url, client_feature_flags={"new_checkout": True}))
 
     async with (
-        redeployed.router.lifespan_context(redeployed),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=redeployed), base_url=BASE_URL) as other,
+        running(redeployed) as started,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as other,
     ):
         response = await other.get(CONFIG, headers={"if-none-match": old})
 

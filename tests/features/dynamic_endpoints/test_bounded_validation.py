@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.context import AppContext
 from tests import helpers
 from tests.helpers import error_pointers, problem
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection, create
@@ -120,12 +120,12 @@ async def test_a_body_too_costly_to_check_is_422_within_the_bound(
 
 
 async def test_an_oversized_chunked_body_is_a_quiet_413_that_closes_the_connection(
-    app: FastAPI, client: httpx.AsyncClient, admin: helpers.Headers, caplog: pytest.LogCaptureFixture
+    context: AppContext, client: httpx.AsyncClient, admin: helpers.Headers, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 24, item 7: as for built-in routes, no `unhandled_error` (the dynamic body reader meets the
     disconnect the limit reports), and the client learns that the connection is closing."""
     await create(client, admin, collection())
-    limit = app.state.settings.max_body_bytes
+    limit = context.settings.max_body_bytes
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(3):

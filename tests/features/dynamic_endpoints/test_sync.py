@@ -6,16 +6,17 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.core.context import AppContext
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
+from tests.support.app import running
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, snapshot, spec, static
 from tests.support.polling import until_status
 from tests.support.settings import BASE_URL, service_url_or_skip
@@ -31,13 +32,12 @@ async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
             await connection.execute(delete(table))
 
 
-async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[FastAPI, httpx.AsyncClient]:
-    app = create_app(settings)
-    await stack.enter_async_context(app.router.lifespan_context(app))
+async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:
+    started = await stack.enter_async_context(running(create_app(settings)))
     client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL)
     )
-    return app, client
+    return started.context, client
 
 
 @pytest.mark.usefixtures("emptied")

@@ -1,7 +1,7 @@
 import httpx
 from fastapi import FastAPI
 
-from app.core.database import Database
+from app.core.database import Database, get_database
 from tests.support.settings import make_settings
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
@@ -20,13 +20,12 @@ async def test_readyz_reports_the_database_check(client: httpx.AsyncClient) -> N
 
 
 async def test_readyz_is_503_naming_the_failing_check(app: FastAPI, client: httpx.AsyncClient) -> None:
-    working = app.state.database
-    app.state.database = Database(make_settings(UNREACHABLE_POSTGRES))
+    unreachable = Database(make_settings(UNREACHABLE_POSTGRES))
+    app.dependency_overrides[get_database] = lambda: unreachable
     try:
         response = await client.get("/readyz")
     finally:
-        await app.state.database.dispose()
-        app.state.database = working
+        await unreachable.dispose()
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"

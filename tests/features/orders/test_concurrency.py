@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.core.context import AppContext
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from tests import helpers
@@ -37,31 +38,33 @@ async def order_one(
     )
 
 
-async def stored_stock(app: FastAPI, product_id: int) -> int:
-    async with app.state.database.session(writes=False) as session:
+async def stored_stock(context: AppContext, product_id: int) -> int:
+    async with context.database.session(writes=False) as session:
         quantity: int = (await session.execute(select(Product.quantity).where(Product.id == product_id))).scalar_one()
         return quantity
 
 
-async def stored_lines(app: FastAPI, product_id: int) -> tuple[int, int]:
+async def stored_lines(context: AppContext, product_id: int) -> tuple[int, int]:
     """(number of order item rows, units they hold) for the product, read from the database itself."""
     statement = select(func.count(), func.coalesce(func.sum(OrderItem.quantity), 0)).where(
         OrderItem.product_id == product_id
     )
-    async with app.state.database.session(writes=False) as session:
+    async with context.database.session(writes=False) as session:
         rows, units = (await session.execute(statement)).one()
         return int(rows), int(units)
 
 
-async def stored_order_count(app: FastAPI) -> int:
-    async with app.state.database.session(writes=False) as session:
+async def stored_order_count(context: AppContext) -> int:
+    async with context.database.session(writes=False) as session:
         count: int = (await session.execute(select(func.count()).select_from(Order))).scalar_one()
         return count
 
 
-async def test_concurrent_single_unit_orders_never_oversell(app: FastAPI, committing_client: httpx.AsyncClient) -> None:
+async def test_concurrent_single_unit_orders_never_oversell(
+    context: AppContext, committing_client: httpx.AsyncClient
+) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     product = await create_product(client, admin, name="limited edition", price="0.10", quantity=5)
     buyers = await customers(client, 5)
 
@@ -74,24 +77,24 @@ async def test_concurrent_single_unit_orders_never_oversell(app: FastAPI, commit
         if response.status_code == 201:
             assert body["total"] == "0.10"
             assert body["items"] == [
-                {"product_id": product["id"], "product_name": "Limited Edition", "quantity": 1, "unit_price": "0.10"}
+                {"product_id": product["id"], "product_name": "limited edition", "quantity": 1, "unit_price": "0.10"}
             ]
         else:
             assert body["type"].endswith("insufficient-stock")
             assert (body["product_id"], body["requested"]) == (product["id"], 1)
             assert body["available"] == 0  # a refusal means it was sold out, since the stock only goes down
     assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 5
-    assert await stored_stock(app, product["id"]) == 0
+    assert await stored_stock(context, product["id"]) == 0
     assert (await client.get(f"{PRODUCTS}/{product['id']}")).json()["quantity"] == 0
-    assert await stored_lines(app, product["id"]) == (5, 5)
-    assert await stored_order_count(app) == 5
+    assert await stored_lines(context, product["id"]) == (5, 5)
+    assert await stored_order_count(context) == 5
 
 
 async def test_concurrent_multi_unit_orders_sum_to_the_stock(
-    app: FastAPI, committing_client: httpx.AsyncClient
+    context: AppContext, committing_client: httpx.AsyncClient
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     product = await create_product(client, admin, name="small batch", price="1.10", quantity=7)
     buyers = await customers(client, 4)
     quantities = [2, 3] * 10  # 50 units asked for, 7 in stock
@@ -103,7 +106,7 @@ async def test_concurrent_multi_unit_orders_sum_to_the_stock(
     assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
     sold = [q for q, r in zip(quantities, responses, strict=True) if r.status_code == 201]
     refused = [(q, r.json()) for q, r in zip(quantities, responses, strict=True) if r.status_code == 409]
-    final = await stored_stock(app, product["id"])
+    final = await stored_stock(context, product["id"])
     assert final >= 0
     assert sum(sold) + final == 7
     # Every refusal saw too little stock, and the stock only goes down: what is left fits none of the refused orders.
@@ -117,16 +120,16 @@ async def test_concurrent_multi_unit_orders_sum_to_the_stock(
     for quantity, response in zip(quantities, responses, strict=True):
         if response.status_code == 201:
             assert response.json()["total"] == str(Decimal("1.10") * quantity)
-    assert await stored_lines(app, product["id"]) == (len(sold), sum(sold))
-    assert await stored_order_count(app) == len(sold)
+    assert await stored_lines(context, product["id"]) == (len(sold), sum(sold))
+    assert await stored_order_count(context) == len(sold)
 
 
 async def test_concurrent_orders_over_two_products_keep_every_order_whole(
-    app: FastAPI, committing_client: httpx.AsyncClient
+    context: AppContext, committing_client: httpx.AsyncClient
 ) -> None:
     """Orders for both products at once, in either line order: an order is all of its lines or nothing."""
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     first = await create_product(client, admin, name="left", price="1.00", quantity=6)
     second = await create_product(client, admin, name="right", price="2.00", quantity=4)
     buyers = await customers(client, 4)
@@ -139,10 +142,10 @@ async def test_concurrent_orders_over_two_products_keep_every_order_whole(
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 4, 409: 8}, [r.text for r in responses if r.status_code not in {201, 409}]
-    assert await stored_stock(app, first["id"]) == 2  # only whole orders took a unit of `left`
-    assert await stored_stock(app, second["id"]) == 0
-    assert await stored_lines(app, first["id"]) == (4, 4)
-    assert await stored_lines(app, second["id"]) == (4, 4)
+    assert await stored_stock(context, first["id"]) == 2  # only whole orders took a unit of `left`
+    assert await stored_stock(context, second["id"]) == 0
+    assert await stored_lines(context, first["id"]) == (4, 4)
+    assert await stored_lines(context, second["id"]) == (4, 4)
     for response in responses:
         if response.status_code == 201:
             assert response.json()["total"] == "3.00"
@@ -151,11 +154,11 @@ async def test_concurrent_orders_over_two_products_keep_every_order_whole(
 
 
 async def test_a_refused_order_rolls_back_its_earlier_reservations_for_real(
-    app: FastAPI, committing_client: httpx.AsyncClient
+    app: FastAPI, context: AppContext, committing_client: httpx.AsyncClient
 ) -> None:
     """The same atomicity as in test_orders.py, but through the app's own session and a real commit/rollback."""
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     plenty = await create_product(client, admin, name="plenty", price="1.00", quantity=10)
     short = await create_product(client, admin, name="short", price="1.00", quantity=1)
     (buyer,) = await customers(client, 1)
@@ -167,7 +170,7 @@ async def test_a_refused_order_rolls_back_its_earlier_reservations_for_real(
     )
 
     assert response.status_code == 409, response.text
-    assert await stored_stock(app, plenty["id"]) == 10
-    assert await stored_stock(app, short["id"]) == 1
-    assert await stored_lines(app, plenty["id"]) == (0, 0)
-    assert await stored_order_count(app) == 0
+    assert await stored_stock(context, plenty["id"]) == 10
+    assert await stored_stock(context, short["id"]) == 1
+    assert await stored_lines(context, plenty["id"]) == (0, 0)
+    assert await stored_order_count(context) == 0

@@ -61,7 +61,7 @@ async def test_placing_an_order_computes_an_exact_total_and_takes_stock(
     assert order["status"] == "placed"
     assert order["total"] == "0.30"
     assert order["items"] == [
-        {"product_id": dime["id"], "product_name": "Dime Sticker", "quantity": 3, "unit_price": "0.10"}
+        {"product_id": dime["id"], "product_name": "dime sticker", "quantity": 3, "unit_price": "0.10"}
     ]
     assert "created_at" in order
     assert await stock(client, dime["id"]) == 7
@@ -139,7 +139,7 @@ async def test_the_order_keeps_the_name_and_price_it_was_placed_at(
     again = await client.get(f"{ORDERS}/{order['id']}", headers=user)
     assert again.status_code == 200
     assert again.json() == order
-    assert again.json()["items"][0]["product_name"] == "Lamp"
+    assert again.json()["items"][0]["product_name"] == "lamp"
     assert again.json()["total"] == "60.00"
 
 

@@ -1,35 +1,37 @@
 """A product page carries its total in the same statement as its rows (a window count), past its end too."""
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.context import AppContext
 from tests import helpers
 from tests.features.products.helpers import create_product
 from tests.support import databases
 
 
 async def test_a_product_read_and_a_product_page_are_one_statement_each(
-    app: FastAPI, committing_client: httpx.AsyncClient
+    context: AppContext, committing_client: httpx.AsyncClient
 ) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     product = await create_product(client, admin)
     await create_product(client, admin, name="Gadget")
 
-    with databases.statements_sent(app.state.database.engine) as sent:
+    with databases.statements_sent(context.database.engine) as sent:
         assert (await client.get(f"/api/v1/products/{product['id']}")).status_code == 200
     assert [s for s in sent if s != "PREPARE"] == ["SELECT"]  # asyncpg may prepare the statement first
 
-    with databases.statements_sent(app.state.database.engine) as sent:
+    with databases.statements_sent(context.database.engine) as sent:
         page = await client.get("/api/v1/products", params={"size": 1, "page": 2})
     assert page.status_code == 200
     assert (page.json()["total"], len(page.json()["items"])) == (2, 1)
     assert [s for s in sent if s != "PREPARE"] == ["SELECT"]
 
 
-async def test_a_page_past_the_end_still_knows_the_total(app: FastAPI, committing_client: httpx.AsyncClient) -> None:
+async def test_a_page_past_the_end_still_knows_the_total(
+    context: AppContext, committing_client: httpx.AsyncClient
+) -> None:
     client = committing_client
-    admin = await helpers.committed_admin_headers(app, client)
+    admin = await helpers.committed_admin_headers(context, client)
     await create_product(client, admin)
     page = await client.get("/api/v1/products", params={"size": 10, "page": 5})
     assert page.status_code == 200

@@ -5,9 +5,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.context import AppContext
 from tests import helpers
 from tests.support.auth import (
     ME,
@@ -156,9 +156,9 @@ async def test_admin_deactivates_a_user(client: httpx.AsyncClient, admin: helper
 
 
 async def test_admin_can_deactivate_another_admin(
-    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, admin: helpers.Headers
+    context: AppContext, client: httpx.AsyncClient, db_session: AsyncSession, admin: helpers.Headers
 ) -> None:
-    other = await helpers.admin_headers(client, db_session, app.state.password_hasher)
+    other = await helpers.admin_headers(client, db_session, context.password_hasher)
     other_id = (await me(client, other))["id"]
     response = await client.patch(user_url(other_id), json={"is_active": False}, headers=admin)
     assert response.status_code == 200, response.text
@@ -179,9 +179,9 @@ async def test_admin_promotes_a_user_who_then_has_admin_access(
 
 
 async def test_admin_demotes_another_admin_who_then_loses_admin_access(
-    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, admin: helpers.Headers
+    context: AppContext, client: httpx.AsyncClient, db_session: AsyncSession, admin: helpers.Headers
 ) -> None:
-    other = await helpers.admin_headers(client, db_session, app.state.password_hasher)
+    other = await helpers.admin_headers(client, db_session, context.password_hasher)
     other_id = (await me(client, other))["id"]
     response = await client.patch(user_url(other_id), json={"role": "user"}, headers=admin)
     assert response.status_code == 200, response.text

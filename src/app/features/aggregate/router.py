@@ -1,8 +1,8 @@
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from app.config import Settings
+from app.core.context import Context
 from app.core.http import HttpClient
 from app.features.aggregate import service
 from app.features.aggregate.schemas import AggregateRead
@@ -20,13 +20,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", responses=_ERRORS)
-async def get_aggregate(request: Request, client: HttpClient, _user: DetachedCurrentUser) -> AggregateRead:
+async def get_aggregate(context: Context, client: HttpClient, _user: DetachedCurrentUser) -> AggregateRead:
     """Every configured upstream source's JSON, fetched concurrently: all of them, or a 502/504 and none.
 
     The caller is authenticated before any upstream is called, and the database connection that took is released
     then: the fan-out holds none.
     """
-    settings: Settings = request.app.state.settings
+    settings = context.settings
     sources = await service.aggregate(
         client=client,
         sources=settings.aggregate_sources,

@@ -8,6 +8,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.api_keys import ApiKeyHasher
+from app.core.context import context_of
 from app.core.database import DBSession
 from app.core.exceptions import AuthenticationError, PermissionDeniedError
 from app.core.security import Tokens, TokenService
@@ -35,8 +36,7 @@ api_key_scheme = APIKeyHeader(
 
 
 def get_api_key_hasher(request: Request) -> ApiKeyHasher:
-    hasher: ApiKeyHasher = request.app.state.api_key_hasher
-    return hasher
+    return context_of(request).api_key_hasher
 
 
 ApiKeyHasherDep = Annotated[ApiKeyHasher, Depends(get_api_key_hasher)]

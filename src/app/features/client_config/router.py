@@ -1,7 +1,8 @@
 """`GET /api/v1/config`: the public client configuration, cached at the edge."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from app.core.context import Context
 from app.features.client_config import service
 from app.features.client_config.schemas import ClientConfig
 from app.shared.caching import edge_cached
@@ -14,6 +15,6 @@ router = APIRouter(prefix="/config", tags=["config"], route_class=ForgeRoute)
 
 @router.get("")
 @edge_cached()
-async def get_client_config(request: Request) -> ClientConfig:
+async def get_client_config(context: Context) -> ClientConfig:
     """Public settings for clients (name, version, limits, feature flags); the same for every caller."""
-    return service.client_config(settings=request.app.state.settings, docs_url=request.app.state.docs_url)
+    return service.client_config(settings=context.settings, docs_url=context.docs_url)

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.core import tracing
+from app.core.context import CONTEXT_KEY, context_of
 from app.core.database import committing, get_database, get_db_session
 from app.core.exceptions import FieldError, InvalidInputError, MalformedJSONError, UnsupportedMediaTypeError
 from app.core.metrics import ROUTE_TEMPLATE_STATE
@@ -57,7 +57,7 @@ class DynamicRoute(APIRoute):
         match, child = super().matches(scope)
         if match is Match.NONE:
             return match, child
-        runtime: EndpointRuntime = scope["app"].state.dynamic_endpoints
+        runtime: EndpointRuntime = scope["state"][CONTEXT_KEY].component(EndpointRuntime)
         found = runtime.snapshot.match(scope["path"])
         if found is None:
             return Match.NONE, {}
@@ -98,7 +98,7 @@ async def _session(request: Request, *, writes: bool) -> AsyncIterator[AsyncSess
 
 def _label(request: Request, template: str) -> None:
     request.scope.setdefault("state", {})[ROUTE_TEMPLATE_STATE] = template
-    if tracing.tracing_active():
+    if context_of(request).tracing.active:
         # FastAPI's telemetry keeps the route it selected (the catch-all) and writes it on the request span and its
         # RED metrics when the request ends; this is the hook its own router calls on selecting a route. It is
         # private: a FastAPI upgrade that moves it fails this import, and tests/.../test_observability.py.
@@ -114,12 +114,12 @@ def _credentials(request: Request) -> tuple[str | None, str | None]:
 async def _authorize(request: Request, session: AsyncSession, auth: str) -> None:
     bearer, api_key = _credentials(request)
     scope = api_keys_service.Scope(auth.removeprefix("scope:")) if auth.startswith("scope:") else None
-    state = request.app.state
+    context = context_of(request)
     await authorize(
         session,
         request=request,
-        tokens=state.token_service,
-        hasher=state.api_key_hasher,
+        tokens=context.token_service,
+        hasher=context.api_key_hasher,
         bearer=bearer,
         api_key=api_key,
         scope=scope,

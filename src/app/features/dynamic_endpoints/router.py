@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from app.core.context import context_of
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
 from app.features.dynamic_endpoints import service
@@ -17,8 +18,7 @@ router = APIRouter(prefix="/admin/endpoints", tags=["dynamic endpoints"], route_
 
 
 def get_runtime(request: Request) -> EndpointRuntime:
-    runtime: EndpointRuntime = request.app.state.dynamic_endpoints
-    return runtime
+    return context_of(request).component(EndpointRuntime)
 
 
 Runtime = Annotated[EndpointRuntime, Depends(get_runtime)]

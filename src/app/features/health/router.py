@@ -7,9 +7,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.context import Context
 from app.core.database import DatabaseDep
 from app.core.exceptions import AuthenticationError
-from app.core.metrics import CONTENT_TYPE
+from app.core.metrics import CONTENT_TYPE, state_readings
 from app.features.health import service
 from app.shared.routing import ForgeRoute
 
@@ -28,19 +29,20 @@ class Readiness(BaseModel):
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, context: Context) -> Response:
     """Prometheus text format; 404 when metrics are off, 401 without the token when one is configured."""
-    collected = request.app.state.metrics
+    collected = context.metrics
     if collected is None:
         raise StarletteHTTPException(status_code=404)
-    token = request.app.state.settings.metrics_token
+    token = context.settings.metrics_token
     if token is not None:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
             msg = "GET /metrics needs the metrics token (FORGE_METRICS_TOKEN) as a bearer token."
             raise AuthenticationError(msg)
-    return Response(collected.render(), media_type=CONTENT_TYPE)
+    readings = state_readings(pool=context.database.engine.pool, limiter=context.rate_limiter)
+    return Response(collected.render(readings), media_type=CONTENT_TYPE)
 
 
 @router.get("/healthz")
@@ -50,15 +52,15 @@ async def healthz() -> Liveness:
 
 
 @router.get("/readyz", responses={503: {"description": "A required dependency is failing; the body names it."}})
-async def readyz(request: Request, database: DatabaseDep) -> Readiness:
+async def readyz(context: Context, database: DatabaseDep) -> Readiness:
     """The database (and Redis, when the rate limiter fails closed) answer within two seconds.
 
     `degraded`: an optional dependency is down (Redis with a fail-open limiter); the instance still serves.
     """
-    settings = request.app.state.settings
+    settings = context.settings
     degraded, checks = await service.check_readiness(
         engine=database.engine,
-        redis=request.app.state.redis,
+        redis=context.redis,
         redis_required=settings.rate_limit_enabled and not settings.rate_limit_fail_open,
     )
     return Readiness(status="degraded" if degraded else "ready", checks=checks)

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from starlette.responses import Response
 
+from app.core.context import Context
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.dependencies import Authorized, Principal
@@ -31,9 +32,9 @@ _PLACE_ORDER_ERRORS = {
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=_PLACE_ORDER_ERRORS)
 async def place_order(
-    data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter
+    data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter, context: Context
 ) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)
-    order = await service.place_order(session, user_id=caller.user.id, data=data)
+    order = await service.place_order(session, user_id=caller.user.id, data=data, tracing=context.tracing)
     return await idempotency.respond(session, OrderRead.model_validate(order), status_code=status.HTTP_201_CREATED)
 
 

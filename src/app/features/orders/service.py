@@ -5,9 +5,9 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import tracing
 from app.core.exceptions import FieldError, InsufficientStockError, InvalidInputError, NotFoundError
 from app.core.pagination import Page, PageParams
+from app.core.tracing import Tracing, current_span
 from app.features.orders import repository
 from app.features.orders.models import Order, OrderID, OrderItem, OrderStatus
 from app.features.orders.schemas import OrderCreate, OrderRead
@@ -28,12 +28,12 @@ def _position_of(data: OrderCreate, product_id: int) -> int:
     return next(i for i, item in enumerate(data.items) if item.product_id == product_id)
 
 
-async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate) -> Order:
+async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing) -> Order:
     """Reserve stock for every item and record the order, or change nothing.
 
     Raises `InsufficientStockError` (409) when a product has fewer units than asked for and `InvalidInputError`
     (422) for an unknown product. Either error propagates, and the request's transaction rolls back every
-    reservation already made.
+    reservation already made. Its spans are opened with `tracing` (the app's).
     """
     quantities = _merged_quantities(data)
     with tracing.span("orders.place", {"order.item_count": len(data.items)}) as placement:
@@ -80,7 +80,7 @@ async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, orde
     if order is None or (order.user_id != user_id and not is_admin):
         msg = f"Order {order_id} does not exist."
         raise NotFoundError(msg)
-    tracing.current_span().set_attributes(
+    current_span().set_attributes(
         {"order.id": order.id, "order.status": order.status.value, "order.item_count": len(order.items)}
     )
     return order
