@@ -19,7 +19,10 @@ def _configure_and_run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
         compare_type=True,
+        # Set by app.core.migrations: each step applied is reported to the caller (`forge db upgrade` prints them).
+        on_version_apply=config.attributes.get("on_version_apply"),
     )
+    config.attributes["revision_before"] = context.get_context().get_current_revision()
     with context.begin_transaction():
         context.run_migrations()
 

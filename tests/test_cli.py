@@ -1,11 +1,14 @@
 """The `forge` command, run in-process with Typer's runner and, for `serve`, as a real subprocess."""
 
 import asyncio
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import granian.server
@@ -18,6 +21,7 @@ from typer.testing import CliRunner
 
 import app as app_package
 from app.cli import app as cli
+from app.core import migrations
 from app.core.database import Database
 from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
@@ -26,7 +30,18 @@ from tests.support import processes, services
 from tests.support.settings import PRODUCTION_SECRETS, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
 
 runner = CliRunner()
+_ISO_UTC_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[")
 PASSWORD = "a long enough admin password"
+
+
+@pytest.fixture(autouse=True)
+def _process_logging_restored() -> Iterator[None]:
+    """`forge serve` configures this process's logging (its own lines in the service's format): undone after each
+    test, so that a later command's output holds only what that command printed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
@@ -87,6 +102,21 @@ def test_db_downgrade_to_base(sqlite_url: str) -> None:
     assert result.exit_code == 1
 
 
+def test_db_upgrade_and_downgrade_say_what_they_applied_or_that_nothing_was_to_do(sqlite_url: str) -> None:
+    head = migrations.head_revision()
+    assert head is not None
+    first = runner.invoke(cli, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert f"from an empty schema (base) to {head}:" in first.output
+    assert f"  {head} " in first.output
+    again = runner.invoke(cli, ["db", "upgrade"])
+    assert f"is already at {head}: nothing to do." in again.output
+    down = runner.invoke(cli, ["db", "downgrade"])
+    assert f"Downgraded sqlite+aiosqlite:///{sqlite_url.split(':///', 1)[1]} from {head} to " in down.output
+    assert down.output.count("\n  ") == 1  # one step down: one line
+    assert "to an empty schema (base)" in runner.invoke(cli, ["db", "downgrade", "base"]).output
+
+
 def test_serve_refuses_production_without_a_secret_and_names_the_setting(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +166,11 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/docs" in output
+    # One log format for every line, the server's own included: ISO 8601 in UTC (the CLI's first line was local
+    # time without a zone, granian's had no time at all).
+    logged = [line for line in output.splitlines() if line and not line.startswith(("Applying", "ForgeAPI docs"))]
+    assert any("Starting granian" in line for line in logged)
+    assert [line for line in logged if not _ISO_UTC_LINE.match(line)] == []
 
 
 def _record_granian(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
@@ -260,14 +295,14 @@ def test_keys_issue_list_revoke(sqlite_url: str) -> None:
         cli, ["keys", "issue", "--email", "ops@example.com", "--name", "deploy", "--scope", "api:write"]
     )
     assert issued.exit_code == 0, issued.output
-    key = issued.output.strip().splitlines()[-1]
+    key = issued.stdout.strip().splitlines()[-1]
     assert key.startswith("fgk_")
     listed = runner.invoke(cli, ["keys", "list", "--email", "ops@example.com"])
     assert listed.exit_code == 0
     assert "deploy" in listed.output
     assert "active" in listed.output
     assert key not in listed.output
-    key_id = listed.output.split("\t", 1)[0]
+    key_id = listed.stdout.split("\t", 1)[0]
     assert runner.invoke(cli, ["keys", "revoke", "--email", "ops@example.com", key_id]).exit_code == 0
     assert "revoked" in runner.invoke(cli, ["keys", "list", "--email", "ops@example.com"]).output
     unknown = runner.invoke(cli, ["keys", "list", "--email", "nobody@example.com"])

@@ -122,11 +122,10 @@ async def _until_refusing(base: str, process: Any, *, seconds: float = 15.0) -> 
 
 def _stopped_cleanly(server: str, output: Path, pid: int) -> bool:
     """What each server writes last on a clean stop, after the lifespan's own "stopped" (pools closed, tracer
-    provider shut down): uvicorn's lines are JSON events (its loggers propagate to ours), granian's its own text."""
+    provider shut down): both servers' lines are JSON events (their loggers propagate to ours)."""
     events = _logged_events(output)
     if server == "granian":
-        text = output.read_text(errors="replace").rstrip()
-        return events[-1] == "stopped" and text.endswith("Granian shutdown completed, see ya!")
+        return events[-3:] == ["stopped", "Stopped worker-1", "Granian shutdown completed, see ya!"]
     return events[-3:] == ["stopped", "Application shutdown complete.", f"Finished server process [{pid}]"]
 
 

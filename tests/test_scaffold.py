@@ -107,7 +107,12 @@ def test_names_are_derived(name: str, singular: str, model: str, path: str) -> N
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("api_keys", "already exists"), ("dynamic_endpoints", "already exists"), ("api_key", "already exists")],
+    [
+        ("api_keys", "already exists"),
+        ("dynamic_endpoints", "already exists"),
+        ("api_key", "already exists"),
+        ("users", "A feature named 'users' already exists"),  # its singular is reserved too: existing is said first
+    ],
 )
 def test_existing_features_and_tables_are_refused_and_nothing_is_written(project: Path, name: str, reason: str) -> None:
     before = (project / "src" / "app" / "main.py").read_text(encoding="utf-8")

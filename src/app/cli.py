@@ -22,6 +22,7 @@ from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.key_rotation import RotationReport, rotate_all
+from app.core.logging import configure_logging
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
@@ -100,6 +101,8 @@ def serve(
 ) -> None:
     """Run the service. In development, pending migrations are applied first."""
     settings = _settings()
+    # This process logs too (generated keys, migrations, the server's own lines): in the service's one format.
+    configure_logging(settings)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
@@ -159,7 +162,15 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
         reload_paths=[Path(__file__).resolve().parent],
         reload_filter=PythonFilter,
         log_access=False,
-        log_dictconfig={"version": 1, "disable_existing_loggers": False},  # keep the app's structlog output
+        # granian's own lines go to the root logger, which configure_logging set up, instead of granian's handler
+        # (its own format, no time): one format for every line, the app's.
+        log_dictconfig={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {},
+            "handlers": {},
+            "loggers": {"_granian": {"handlers": [], "propagate": True}},
+        },
         # As uvicorn's graceful-shutdown timeout: in-flight requests get this long after SIGTERM, then the worker
         # is killed (without it granian waits for a stuck worker forever).
         workers_kill_timeout=settings.shutdown_timeout_seconds,
@@ -175,13 +186,26 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    migrations.upgrade(_settings().database_url, revision)
+    settings = _settings()
+    _report(settings, migrations.upgrade(settings.database_url, revision), "Upgraded")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")] = "-1") -> None:
     """Revert migrations down to REVISION (default: one step)."""
-    migrations.downgrade(_settings().database_url, revision)
+    settings = _settings()
+    _report(settings, migrations.downgrade(settings.database_url, revision), "Downgraded")
+
+
+def _report(settings: Settings, migrated: migrations.Migrated, verb: str) -> None:
+    database = settings.database_url_masked
+    if not migrated.steps:
+        typer.echo(f"{database} is already at {migrated.before or 'an empty schema (base)'}: nothing to do.")
+        return
+    shown = [revision or "an empty schema (base)" for revision in (migrated.before, migrated.after)]
+    typer.secho(f"{verb} {database} from {shown[0]} to {shown[1]}:", fg="green")
+    for step in migrated.steps:
+        typer.echo(f"  {step}")
 
 
 @db_app.command("revision")

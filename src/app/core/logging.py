@@ -119,6 +119,25 @@ def _redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> Even
     return event_dict
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # its stream is a TextIO
+    """Writes to `sys.stderr` as it is when the line is written, as `logging.lastResort` does, unless a stream was
+    set: a process whose stderr is replaced after logging was configured (`forge serve` under a CLI test runner,
+    which closes its stream afterwards) would otherwise lose every later line to "I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self._pinned = False
+
+    def setStream(self, stream: Any) -> Any:  # noqa: N802 - logging's name
+        self._pinned = True
+        return super().setStream(stream)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._pinned:
+            self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(settings: Settings) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -152,7 +171,7 @@ def configure_logging(settings: Settings) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -1,6 +1,8 @@
 """Alembic, driven from code: upgrade/downgrade for the CLI and tests, and the schema check at start-up."""
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "PROJECT_ROOT",
+    "Migrated",
     "SchemaMismatchError",
     "alembic_config",
     "downgrade",
@@ -36,12 +39,35 @@ def alembic_config(database_url: str | None = None, *, connection: Connection | 
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    """What an upgrade or downgrade did: the revision before and after (None: an empty schema), and each step."""
+
+    before: str | None
+    after: str | None
+    steps: tuple[str, ...]  # "<revision> <message>", in the order applied
 
 
-def downgrade(database_url: str, revision: str = "-1") -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def _run(action: str, database_url: str, revision: str) -> Migrated:
+    config = alembic_config(database_url)
+    steps: list[tuple[str | None, str]] = []  # (the revision the step leaves the schema at, what it was)
+
+    def applied(*, step: Any, **_: Any) -> None:  # alembic's on_version_apply callback (alembic/env.py)
+        destination, migration = step.destination_revision_ids, step.up_revision
+        steps.append((destination[0] if destination else None, f"{migration.revision} {migration.doc}"))
+
+    config.attributes["on_version_apply"] = applied
+    getattr(command, action)(config, revision)
+    before: str | None = config.attributes.get("revision_before")
+    return Migrated(before=before, after=steps[-1][0] if steps else before, steps=tuple(done for _, done in steps))
+
+
+def upgrade(database_url: str, revision: str = "head") -> Migrated:
+    return _run("upgrade", database_url, revision)
+
+
+def downgrade(database_url: str, revision: str = "-1") -> Migrated:
+    return _run("downgrade", database_url, revision)
 
 
 def make_revision(database_url: str, *, message: str, autogenerate: bool) -> None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -34,6 +35,11 @@ def _existing_tables(src: Path) -> set[str]:
     return {match for path in src.rglob("*.py") for match in _TABLE.findall(path.read_text(encoding="utf-8"))}
 
 
+def _refuse_existing(feature: str) -> NoReturn:
+    msg = f"A feature named {feature!r} already exists in src/app/features; choose another name."
+    raise ScaffoldError(msg)
+
+
 def _check_free(root: Path, names: FeatureNames) -> None:
     features = root / "src" / "app" / "features"
     if not features.is_dir() or not (root / "alembic.ini").is_file():
@@ -41,8 +47,7 @@ def _check_free(root: Path, names: FeatureNames) -> None:
         raise ScaffoldError(msg)
     taken = {path.name for path in features.iterdir() if path.is_dir() and not path.name.startswith("_")}
     if names.feature in taken or names.singular in taken:
-        msg = f"A feature named {names.feature!r} already exists in src/app/features; choose another name."
-        raise ScaffoldError(msg)
+        _refuse_existing(names.feature)
     if names.singular in _existing_tables(root / "src" / "app"):
         msg = f"A table named {names.singular!r} already exists; pass another singular with --singular."
         raise ScaffoldError(msg)
@@ -181,6 +186,9 @@ def new_feature(root: Path, name: str, *, singular: str | None = None) -> list[P
 
     Everything is checked before the first file is written, so a refusal leaves the project untouched.
     """
+    # Said first: the name's other checks ('users' -> 'user' is reserved, say) would give a lesser reason.
+    if (root / "src" / "app" / "features" / name / "__init__.py").is_file():
+        _refuse_existing(name)
     names = feature_names(name, singular=singular)
     _check_free(root, names)
     _check_registration_points(root, names)
