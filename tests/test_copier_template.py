@@ -201,6 +201,46 @@ def _example_features() -> ModuleType:
     return module
 
 
+def _init_project(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(REPO / "tools")  # as copier runs it: beside tools/example_features.py
+    spec = importlib.util.spec_from_file_location("init_project", REPO / "tools" / "init_project.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _small_project(root: Path, *, pyproject: str) -> Path:
+    root.mkdir()
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (root / ".python-version").write_text((REPO / ".python-version").read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+def test_the_lock_takes_the_projects_python_not_the_environments(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uv asked by copier's environment for another interpreter (here one that does not exist) than the project's
+    own .python-version still locks the project."""
+    project = _small_project(
+        tmp_path / "x", pyproject='[project]\nname = "x-api"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+    )
+    monkeypatch.setenv("UV_PYTHON", str(tmp_path / "no-such-python"))
+    assert _init_project(monkeypatch).relock(project) is True
+    assert 'name = "x-api"' in (project / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_a_lock_that_fails_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _small_project(tmp_path / "x", pyproject='[project]\nname = "x-api\n')
+    assert _init_project(monkeypatch).relock(project) is False
+    said = capsys.readouterr().out
+    assert "pyproject.toml" in said  # uv's own diagnosis, not a guess about the package index
+    assert "package index" not in said
+
+
 def _migration(versions: Path, name: str, revision: str, parent: str | None, *, marked: bool = False) -> None:
     down = f'"{parent}"' if parent else "None"
     marker = f"{MIGRATION_MARKER} (test)\n" if marked else ""

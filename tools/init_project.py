@@ -70,16 +70,28 @@ def env_file(*, name: str, database: str) -> str:
     )
 
 
-def relock(root: Path) -> None:
-    """The lock file names the project: lock again under the new name (from uv's cache when it can)."""
+def relock(root: Path) -> bool:
+    """The lock file names the project: lock again under the new name (from uv's cache when it can).
+
+    With the project's own .python-version as `--python`: uv otherwise takes its interpreter from the environment
+    copier runs in (UV_PYTHON, an active virtual environment, the Python uv was installed into), which may not
+    satisfy `requires-python`. A failure prints uv's own message, not a guess at its cause."""
     uv = shutil.which("uv")
     if uv is None:
         print("uv is not on PATH: run `uv lock` in the new project before `uv sync --frozen`.")  # noqa: T201
-        return
-    for command in ([uv, "lock", "--offline", "--quiet"], [uv, "lock", "--quiet"]):
-        if subprocess.run(command, cwd=root, check=False).returncode == 0:  # noqa: S603 - uv with fixed arguments
-            return
-    print("`uv lock` failed: run it in the new project once the package index is reachable.")  # noqa: T201
+        return False
+    pinned = root / ".python-version"
+    python = ["--python", pinned.read_text(encoding="utf-8").strip()] if pinned.is_file() else []
+    for command in ([uv, "lock", "--offline", *python], [uv, "lock", *python]):
+        # uv with fixed arguments
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)  # noqa: S603
+        if done.returncode == 0:
+            return True
+    print(  # noqa: T201
+        f"`uv lock` failed (exit status {done.returncode}); once the cause below is fixed, run `uv lock` in the new "
+        f"project:\n{done.stderr.strip()}"
+    )
+    return False
 
 
 def main() -> None:
