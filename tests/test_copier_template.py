@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from tests.support import processes
 
@@ -20,7 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]
 EXAMPLE_TABLES = ("product", "customer_order", "order_item")
-MIGRATION_MARKER = "# forge: example features"  # tools/example_features.py's
+MIGRATION_MARKER = "# forge: example features"
+# Where a generated project may name ForgeAPI in lower case: as its origin (the template's path or URL, the tool that
+# renamed the project from it, how a project is made from ForgeAPI).
+CREDITS = {".copier-answers.yml", "tools/init_project.py", "docs/getting-started.md"}  # tools/example_features.py's
 # What code that names the example features looks like (prose in docstrings aside).
 NAMES_AN_EXAMPLE = re.compile(
     r"app\.features\.(products|orders)|/api/v1/(products|orders)|\b(Product|Order|OrderItem)\b|insufficient.stock"
@@ -69,11 +73,51 @@ def test_the_project_is_renamed(projects: tuple[Path, Path]) -> None:
     assert 'name = "billing-api"\n' in pyproject
     assert 'description = "Invoices and payments."\n' in pyproject
     assert (billing / "README.md").read_text(encoding="utf-8").startswith("# Billing Api\n\nInvoices and payments.")
-    assert 'title="Billing Api",' in (billing / "src" / "app" / "main.py").read_text(encoding="utf-8")
-    # app.__version__ is read from the renamed distribution's metadata (it was 0.0.0 under the old name).
-    assert 'DISTRIBUTION = "billing-api"\n' in (billing / "src" / "app" / "__init__.py").read_text(encoding="utf-8")
+    # app.__version__ and the description are read from the renamed distribution's metadata.
+    package = (billing / "src" / "app" / "__init__.py").read_text(encoding="utf-8")
+    assert 'DISTRIBUTION = "billing-api"\n' in package
+    assert 'TITLE = "Billing Api"\n' in package
     assert 'name = "billing-api"' in (billing / "uv.lock").read_text(encoding="utf-8")  # relocked under its name
     assert 'name = "forgeapi"' not in (billing / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_only_its_origin_names_forgeapi(projects: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two services from the template share no database, compose project, image, JWT audience, problem type or
+    OpenTelemetry service name."""
+    billing, _ = projects
+    assert _init_project(monkeypatch).naming_the_template(billing) == []
+    assert _init_project(monkeypatch).naming_the_template(REPO)  # what it finds in the template itself
+    compose = yaml.safe_load((billing / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    assert compose["name"] == "billing-api"
+    assert compose["services"]["app"]["image"] == "billing-api:latest"
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_DB"] == "billing_api"
+    assert compose["x-forge-environment"]["FORGE_DATABASE_URL"].endswith("@postgres:5432/billing_api")
+    assert compose["x-forge-environment"]["OTEL_SERVICE_NAME"] == "billing-api"
+
+
+def test_the_code_names_the_project(projects: tuple[Path, Path]) -> None:
+    """What the client config, the API docs, `forge --help` and the tokens say (the description, from the installed
+    distribution's metadata, is tools/check_template.py's: the project is not installed here)."""
+    billing, _ = projects
+    code = (
+        "from app.cli import app as cli; from app.config import Settings; from app.main import create_app;"
+        "from app.features.client_config.service import client_config; s = Settings();"
+        "print(client_config(settings=s, docs_url=None).name, create_app(s).title, cli.info.help, sep='|');"
+        "print(s.jwt_issuer, s.jwt_audience, sep='|')"
+    )
+    shown = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", code],
+        cwd=billing,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"PYTHONPATH": str(billing / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "Billing Api|Billing Api|Billing Api: run and operate the service.",
+        "billing-api|billing-api",
+    ]
 
 
 def test_the_answers_are_recorded_and_the_template_machinery_is_left_behind(projects: tuple[Path, Path]) -> None:
