@@ -22,6 +22,7 @@ BIN = Path(sys.executable).parent
 SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]
 EXAMPLE_TABLES = ("product", "customer_order", "order_item")
 MIGRATION_MARKER = "# forge: example features"
+LONGEST_NAME = "other-service-with-a-long-name"  # 30 characters, the most copier.yml allows
 # Where a generated project may name ForgeAPI in lower case: as its origin (the template's path or URL, the tool that
 # renamed the project from it, how a project is made from ForgeAPI).
 CREDITS = {".copier-answers.yml", "tools/init_project.py", "docs/getting-started.md"}  # tools/example_features.py's
@@ -62,7 +63,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("copier")
     first = copy(base / "billing", "project_name=billing-api", "description=Invoices and payments.")
     assert first.returncode == 0, first.stderr
-    second = copy(base / "other", "project_name=other-api", "database=postgresql")
+    second = copy(base / "other", f"project_name={LONGEST_NAME}", "database=postgresql")
     assert second.returncode == 0, second.stderr
     return base / "billing", base / "other"
 
@@ -93,6 +94,20 @@ def test_only_its_origin_names_forgeapi(projects: tuple[Path, Path], monkeypatch
     assert compose["services"]["postgres"]["environment"]["POSTGRES_DB"] == "billing_api"
     assert compose["x-forge-environment"]["FORGE_DATABASE_URL"].endswith("@postgres:5432/billing_api")
     assert compose["x-forge-environment"]["OTEL_SERVICE_NAME"] == "billing-api"
+
+
+def test_the_longest_name_leaves_code_that_ruff_accepts(projects: tuple[Path, Path]) -> None:
+    """The renamed lines stay within the line length."""
+    _, other = projects
+    checks = [[str(BIN / "ruff"), "check", "."], [str(BIN / "ruff"), "format", "--check", "."]]
+    done = [subprocess.run(c, cwd=other, capture_output=True, text=True, check=False) for c in checks]  # noqa: S603
+    assert [f"{d.stdout}{d.stderr}" for d in done if d.returncode != 0] == []
+
+
+def test_a_longer_name_is_refused(tmp_path: Path) -> None:
+    refused = copy(tmp_path / "long", f"project_name={LONGEST_NAME}x")
+    assert refused.returncode != 0
+    assert "at most 30 characters" in refused.stderr
 
 
 def test_the_code_names_the_project(projects: tuple[Path, Path]) -> None:
@@ -140,7 +155,9 @@ def test_each_project_gets_its_own_secrets_that_production_accepts(projects: tup
         assert first[name] != second[name], name
     assert len({first[name] for name in SECRETS}) == len(SECRETS)
     assert first["FORGE_DATABASE_URL"] == "sqlite+aiosqlite:///./var/billing_api.db"
-    assert second["FORGE_DATABASE_URL"] == "postgresql+asyncpg://postgres@127.0.0.1:5432/other_api"
+    assert second["FORGE_DATABASE_URL"] == "postgresql+asyncpg://postgres@127.0.0.1:5432/" + LONGEST_NAME.replace(
+        "-", "_"
+    )
     assert (billing / ".env").stat().st_mode & 0o077 == 0  # readable by its owner alone
     # The project's own code reads its .env and accepts the secrets under production's checks.
     checked = subprocess.run(

@@ -39,8 +39,8 @@ _RENAMED = (
 # Where a project still names ForgeAPI in lower case, as its origin: the template's path or URL, this tool, and how
 # a project is made from ForgeAPI.
 ORIGIN = (".copier-answers.yml", "tools/init_project.py", "docs/getting-started.md")
-# A database's name, or its start (forgeapi_test, ./var/forgeapi.db, .../5432/forgeapi, POSTGRES_DB, pg_isready -d):
-# the project's name with underscores, which SQL and `createdb` take unquoted.
+# A database's name, or its start (forgeapi_test, ./var/forgeapi.db, .../5432/forgeapi, POSTGRES_DB, pg_isready -d,
+# benchmarks/faults.py's DATABASE): the project's name with underscores, which SQL and `createdb` take unquoted.
 _DATABASE = re.compile(
     "|".join(
         [
@@ -48,6 +48,7 @@ _DATABASE = re.compile(
             rf"(?<=:5432/){TEMPLATE_NAME}\b",
             rf"(?<=POSTGRES_DB: ){TEMPLATE_NAME}\b",
             rf"(?<=-d ){TEMPLATE_NAME}\b",
+            rf'(?<=DATABASE = "){TEMPLATE_NAME}\b',
         ]
     )
 )
