@@ -2,8 +2,8 @@
 
 Run: `uv run python -m benchmarks [--database sqlite|postgresql] [--server uvicorn|granian|both] [--workers 1]
 [--connections 64] [--seconds 10] [--rounds 3] [--scenarios healthz,list,read,order,login]` (needs wrk:
-`apt-get install wrk`; PostgreSQL: FORGE_BENCH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench,
-created and emptied by the run).
+`apt-get install wrk`; PostgreSQL: FORGE_BENCH_DATABASE_URL, default
+postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench, created and emptied by the run).
 
 The service runs as users run it (`forge serve`, the full middleware stack, rate limiter on the memory backend with
 a limit no scenario reaches, metrics on, tracing off, access log off), pinned to one core; wrk runs on the other.

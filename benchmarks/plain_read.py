@@ -1,12 +1,12 @@
 """What a product read costs this machine without ForgeAPI: the calibration for the harness's database ratios.
 
 Run: `uv run python -m benchmarks.plain_read [--seconds 8] [--rounds 3]` after the harness has seeded
-FORGE_BENCH_DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench), or with
-`--seed` to seed it here. Three minimal FastAPI apps on the same server, one worker pinned to one core, wrk with 64
-connections on the other: the bare app answering from memory (the harness's baseline), a plain async-ORM endpoint
-(`session.get`, a dict back) and a plain SQLAlchemy Core one (one `select`, a dict back), each reported as a ratio
-to the bare app. ForgeAPI's own read, in the harness, is best compared with these two: PostgreSQL runs on the same
-two cores, so no endpoint that queries it comes near an answer from memory.
+FORGE_BENCH_DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench),
+or with `--seed` to seed it here. Three minimal FastAPI apps on the same server, one worker pinned to one core, wrk
+with 64 connections on the other: the bare app answering from memory (the harness's baseline), a plain async-ORM
+endpoint (`session.get`, a dict back) and a plain SQLAlchemy Core one (one `select`, a dict back), each reported as
+a ratio to the bare app. ForgeAPI's own read, in the harness, is best compared with these two: PostgreSQL runs on
+the same two cores, so no endpoint that queries it comes near an answer from memory.
 """
 
 import argparse

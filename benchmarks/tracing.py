@@ -1,8 +1,8 @@
 """What tracing and metrics cost on a database-backed endpoint, all variants measured in one run.
 
 Run: `uv run python -m benchmarks.tracing [--seconds 5] [--rounds 3] [--products 10000]` (needs wrk:
-`apt-get install wrk`). Set FORGE_BENCH_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench)
-to measure on PostgreSQL; the default is a fresh SQLite file.
+`apt-get install wrk`). To measure on PostgreSQL, set FORGE_BENCH_DATABASE_URL (e.g.
+postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench); the default is a fresh SQLite file.
 
 The whole service (`app.main:create_app`, one uvicorn worker pinned to one core) serves `GET /api/v1/products`
 (a page of 20 with its total) to wrk on the other core, 64 connections. Spans go over OTLP/HTTP to a sink on this

@@ -118,7 +118,7 @@ def test_every_copied_path_is_in_the_repository_and_the_build_context() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [".env", "var/encryption.keys", "var/forgeapi.db", ".git/config", ".venv/bin/python", "tests/conftest.py"]
+    "path", [".env", "var/encryption.keys", "var/app.db", ".git/config", ".venv/bin/python", "tests/conftest.py"]
 )
 def test_secrets_state_and_tooling_stay_out_of_the_build_context(path: str) -> None:
     assert IGNORE.excludes(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from tests.support import processes
 
@@ -20,7 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]
 EXAMPLE_TABLES = ("product", "customer_order", "order_item")
-MIGRATION_MARKER = "# forge: example features"  # tools/example_features.py's
+MIGRATION_MARKER = "# forge: example features"
+LONGEST_NAME = "other-service-with-a-long-name"  # 30 characters, the most copier.yml allows
+# Where a generated project may name ForgeAPI in lower case: as its origin (the template's path or URL, the tool that
+# renamed the project from it, how a project is made from ForgeAPI).
+CREDITS = {".copier-answers.yml", "tools/init_project.py", "docs/getting-started.md"}  # tools/example_features.py's
 # What code that names the example features looks like (prose in docstrings aside).
 NAMES_AN_EXAMPLE = re.compile(
     r"app\.features\.(products|orders)|/api/v1/(products|orders)|\b(Product|Order|OrderItem)\b|insufficient.stock"
@@ -58,7 +63,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("copier")
     first = copy(base / "billing", "project_name=billing-api", "description=Invoices and payments.")
     assert first.returncode == 0, first.stderr
-    second = copy(base / "other", "project_name=other-api", "database=postgresql")
+    second = copy(base / "other", f"project_name={LONGEST_NAME}", "database=postgresql")
     assert second.returncode == 0, second.stderr
     return base / "billing", base / "other"
 
@@ -69,11 +74,65 @@ def test_the_project_is_renamed(projects: tuple[Path, Path]) -> None:
     assert 'name = "billing-api"\n' in pyproject
     assert 'description = "Invoices and payments."\n' in pyproject
     assert (billing / "README.md").read_text(encoding="utf-8").startswith("# Billing Api\n\nInvoices and payments.")
-    assert 'title="Billing Api",' in (billing / "src" / "app" / "main.py").read_text(encoding="utf-8")
-    # app.__version__ is read from the renamed distribution's metadata (it was 0.0.0 under the old name).
-    assert 'DISTRIBUTION = "billing-api"\n' in (billing / "src" / "app" / "__init__.py").read_text(encoding="utf-8")
+    # app.__version__ and the description are read from the renamed distribution's metadata.
+    package = (billing / "src" / "app" / "__init__.py").read_text(encoding="utf-8")
+    assert 'DISTRIBUTION = "billing-api"\n' in package
+    assert 'TITLE = "Billing Api"\n' in package
     assert 'name = "billing-api"' in (billing / "uv.lock").read_text(encoding="utf-8")  # relocked under its name
     assert 'name = "forgeapi"' not in (billing / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_only_its_origin_names_forgeapi(projects: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two services from the template share no database, compose project, image, JWT audience, problem type or
+    OpenTelemetry service name."""
+    billing, _ = projects
+    assert _init_project(monkeypatch).naming_the_template(billing) == []
+    assert _init_project(monkeypatch).naming_the_template(REPO)  # what it finds in the template itself
+    compose = yaml.safe_load((billing / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    assert compose["name"] == "billing-api"
+    assert compose["services"]["app"]["image"] == "billing-api:latest"
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_DB"] == "billing_api"
+    assert compose["x-forge-environment"]["FORGE_DATABASE_URL"].endswith("@postgres:5432/billing_api")
+    assert compose["x-forge-environment"]["OTEL_SERVICE_NAME"] == "billing-api"
+
+
+def test_the_longest_name_leaves_code_that_ruff_accepts(projects: tuple[Path, Path]) -> None:
+    """The renamed lines stay within the line length."""
+    _, other = projects
+    checks = [[str(BIN / "ruff"), "check", "."], [str(BIN / "ruff"), "format", "--check", "."]]
+    done = [subprocess.run(c, cwd=other, capture_output=True, text=True, check=False) for c in checks]  # noqa: S603
+    assert [f"{d.stdout}{d.stderr}" for d in done if d.returncode != 0] == []
+
+
+def test_a_longer_name_is_refused(tmp_path: Path) -> None:
+    refused = copy(tmp_path / "long", f"project_name={LONGEST_NAME}x")
+    assert refused.returncode != 0
+    assert "at most 30 characters" in refused.stderr
+
+
+def test_the_code_names_the_project(projects: tuple[Path, Path]) -> None:
+    """What the client config, the API docs, `forge --help` and the tokens say (the description, from the installed
+    distribution's metadata, is tools/check_template.py's: the project is not installed here)."""
+    billing, _ = projects
+    code = (
+        "from app.cli import app as cli; from app.config import Settings; from app.main import create_app;"
+        "from app.features.client_config.service import client_config; s = Settings();"
+        "print(client_config(settings=s, docs_url=None).name, create_app(s).title, cli.info.help, sep='|');"
+        "print(s.jwt_issuer, s.jwt_audience, sep='|')"
+    )
+    shown = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", code],
+        cwd=billing,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"PYTHONPATH": str(billing / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "Billing Api|Billing Api|Billing Api: run and operate the service.",
+        "billing-api|billing-api",
+    ]
 
 
 def test_the_answers_are_recorded_and_the_template_machinery_is_left_behind(projects: tuple[Path, Path]) -> None:
@@ -96,7 +155,9 @@ def test_each_project_gets_its_own_secrets_that_production_accepts(projects: tup
         assert first[name] != second[name], name
     assert len({first[name] for name in SECRETS}) == len(SECRETS)
     assert first["FORGE_DATABASE_URL"] == "sqlite+aiosqlite:///./var/billing_api.db"
-    assert second["FORGE_DATABASE_URL"] == "postgresql+asyncpg://postgres@127.0.0.1:5432/other_api"
+    assert second["FORGE_DATABASE_URL"] == "postgresql+asyncpg://postgres@127.0.0.1:5432/" + LONGEST_NAME.replace(
+        "-", "_"
+    )
     assert (billing / ".env").stat().st_mode & 0o077 == 0  # readable by its owner alone
     # The project's own code reads its .env and accepts the secrets under production's checks.
     checked = subprocess.run(
@@ -214,6 +275,46 @@ def _example_features() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _init_project(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(REPO / "tools")  # as copier runs it: beside tools/example_features.py
+    spec = importlib.util.spec_from_file_location("init_project", REPO / "tools" / "init_project.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _small_project(root: Path, *, pyproject: str) -> Path:
+    root.mkdir()
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (root / ".python-version").write_text((REPO / ".python-version").read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+def test_the_lock_takes_the_projects_python_not_the_environments(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uv asked by copier's environment for another interpreter (here one that does not exist) than the project's
+    own .python-version still locks the project."""
+    project = _small_project(
+        tmp_path / "x", pyproject='[project]\nname = "x-api"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+    )
+    monkeypatch.setenv("UV_PYTHON", str(tmp_path / "no-such-python"))
+    assert _init_project(monkeypatch).relock(project) is True
+    assert 'name = "x-api"' in (project / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_a_lock_that_fails_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _small_project(tmp_path / "x", pyproject='[project]\nname = "x-api\n')
+    assert _init_project(monkeypatch).relock(project) is False
+    said = capsys.readouterr().out
+    assert "pyproject.toml" in said  # uv's own diagnosis, not a guess about the package index
+    assert "package index" not in said
 
 
 def _migration(versions: Path, name: str, revision: str, parent: str | None, *, marked: bool = False) -> None:

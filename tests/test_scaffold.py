@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from pathspec import GitIgnoreSpec
 from typer.testing import CliRunner
 
 from app.cli import app as cli
@@ -34,19 +35,19 @@ LINE_ITEMS = feature_names(_unused("line_items"))
 INVOICES = feature_names(_unused("invoices"))
 
 
-def copy_of_the_repository(copy: Path) -> Path:
-    """A copy of the repository as it is in the work tree (what `git ls-files` lists, untracked new files too)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607 - git from PATH
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
+def copy_of_the_repository(copy: Path, source: Path = REPO) -> Path:
+    """A copy of the repository as it is in the work tree: every file its .gitignore does not exclude, as
+    `git ls-files --cached --others --exclude-standard` lists them, but read without git, so that the tests also run
+    in a project generated from the template that is not yet a git repository."""
+    ignored = GitIgnoreSpec.from_lines([".git/", *(source / ".gitignore").read_text(encoding="utf-8").splitlines()])
+    for directory, subdirectories, files in source.walk():
+        relative = directory.relative_to(source)
+        # Pruned here, so that .venv and the caches are never walked.
+        subdirectories[:] = [d for d in subdirectories if not ignored.match_file(f"{(relative / d).as_posix()}/")]
+        for name in files:
+            if not ignored.match_file((relative / name).as_posix()):
+                (copy / relative).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(directory / name, copy / relative / name)
     return copy
 
 
@@ -130,6 +131,22 @@ def test_the_command_refuses_with_a_message_and_exit_code_2(project: Path) -> No
 def test_a_path_that_is_no_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="not a ForgeAPI project"):
         new_feature(tmp_path, "invoices")
+
+
+def test_the_copy_needs_no_git_and_leaves_out_what_gitignore_ignores(tmp_path: Path) -> None:
+    """As in a project just generated from the template, before `git init`."""
+    source = tmp_path / "fresh"
+    for name in ["README.md", "src/app/x.py", ".ci/run", ".venv/bin/python", "var/app.db", ".env", "src/app/x.pyc"]:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(name, encoding="utf-8")
+    (source / ".gitignore").write_text(".venv/\nvar/\n.env\n*.py[cod]\n", encoding="utf-8")
+    copy = copy_of_the_repository(tmp_path / "copy", source)
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == [
+        ".ci/run",
+        ".gitignore",
+        "README.md",
+        "src/app/x.py",
+    ]
 
 
 def test_generation_registers_the_router_the_model_and_the_operations_but_not_contracts(project: Path) -> None:

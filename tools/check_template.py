@@ -4,8 +4,9 @@ Three projects, each checked once with ruff, mypy, import-linter and its whole t
 most of the time this takes, so each one proves something the others do not):
 
 1. The default project: `copier copy` this repository (as committed, plus any uncommitted changes), example
-   features included, synced from its own lock file. (`forge feature new` in a project with the examples is
-   tests/test_scaffold.py's, in ForgeAPI's own suite.)
+   features included, synced from its own lock file, checked before it is a git repository (as a user who runs
+   `uv run pytest` first would), and named only by its own name (`forgeapi` only where it credits its origin).
+   (`forge feature new` in a project with the examples is tests/test_scaffold.py's, in ForgeAPI's own suite.)
 2. A project without the example features (`example_features=false`), with `forge feature new invoices` run in
    it: the removal leaves a coherent project that a user's first feature joins; `forge serve` starts it without
    the examples' routes, and `copier update` to the same commit leaves it unchanged (the task takes the examples
@@ -35,6 +36,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from init_project import naming_the_template
+
 REPO = Path(__file__).resolve().parent.parent
 COPIER = Path(sys.executable).with_name("copier")
 GIT_USER = ["-c", "user.name=ForgeAPI CI", "-c", "user.email=ci@forgeapi.invalid"]
@@ -63,7 +66,7 @@ def run(*command: str | Path, cwd: Path) -> str:
     return done.stdout
 
 
-def generate(destination: Path, *, ref: str | None = None, answers: tuple[str, ...] = ()) -> None:
+def generate(destination: Path, *, ref: str | None = None, answers: tuple[str, ...] = (), git: bool = True) -> None:
     version = ["--vcs-ref", ref] if ref else []
     data = [
         part
@@ -71,8 +74,9 @@ def generate(destination: Path, *, ref: str | None = None, answers: tuple[str, .
         for part in ("--data", answer)
     ]
     run(COPIER, "copy", "--trust", "--defaults", "--quiet", *version, *data, REPO, destination, cwd=REPO)
-    run("git", "init", "--quiet", cwd=destination)
-    commit(destination, f"Generated from ForgeAPI {ref or 'HEAD'}")
+    if git:
+        run("git", "init", "--quiet", cwd=destination)
+        commit(destination, f"Generated from ForgeAPI {ref or 'HEAD'}")
 
 
 def commit(project: Path, message: str) -> None:
@@ -202,7 +206,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="forgeapi-template-"))
     try:
         fresh = work / "fresh"  # 1. the default project, as generated
-        generate(fresh)
+        generate(fresh, git=False)
+        if named := naming_the_template(fresh):
+            raise SystemExit(f"the generated project still names the template in: {', '.join(named)}")
         run("uv", "sync", "--frozen", cwd=fresh)
         check(fresh)
 

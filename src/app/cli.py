@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import TITLE
 from app.config import AsgiServer, Settings
 from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
@@ -40,7 +41,7 @@ from app.scaffold import ScaffoldError, new_feature
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="ForgeAPI: run and operate the service.", no_args_is_help=True)
+app = typer.Typer(help=f"{TITLE}: run and operate the service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: issue, list and revoke keys for a user.", no_args_is_help=True)
@@ -120,7 +121,7 @@ def serve(
         migrations.upgrade(settings.database_url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the printed URL
     if settings.docs_enabled:
-        typer.secho(f"ForgeAPI docs: http://{shown_host}:{port}/docs", fg="green")
+        typer.secho(f"{TITLE} docs: http://{shown_host}:{port}/docs", fg="green")
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
     if server is AsgiServer.GRANIAN:

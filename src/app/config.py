@@ -31,6 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
+from app import DISTRIBUTION
+
 __all__ = [
     "API_PREFIX",
     "DEVELOPMENT_API_KEY_PEPPER",
@@ -211,8 +213,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     # HMAC only: the key is a shared secret. Asymmetric algorithms would need a key pair, not FORGE_SECRET_KEY.
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    jwt_issuer: str = "forgeapi"
-    jwt_audience: str = "forgeapi"
+    # The service's name by default: tokens of one service are refused by another that shares its key.
+    jwt_issuer: str = DISTRIBUTION
+    jwt_audience: str = DISTRIBUTION
     # HMAC key for stored API-key digests. Changing it invalidates every API key.
     api_key_pepper: SecretStr = SecretStr(DEVELOPMENT_API_KEY_PEPPER)
     # Field-level encryption: comma-separated urlsafe-base64 32-byte keys, newest first (docs/security.md), and

@@ -11,7 +11,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import __version__
+from app import DESCRIPTION, TITLE, __version__
 from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
 from app.core.api_keys import ApiKeyHasher
@@ -191,9 +191,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rate_limit_gate=rate_limit,
     )
     app = FastAPI(
-        title="ForgeAPI",
+        title=TITLE,
         version=__version__,
-        summary="A production-ready FastAPI service foundation.",
+        summary=DESCRIPTION or None,  # pyproject.toml's description
         lifespan=_lifespan(built),
         docs_url=None,  # served by install_docs from the app's own assets, not FastAPI's CDN-loading pages
         redoc_url=None,

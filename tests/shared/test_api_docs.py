@@ -3,11 +3,13 @@
 import base64
 import hashlib
 import re
+from importlib.metadata import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app import DISTRIBUTION, TITLE
 from app.main import create_app
 from app.shared.api_docs import STATIC_DIR
 from tests.support import browser, processes
@@ -72,6 +74,13 @@ async def test_the_assets_are_served_with_the_strict_csp(client: httpx.AsyncClie
     assert response.headers["cache-control"] == "no-cache"  # kept, and revalidated by its ETag
     revalidated = await client.get(f"/docs/static/{asset}", headers={"if-none-match": response.headers["etag"]})
     assert revalidated.status_code == 304
+
+
+async def test_the_docs_name_the_service_and_describe_it_as_pyproject_does(client: httpx.AsyncClient) -> None:
+    info = (await client.get("/openapi.json")).json()["info"]
+
+    assert info["title"] == TITLE
+    assert info["summary"] == metadata(DISTRIBUTION)["Summary"]  # a generated project's own description
 
 
 def test_the_vendored_assets_ship_with_their_licences() -> None:

@@ -64,7 +64,7 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow", title="Problem")
 
-    type: str = Field(description="`urn:forgeapi:problem:<slug>`, or `about:blank` for plain HTTP errors.")
+    type: str = Field(description=f"`{_PROBLEM_TYPE_PREFIX}<slug>`, or `about:blank` for plain HTTP errors.")
     title: str
     status: int = Field(ge=400, le=599)
     detail: str

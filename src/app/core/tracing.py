@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import EventDict
 
-from app import __version__
+from app import DISTRIBUTION, __version__
 from app.config import OtlpProtocol, Settings
 
 __all__ = [
@@ -104,7 +104,7 @@ def _resource(settings: Settings) -> Resource:
     )
     service_name = resource.attributes.get("service.name")
     if not isinstance(service_name, str) or service_name.startswith("unknown_service"):  # no OTEL_SERVICE_NAME
-        resource = resource.merge(Resource({"service.name": "forgeapi"}))
+        resource = resource.merge(Resource({"service.name": DISTRIBUTION}))
     return resource
 
 

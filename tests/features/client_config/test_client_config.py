@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import __version__
+from app import TITLE, __version__
 from app.config import Settings
 from app.main import create_app
 from app.shared.caching import entity_tag
@@ -21,7 +21,7 @@ async def test_the_client_configuration_is_public_and_exact(client: httpx.AsyncC
 
     assert response.status_code == 200
     assert response.json() == {
-        "name": "ForgeAPI",
+        "name": TITLE,
         "version": __version__,
         "environment": "test",
         "api_prefix": "/api/v1",

@@ -1,6 +1,6 @@
 """The client configuration, derived from the settings alone: no database, the same answer for every caller."""
 
-from app import __version__
+from app import TITLE, __version__
 from app.config import API_PREFIX, Settings
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.core.ratelimit import parse_limits
@@ -12,16 +12,14 @@ from app.features.client_config.schemas import (
     RateLimitWindow,
 )
 
-__all__ = ["NAME", "client_config"]
-
-NAME = "ForgeAPI"
+__all__ = ["client_config"]
 
 
 def client_config(*, settings: Settings, docs_url: str | None) -> ClientConfig:
     """What clients may know about this deployment; only settings that are public by nature, never a secret."""
     limits = parse_limits(settings.rate_limit_default) if settings.rate_limit_enabled else ()
     return ClientConfig(
-        name=NAME,
+        name=TITLE,
         version=__version__,
         environment=settings.environment.value,
         api_prefix=API_PREFIX,
