@@ -127,3 +127,30 @@ async def test_the_openapi_document_names_the_304(client: httpx.AsyncClient) -> 
     assert "304" in paths["/api/v1/products"]["get"]["responses"]
     assert "304" in paths["/api/v1/products/{product_id}"]["get"]["responses"]
     assert "304" not in paths["/api/v1/products/{product_id}"]["patch"]["responses"]
+
+
+async def test_head_of_a_product_carries_its_etag_and_revalidates(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    product = await create_product(client, admin)
+    url = f"/api/v1/products/{product['id']}"
+    got = await client.get(url)
+    head = await client.head(url)
+    assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", got.headers["etag"])
+    assert (await client.head(url, headers={"if-none-match": got.headers["etag"]})).status_code == 304
+
+
+async def test_head_of_the_product_list_is_its_get_without_a_body(client: httpx.AsyncClient) -> None:
+    got, head = await client.get("/api/v1/products"), await client.head("/api/v1/products")
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("content-type", "content-length", "cache-control", "etag"):
+        assert head.headers.get(name) == got.headers.get(name), name
+
+
+async def test_deleting_a_product_answers_204_without_a_content_type(
+    client: httpx.AsyncClient, admin: helpers.Headers
+) -> None:
+    product = await create_product(client, admin)
+    deleted = await client.delete(f"/api/v1/products/{product['id']}", headers=admin)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    assert "content-type" not in deleted.headers
