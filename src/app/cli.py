@@ -41,6 +41,7 @@ from app.scaffold import ScaffoldError, new_feature
 
 __all__ = ["app", "main"]
 
+
 def _commands(help_text: str) -> typer.Typer:
     # Help as plain text: in rich markup, "[default: FORGE_HOST, 127.0.0.1]" is a tag and vanished ("Interface to
     # bind ."), and every flag showed a "<bool>" type.
