@@ -10,10 +10,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import granian.server
 import httpx
 import pytest
+import typer
 import uvicorn
 import watchfiles
 from sqlalchemy import select
@@ -408,3 +410,24 @@ def test_a_password_too_short_is_said_in_characters_by_the_cli(sqlite_url: str) 
     result = runner.invoke(cli, ["users", "create-admin", "--email", "admin@example.com"], input="short\n")
     assert result.exit_code == 2
     assert result.output.strip() == "password: String should have at least 12 characters"
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group under `command` (typer's own click: its groups have `commands`)."""
+    subcommands: dict[str, Any] = getattr(command, "commands", {})
+    return [path] + [p for name, sub in subcommands.items() for p in _command_paths(sub, (*path, name))]
+
+
+@pytest.mark.parametrize("path", _command_paths(typer.main.get_command(cli)), ids=" ".join)
+def test_every_commands_help_reads_cleanly(path: tuple[str, ...]) -> None:
+    result = runner.invoke(cli, [*path, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output  # a flag has no value to name
+    # What rich markup left of a "[default: ...]" in a help text: "Interface to bind .", "The ASGI server  (...)".
+    assert not re.search(r"\w \.|\w  \(", result.output), result.output
+
+
+def test_serve_help_shows_where_each_default_comes_from() -> None:
+    shown = " ".join(runner.invoke(cli, ["serve", "--help"], env={"COLUMNS": "120"}).output.split())
+    for default in ("FORGE_HOST, 127.0.0.1", "FORGE_PORT, 8000", "FORGE_WORKERS, 1", "FORGE_SERVER, granian"):
+        assert f"[default: {default}]" in shown

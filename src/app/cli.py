@@ -41,20 +41,25 @@ from app.scaffold import ScaffoldError, new_feature
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help=f"{TITLE}: run and operate the service.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
-users_app = typer.Typer(help="User administration.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: issue, list and revoke keys for a user.", no_args_is_help=True)
-encryption_app = typer.Typer(help="Field-level encryption.", no_args_is_help=True)
-endpoints_app = typer.Typer(
-    help="Dynamic endpoint specs: export them for version control, import them back.", no_args_is_help=True
-)
+
+def _commands(help_text: str) -> typer.Typer:
+    # Help as plain text: in rich markup, "[default: FORGE_HOST, 127.0.0.1]" is a tag and vanished ("Interface to
+    # bind ."), and every flag showed a "<bool>" type.
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = _commands(f"{TITLE}: run and operate the service.")
+db_app = _commands("Database schema migrations (Alembic).")
+users_app = _commands("User administration.")
+keys_app = _commands("API keys: issue, list and revoke keys for a user.")
+encryption_app = _commands("Field-level encryption.")
+endpoints_app = _commands("Dynamic endpoint specs: export them for version control, import them back.")
+feature_app = _commands("Feature slices: scaffold a new one.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(encryption_app, name="encryption")
 app.add_typer(endpoints_app, name="endpoints")
-feature_app = typer.Typer(help="Feature slices: scaffold a new one.", no_args_is_help=True)
 app.add_typer(feature_app, name="feature")
 
 
@@ -266,7 +271,10 @@ def _run[T](settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) ->
 def keys_issue(
     email: Annotated[str, typer.Option(help="The owner's e-mail address.")],
     name: Annotated[str, typer.Option(help="What the key is for.")],
-    scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
+    scope: Annotated[
+        list[Scope],
+        typer.Option(metavar="SCOPE", help=f"One of {', '.join(Scope)}; repeat for several."),
+    ],
     expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after this many days.")] = None,
 ) -> None:
     """Issue a key and print its secret (this once)."""
