@@ -18,16 +18,14 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, FastAPI, Path, params
+from fastapi import APIRouter, FastAPI, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -40,9 +38,7 @@ from app.shared.ratelimit import EXEMPT_PATHS
 
 __all__ = [
     "BODY_ERRORS",
-    "MAX_ID",
     "ForgeRoute",
-    "ResourceID",
     "answers",
     "common_errors",
     "documented_errors",
@@ -272,34 +268,6 @@ class ForgeRoute(APIRoute):
             return await handler(ExactJSONRequest(request.scope, request.receive))
 
         return check_media_type
-
-
-# Integer primary keys are 32-bit on PostgreSQL: a larger id is a clear 422, never a database error.
-MAX_ID = 2**31 - 1
-# ASCII digits only (`\d` would take other scripts' digits, and int() too). Zero and overlong numbers pass here,
-# so that the range check reports them as it always has.
-_CANONICAL_DECIMAL = re.compile(r"0|[1-9][0-9]*")
-_NOT_CANONICAL = (
-    "Input should be an integer written in canonical decimal: digits only, without a sign, leading zeros, spaces, "
-    "a fraction or underscores"
-)
-
-
-def _canonical_decimal(value: object) -> object:
-    """Refuse what Pydantic's lax int parsing would take ("1.0", "+1", " 1", "01", "1_0", "%2B1"): every spelling
-    of an id is a separate URL to an edge cache, so variants would let a client miss the cache at will."""
-    if isinstance(value, str) and _CANONICAL_DECIMAL.fullmatch(value) is None:
-        raise PydanticCustomError("int_parsing", _NOT_CANONICAL)  # the code Pydantic gives "abc"
-    return value
-
-
-# The schema stays `integer` (OpenAPI's `simple` style writes an integer as its canonical decimal; a `pattern`
-# applies to strings only), with the spelling said in the description.
-ResourceID = Annotated[
-    int,
-    Path(ge=1, le=MAX_ID, description="The resource's id, in canonical decimal (`42`; not `042`, `+42` or `42.0`)."),
-    BeforeValidator(_canonical_decimal),
-]
 
 
 # What APIRoute takes, beyond the path and endpoint, that a route keeps as an attribute of the same name.
