@@ -32,9 +32,9 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from app.core.exceptions import UnsupportedMediaTypeError
+from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
-from app.shared.ratelimit import EXEMPT_PATHS
 
 __all__ = [
     "BODY_ERRORS",
@@ -168,7 +168,7 @@ BODY_ERRORS = frozenset({400, 415, 422})
 def common_errors(path: str) -> set[int]:
     """The error statuses any operation at `path` can answer with, whatever it is made of."""
     statuses = {413, 500}  # any request may declare a body too large; any handler may have a bug
-    if path not in EXEMPT_PATHS:
+    if path not in OPERATIONAL_PATHS:
         statuses |= {429, 503}  # the global rate limit (503 when Redis is down and it fails closed)
     return statuses
 
