@@ -39,18 +39,27 @@ from app.shared.caching import cached_handler, edge_cache_policy
 __all__ = [
     "BODY_ERRORS",
     "ForgeRoute",
+    "accepts_json",
     "answers",
     "common_errors",
     "documented_errors",
     "error_responses",
     "include_flat",
+    "media_type_of",
 ]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _accepts_json(media_type: str) -> bool:
+def accepts_json(media_type: str) -> bool:
+    """Whether a body of `media_type` is parsed as JSON: `application/json` or any `application/*+json`; the one
+    check of built-in routes (`ForgeRoute`) and dynamic endpoints."""
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def media_type_of(request: Request) -> str:
+    """The request's Content-Type without its parameters, lower-cased; empty when there is none."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _refuse_constant(name: str) -> Any:
@@ -255,16 +264,14 @@ class ForgeRoute(APIRoute):
         if self.body_field is None:
             return handler
         is_form = isinstance(self.body_field.field_info, params.Form)
-        accepted: Callable[[str], bool] = (lambda media: media in _FORM_TYPES) if is_form else _accepts_json
+        accepted: Callable[[str], bool] = (lambda media: media in _FORM_TYPES) if is_form else accepts_json
         expected = " or ".join(_FORM_TYPES) if is_form else "application/json"
 
         async def check_media_type(request: Request) -> Response:
-            if _has_body(request):
-                media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-                if not accepted(media_type):
-                    shown = media_type or "no Content-Type"
-                    msg = f"This operation takes {expected}, not {shown}."
-                    raise UnsupportedMediaTypeError(msg)
+            if _has_body(request) and not accepted(media_type := media_type_of(request)):
+                shown = media_type or "no Content-Type"
+                msg = f"This operation takes {expected}, not {shown}."
+                raise UnsupportedMediaTypeError(msg)
             return await handler(ExactJSONRequest(request.scope, request.receive))
 
         return check_media_type
