@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.core.context import AppContext
 from app.core.database import DBSession
 from app.core.exceptions import ConflictError
+from app.core.problems import Problem
 from tests.support.problems import assert_problem
 
 
@@ -194,3 +195,10 @@ async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) ->
     response = await client.put("/api/v1/api-keys")
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+def test_the_core_problem_knows_no_feature_members() -> None:
+    # A feature's extension members (products' `product_id`...) are declared on its own error class.
+    assert set(Problem.model_fields) == {
+        "type", "title", "status", "detail", "instance", "request_id", "errors", "sources", "retry_after", "checks",
+    }  # fmt: skip

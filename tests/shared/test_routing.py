@@ -7,6 +7,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
+from app.core.identifiers import ResourceID
 from app.core.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_SCHEMA_REF,
@@ -15,7 +16,7 @@ from app.core.problems import (
     install_problem_schema,
 )
 from app.main import create_app
-from app.shared.routing import ForgeRoute, ResourceID, answers, include_flat
+from app.shared.routing import ForgeRoute, answers, include_flat
 from tests import helpers
 from tests.support.settings import make_settings
 

@@ -23,13 +23,14 @@ from app.config import API_PREFIX
 from app.core.context import Context
 from app.core.database import DBSession
 from app.core.exceptions import ConflictError, NotFoundError
+from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
 from app.features.users.dependencies import AdminUser
 from app.shared.caching import edge_cached
 from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["PATH", "CounterRead", "IncrementRead", "create_table", "metadata", "mount"]
 

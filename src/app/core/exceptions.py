@@ -7,7 +7,6 @@
     ├── PermissionDeniedError (403)
     ├── NotFoundError (404)
     ├── ConflictError (409)
-    │   └── InsufficientStockError
     ├── PayloadTooLargeError (413)
     ├── UnsupportedMediaTypeError (415)
     ├── InvalidInputError (422)
@@ -18,11 +17,15 @@
 
 Services and repositories know nothing of HTTP: each class carries only the status and the problem `type` slug
 that the HTTP layer needs, so that the mapping lives in one place.
+
+A feature's own errors live in that feature and derive from these (products' `InsufficientStockError` is a
+`ConflictError`). The extension members such an error adds to its problem are declared on its class, in
+`problem_fields`, and `core.problems` documents them in the `Problem` schema without knowing the feature.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
     "AuthenticationError",
@@ -30,12 +33,12 @@ __all__ = [
     "ConflictError",
     "FieldError",
     "ForgeError",
-    "InsufficientStockError",
     "InvalidInputError",
     "MalformedJSONError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProblemField",
     "RateLimitedError",
     "ServiceUnavailableError",
     "UnsupportedMediaTypeError",
@@ -54,10 +57,19 @@ class FieldError:
     location: str = "body"
 
 
+class ProblemField(NamedTuple):
+    """An extension member that an error's problem carries: its JSON type (as a Python type) and description."""
+
+    type: type
+    description: str
+
+
 class ForgeError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal Server Error"
+    # The extension members this error adds to its problem, documented in OpenAPI's `Problem` schema.
+    problem_fields: ClassVar[Mapping[str, ProblemField]] = {}
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
@@ -103,11 +115,6 @@ class ConflictError(ForgeError):
     status = 409
     slug = "conflict"
     title = "Conflict"
-
-
-class InsufficientStockError(ConflictError):
-    slug = "insufficient-stock"
-    title = "Insufficient Stock"
 
 
 class PayloadTooLargeError(ForgeError):

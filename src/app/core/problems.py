@@ -5,7 +5,7 @@ Every error leaves the service as `application/problem+json` with `type`, `title
 pointer). Inputs are never echoed back: a rejected password must not reappear in a response body.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -13,7 +13,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -74,13 +74,26 @@ class Problem(BaseModel):
     sources: list[str] | None = Field(default=None, description="502/504: the upstream sources that failed.")
     retry_after: int | None = Field(default=None, description="429: seconds until a retry may succeed.")
     checks: dict[str, str] | None = Field(default=None, description="503 from /readyz: each check's outcome.")
-    product_id: int | None = Field(default=None, description="409 insufficient-stock: the product short of stock.")
-    requested: int | None = Field(default=None, description="409 insufficient-stock: the quantity ordered.")
-    available: int | None = Field(default=None, description="409 insufficient-stock: the quantity in stock.")
+
+
+def _error_classes(base: type[ForgeError] = ForgeError) -> Iterator[type[ForgeError]]:
+    for subclass in base.__subclasses__():
+        yield subclass
+        yield from _error_classes(subclass)
+
+
+def _documented_problem() -> type[Problem]:
+    """`Problem` with the extension members that the errors defined so far declare (`ForgeError.problem_fields`):
+    features add members to their problems without core knowing them."""
+    fields: dict[str, Any] = {}
+    for error in _error_classes():
+        for name, field in error.problem_fields.items():
+            fields[name] = (field.type | None, Field(default=None, description=field.description))
+    return create_model("Problem", __base__=Problem, __doc__=Problem.__doc__, **fields) if fields else Problem
 
 
 def _problem_schemas() -> dict[str, Any]:
-    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = _documented_problem().model_json_schema(ref_template="#/components/schemas/{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
     return {**definitions, "Problem": schema}
 

@@ -39,6 +39,7 @@ from structlog.typing import EventDict
 
 from app import DISTRIBUTION, __version__
 from app.config import OtlpProtocol, Settings
+from app.core.operational import OPERATIONAL_PATHS
 
 __all__ = [
     "Telemetry",
@@ -56,8 +57,6 @@ __all__ = [
 ]
 
 SCOPE = "app"
-# Probes and scrapes every few seconds would drown the traces that matter.
-EXCLUDED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +171,7 @@ def observe_state(telemetry: Telemetry | None, readings: StateReadings) -> None:
 
 
 def _excluded(scope: MutableMapping[str, Any]) -> bool:
-    return scope.get("path") in EXCLUDED_PATHS
+    return scope.get("path") in OPERATIONAL_PATHS
 
 
 def configure_telemetry(settings: Settings) -> Telemetry | None:

@@ -167,12 +167,13 @@ ROUTER = Template("""\
 from fastapi import APIRouter, status
 
 from app.core.database import DBSession
+from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.$feature import service
 from app.features.$feature.models import $Model
 from app.features.$feature.schemas import ${Model}Create, ${Model}Read, ${Model}Update
 from app.features.users.dependencies import AdminUser
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 

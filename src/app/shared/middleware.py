@@ -22,9 +22,10 @@ from app.core.context import CONTEXT_KEY
 from app.core.exceptions import ForgeError, PayloadTooLargeError
 from app.core.logging import REQUEST_ID
 from app.core.metrics import HttpMetrics
+from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import send_problem
 from app.shared.caching import PRIVATE_NO_STORE
-from app.shared.ratelimit import EXEMPT_PATHS, RateLimitGate, response_headers
+from app.shared.ratelimit import RateLimitGate, response_headers
 
 __all__ = ["RequestContextMiddleware", "SecurityHeaders"]
 
@@ -181,7 +182,7 @@ class _RequestCycle:
             elif (
                 (gate := self.owner.rate_limit) is not None
                 and (limiter := scope["state"][CONTEXT_KEY].rate_limiter) is not None
-                and scope["path"] not in EXEMPT_PATHS
+                and scope["path"] not in OPERATIONAL_PATHS
             ):
                 # Inline rather than a helper coroutine: one coroutine less per request, for the memory backend.
                 headers = self.headers

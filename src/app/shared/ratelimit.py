@@ -31,7 +31,6 @@ from app.core.ratelimit import (
 from app.core.security import TokenError, TokenService, TokenType
 
 __all__ = [
-    "EXEMPT_PATHS",
     "RateLimit",
     "RateLimitGate",
     "account_key",
@@ -45,7 +44,6 @@ __all__ = [
     "response_headers",
 ]
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # API keys this process has seen authenticated, by rate-limit id: ~100 B each, so ~1 MB at most.
 MAX_VERIFIED_KEYS = 10_000
 _STATE_DECISIONS = "rate_limit_decisions"

@@ -18,43 +18,48 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, FastAPI, Path, params
+from fastapi import APIRouter, FastAPI, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from app.core.exceptions import UnsupportedMediaTypeError
+from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
-from app.shared.ratelimit import EXEMPT_PATHS
 
 __all__ = [
     "BODY_ERRORS",
-    "MAX_ID",
     "ForgeRoute",
-    "ResourceID",
+    "accepts_json",
     "answers",
     "common_errors",
     "documented_errors",
     "error_responses",
     "include_flat",
+    "media_type_of",
 ]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _accepts_json(media_type: str) -> bool:
+def accepts_json(media_type: str) -> bool:
+    """Whether a body of `media_type` is parsed as JSON: `application/json` or any `application/*+json`; the one
+    check of built-in routes (`ForgeRoute`) and dynamic endpoints."""
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def media_type_of(request: Request) -> str:
+    """The request's Content-Type without its parameters, lower-cased; empty when there is none."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _refuse_constant(name: str) -> Any:
@@ -172,7 +177,7 @@ BODY_ERRORS = frozenset({400, 415, 422})
 def common_errors(path: str) -> set[int]:
     """The error statuses any operation at `path` can answer with, whatever it is made of."""
     statuses = {413, 500}  # any request may declare a body too large; any handler may have a bug
-    if path not in EXEMPT_PATHS:
+    if path not in OPERATIONAL_PATHS:
         statuses |= {429, 503}  # the global rate limit (503 when Redis is down and it fails closed)
     return statuses
 
@@ -259,47 +264,17 @@ class ForgeRoute(APIRoute):
         if self.body_field is None:
             return handler
         is_form = isinstance(self.body_field.field_info, params.Form)
-        accepted: Callable[[str], bool] = (lambda media: media in _FORM_TYPES) if is_form else _accepts_json
+        accepted: Callable[[str], bool] = (lambda media: media in _FORM_TYPES) if is_form else accepts_json
         expected = " or ".join(_FORM_TYPES) if is_form else "application/json"
 
         async def check_media_type(request: Request) -> Response:
-            if _has_body(request):
-                media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-                if not accepted(media_type):
-                    shown = media_type or "no Content-Type"
-                    msg = f"This operation takes {expected}, not {shown}."
-                    raise UnsupportedMediaTypeError(msg)
+            if _has_body(request) and not accepted(media_type := media_type_of(request)):
+                shown = media_type or "no Content-Type"
+                msg = f"This operation takes {expected}, not {shown}."
+                raise UnsupportedMediaTypeError(msg)
             return await handler(ExactJSONRequest(request.scope, request.receive))
 
         return check_media_type
-
-
-# Integer primary keys are 32-bit on PostgreSQL: a larger id is a clear 422, never a database error.
-MAX_ID = 2**31 - 1
-# ASCII digits only (`\d` would take other scripts' digits, and int() too). Zero and overlong numbers pass here,
-# so that the range check reports them as it always has.
-_CANONICAL_DECIMAL = re.compile(r"0|[1-9][0-9]*")
-_NOT_CANONICAL = (
-    "Input should be an integer written in canonical decimal: digits only, without a sign, leading zeros, spaces, "
-    "a fraction or underscores"
-)
-
-
-def _canonical_decimal(value: object) -> object:
-    """Refuse what Pydantic's lax int parsing would take ("1.0", "+1", " 1", "01", "1_0", "%2B1"): every spelling
-    of an id is a separate URL to an edge cache, so variants would let a client miss the cache at will."""
-    if isinstance(value, str) and _CANONICAL_DECIMAL.fullmatch(value) is None:
-        raise PydanticCustomError("int_parsing", _NOT_CANONICAL)  # the code Pydantic gives "abc"
-    return value
-
-
-# The schema stays `integer` (OpenAPI's `simple` style writes an integer as its canonical decimal; a `pattern`
-# applies to strings only), with the spelling said in the description.
-ResourceID = Annotated[
-    int,
-    Path(ge=1, le=MAX_ID, description="The resource's id, in canonical decimal (`42`; not `042`, `+42` or `42.0`)."),
-    BeforeValidator(_canonical_decimal),
-]
 
 
 # What APIRoute takes, beyond the path and endpoint, that a route keeps as an attribute of the same name.

@@ -16,7 +16,7 @@ from pydantic import AnyHttpUrl, JsonValue
 from pydantic_core import from_json
 
 from app.core.exceptions import UpstreamFailedError, UpstreamTimeoutError
-from app.shared.concurrency import fetch_with_timeout, gather_all_or_nothing
+from app.features.aggregate.concurrency import fetch_with_timeout, gather_all_or_nothing
 
 __all__ = ["aggregate"]
 

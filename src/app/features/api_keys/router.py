@@ -3,11 +3,12 @@ from collections.abc import Sequence
 from fastapi import APIRouter, status
 
 from app.core.database import DBSession
+from app.core.identifiers import ResourceID
 from app.features.api_keys import service
 from app.features.api_keys.dependencies import ApiKeyHasherDep
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.features.users.dependencies import CurrentUser
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 

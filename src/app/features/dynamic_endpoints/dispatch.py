@@ -36,6 +36,7 @@ from app.features.api_keys.dependencies import authorize
 from app.features.dynamic_endpoints import documents
 from app.features.dynamic_endpoints.registry import PREFIX, Leaf
 from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.shared.routing import accepts_json, media_type_of
 
 __all__ = ["CATCH_ALL", "assert_prefix_reserved", "router"]
 
@@ -128,8 +129,7 @@ async def _authorize(request: Request, session: AsyncSession, auth: str) -> None
 
 
 async def _json_body(request: Request) -> Any:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != JSON and not (media_type.startswith("application/") and media_type.endswith("+json")):
+    if not accepts_json(media_type := media_type_of(request)):
         msg = f"This operation takes application/json, not {media_type or 'no Content-Type'}."
         raise UnsupportedMediaTypeError(msg)
     try:

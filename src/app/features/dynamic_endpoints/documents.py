@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
 from app.core.exceptions import FieldError, ForgeError, InvalidInputError, NotFoundError
+from app.core.identifiers import MAX_ID
 from app.core.pagination import PageParams
 from app.features.dynamic_endpoints import jsonschemas, repository
 from app.features.dynamic_endpoints.models import EndpointDocument
 from app.features.dynamic_endpoints.registry import CompiledSpec
-from app.shared.routing import MAX_ID
 
 __all__ = ["StoredDocumentInvalidError", "create", "delete", "get", "list_page", "replace", "validate_body"]
 

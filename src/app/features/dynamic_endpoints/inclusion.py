@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from app.core.exceptions import FieldError
+from app.core.identifiers import MAX_ID
 from app.features.dynamic_endpoints import bounded, jsonschemas
-from app.shared.routing import MAX_ID
 
 __all__ = ["ID_SCHEMA", "Counterexample", "check", "counterexample", "included", "served_schema"]
 

@@ -5,6 +5,7 @@ from starlette.responses import Response
 
 from app.core.context import Context
 from app.core.database import DBSession
+from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
@@ -12,7 +13,7 @@ from app.features.orders import service
 from app.features.orders.models import Order
 from app.features.orders.schemas import OrderCreate, OrderRead
 from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 

@@ -3,10 +3,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.identifiers import MAX_ID
 from app.core.input import InputModel
 from app.core.money import MoneyOut
 from app.features.orders.models import OrderStatus
-from app.shared.routing import MAX_ID
 
 __all__ = ["OrderCreate", "OrderItemCreate", "OrderItemRead", "OrderRead"]
 

@@ -5,13 +5,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import FieldError, InsufficientStockError, InvalidInputError, NotFoundError
+from app.core.exceptions import FieldError, InvalidInputError, NotFoundError
 from app.core.pagination import Page, PageParams
 from app.core.tracing import Tracing, current_span
 from app.features.orders import repository
 from app.features.orders.models import Order, OrderID, OrderItem, OrderStatus
 from app.features.orders.schemas import OrderCreate, OrderRead
 from app.features.products import service as products_service
+from app.features.products.schemas import Reservation
 
 __all__ = ["get_order", "list_orders", "place_order"]
 
@@ -31,9 +32,9 @@ def _position_of(data: OrderCreate, product_id: int) -> int:
 async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing) -> Order:
     """Reserve stock for every item and record the order, or change nothing.
 
-    Raises `InsufficientStockError` (409) when a product has fewer units than asked for and `InvalidInputError`
-    (422) for an unknown product. Either error propagates, and the request's transaction rolls back every
-    reservation already made. Its spans are opened with `tracing` (the app's).
+    Raises products' `InsufficientStockError` (409) when a product has fewer units than asked for and
+    `InvalidInputError` (422) for an unknown product. Either error propagates, and the request's transaction rolls
+    back every reservation already made. Its spans are opened with `tracing` (the app's).
     """
     quantities = _merged_quantities(data)
     with tracing.span("orders.place", {"order.item_count": len(data.items)}) as placement:
@@ -58,20 +59,14 @@ async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate,
         return order
 
 
-async def _reserve(
-    session: AsyncSession, data: OrderCreate, *, product_id: int, quantity: int
-) -> products_service.Reservation:
+async def _reserve(session: AsyncSession, data: OrderCreate, *, product_id: int, quantity: int) -> Reservation:
+    # Short stock (409) passes through as products raised it; an unknown product is the order's invalid input.
     try:
         return await products_service.reserve_stock(session, product_id=product_id, quantity=quantity)
-    except products_service.StockShortageError as shortage:
-        if not shortage.exists:
-            pointer = f"#/items/{_position_of(data, product_id)}/product_id"
-            error = FieldError(pointer=pointer, message=f"product {product_id} does not exist", code="unknown")
-            raise InvalidInputError("The order names a product that does not exist.", errors=[error]) from None
-        msg = f"Product {product_id} has {shortage.available} unit(s) in stock; the order asks for {quantity}."
-        raise InsufficientStockError(
-            msg, product_id=product_id, requested=quantity, available=shortage.available
-        ) from None
+    except products_service.UnknownProductError:
+        pointer = f"#/items/{_position_of(data, product_id)}/product_id"
+        error = FieldError(pointer=pointer, message=f"product {product_id} does not exist", code="unknown")
+        raise InvalidInputError("The order names a product that does not exist.", errors=[error]) from None
 
 
 async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID) -> Order:

@@ -10,14 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
 from app.features.products.models import Product, ProductID
+from app.features.products.schemas import Reservation
 
-__all__ = ["ProductQuery", "Reservation", "add", "count", "delete", "get", "list_page", "reserve"]
-
-
-class Reservation(NamedTuple):
-    product_id: int
-    name: str
-    price: Decimal
+__all__ = ["ProductQuery", "add", "count", "delete", "get", "list_page", "reserve"]
 
 
 class ProductQuery(NamedTuple):

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from app.core.database import DBSession
+from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
@@ -10,7 +11,7 @@ from app.features.products import service
 from app.features.products.models import Product
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
 from app.shared.caching import edge_cached
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 

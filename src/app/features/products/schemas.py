@@ -1,14 +1,14 @@
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, NamedTuple, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.core.input import InputModel
 from app.core.money import Money, MoneyOut
 
-__all__ = ["ProductCreate", "ProductFilters", "ProductRead", "ProductUpdate"]
+__all__ = ["ProductCreate", "ProductFilters", "ProductRead", "ProductUpdate", "Reservation"]
 
 MAX_PRICE = Decimal(10_000)
 MAX_STOCK = 1_000_000
@@ -91,3 +91,11 @@ class ProductFilters(InputModel):
             msg = "min_price must not exceed max_price"
             raise ValueError(msg)
         return self
+
+
+class Reservation(NamedTuple):
+    """What `reserve_stock` took out of stock: the order records the name and price as they were."""
+
+    product_id: int
+    name: str
+    price: Decimal

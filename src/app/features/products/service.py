@@ -1,17 +1,19 @@
 """Products: the catalogue that admins manage and anyone may read, and the stock that orders reserve."""
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import ConflictError, NotFoundError
+from app.core.exceptions import ConflictError, NotFoundError, ProblemField
 from app.core.pagination import Page, PageParams
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
-from app.features.products.repository import Reservation
-from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate
+from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
 
 __all__ = [
-    "Reservation",
-    "StockShortageError",
+    "InsufficientStockError",
+    "UnknownProductError",
     "create_product",
     "delete_product",
     "get_product",
@@ -58,20 +60,37 @@ async def delete_product(session: AsyncSession, *, product_id: ProductID) -> Non
         raise ConflictError(msg)
 
 
-class StockShortageError(Exception):
-    """Not enough units of a product (or no such product: `exists` tells which)."""
+class InsufficientStockError(ConflictError):
+    """Fewer units of a product in stock than an order asks for: answered as is, with the three numbers."""
 
-    def __init__(self, product_id: ProductID, *, exists: bool, available: int) -> None:
-        super().__init__(product_id)
+    slug = "insufficient-stock"
+    title = "Insufficient Stock"
+    problem_fields: ClassVar[Mapping[str, ProblemField]] = {
+        "product_id": ProblemField(int, "409 insufficient-stock: the product short of stock."),
+        "requested": ProblemField(int, "409 insufficient-stock: the quantity ordered."),
+        "available": ProblemField(int, "409 insufficient-stock: the quantity in stock."),
+    }
+
+    def __init__(self, product_id: ProductID, *, requested: int, available: int) -> None:
+        msg = f"Product {product_id} has {available} unit(s) in stock; the order asks for {requested}."
+        super().__init__(msg, product_id=product_id, requested=requested, available=available)
+
+
+class UnknownProductError(NotFoundError):
+    """No such product: the caller says where it was named (an order answers 422 with a pointer to the item)."""
+
+    def __init__(self, product_id: ProductID) -> None:
+        super().__init__(f"Product {product_id} does not exist.")
         self.product_id = product_id
-        self.exists = exists
-        self.available = available
 
 
 async def reserve_stock(session: AsyncSession, *, product_id: ProductID, quantity: int) -> Reservation:
-    """Atomically take `quantity` units out of stock, or raise `StockShortageError` and take nothing."""
+    """Atomically take `quantity` units out of stock, or take nothing and raise `InsufficientStockError` (409), or
+    `UnknownProductError` when there is no such product."""
     reservation = await repository.reserve(session, product_id=product_id, quantity=quantity)
     if reservation is None:
         product = await repository.get(session, product_id)
-        raise StockShortageError(product_id, exists=product is not None, available=product.quantity if product else 0)
+        if product is None:
+            raise UnknownProductError(product_id)
+        raise InsufficientStockError(product_id, requested=quantity, available=product.quantity)
     return reservation

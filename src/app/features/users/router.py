@@ -5,6 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.core.database import DBSession, ReadMostlyDBSession
 from app.core.exceptions import FieldError, InvalidInputError
+from app.core.identifiers import ResourceID
 from app.core.input import NUL_MESSAGE
 from app.core.pagination import Page, Pagination
 from app.core.security import Hasher, Tokens
@@ -21,7 +22,7 @@ from app.features.users.schemas import (
     UserSelfUpdate,
 )
 from app.shared.ratelimit import RateLimit, account_key, client_key, enforce
-from app.shared.routing import ForgeRoute, ResourceID
+from app.shared.routing import ForgeRoute
 
 __all__ = ["auth_router", "router"]
 

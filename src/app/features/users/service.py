@@ -4,12 +4,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.encryption import blind_index
 from app.core.exceptions import AuthenticationError, ConflictError, NotFoundError
+from app.core.identifiers import MAX_ID
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
 from app.features.users import repository
 from app.features.users.models import User, UserID, UserRole
 from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
-from app.shared.routing import MAX_ID
 
 __all__ = [
     "authenticate_access_token",

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from app.shared.concurrency import fetch_with_timeout, gather_all_or_nothing
+from app.features.aggregate.concurrency import fetch_with_timeout, gather_all_or_nothing
 
 
 async def _value[T](value: T) -> T:
