@@ -214,3 +214,21 @@ def test_durations_land_in_cumulative_le_buckets() -> None:
     assert sample(text, "http_request_duration_seconds_sum", **labels) == pytest.approx(20.007)
     assert sample(text, "http_requests_total", **labels, status="200") == 4
     assert sample(text, "http_requests_in_flight") == 0
+
+
+async def test_docs_pages_schema_and_assets_count_under_their_own_routes(client: httpx.AsyncClient) -> None:
+    for path in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/docs/static/swagger-ui.css"):
+        assert (await client.get(path)).status_code == 200, path
+    for n in range(20):  # files that are not there: still the mount's one label, never the path asked for
+        assert (await client.get(f"/docs/static/no-such-{n}.js")).status_code == 404
+    await client.get("/no/such/path")
+    assert (await client.get("/redoc/")).status_code == 307  # to /redoc: no route answered this one
+    text = (await client.get("/metrics")).text
+    for route in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"):
+        assert sample(text, "http_requests_total", method="GET", route=route, status="200") == 1, route
+    assert sample(text, "http_requests_total", method="GET", route="/docs/static/{path}", status="200") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/docs/static/{path}", status="404") == 20
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="404") == 1  # only that one
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="307") == 1
+    assert "no-such" not in text
+    assert "swagger-ui.css" not in text

@@ -3,6 +3,8 @@
 Every label has a bounded set of values, whatever clients send (a label fed from the request unchecked gives a
 client a new series per request: 2,000 requests with made-up methods grew `/metrics` from 88 KB to 3.3 MB):
 - `route`: the route template (`/api/v1/users/{user_id}`), never the raw path; `unmatched` when no route matched.
+  Plain Starlette routes and mounts (the docs pages, `/openapi.json`, the docs' assets) count under their own
+  template too: a mount's is its prefix and `{path}` (`/docs/static/{path}`), never the file asked for.
 - `method`: the methods of RFC 9110 and PATCH; any other (`X123456`, `get`) is `OTHER`.
 - `status`: the registered HTTP status codes and 499 (a client gone before the answer); any other from 100 to 599
   is its class (`2xx`), anything else `other`.
@@ -12,7 +14,7 @@ configured policies, and the pool's connections) are read at scrape time, so the
 """
 
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPMethod, HTTPStatus
 from itertools import accumulate
 from typing import Any
@@ -21,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import Pool, QueuePool
+from starlette.routing import BaseRoute, Mount, Route
 
 from app.core.ratelimit import RateLimiter
 
@@ -63,10 +66,41 @@ def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return UNMATCHED
+        return _plain_route_template(scope)
     if scope["path"].startswith(api_prefix) and not path.startswith(api_prefix):
         return api_prefix + path
     return path
+
+
+# FastAPI's router puts `route` in the scope for its own routes only; a plain Starlette Route or Mount leaves just
+# its `endpoint` (a Mount's is the mounted app). Its template is found once, by identity among the router's routes,
+# and kept: the endpoints are the routes' own objects, so this holds at most one entry per route.
+_PLAIN_TEMPLATES: dict[int, tuple[object, str]] = {}
+
+
+def _plain_route_template(scope: Mapping[str, Any]) -> str:
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return UNMATCHED
+    known = _PLAIN_TEMPLATES.get(id(endpoint))
+    if known is not None and known[0] is endpoint:  # the id of a collected object may be reused
+        return known[1]
+    template = _find_template(getattr(scope.get("router"), "routes", ()), endpoint, "") or UNMATCHED
+    _PLAIN_TEMPLATES[id(endpoint)] = (endpoint, template)
+    return template
+
+
+def _find_template(routes: Iterable[BaseRoute], endpoint: object, prefix: str) -> str | None:
+    for route in routes:
+        if isinstance(route, Mount):
+            if route.app is endpoint:
+                return prefix + route.path_format  # `/docs/static/{path}`
+            found = _find_template(route.routes, endpoint, prefix + route.path)
+            if found is not None:
+                return found
+        elif isinstance(route, Route) and route.endpoint is endpoint:
+            return prefix + route.path_format
+    return None
 
 
 class HttpMetrics:
