@@ -13,7 +13,7 @@ from app.config import Settings
 from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
 from app.main import create_app
 from tests import helpers
-from tests.support.app import running
+from tests.support.app import Running, running
 from tests.support.otlp import attributes, otlp_receiver
 from tests.support.settings import BASE_URL
 
@@ -232,3 +232,16 @@ async def test_docs_pages_schema_and_assets_count_under_their_own_routes(client:
     assert sample(text, "http_requests_total", method="GET", route="unmatched", status="307") == 1
     assert "no-such" not in text
     assert "swagger-ui.css" not in text
+
+
+@pytest.mark.settings(metrics_port=9464)
+async def test_with_a_metrics_port_metrics_answer_on_that_port_only(started: Running) -> None:
+    """The port is the listening socket's (ASGI `server`), which httpx's transport takes from the URL here."""
+    transport = httpx.ASGITransport(app=started.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as app_port:
+        assert (await app_port.get("/metrics")).status_code == 404
+        assert (await app_port.get("/healthz")).status_code == 200
+    async with httpx.AsyncClient(transport=transport, base_url=f"{BASE_URL}:9464") as metrics_port:
+        scraped = await metrics_port.get("/metrics")
+    assert scraped.status_code == 200
+    assert sample(scraped.text, "http_requests_total", method="GET", route="/metrics", status="404") == 1
