@@ -58,15 +58,20 @@ ROUTE_TEMPLATE_STATE = "route_template"
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
-    """The matched route's template. Routes included under the API prefix report their path without it."""
+def route_template(
+    scope: Mapping[str, Any], api_prefix: str, plain: dict[int, tuple[object, str]] | None = None
+) -> str:
+    """The matched route's template. Routes included under the API prefix report their path without it.
+
+    `plain` keeps the templates found for plain Starlette routes, by endpoint, from one call to the next.
+    """
     template = scope.get("state", {}).get(ROUTE_TEMPLATE_STATE)
     if isinstance(template, str):
         return template
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return _plain_route_template(scope)
+        return _plain_route_template(scope, {} if plain is None else plain)
     if scope["path"].startswith(api_prefix) and not path.startswith(api_prefix):
         return api_prefix + path
     return path
@@ -74,19 +79,16 @@ def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
 
 # FastAPI's router puts `route` in the scope for its own routes only; a plain Starlette Route or Mount leaves just
 # its `endpoint` (a Mount's is the mounted app). Its template is found once, by identity among the router's routes,
-# and kept: the endpoints are the routes' own objects, so this holds at most one entry per route.
-_PLAIN_TEMPLATES: dict[int, tuple[object, str]] = {}
-
-
-def _plain_route_template(scope: Mapping[str, Any]) -> str:
+# and kept by the app's metrics: the endpoints are the routes' own objects, so that holds one entry per route.
+def _plain_route_template(scope: Mapping[str, Any], known_templates: dict[int, tuple[object, str]]) -> str:
     endpoint = scope.get("endpoint")
     if endpoint is None:
         return UNMATCHED
-    known = _PLAIN_TEMPLATES.get(id(endpoint))
+    known = known_templates.get(id(endpoint))
     if known is not None and known[0] is endpoint:  # the id of a collected object may be reused
         return known[1]
     template = _find_template(getattr(scope.get("router"), "routes", ()), endpoint, "") or UNMATCHED
-    _PLAIN_TEMPLATES[id(endpoint)] = (endpoint, template)
+    known_templates[id(endpoint)] = (endpoint, template)
     return template
 
 
@@ -115,6 +117,7 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry, api_prefix: str) -> None:
         self.api_prefix = api_prefix
+        self.plain_templates: dict[int, tuple[object, str]] = {}  # endpoint id -> (endpoint, template)
         self.in_flight = 0
         self.requests: dict[tuple[str, str, str], int] = {}  # (method, route, status label) -> count
         # (method, route) -> [count per bucket (not cumulative), the last one +Inf], and the sum of the durations
@@ -129,7 +132,7 @@ class HttpMetrics:
         method = scope["method"]
         if method not in _KNOWN_METHODS:
             method = OTHER_METHOD
-        route = route_template(scope, self.api_prefix)
+        route = route_template(scope, self.api_prefix, self.plain_templates)
         key = (method, route, _STATUS_LABELS.get(status, OTHER_STATUS))
         self.requests[key] = self.requests.get(key, 0) + 1
         histogram = self.durations.get((method, route))
