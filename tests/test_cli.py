@@ -290,6 +290,40 @@ def test_granian_replaces_a_worker_that_dies(tmp_path: Path) -> None:
             time.sleep(0.2)
 
 
+@processes.HEAVY
+def test_uvicorn_serves_metrics_on_the_metrics_port_only(tmp_path: Path) -> None:
+    """Two workers, each serving both sockets: /metrics answers on FORGE_METRICS_PORT and not on the app's port."""
+    metrics_port = processes.free_port()
+    env = {
+        "FORGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'metrics.db'}",
+        "FORGE_METRICS_PORT": str(metrics_port),
+    }
+    with services.forge_process(env, cwd=tmp_path, output=tmp_path / "forge.log", server="uvicorn", workers=2) as (
+        _process,
+        base,
+    ):
+        assert httpx.get(f"{base}/metrics", timeout=10).status_code == 404
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert scraped.status_code == 200
+        assert "http_requests_total" in scraped.text
+
+
+def test_granian_refuses_a_metrics_port_and_names_the_way_out(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"FORGE_METRICS_PORT": "9464"}
+    done = subprocess.run(  # noqa: S603 - our own console script
+        [str(processes.FORGE), "serve", "--server", "granian", "--port", str(processes.free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "FORGE_METRICS_PORT needs FORGE_SERVER=uvicorn" in done.stderr
+    assert "FORGE_METRICS_TOKEN" in done.stderr
+
+
 def test_keys_issue_list_revoke(sqlite_url: str) -> None:
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(cli, ["users", "create-admin", "--email", "ops@example.com"], input=PASSWORD).exit_code == 0

@@ -183,6 +183,17 @@ def test_the_app_is_configured_for_the_stack_with_secrets_required_from_the_envi
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{http_receiver.rsplit(':', 1)[1]}"
 
 
+def test_metrics_are_served_on_an_unpublished_port_of_their_own() -> None:
+    services = compose()["services"]
+    app, migrate = services["app"], services["migrate"]
+    metrics_port = app["environment"]["FORGE_METRICS_PORT"]
+    assert migrate["environment"]["FORGE_METRICS_PORT"] == metrics_port  # production settings validate there too
+    assert app["environment"]["FORGE_SERVER"] == "uvicorn"  # granian binds one address only
+    published = [str(mapping).split(":")[-2:] for mapping in app["ports"]]
+    assert all(metrics_port not in mapping for mapping in published)
+    assert "FORGE_METRICS_TOKEN" not in app["environment"]
+
+
 def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeger() -> None:
     config = collector_config()
     service = config["service"]

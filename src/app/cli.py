@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from app import TITLE
 from app.config import AsgiServer, Settings
@@ -121,32 +123,84 @@ def serve(
     except ValueError as exc:
         typer.secho(f"Configuration error: {exc}", err=True, fg="red")
         raise typer.Exit(code=2) from None
+    metrics_port = settings.metrics_port if settings.metrics_enabled else None
+    _check_metrics_port(metrics_port, port=port, server=server)
     if settings.effective_migrate_on_start:
         typer.echo(f"Applying migrations to {settings.database_url_masked} ...")
         migrations.upgrade(settings.database_url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the printed URL
     if settings.docs_enabled:
         typer.secho(f"{TITLE} docs: http://{shown_host}:{port}/docs", fg="green")
+    if metrics_port is not None:
+        typer.secho(f"{TITLE} metrics: http://{shown_host}:{metrics_port}/metrics", fg="green")
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
     if server is AsgiServer.GRANIAN:
         _serve_with_granian(host=host, port=port, workers=workers, reload=reload, settings=settings)
         return
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        access_log=False,
-        log_config=None,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
-        # uvicorn has no timeout on reading a request's headers; this bounds only an idle keep-alive connection.
-        timeout_keep_alive=settings.http_header_timeout_seconds,
+    _serve_with_uvicorn(
+        host=host, port=port, metrics_port=metrics_port, workers=workers, reload=reload, settings=settings
     )
+
+
+def _check_metrics_port(metrics_port: int | None, *, port: int, server: AsgiServer) -> None:
+    if metrics_port is None:
+        return
+    if metrics_port == port:
+        msg = f"FORGE_METRICS_PORT ({metrics_port}) must differ from the app's port ({port})"
+    elif server is AsgiServer.GRANIAN:
+        # granian's workers share the one socket its supervisor binds: there is no second listener to give them.
+        msg = (
+            "FORGE_METRICS_PORT needs FORGE_SERVER=uvicorn (granian listens on one address only); with granian, "
+            "protect /metrics with FORGE_METRICS_TOKEN instead"
+        )
+    else:
+        return
+    typer.secho(f"Configuration error: {msg}", err=True, fg="red")
+    raise typer.Exit(code=2)
+
+
+def _serve_with_uvicorn(
+    *, host: str, port: int, metrics_port: int | None, workers: int, reload: bool, settings: Settings
+) -> None:
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": None if reload else workers,
+        "reload": reload,
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        "timeout_worker_healthcheck": settings.worker_healthcheck_timeout_seconds,
+        # uvicorn has no timeout on reading a request's headers; this bounds only an idle keep-alive connection.
+        "timeout_keep_alive": settings.http_header_timeout_seconds,
+    }
+    if metrics_port is None:
+        uvicorn.run("app.main:app", **options)
+    else:
+        _serve_with_metrics_socket(uvicorn.Config("app.main:app", **options), metrics_port=metrics_port)
+
+
+def _serve_with_metrics_socket(config: uvicorn.Config, *, metrics_port: int) -> None:
+    """What uvicorn.run does, with the metrics port as a second socket of the same server.
+
+    Every worker serves both sockets, so a scrape on the metrics port reaches the app itself, and whatever it
+    serves there (one worker's counters today, the workers' aggregate once they share them) needs no other
+    process. (uvicorn.run takes one address; its Server and supervisors take a list of sockets.)
+    """
+    metrics = uvicorn.Config(config.app, host=config.host, port=metrics_port)
+    sockets = [config.bind_socket(), metrics.bind_socket()]
+    server = uvicorn.Server(config)
+    if config.should_reload:
+        ChangeReload(config, target=server.run, sockets=sockets).run()
+    elif config.workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        server.run(sockets=sockets)
+        if not server.started:  # as uvicorn.run: a lifespan that failed is a failed start
+            raise typer.Exit(code=STARTUP_FAILURE)
 
 
 def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:

@@ -239,8 +239,9 @@ class Settings(BaseSettings):
     # (slowloris) and an idle keep-alive connection after this; uvicorn only the idle keep-alive connection.
     http_header_timeout_seconds: int = Field(default=15, ge=1, le=600)
 
-    # HTTP.
-    docs_enabled: bool = True
+    # HTTP. The interactive docs (/docs, /redoc, /openapi.json) map every route for whoever asks: on by default
+    # everywhere but production, where FORGE_DOCS_ENABLED=true turns them on deliberately.
+    docs_enabled: bool = Field(default_factory=lambda data: data.get("environment") is not Environment.PRODUCTION)
     max_body_bytes: int = Field(default=1_048_576, ge=0)
     gzip_minimum_size: int = Field(default=1000, ge=0)
     cors_origins: Annotated[list[Origin], NoDecode] = Field(default_factory=list)
@@ -322,8 +323,10 @@ class Settings(BaseSettings):
     otel_metrics_enabled: bool = True
 
     # Metrics (Prometheus text on GET /metrics). With a token, scrapers must send `Authorization: Bearer <token>`.
+    # With a port, `forge serve` listens on it too and /metrics answers there only (a port left unpublished).
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Logging.
     log_level: LogLevel = "INFO"
@@ -374,6 +377,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> Self:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            msg = "FORGE_METRICS_PORT must differ from FORGE_PORT: /metrics is kept off the app's port"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
@@ -402,6 +412,13 @@ class Settings(BaseSettings):
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:
             msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"
+            raise InsecureSettingsError(msg)
+        if self.metrics_enabled and self.metrics_token is None and self.metrics_port is None:
+            msg = (
+                "GET /metrics would be public on the app's port: production needs FORGE_METRICS_TOKEN (scrapers send "
+                "it as a bearer token) or FORGE_METRICS_PORT (a port of its own, left unpublished), or "
+                "FORGE_METRICS_ENABLED=false"
+            )
             raise InsecureSettingsError(msg)
         _refuse_guessable(
             [

@@ -97,6 +97,33 @@ def test_outside_production_a_guessable_secret_is_accepted() -> None:
     assert settings(secret_key="a" * 44).secret_key.get_secret_value() == "a" * 44
 
 
+def test_production_refuses_metrics_open_on_the_app_port_and_names_the_settings() -> None:
+    with pytest.raises(ValidationError, match=r"FORGE_METRICS_TOKEN.*FORGE_METRICS_PORT.*FORGE_METRICS_ENABLED"):
+        settings(**{**PRODUCTION, "metrics_token": None})
+    # Any one of the three ways out starts.
+    assert settings(**{**PRODUCTION, "metrics_token": None, "metrics_port": 9464}).metrics_port == 9464
+    assert settings(**{**PRODUCTION, "metrics_token": None, "metrics_enabled": False}).metrics_enabled is False
+    assert settings(**PRODUCTION).metrics_token is not None
+    assert settings(environment="development").metrics_token is None  # outside production, open as before
+
+
+def test_the_metrics_port_cannot_be_the_app_port() -> None:
+    with pytest.raises(ValidationError, match="FORGE_METRICS_PORT must differ from FORGE_PORT"):
+        settings(port=8000, metrics_port=8000)
+
+
+def test_interactive_docs_are_off_in_production_unless_turned_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().docs_enabled is True
+    assert settings(environment="test").docs_enabled is True
+    assert settings(**PRODUCTION).docs_enabled is False
+    assert settings(**PRODUCTION, docs_enabled=True).docs_enabled is True
+    monkeypatch.setenv("FORGE_ENVIRONMENT", "production")
+    monkeypatch.setenv("FORGE_DOCS_ENABLED", "true")
+    assert settings(**{k: v for k, v in PRODUCTION.items() if k != "environment"}).docs_enabled is True
+    monkeypatch.setenv("FORGE_DOCS_ENABLED", "false")
+    assert settings(environment="development").docs_enabled is False
+
+
 def test_production_refuses_a_blind_index_key_that_is_also_an_encryption_key() -> None:
     with pytest.raises(ValidationError, match="FORGE_BLIND_INDEX_KEY"):
         settings(**{**PRODUCTION, "blind_index_key": TEST_ENCRYPTION_KEY})

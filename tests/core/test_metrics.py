@@ -13,7 +13,7 @@ from app.config import Settings
 from app.core.metrics import ROUTE_TEMPLATE_STATE, Metrics
 from app.main import create_app
 from tests import helpers
-from tests.support.app import running
+from tests.support.app import Running, running
 from tests.support.otlp import attributes, otlp_receiver
 from tests.support.settings import BASE_URL
 
@@ -214,3 +214,34 @@ def test_durations_land_in_cumulative_le_buckets() -> None:
     assert sample(text, "http_request_duration_seconds_sum", **labels) == pytest.approx(20.007)
     assert sample(text, "http_requests_total", **labels, status="200") == 4
     assert sample(text, "http_requests_in_flight") == 0
+
+
+async def test_docs_pages_schema_and_assets_count_under_their_own_routes(client: httpx.AsyncClient) -> None:
+    for path in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/docs/static/swagger-ui.css"):
+        assert (await client.get(path)).status_code == 200, path
+    for n in range(20):  # files that are not there: still the mount's one label, never the path asked for
+        assert (await client.get(f"/docs/static/no-such-{n}.js")).status_code == 404
+    await client.get("/no/such/path")
+    assert (await client.get("/redoc/")).status_code == 307  # to /redoc: no route answered this one
+    text = (await client.get("/metrics")).text
+    for route in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"):
+        assert sample(text, "http_requests_total", method="GET", route=route, status="200") == 1, route
+    assert sample(text, "http_requests_total", method="GET", route="/docs/static/{path}", status="200") == 1
+    assert sample(text, "http_requests_total", method="GET", route="/docs/static/{path}", status="404") == 20
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="404") == 1  # only that one
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="307") == 1
+    assert "no-such" not in text
+    assert "swagger-ui.css" not in text
+
+
+@pytest.mark.settings(metrics_port=9464)
+async def test_with_a_metrics_port_metrics_answer_on_that_port_only(started: Running) -> None:
+    """The port is the listening socket's (ASGI `server`), which httpx's transport takes from the URL here."""
+    transport = httpx.ASGITransport(app=started.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as app_port:
+        assert (await app_port.get("/metrics")).status_code == 404
+        assert (await app_port.get("/healthz")).status_code == 200
+    async with httpx.AsyncClient(transport=transport, base_url=f"{BASE_URL}:9464") as metrics_port:
+        scraped = await metrics_port.get("/metrics")
+    assert scraped.status_code == 200
+    assert sample(scraped.text, "http_requests_total", method="GET", route="/metrics", status="404") == 1

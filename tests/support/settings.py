@@ -46,6 +46,8 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "blind_index_key": TEST_BLIND_INDEX_KEY,
     "secret_key": "qEdHwnHqRdJgMUn3NPAano4vfhxPZgsMFwmmopGqAgvk28_FjBf0bygjCKep4Lh4",
     "api_key_pepper": "mj_fhhnQkW0XzQT5UHxXak805Xz5iBflWeAIXfTQJIK49scqrQpq7giZyXgTUc2j",
+    # Production keeps /metrics off the app's port unless scrapers must present this (or FORGE_METRICS_PORT is set).
+    "metrics_token": "mIR5tGkqUj3pReQzaAY2JpwkdK97FDIytZ_DdSfvQVpbpwVGGowc64NLRhTwmrFw",
 }
 
 

@@ -3,6 +3,8 @@
 Every label has a bounded set of values, whatever clients send (a label fed from the request unchecked gives a
 client a new series per request: 2,000 requests with made-up methods grew `/metrics` from 88 KB to 3.3 MB):
 - `route`: the route template (`/api/v1/users/{user_id}`), never the raw path; `unmatched` when no route matched.
+  Plain Starlette routes and mounts (the docs pages, `/openapi.json`, the docs' assets) count under their own
+  template too: a mount's is its prefix and `{path}` (`/docs/static/{path}`), never the file asked for.
 - `method`: the methods of RFC 9110 and PATCH; any other (`X123456`, `get`) is `OTHER`.
 - `status`: the registered HTTP status codes and 499 (a client gone before the answer); any other from 100 to 599
   is its class (`2xx`), anything else `other`.
@@ -12,7 +14,7 @@ configured policies, and the pool's connections) are read at scrape time, so the
 """
 
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPMethod, HTTPStatus
 from itertools import accumulate
 from typing import Any
@@ -21,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import Pool, QueuePool
+from starlette.routing import BaseRoute, Mount, Route
 
 from app.core.ratelimit import RateLimiter
 
@@ -55,18 +58,51 @@ ROUTE_TEMPLATE_STATE = "route_template"
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def route_template(scope: Mapping[str, Any], api_prefix: str) -> str:
-    """The matched route's template. Routes included under the API prefix report their path without it."""
+def route_template(
+    scope: Mapping[str, Any], api_prefix: str, plain: dict[int, tuple[object, str]] | None = None
+) -> str:
+    """The matched route's template. Routes included under the API prefix report their path without it.
+
+    `plain` keeps the templates found for plain Starlette routes, by endpoint, from one call to the next.
+    """
     template = scope.get("state", {}).get(ROUTE_TEMPLATE_STATE)
     if isinstance(template, str):
         return template
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return UNMATCHED
+        return _plain_route_template(scope, {} if plain is None else plain)
     if scope["path"].startswith(api_prefix) and not path.startswith(api_prefix):
         return api_prefix + path
     return path
+
+
+# FastAPI's router puts `route` in the scope for its own routes only; a plain Starlette Route or Mount leaves just
+# its `endpoint` (a Mount's is the mounted app). Its template is found once, by identity among the router's routes,
+# and kept by the app's metrics: the endpoints are the routes' own objects, so that holds one entry per route.
+def _plain_route_template(scope: Mapping[str, Any], known_templates: dict[int, tuple[object, str]]) -> str:
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return UNMATCHED
+    known = known_templates.get(id(endpoint))
+    if known is not None and known[0] is endpoint:  # the id of a collected object may be reused
+        return known[1]
+    template = _find_template(getattr(scope.get("router"), "routes", ()), endpoint, "") or UNMATCHED
+    known_templates[id(endpoint)] = (endpoint, template)
+    return template
+
+
+def _find_template(routes: Iterable[BaseRoute], endpoint: object, prefix: str) -> str | None:
+    for route in routes:
+        if isinstance(route, Mount):
+            if route.app is endpoint:
+                return prefix + route.path_format  # `/docs/static/{path}`
+            found = _find_template(route.routes, endpoint, prefix + route.path)
+            if found is not None:
+                return found
+        elif isinstance(route, Route) and route.endpoint is endpoint:
+            return prefix + route.path_format
+    return None
 
 
 class HttpMetrics:
@@ -81,6 +117,7 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry, api_prefix: str) -> None:
         self.api_prefix = api_prefix
+        self.plain_templates: dict[int, tuple[object, str]] = {}  # endpoint id -> (endpoint, template)
         self.in_flight = 0
         self.requests: dict[tuple[str, str, str], int] = {}  # (method, route, status label) -> count
         # (method, route) -> [count per bucket (not cumulative), the last one +Inf], and the sum of the durations
@@ -95,7 +132,7 @@ class HttpMetrics:
         method = scope["method"]
         if method not in _KNOWN_METHODS:
             method = OTHER_METHOD
-        route = route_template(scope, self.api_prefix)
+        route = route_template(scope, self.api_prefix, self.plain_templates)
         key = (method, route, _STATUS_LABELS.get(status, OTHER_STATUS))
         self.requests[key] = self.requests.get(key, 0) + 1
         histogram = self.durations.get((method, route))

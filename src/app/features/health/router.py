@@ -30,11 +30,15 @@ class Readiness(BaseModel):
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, context: Context) -> Response:
-    """Prometheus text format; 404 when metrics are off, 401 without the token when one is configured."""
-    collected = context.metrics
-    if collected is None:
+    """Prometheus text format; 404 when metrics are off or asked on another port than FORGE_METRICS_PORT (when set),
+    401 without the token when one is configured."""
+    collected, settings = context.metrics, context.settings
+    # `server` is the listening socket's own address (not the Host header), so a client cannot choose it.
+    server = request.scope.get("server")
+    elsewhere = settings.metrics_port is not None and (server is None or server[1] != settings.metrics_port)
+    if collected is None or elsewhere:
         raise StarletteHTTPException(status_code=404)
-    token = context.settings.metrics_token
+    token = settings.metrics_token
     if token is not None:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
