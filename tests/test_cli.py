@@ -251,15 +251,7 @@ def test_serve_exits_non_zero_when_the_app_cannot_start(tmp_path: Path, server: 
         }
         | {f"FORGE_{name.upper()}": value for name, value in PRODUCTION_SECRETS.items() if name != "environment"}
     )
-    done = subprocess.run(  # noqa: S603 - our own console script
-        [str(processes.FORGE), "serve", "--server", server, "--port", str(processes.free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = processes.forge_serve_exits(env, cwd=tmp_path, server=server)
     assert done.returncode != 0
     assert "forge db upgrade" in done.stdout + done.stderr
 
@@ -310,15 +302,7 @@ def test_uvicorn_serves_metrics_on_the_metrics_port_only(tmp_path: Path) -> None
 
 def test_granian_refuses_a_metrics_port_and_names_the_way_out(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGE_")} | {"FORGE_METRICS_PORT": "9464"}
-    done = subprocess.run(  # noqa: S603 - our own console script
-        [str(processes.FORGE), "serve", "--server", "granian", "--port", str(processes.free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = processes.forge_serve_exits(env, cwd=tmp_path, server="granian")
     assert done.returncode == 2
     assert "FORGE_METRICS_PORT needs FORGE_SERVER=uvicorn" in done.stderr
     assert "FORGE_METRICS_TOKEN" in done.stderr

@@ -14,7 +14,7 @@ from typing import NoReturn
 import httpx
 import pytest
 
-__all__ = ["HEAVY", "forge_serve", "free_port", "redis_server", "wait_for_http"]
+__all__ = ["HEAVY", "forge_serve", "forge_serve_exits", "free_port", "redis_server", "wait_for_http"]
 
 FORGE = Path(sys.executable).parent / "forge"
 
@@ -65,6 +65,19 @@ def _stop(process: subprocess.Popen[str]) -> str:
         process.kill()
         output, _ = process.communicate()
     return output or ""
+
+
+def forge_serve_exits(env: Mapping[str, str], *, cwd: Path, server: str) -> subprocess.CompletedProcess[str]:
+    """`forge serve --server SERVER` with exactly `env`, for a start that must fail: its exit and its output."""
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(FORGE), "serve", "--server", server, "--port", str(free_port())],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @contextmanager

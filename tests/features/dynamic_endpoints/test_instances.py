@@ -5,23 +5,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from app.core.database import Database
-from app.core.security import PasswordHasher
-from app.features.users import service as users_service
-from app.features.users.models import UserRole
-from app.features.users.schemas import UserCreate
 from tests import helpers
 from tests.support import databases, processes
+from tests.support.accounts import create_admin
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, static
 from tests.support.polling import until_status
 from tests.support.settings import (
     TEST_BLIND_INDEX_KEY,
     TEST_ENCRYPTION_KEY,
     TEST_ENDPOINTS_CHANNEL,
-    make_settings,
     service_url_or_skip,
 )
 
@@ -35,19 +29,6 @@ PING = "/api/v1/x/ping"
 def _shared_database() -> str:
     url = make_url(service_url_or_skip("FORGE_TEST_DATABASE_URL", "PostgreSQL"))
     return url.set(database=f"{url.database}_multi").render_as_string(hide_password=False)
-
-
-async def _admin(database_url: str) -> str:
-    settings = make_settings(database_url)
-    database = Database(settings)
-    email = helpers.unique_email("admin")
-    try:
-        async with database.session(writes=True) as session, session.begin():
-            data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
-            await users_service.register_user(session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN)
-    finally:
-        await database.dispose()
-    return email
 
 
 @pytest.mark.parametrize("mode", ["redis", "polling"])
@@ -67,7 +48,7 @@ async def test_a_change_through_one_instance_is_served_by_the_other(tmp_path: Pa
         env["FORGE_DYNAMIC_ENDPOINTS_CHANNEL"] = TEST_ENDPOINTS_CHANNEL
         env["FORGE_REDIS_TIMEOUT_SECONDS"] = "5"  # propagation is under test, not timeouts on a loaded machine
     with processes.forge_serve(env, cwd=tmp_path) as first:  # applies the migrations (development)
-        email = await _admin(database_url)
+        email = await create_admin(database_url)
         with processes.forge_serve(env | {"FORGE_MIGRATE_ON_START": "false"}, cwd=tmp_path) as second:
             async with httpx.AsyncClient(timeout=10) as http:
                 token = (

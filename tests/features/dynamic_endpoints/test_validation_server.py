@@ -6,17 +6,12 @@ import time
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
-from app.core.database import Database
-from app.core.security import PasswordHasher
-from app.features.users import service as users_service
-from app.features.users.models import UserRole
-from app.features.users.schemas import UserCreate
 from tests import helpers
 from tests.support import processes
+from tests.support.accounts import create_admin
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection
-from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
+from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY
 
 pytestmark = processes.HEAVY
 
@@ -26,19 +21,6 @@ ANSWER_SECONDS = 5.0
 HEALTHZ_SECONDS = 1.0
 ITEMS = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
 SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "uniqueItems": True, "items": ITEMS}}}
-
-
-async def _admin(database_url: str) -> str:
-    settings = make_settings(database_url)
-    database = Database(settings)
-    email = helpers.unique_email("admin")
-    try:
-        async with database.session(writes=True) as session, session.begin():
-            data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
-            await users_service.register_user(session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN)
-    finally:
-        await database.dispose()
-    return email
 
 
 async def _slowest_healthz(http: httpx.AsyncClient, base: str, done: asyncio.Event) -> float:
@@ -63,7 +45,7 @@ async def test_a_costly_body_neither_stalls_the_worker_nor_its_answer(tmp_path: 
         "FORGE_WORKERS": "1",
     }
     with processes.forge_serve(env, cwd=tmp_path) as base:  # applies the migrations (development)
-        email = await _admin(database_url)
+        email = await create_admin(database_url)
         async with httpx.AsyncClient(timeout=60) as http:
             login = await http.post(f"{base}/api/v1/auth/token", data={"username": email, "password": helpers.PASSWORD})
             headers = helpers.bearer(login.json()["access_token"])

@@ -1,6 +1,6 @@
 """`RateLimiter`: the policies by name, a backend, and what to do when the backend fails."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
@@ -48,14 +48,7 @@ class RateLimiter:
         """
         if self.synchronous:
             return self.hit_now(key, policy_name, cost)
-        try:
-            decision = await self.backend.hit(key, self.policies[policy_name], cost)
-        except BackendUnavailableError as exc:
-            self._unavailable(exc)
-            return None
-        if not decision.allowed:
-            self.count_refusal(policy_name)
-        return decision
+        return await self._decided(self.backend.hit(key, self.policies[policy_name], cost), policy_name)
 
     async def peek(self, key: str, policy_name: str) -> Decision | None:
         """Would a request under `policy_name` pass now? Nothing is counted, but a refusal is, as a rejection.
@@ -63,8 +56,12 @@ class RateLimiter:
         For budgets spent only afterwards (failed authentications): asked before the costly work, so that a client
         whose budget is used up is refused before it is done. Fails as `hit` does.
         """
+        return await self._decided(self.backend.peek(key, self.policies[policy_name]), policy_name)
+
+    async def _decided(self, check: Awaitable[Decision], policy_name: str) -> Decision | None:
+        """The backend's verdict, its refusal counted; None when the backend failed and the limiter fails open."""
         try:
-            decision = await self.backend.peek(key, self.policies[policy_name])
+            decision = await check
         except BackendUnavailableError as exc:
             self._unavailable(exc)
             return None
