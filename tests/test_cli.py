@@ -419,6 +419,7 @@ def test_serve_refuses_a_bad_setting_in_one_line_naming_it_before_any_server_sta
     result = runner.invoke(cli, ["serve"])
     assert result.exit_code == 2, result.output
     assert granian_calls == []
+    assert len(result.output.strip().splitlines()) == 1, result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Configuration error: {variable}"), line
     assert "Traceback" not in result.output

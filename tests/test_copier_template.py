@@ -19,7 +19,13 @@ pytestmark = processes.HEAVY
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SECRETS = ["FORGE_SECRET_KEY", "FORGE_API_KEY_PEPPER", "FORGE_ENCRYPTION_KEYS", "FORGE_BLIND_INDEX_KEY"]
+SECRETS = [
+    "FORGE_SECRET_KEY",
+    "FORGE_API_KEY_PEPPER",
+    "FORGE_ENCRYPTION_KEYS",
+    "FORGE_BLIND_INDEX_KEY",
+    "FORGE_METRICS_TOKEN",
+]
 EXAMPLE_TABLES = ("product", "customer_order", "order_item")
 MIGRATION_MARKER = "# forge: example features"
 LONGEST_NAME = "other-service-with-a-long-name"  # 30 characters, the most copier.yml allows

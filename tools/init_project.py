@@ -120,6 +120,8 @@ def env_file(*, name: str, database: str) -> str:
             f"FORGE_API_KEY_PEPPER={secrets.token_urlsafe(48)}",
             f"FORGE_ENCRYPTION_KEYS={_key()}",
             f"FORGE_BLIND_INDEX_KEY={_key()}",
+            # Production serves /metrics only to a scraper that sends it (or on FORGE_METRICS_PORT instead).
+            f"FORGE_METRICS_TOKEN={secrets.token_urlsafe(32)}",
             "",
         ]
     )

@@ -68,6 +68,8 @@ app.add_typer(feature_app, name="feature")
 def _refuse(exc: ValidationError, *, name: Callable[[str], str] = str, prefix: str = "") -> NoReturn:
     """Print each of `exc`'s errors on a line of its own (`name` of the field: the message), then exit 2."""
     for error in exc.errors():
+        if error["type"] == "default_factory_not_called":  # a default derived from a field that failed: no news
+            continue
         field, message = name(".".join(str(part) for part in error["loc"])), error_message(error)
         where = "" if not field or message.startswith(field) else f"{field}: "  # some messages name it already
         typer.secho(f"{prefix}{where}{message}", err=True, fg="red")
