@@ -170,7 +170,8 @@ def test_serve_starts_the_whole_service_on_sqlite_with_no_configuration(tmp_path
     assert f"http://127.0.0.1:{port}/docs" in output
     # One log format for every line, the server's own included: ISO 8601 in UTC (the CLI's first line was local
     # time without a zone, granian's had no time at all).
-    logged = [line for line in output.splitlines() if line and not line.startswith(("Applying", "ForgeAPI docs"))]
+    printed = ("Applying", f"{app_package.TITLE} docs")  # the CLI's own lines, not logs
+    logged = [line for line in output.splitlines() if line and not line.startswith(printed)]
     assert any("Starting granian" in line for line in logged)
     assert [line for line in logged if not _ISO_UTC_LINE.match(line)] == []
 
