@@ -32,13 +32,19 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from app.core.exceptions import UnsupportedMediaTypeError
+
+# Re-exported: features scaffolded before ResourceID moved to core import it from here, and `copier update` must not
+# break a project's own code. New code imports app.core.identifiers.
+from app.core.identifiers import MAX_ID, ResourceID
 from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
 
 __all__ = [
     "BODY_ERRORS",
+    "MAX_ID",
     "ForgeRoute",
+    "ResourceID",
     "accepts_json",
     "answers",
     "common_errors",
