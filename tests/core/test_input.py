@@ -10,6 +10,9 @@ from pydantic import SecretStr, ValidationError
 
 from app.core.input import InputModel
 
+# The features of the template (products and orders only when a project keeps the example features).
+_SHIPPED = ("users", "api_keys", "dynamic_endpoints", "products", "orders", "aggregate", "client_config", "health")
+
 
 def _subclasses(model: type[InputModel]) -> list[type[InputModel]]:
     found = []
@@ -62,10 +65,14 @@ def test_a_nul_is_refused_with_its_own_code_and_text_without_one_passes() -> Non
 
 
 def test_every_json_request_body_of_the_app_is_an_input_model(app: FastAPI) -> None:
+    """Of the features this template ships and `forge feature new` writes (its schemas derive InputModel); a
+    project's feature scaffolded before InputModel existed keeps its own schemas until they are changed."""
     bodies = {
         route.path: route.body_field.field_info.annotation
         for route in app.routes
-        if isinstance(route, APIRoute) and route.body_field is not None
+        if isinstance(route, APIRoute)
+        and route.body_field is not None
+        and route.endpoint.__module__.split(".")[2:3] in ([name] for name in _SHIPPED)
     }
     assert bodies
     not_input = {path: body for path, body in bodies.items() if not _is_input_model(body)}
