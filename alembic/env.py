@@ -22,7 +22,8 @@ def _configure_and_run(connection: Connection) -> None:
         # Set by app.core.migrations: each step applied is reported to the caller (`forge db upgrade` prints them).
         on_version_apply=config.attributes.get("on_version_apply"),
     )
-    config.attributes["revision_before"] = context.get_context().get_current_revision()
+    # Heads, not the one revision: a schema whose merge revision was undone is at two (alembic merge heads).
+    config.attributes["revision_before"] = ", ".join(context.get_context().get_current_heads()) or None
     with context.begin_transaction():
         context.run_migrations()
 

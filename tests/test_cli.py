@@ -119,6 +119,13 @@ def test_db_upgrade_and_downgrade_say_what_they_applied_or_that_nothing_was_to_d
     assert "to an empty schema (base)" in runner.invoke(cli, ["db", "downgrade", "base"]).output
 
 
+def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(sqlite_url: str) -> None:
+    result = runner.invoke(cli, ["db", "downgrade", "0badc0ffee00"])
+    assert result.exit_code == 1
+    assert "\nMigration refused: Can't locate revision identified by '0badc0ffee00'\n" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_serve_refuses_production_without_a_secret_and_names_the_setting(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,8 +1,12 @@
 """The migrations build exactly the models' schema, and can be walked down to nothing and back up."""
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,3 +75,24 @@ async def test_the_endpoint_registry_starts_at_version_zero_and_walks_down_and_u
     await databases.upgrade(scratch_engine)
     async with scratch_engine.connect() as connection:
         assert (await connection.execute(text("SELECT version FROM endpoint_registry"))).scalar_one() == 0
+
+
+def _script_with_a_merge(root: Path) -> ScriptDirectory:
+    """first → (left, right) → joined: the shape `alembic merge heads` leaves after a `copier update`."""
+    versions = root / "versions"
+    versions.mkdir(parents=True)
+    for revision, down in [("first", None), ("left", "first"), ("right", "first"), ("joined", ("left", "right"))]:
+        (versions / f"{revision}.py").write_text(
+            f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n"
+        )
+    return ScriptDirectory(str(root))
+
+
+def test_one_step_down_from_a_merge_is_to_its_first_parent_and_below_the_first_is_base(tmp_path: Path) -> None:
+    """Alembic's own `downgrade -1` from a merge revision fails with "Ambiguous walk"."""
+    script = _script_with_a_merge(tmp_path)
+    assert migrations.step_down_target(script, ("joined",)) == "left"
+    assert migrations.step_down_target(script, ("left",)) == "first"
+    assert migrations.step_down_target(script, ("first",)) == "base"
+    with pytest.raises(CommandError, match=r"several heads \(left, right\): name the revision"):
+        migrations.step_down_target(script, ("left", "right"))

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
+from alembic.util import CommandError
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from uvicorn.config import STARTUP_FAILURE
@@ -249,14 +250,25 @@ def _serve_with_granian(*, host: str, port: int, workers: int, reload: bool, set
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     settings = _settings()
-    _report(settings, migrations.upgrade(settings.database_url, revision), "Upgraded")
+    _report(settings, _migrate(migrations.upgrade, settings.database_url, revision), "Upgraded")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")] = "-1") -> None:
     """Revert migrations down to REVISION (default: one step)."""
     settings = _settings()
-    _report(settings, migrations.downgrade(settings.database_url, revision), "Downgraded")
+    _report(settings, _migrate(migrations.downgrade, settings.database_url, revision), "Downgraded")
+
+
+def _migrate(
+    action: Callable[[str, str], migrations.Migrated], database_url: str, revision: str
+) -> migrations.Migrated:
+    """Alembic's refusals (an unknown revision, an ambiguous step) as one line and exit 1, not a traceback."""
+    try:
+        return action(database_url, revision)
+    except CommandError as exc:
+        typer.secho(f"Migration refused: {exc}", err=True, fg="red")
+        raise typer.Exit(code=1) from None
 
 
 def _report(settings: Settings, migrated: migrations.Migrated, verb: str) -> None:

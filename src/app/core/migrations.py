@@ -1,5 +1,7 @@
 """Alembic, driven from code: upgrade/downgrade for the CLI and tests, and the schema check at start-up."""
 
+import asyncio
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -8,8 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 __all__ = [
     "PROJECT_ROOT",
@@ -20,6 +23,7 @@ __all__ = [
     "ensure_schema_current",
     "head_revision",
     "make_revision",
+    "step_down_target",
     "upgrade",
 ]
 
@@ -54,7 +58,7 @@ def _run(action: str, database_url: str, revision: str) -> Migrated:
 
     def applied(*, step: Any, **_: Any) -> None:  # alembic's on_version_apply callback (alembic/env.py)
         destination, migration = step.destination_revision_ids, step.up_revision
-        steps.append((destination[0] if destination else None, f"{migration.revision} {migration.doc}"))
+        steps.append((", ".join(destination) or None, f"{migration.revision} {migration.doc}"))
 
     config.attributes["on_version_apply"] = applied
     getattr(command, action)(config, revision)
@@ -67,7 +71,48 @@ def upgrade(database_url: str, revision: str = "head") -> Migrated:
 
 
 def downgrade(database_url: str, revision: str = "-1") -> Migrated:
-    return _run("downgrade", database_url, revision)
+    relative = re.fullmatch(r"-(\d+)", revision)
+    if relative is None:
+        return _run("downgrade", database_url, revision)
+    # Alembic cannot walk a relative step down from a merge revision ("Ambiguous walk"), and a project that joined
+    # two heads (`alembic merge heads` after `copier update`) is at one. So steps are taken one at a time, each to
+    # the revision below the current one, which for a merge is its first parent: both branches stay applied.
+    before: str | None = None
+    steps: list[str] = []
+    after: str | None = None
+    script = ScriptDirectory.from_config(alembic_config())
+    for taken in range(int(relative[1])):
+        heads = asyncio.run(_current_heads(database_url))
+        if not heads:
+            break
+        migrated = _run("downgrade", database_url, step_down_target(script, heads))
+        before = migrated.before if taken == 0 else before
+        after = migrated.after
+        steps.extend(migrated.steps)
+    return Migrated(before=before, after=after, steps=tuple(steps))
+
+
+def step_down_target(script: ScriptDirectory, heads: tuple[str, ...]) -> str:
+    """The revision one step below the schema's current one: its (first) parent, or "base" below the first."""
+    if len(heads) > 1:
+        msg = f"the schema is at several heads ({', '.join(heads)}): name the revision to go down to"
+        raise CommandError(msg)
+    current = script.get_revision(heads[0])
+    if current is None:
+        raise CommandError(f"the schema is at {heads[0]}, a revision none of the migrations has")
+    parents = current.down_revision  # None below the first revision, a tuple for a merge
+    if parents is None:
+        return "base"
+    return parents if isinstance(parents, str) else parents[0]
+
+
+async def _current_heads(database_url: str) -> tuple[str, ...]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+    finally:
+        await engine.dispose()
 
 
 def make_revision(database_url: str, *, message: str, autogenerate: bool) -> None:
