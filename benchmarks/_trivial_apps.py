@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from app.config import Settings
+from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY
-from app.core.ratelimit import MemoryBackend, PolicySet, RateLimiter, TrustedProxies, parse_limits
+from app.core.ratelimit import MemoryBackend, PolicySet, RateLimiter, parse_limits
 from app.core.security import TokenService
+from app.features.auth.addresses import TrustedProxies
+from app.features.auth.caller import Identification
 from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
 from app.shared.ratelimit import RateLimitGate
 
@@ -55,14 +58,19 @@ def without_limiter() -> FastAPI:
 
 @dataclass(frozen=True, slots=True)
 class _LimiterOnly:
-    """The one part of the app's context (app/core/context.py) that the middleware reads."""
+    """The parts of the app's context (app/core/context.py) that the middleware reads."""
 
     rate_limiter: RateLimiter
+    identify: Identification
 
 
 def _limited(spec: str) -> FastAPI:
-    gate = RateLimitGate(
-        tokens=TokenService(Settings(_env_file=None)), trusted_proxies=TrustedProxies(()), tracing=False
+    gate = RateLimitGate(tracing=False)
+    settings = Settings(_env_file=None)
+    identify = Identification(
+        tokens=TokenService(settings),
+        hasher=ApiKeyHasher(settings.api_key_pepper.get_secret_value()),
+        trusted_proxies=TrustedProxies(()),
     )
     app = _with_context(gate)
     policies = {"default": PolicySet("default", parse_limits(spec))}
@@ -70,7 +78,7 @@ def _limited(spec: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        yield {CONTEXT_KEY: _LimiterOnly(limiter)}  # given to each request by the server, as ForgeAPI's is
+        yield {CONTEXT_KEY: _LimiterOnly(limiter, identify)}  # given to each request by the server, as ForgeAPI's is
 
     app.router.lifespan_context = lifespan
     return app

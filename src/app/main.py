@@ -23,7 +23,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers, install_problem_schema
-from app.core.ratelimit import TrustedProxies, build_policies, build_rate_limiter
+from app.core.ratelimit import build_policies, build_rate_limiter
 from app.core.redis import create_redis
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import (
@@ -36,6 +36,8 @@ from app.core.tracing import (
 )
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
+from app.features.auth.addresses import TrustedProxies
+from app.features.auth.caller import Identification
 from app.features.client_config.router import router as client_config_router
 from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
 from app.features.dynamic_endpoints.dispatch import router as dynamic_router
@@ -72,7 +74,7 @@ class _Built:
     password_hasher: PasswordHasher
     token_service: TokenService
     api_key_hasher: ApiKeyHasher
-    trusted_proxies: TrustedProxies
+    identification: Identification
     metrics: Metrics | None
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
@@ -104,7 +106,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             password_hasher=built.password_hasher,
             token_service=built.token_service,
             api_key_hasher=built.api_key_hasher,
-            trusted_proxies=built.trusted_proxies,
+            identify=built.identification,
             metrics=built.metrics,
             database=database,
             redis=redis,
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
+    api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
     metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
@@ -177,15 +180,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.rate_limit_enabled:
         build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
         # Built with the app: the middleware holds it; the limiter it counts with is the context's, per request.
-        rate_limit = RateLimitGate(tokens=token_service, trusted_proxies=trusted_proxies, tracing=telemetry is not None)
+        rate_limit = RateLimitGate(tracing=telemetry is not None)
     built = _Built(
         settings=settings,
         telemetry=telemetry,
         encryption_keys=load_keys(settings),  # a missing production key fails here, before any start
         password_hasher=PasswordHasher(settings),
         token_service=token_service,
-        api_key_hasher=ApiKeyHasher(settings.api_key_pepper.get_secret_value()),
-        trusted_proxies=trusted_proxies,
+        api_key_hasher=api_key_hasher,
+        identification=Identification(tokens=token_service, hasher=api_key_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,

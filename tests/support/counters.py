@@ -25,9 +25,8 @@ from app.core.database import DBSession
 from app.core.exceptions import ConflictError, NotFoundError
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
-from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
-from app.features.users.dependencies import AdminUser
+from app.features.auth.dependencies import AdminUser, Authorized, Principal
 from app.shared.caching import edge_cached
 from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
 from app.shared.routing import ForgeRoute

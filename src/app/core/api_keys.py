@@ -13,7 +13,7 @@ import secrets
 import string
 import zlib
 
-__all__ = ["API_KEY_PREFIX", "ApiKeyHasher", "generate_api_key", "is_well_formed", "key_hint", "rate_limit_id"]
+__all__ = ["API_KEY_PREFIX", "ApiKeyHasher", "generate_api_key", "is_well_formed", "key_hint"]
 
 API_KEY_PREFIX = "fgk_"
 _ALPHABET = string.digits + string.ascii_letters
@@ -53,11 +53,6 @@ def key_hint(key: str) -> str:
     """What listings show of a key: the prefix and its last four characters (checksum characters: they reveal
     at most 24 bits about the body, which keeps more than 160 of its 190)."""
     return f"{API_KEY_PREFIX}…{key[-4:]}"
-
-
-def rate_limit_id(key: str) -> str:
-    """A short, non-reversible id of a presented key for rate limiting (the secret never becomes a cache key)."""
-    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 class ApiKeyHasher:

@@ -16,7 +16,7 @@ the app through `WithLifespanState`, which does what the server does with the st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 
     from app.config import Settings
     from app.core.api_keys import ApiKeyHasher
+    from app.core.caller import Caller
     from app.core.database import Database
     from app.core.metrics import Metrics
-    from app.core.ratelimit import RateLimiter, TrustedProxies
+    from app.core.ratelimit import RateLimiter
     from app.core.security import PasswordHasher, TokenService
     from app.core.tracing import Telemetry, Tracing
 
@@ -52,7 +53,7 @@ class AppContext:
     password_hasher: PasswordHasher
     token_service: TokenService
     api_key_hasher: ApiKeyHasher
-    trusted_proxies: TrustedProxies
+    identify: Callable[[Scope], Caller]  # makes a request's caller (the auth feature's); read it with caller_of
     metrics: Metrics | None
     database: Database
     redis: Redis | None

@@ -23,6 +23,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from app.config import Settings
 from app.core.context import context_of
 from app.core.database import utcnow
+from app.core.identifiers import MAX_ID
 
 __all__ = [
     "Hasher",
@@ -136,6 +137,15 @@ class TokenService:
             msg = "the subject is not a canonical user id"
             raise TokenError(msg)
         return claims
+
+    def user_id(self, token: str, *, expected_type: TokenType) -> int:
+        """The user a valid token of `expected_type` is for; `TokenError` for an id no row can have, too (a 64-bit
+        id would be a database error, not a 401)."""
+        user_id = int(self.decode(token, expected_type=expected_type)["sub"])
+        if user_id > MAX_ID:
+            msg = "the subject is out of range"
+            raise TokenError(msg)
+        return user_id
 
 
 def get_password_hasher(request: Request) -> PasswordHasher:

@@ -172,7 +172,7 @@ from app.core.pagination import Page, Pagination
 from app.features.$feature import service
 from app.features.$feature.models import $Model
 from app.features.$feature.schemas import ${Model}Create, ${Model}Read, ${Model}Update
-from app.features.users.dependencies import AdminUser
+from app.features.auth.dependencies import AdminUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]

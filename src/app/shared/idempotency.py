@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from app.core import idempotency as store
+from app.core.caller import caller_of
 from app.core.context import context_of
-from app.shared.ratelimit import credential_identity
 
 __all__ = ["IDEMPOTENCY_RESPONSES", "Idempotency", "IdempotencyGuard", "install_idempotency"]
 
@@ -81,7 +81,7 @@ async def _guard(
     context = context_of(request)
     caller = None
     if idempotency_key is not None:
-        caller = credential_identity(request.scope["headers"], context.token_service)
+        caller = caller_of(request.scope).identity()
     if idempotency_key is None or caller is None:  # anonymous: authentication will refuse the request anyway
         yield IdempotencyGuard(None)
         return

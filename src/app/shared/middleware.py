@@ -72,15 +72,12 @@ class SecurityHeaders:
 class _RequestHeaders:
     """The request headers this middleware reads, found in one pass over the list."""
 
-    __slots__ = ("accepts_gzip", "api_key", "authorization", "content_length", "request_id")
+    __slots__ = ("accepts_gzip", "content_length", "request_id")
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
         self.request_id: bytes | None = None
         self.content_length: bytes | None = None
         self.accepts_gzip = False
-        # The credentials the rate limiter keys by (app.shared.ratelimit.request_credentials, in this same pass).
-        self.authorization: bytes | None = None
-        self.api_key: bytes | None = None
         for name, value in headers:
             if name == b"x-request-id":
                 self.request_id = value
@@ -88,10 +85,6 @@ class _RequestHeaders:
                 self.content_length = value
             elif name == b"accept-encoding":
                 self.accepts_gzip = self.accepts_gzip or b"gzip" in value  # what GZipMiddleware itself tests
-            elif name == b"authorization":
-                self.authorization = value
-            elif name == b"x-api-key":
-                self.api_key = value
 
 
 def _request_id(incoming: bytes | None) -> str:
@@ -185,11 +178,10 @@ class _RequestCycle:
                 and scope["path"] not in OPERATIONAL_PATHS
             ):
                 # Inline rather than a helper coroutine: one coroutine less per request, for the memory backend.
-                headers = self.headers
                 if limiter.synchronous:
-                    refusal = gate.admit_now(scope, limiter, headers.authorization, headers.api_key)
+                    refusal = gate.admit_now(scope, limiter)
                 else:
-                    refusal = await gate.admit(scope, limiter, headers.authorization, headers.api_key)
+                    refusal = await gate.admit(scope, limiter)
                 await (self._app(scope) if refusal is None else send_problem(scope, self.send, refusal))
             else:
                 await self._app(scope)

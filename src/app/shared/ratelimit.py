@@ -8,44 +8,29 @@ Headers on every response of a limited request (IETF httpapi RateLimit draft, pl
 """
 
 import hashlib
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
 from starlette.types import Scope
 
 from app.core import tracing
-from app.core.api_keys import is_well_formed, rate_limit_id
+from app.core.caller import caller_of
 from app.core.context import context_of
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
-from app.core.ratelimit import (
-    MICROS,
-    UNKNOWN_CLIENT,
-    Decision,
-    RateLimiter,
-    TrustedProxies,
-    address_key,
-    client_ip_key,
-)
-from app.core.security import TokenError, TokenService, TokenType
+from app.core.ratelimit import MICROS, Decision, RateLimiter
 
 __all__ = [
     "RateLimit",
     "RateLimitGate",
     "account_key",
     "client_key",
-    "credential_identity",
     "enforce",
-    "identity_of",
     "rate_limit_headers",
     "refuse_if_spent",
-    "request_credentials",
     "response_headers",
 ]
 
-# API keys this process has seen authenticated, by rate-limit id: ~100 B each, so ~1 MB at most.
-MAX_VERIFIED_KEYS = 10_000
 _STATE_DECISIONS = "rate_limit_decisions"
 
 
@@ -75,105 +60,28 @@ def rate_limit_headers(decisions: list[Decision]) -> Sequence[tuple[bytes, bytes
     ]
 
 
-def request_credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
-    """The raw `Authorization` and `X-API-Key` values of a request, if present."""
-    authorization = api_key = None
-    for name, value in headers:
-        if name == b"authorization":
-            authorization = value
-        elif name == b"x-api-key":
-            api_key = value
-    return authorization, api_key
-
-
-def identity_of(authorization: bytes | None, api_key: bytes | None, tokens: TokenService) -> str | None:
-    """`user:<id>` for a valid bearer access token, `key:<digest>` for a well-formed API key, else None.
-
-    Cheap and database-free (a signature check or a format check): what idempotency keys are scoped by. Whether
-    the key is real is for authentication to decide; the rate-limit gate trusts only keys it saw verified.
-    """
-    if authorization is not None:
-        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
-        token = credentials.strip()
-        if scheme.lower() == "bearer" and token:
-            try:
-                return f"user:{tokens.decode(token, expected_type=TokenType.ACCESS)['sub']}"
-            except TokenError:
-                pass
-    if api_key is not None and is_well_formed(key := api_key.decode("latin-1").strip()):
-        return f"key:{rate_limit_id(key)}"
-    return None
-
-
-def credential_identity(headers: Iterable[tuple[bytes, bytes]], tokens: TokenService) -> str | None:
-    """`identity_of` the credentials among `headers`."""
-    return identity_of(*request_credentials(headers), tokens)
-
-
 class RateLimitGate:
-    """The global limit, keyed by the authenticated user or else the client's address; probes are exempt.
+    """The global limit, keyed by the request's caller (`Caller.limit_key`: the authenticated user, an API key
+    authentication verified, or else the client's address); probes are exempt.
 
-    A bearer token counts as its user once its signature verifies (no database needed). An API key's validity
-    is known only to the database, and anyone can mint well-formed keys (the checksum is public), so a key gets a
-    budget of its own only once authentication has verified it in this process (`verify_key`); until then its
-    requests are keyed by the client's address, like any request without a valid credential.
-
-    Not a middleware of its own: `RequestContextMiddleware` calls it, with the credentials its own single pass
-    over the request headers found, because this check runs on every request. For the same reason the in-process
-    path (`admit_now`) is written to make few Python calls: each costs about as much as the GCRA arithmetic.
+    Not a middleware of its own: `RequestContextMiddleware` calls it, because this check runs on every request.
+    For the same reason the in-process path (`admit_now`) is written to make few Python calls: each costs about as
+    much as the GCRA arithmetic.
 
     The limiter itself is the app's (`AppContext.rate_limiter`, opened by the lifespan): the caller passes it with
     each request, so the gate, built with the app, never waits for the lifespan to complete it.
     """
 
-    def __init__(self, *, tokens: TokenService, trusted_proxies: TrustedProxies, tracing: bool) -> None:
+    def __init__(self, *, tracing: bool) -> None:
         """`tracing`: whether the app traces (then each decision is recorded on the request's span)."""
-        self.tokens = tokens
-        self.trusted_proxies = trusted_proxies
         self._tracing = tracing
-        # Rate-limit ids of keys authentication verified, least recently verified first. Bounded: an evicted key
-        # is keyed by address until its next authentication verifies it again.
-        self.verified_keys: OrderedDict[str, None] = OrderedDict()
 
-    def verify_key(self, key_id: str) -> None:
-        """Authentication verified the key with this `rate_limit_id`: its requests get a budget of their own."""
-        verified = self.verified_keys
-        verified[key_id] = None
-        verified.move_to_end(key_id)
-        if len(verified) > MAX_VERIFIED_KEYS:
-            verified.popitem(last=False)
-
-    def forget_key(self, key_id: str) -> None:
-        """Authentication refused the key (revoked, expired, its owner deactivated): back to the address."""
-        self.verified_keys.pop(key_id, None)
-
-    def _keys(self, scope: Scope, authorization: bytes | None, api_key: bytes | None) -> str:
-        """The key for the global limit."""
-        client = scope.get("client")
-        if client is None:
-            ip_key = UNKNOWN_CLIENT
-        elif self.trusted_proxies.networks:
-            ip_key = client_ip_key(client[0], scope["headers"], self.trusted_proxies)
-        else:  # no proxy is trusted: the peer is the client (what client_ip_key decides, a call less)
-            ip_key = address_key(client[0])
-        if authorization is None and api_key is None:
-            return ip_key
-        # An invalid token is limited as its sender's address; authentication will refuse it.
-        if authorization is not None and (user := identity_of(authorization, None, self.tokens)) is not None:
-            return user
-        # No format check first: only keys that passed it (and the database) are ever in `verified_keys`.
-        if api_key is not None and (key_id := rate_limit_id(api_key.decode("latin-1").strip())) in self.verified_keys:
-            return f"key:{key_id}"
-        return ip_key
-
-    def admit_now(
-        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
-    ) -> ForgeError | None:
+    def admit_now(self, scope: Scope, limiter: RateLimiter) -> ForgeError | None:
         """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
         if limiter.check_now is None:
             msg = "admit_now needs a limiter that answers in-process"
             raise TypeError(msg)
-        decision = limiter.check_now(self._keys(scope, authorization, api_key), limiter.policies["default"], 1)
+        decision = limiter.check_now(caller_of(scope).limit_key(), limiter.policies["default"], 1)
         scope["state"][_STATE_DECISIONS] = [decision]
         if self._tracing:
             _trace(decision)
@@ -182,15 +90,13 @@ class RateLimitGate:
         limiter.count_refusal("default")
         return _too_many_requests(decision)
 
-    async def admit(
-        self, scope: Scope, limiter: RateLimiter, authorization: bytes | None, api_key: bytes | None
-    ) -> ForgeError | None:
+    async def admit(self, scope: Scope, limiter: RateLimiter) -> ForgeError | None:
         """Count the request with `limiter`; the error to answer with instead (429, or 503 when failing closed).
 
         `scope["state"]` must exist (the server's copy of the lifespan state).
         """
         try:
-            decision = await limiter.hit(self._keys(scope, authorization, api_key), "default")
+            decision = await limiter.hit(caller_of(scope).limit_key(), "default")
         except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
             return unavailable
         if decision is None:
@@ -239,9 +145,8 @@ def _too_many_requests(decision: Decision) -> RateLimitedError:
 
 
 def client_key(request: Request) -> str:
-    """The client-address key (proxies resolved as the app's gate trusts them, IPv6 grouped by /64)."""
-    client = request.scope.get("client")
-    return client_ip_key(client[0] if client else None, request.scope["headers"], context_of(request).trusted_proxies)
+    """The client-address key (proxies resolved as the app trusts them, IPv6 grouped by /64)."""
+    return caller_of(request.scope).address_key()
 
 
 async def enforce(request: Request, policy_name: str, key: str) -> None:

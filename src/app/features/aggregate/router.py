@@ -6,7 +6,7 @@ from app.core.context import Context
 from app.core.http import HttpClient
 from app.features.aggregate import service
 from app.features.aggregate.schemas import AggregateRead
-from app.features.users.dependencies import DetachedCurrentUser
+from app.features.auth.dependencies import DetachedCurrentUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]

@@ -2,12 +2,12 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
+from app.core.context import Context
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.features.api_keys import service
-from app.features.api_keys.dependencies import ApiKeyHasherDep
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from app.features.users.dependencies import CurrentUser
+from app.features.auth.dependencies import CurrentUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
@@ -17,10 +17,9 @@ router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=ForgeRoute
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_api_key(
-    data: ApiKeyCreate, session: DBSession, user: CurrentUser, hasher: ApiKeyHasherDep
-) -> ApiKeyCreated:
+async def create_api_key(data: ApiKeyCreate, session: DBSession, user: CurrentUser, context: Context) -> ApiKeyCreated:
     """Issue a key. The reply's `key` is the secret, shown this once."""
+    hasher = context.api_key_hasher
     return await service.issue(session, user_id=user.id, is_admin=user.is_admin, data=data, hasher=hasher)
 
 

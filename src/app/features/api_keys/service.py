@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.api_keys import ApiKeyHasher, generate_api_key, is_well_formed, key_hint
+from app.core.api_keys import ApiKeyHasher, generate_api_key, key_hint
 from app.core.database import utcnow
 from app.core.exceptions import AuthenticationError, FieldError, InvalidInputError, NotFoundError
 from app.features.api_keys import repository
@@ -91,11 +91,11 @@ async def revoke(session: AsyncSession, *, user_id: int, key_id: ApiKeyID) -> No
         await session.flush()
 
 
-async def authenticate(session: AsyncSession, *, presented: str, hasher: ApiKeyHasher) -> AuthenticatedKey:
-    """The live key behind `presented`. A malformed key is refused before any database access."""
-    if not is_well_formed(presented):
+async def authenticate(session: AsyncSession, *, digest: bytes | None) -> AuthenticatedKey:
+    """The live key whose keyed hash is `digest` (None: a malformed key, refused before any database access)."""
+    if digest is None:
         raise AuthenticationError(_BAD_KEY)
-    api_key = await repository.get_by_hash(session, hasher.digest(presented))
+    api_key = await repository.get_by_hash(session, digest)
     now = utcnow()
     if (
         api_key is None

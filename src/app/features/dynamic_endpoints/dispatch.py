@@ -32,7 +32,7 @@ from app.core.exceptions import FieldError, InvalidInputError, MalformedJSONErro
 from app.core.metrics import ROUTE_TEMPLATE_STATE
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageParams
 from app.features.api_keys import service as api_keys_service
-from app.features.api_keys.dependencies import authorize
+from app.features.auth.dependencies import authorize
 from app.features.dynamic_endpoints import documents
 from app.features.dynamic_endpoints.registry import PREFIX, Leaf
 from app.features.dynamic_endpoints.state import EndpointRuntime
@@ -106,26 +106,9 @@ def _label(request: Request, template: str) -> None:
         route_selected(scope=request.scope, path=template)
 
 
-def _credentials(request: Request) -> tuple[str | None, str | None]:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return bearer, request.headers.get("x-api-key")
-
-
 async def _authorize(request: Request, session: AsyncSession, auth: str) -> None:
-    bearer, api_key = _credentials(request)
     scope = api_keys_service.Scope(auth.removeprefix("scope:")) if auth.startswith("scope:") else None
-    context = context_of(request)
-    await authorize(
-        session,
-        request=request,
-        tokens=context.token_service,
-        hasher=context.api_key_hasher,
-        bearer=bearer,
-        api_key=api_key,
-        scope=scope,
-        admin=auth == "admin",
-    )
+    await authorize(session, request=request, scope=scope, admin=auth == "admin")
 
 
 async def _json_body(request: Request) -> Any:

@@ -6,11 +6,11 @@ from app.core.context import context_of
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
+from app.features.auth.dependencies import AdminUser
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.models import EndpointSpec
 from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
 from app.features.dynamic_endpoints.state import EndpointRuntime
-from app.features.users.dependencies import AdminUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["get_runtime", "router"]

@@ -7,8 +7,8 @@ from app.core.context import Context
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
-from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
+from app.features.auth.dependencies import Authorized, Principal
 from app.features.orders import service
 from app.features.orders.models import Order
 from app.features.orders.schemas import OrderCreate, OrderRead

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Depends, Query, status
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
-from app.features.api_keys.dependencies import Authorized, Principal
 from app.features.api_keys.models import Scope
+from app.features.auth.dependencies import Authorized, Principal
 from app.features.products import service
 from app.features.products.models import Product
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate

@@ -4,7 +4,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.encryption import blind_index
 from app.core.exceptions import AuthenticationError, ConflictError, NotFoundError
-from app.core.identifiers import MAX_ID
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
 from app.features.users import repository
@@ -12,7 +11,7 @@ from app.features.users.models import User, UserID, UserRole
 from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 
 __all__ = [
-    "authenticate_access_token",
+    "authenticate_user",
     "get_user",
     "get_user_by_email",
     "list_users",
@@ -62,30 +61,21 @@ async def login(
     return _issue_pair(user, tokens)
 
 
-async def _active_user_from_token(
-    session: AsyncSession, *, token: str, tokens: TokenService, token_type: TokenType
-) -> User:
-    try:
-        claims = tokens.decode(token, expected_type=token_type)
-        user_id = int(claims["sub"])
-    except (TokenError, ValueError) as exc:
-        raise AuthenticationError(_BAD_TOKEN) from exc
-    if not 1 <= user_id <= MAX_ID:  # a 64-bit id would be a database error, not a 401
-        raise AuthenticationError(_BAD_TOKEN)
-    user = await repository.get(session, user_id)
+async def authenticate_user(session: AsyncSession, *, user_id: int | None) -> User:
+    """The active user a verified access token names (`user_id` None: the token did not verify)."""
+    user = None if user_id is None else await repository.get(session, user_id)
     if user is None or not user.is_active:
         raise AuthenticationError(_BAD_TOKEN)
     return user
 
 
-async def authenticate_access_token(session: AsyncSession, *, token: str, tokens: TokenService) -> User:
-    """The active user an access token belongs to; a refresh token is refused here."""
-    return await _active_user_from_token(session, token=token, tokens=tokens, token_type=TokenType.ACCESS)
-
-
 async def refresh_tokens(session: AsyncSession, *, refresh_token: str, tokens: TokenService) -> TokenPair:
     """A new token pair for a valid refresh token of an active user."""
-    user = await _active_user_from_token(session, token=refresh_token, tokens=tokens, token_type=TokenType.REFRESH)
+    try:
+        user_id = tokens.user_id(refresh_token, expected_type=TokenType.REFRESH)
+    except TokenError as exc:
+        raise AuthenticationError(_BAD_TOKEN) from exc
+    user = await authenticate_user(session, user_id=user_id)
     return _issue_pair(user, tokens)
 
 

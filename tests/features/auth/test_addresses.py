@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.core.ratelimit import UNKNOWN_CLIENT, TrustedProxies, client_ip_key
+from app.features.auth.addresses import UNKNOWN_CLIENT, TrustedProxies, client_ip_key
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8:ffff::/48"])
 NONE = TrustedProxies([])

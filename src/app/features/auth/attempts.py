@@ -6,7 +6,7 @@ forever. So every verification of a presented credential runs inside `authentica
 - a failure (`AuthenticationError`) spends one unit of the client address's `auth_failures` budget; once it is
   spent the answer is 429 instead of 401;
 - an API key the process has not seen verified is checked against that budget *before* its database lookup;
-- a verified key is recorded with the rate-limit gate, which from then on gives the key a budget of its own.
+- a verified key is recorded (`VerifiedKeys`), and from then on the rate-limit gate gives it a budget of its own.
 """
 
 from collections.abc import AsyncIterator
@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import Request
 
-from app.core.api_keys import rate_limit_id
 from app.core.context import context_of
 from app.core.exceptions import AuthenticationError
-from app.shared.ratelimit import RateLimitGate, client_key, enforce, refuse_if_spent
+from app.features.auth.caller import request_caller
+from app.shared.ratelimit import enforce, refuse_if_spent
 
 __all__ = ["AUTH_FAILURES", "authentication_attempt"]
 
@@ -25,27 +25,28 @@ AUTH_FAILURES = "auth_failures"
 
 
 @asynccontextmanager
-async def authentication_attempt(request: Request, *, api_key: str | None = None) -> AsyncIterator[None]:
-    """Around the verification of one presented credential: an API key (`api_key`) or a bearer token (None).
+async def authentication_attempt(request: Request, *, api_key: bool = False) -> AsyncIterator[None]:
+    """Around the verification of the request's API key (`api_key`) or else its bearer token.
 
     Raises `RateLimitedError` (429) before the block when an unverified key's sender has no failures left, and
     instead of the block's `AuthenticationError` when that failure used the last one up.
     """
-    context = context_of(request)
-    if context.rate_limiter is None:
+    if context_of(request).rate_limiter is None:
         yield
         return
-    gate = context.component(RateLimitGate)
-    key_id = None if api_key is None else rate_limit_id(api_key.strip())
-    # A bearer token is not checked first: a bad one fails on its signature, before the database is asked.
-    if key_id is not None and key_id not in gate.verified_keys:
-        await refuse_if_spent(request, AUTH_FAILURES, client_key(request))
+    caller = request_caller(request)
+    verified = caller.identification.verified_keys
+    key_id = caller.key_id() if api_key else None
+    # A bearer token is not checked first: a bad one fails on its signature, before the database is asked. Nor is
+    # a malformed key (no id): it is refused on its format, before the database too.
+    if key_id is not None and key_id not in verified:
+        await refuse_if_spent(request, AUTH_FAILURES, caller.address_key())
     try:
         yield
     except AuthenticationError:
         if key_id is not None:
-            gate.forget_key(key_id)
-        await enforce(request, AUTH_FAILURES, client_key(request))
+            verified.discard(key_id)
+        await enforce(request, AUTH_FAILURES, caller.address_key())
         raise
     if key_id is not None:
-        gate.verify_key(key_id)
+        verified.add(key_id)

@@ -1,0 +1,170 @@
+"""The route side of who is calling: `CurrentUser`, `DetachedCurrentUser`, `AdminUser`, and `Authorized(scope)`
+for routes that take a JWT user or an API key holding a scope; each resolves to an account in the database.
+
+The credentials themselves come from the request's `RequestCaller` (parsed once, verified once); the two security
+schemes below read them from there too, and exist to document the schemes in the OpenAPI document.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from app.core.database import DBSession, ReadMostlyDBSession
+from app.core.exceptions import AuthenticationError, PermissionDeniedError
+from app.features.api_keys.models import Scope
+from app.features.auth import service
+from app.features.auth.attempts import authentication_attempt
+from app.features.auth.caller import request_caller
+from app.features.users.models import User
+from app.shared.routing import answers
+
+__all__ = [
+    "API_KEY_HEADER",
+    "AdminUser",
+    "Authorized",
+    "CurrentUser",
+    "DetachedCurrentUser",
+    "Principal",
+    "api_key_scheme",
+    "authorize",
+    "bearer_scheme",
+]
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+API_KEY_HEADER = "X-API-Key"
+
+
+class _BearerScheme(OAuth2PasswordBearer):
+    """The bearer token of the request's caller. auto_error off: a missing token is our own problem+json 401."""
+
+    def __init__(self) -> None:
+        super().__init__(tokenUrl=TOKEN_URL, auto_error=False, scheme_name="OAuth2PasswordBearer")
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        return request_caller(request).bearer
+
+
+class _ApiKeyScheme(APIKeyHeader):
+    """The API key of the request's caller."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name=API_KEY_HEADER,
+            auto_error=False,
+            scheme_name="APIKeyHeader",
+            description="An API key (`fgk_...`) issued by POST /api/v1/api-keys.",
+        )
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        return request_caller(request).api_key
+
+
+bearer_scheme = _BearerScheme()
+api_key_scheme = _ApiKeyScheme()
+
+
+async def _bearer_user(request: Request, session: AsyncSession) -> User:
+    async with authentication_attempt(request):  # failed tokens are limited per client address
+        return await service.token_user(session, user_id=request_caller(request).user_id())
+
+
+@answers(401)
+async def get_current_user(
+    request: Request, session: DBSession, token: Annotated[str | None, Depends(bearer_scheme)]
+) -> User:
+    if not token:
+        msg = "This operation needs a bearer token."
+        raise AuthenticationError(msg)
+    return await _bearer_user(request, session)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@answers(401)
+async def get_detached_current_user(
+    request: Request, session: ReadMostlyDBSession, token: Annotated[str | None, Depends(bearer_scheme)]
+) -> User:
+    """The caller, loaded in a session that is closed before the handler runs.
+
+    For routes that do slow work without the database (the aggregation waits on upstreams for up to
+    FORGE_AGGREGATE_TIMEOUT): the session's connection goes back to the pool at once instead of being held until
+    the handler returns, so slow upstreams cannot drain the pool. The user is detached: its loaded columns stay
+    readable, but it cannot lazy-load or be written through this session.
+    """
+    try:
+        return await get_current_user(request, session, token)
+    finally:
+        await session.close()  # releases the connection; the dependency's later commit finds nothing to do
+
+
+DetachedCurrentUser = Annotated[User, Depends(get_detached_current_user)]
+
+
+@answers(403)
+async def require_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        msg = "This operation is for administrators."
+        raise PermissionDeniedError(msg)
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, directly (JWT) or through one of its API keys."""
+
+    user: User
+    api_key_id: int | None = None
+
+
+@answers(401, 403)
+class Authorized:
+    """A JWT user (admins only when `admin`), or an API key carrying `scope` whose owner is active (and admin)."""
+
+    def __init__(self, scope: Scope, *, admin: bool = False) -> None:
+        self.scope = scope
+        self.admin = admin
+
+    async def __call__(  # keyword-only: FastAPI passes dependencies by name
+        self,
+        *,
+        request: Request,
+        session: DBSession,
+        # Declared for the OpenAPI document (either scheme is accepted); `authorize` reads the request's caller.
+        _bearer: Annotated[str | None, Depends(bearer_scheme)],
+        _api_key: Annotated[str | None, Security(api_key_scheme)],
+    ) -> Principal:
+        return await authorize(session, request=request, scope=self.scope, admin=self.admin)
+
+
+async def authorize(session: AsyncSession, *, request: Request, scope: Scope | None, admin: bool) -> Principal:
+    """`Authorized` as a plain function, for routes that are not declared with dependencies (dynamic endpoints).
+    With `scope` None only a bearer token is accepted. Failed attempts are limited per client address, and a
+    verified key gets a rate-limit budget of its own."""
+    caller = request_caller(request)
+    if caller.bearer is not None:
+        principal = Principal(await _bearer_user(request, session))
+    elif caller.api_key is not None and scope is not None:
+        async with authentication_attempt(request, api_key=True):
+            key, user = await service.key_holder(session, digest=caller.key_digest())
+        if scope not in key.scopes:  # a real key, used where it has no right: not a failed authentication
+            msg = f"This API key lacks the '{scope}' scope."
+            raise PermissionDeniedError(msg)
+        principal = Principal(user, key.key_id)
+    elif scope is None:
+        msg = "This operation needs a bearer token."
+        raise AuthenticationError(msg)
+    else:
+        msg = f"This operation needs a bearer token or an API key (header {API_KEY_HEADER})."
+        raise AuthenticationError(msg)
+    if admin and not principal.user.is_admin:
+        msg = "This operation is for administrators."
+        raise PermissionDeniedError(msg)
+    return principal

@@ -1,0 +1,25 @@
+"""Resolving a verified credential to the account behind it: a token's user, or an API key and its owner."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.exceptions import AuthenticationError
+from app.features.api_keys import service as api_keys_service
+from app.features.users import service as users_service
+from app.features.users.models import User
+
+__all__ = ["key_holder", "token_user"]
+
+
+async def token_user(session: AsyncSession, *, user_id: int | None) -> User:
+    """The active user of a verified access token (`user_id` None: the token did not verify)."""
+    return await users_service.authenticate_user(session, user_id=user_id)
+
+
+async def key_holder(session: AsyncSession, *, digest: bytes | None) -> tuple[api_keys_service.AuthenticatedKey, User]:
+    """The live API key with this keyed hash (None: a malformed key) and its active owner."""
+    key = await api_keys_service.authenticate(session, digest=digest)
+    user = await users_service.get_user(session, user_id=key.user_id)
+    if not user.is_active:
+        msg = "The API key's owner is deactivated."
+        raise AuthenticationError(msg)
+    return key, user
