@@ -87,7 +87,8 @@ async def test_readiness_logs_why_redis_is_unavailable(
 
 
 async def test_the_limiter_counts_the_first_request_after_a_restart(redis_server: services.RedisServer) -> None:
-    backend = RedisBackend(_client(redis_server), key_prefix="forge:test:restart:")
+    # A generous timeout: under test is the reconnection, not the timeout (a loaded machine took over 0.25 s).
+    backend = RedisBackend(_client(redis_server), key_prefix="forge:test:restart:", timeout_seconds=5)
     try:
         assert (await backend.hit("client", POLICY)).allowed
         redis_server.stop()
