@@ -22,7 +22,7 @@ from starlette.responses import Response
 from app.config import API_PREFIX
 from app.core.context import Context
 from app.core.database import DBSession
-from app.core.exceptions import ConflictError, NotFoundError
+from app.core.exceptions import ConflictError, found
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.models import Scope
@@ -100,10 +100,7 @@ router = APIRouter(prefix="/test-counters", tags=["test-counters"], route_class=
 
 async def _get(session: AsyncSession, counter_id: int) -> CounterRead:
     row = (await session.execute(select(counter).where(counter.c.id == counter_id))).one_or_none()
-    if row is None:
-        msg = f"Counter {counter_id} does not exist."
-        raise NotFoundError(msg)
-    return CounterRead.model_validate(row._mapping)
+    return CounterRead.model_validate(found(row, f"Counter {counter_id} does not exist.")._mapping)
 
 
 @router.get("/caller")

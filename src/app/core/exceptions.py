@@ -21,6 +21,8 @@ that the HTTP layer needs, so that the mapping lives in one place.
 A feature's own errors live in that feature and derive from these (products' `InsufficientStockError` is a
 `ConflictError`). The extension members such an error adds to its problem are declared on its class, in
 `problem_fields`, and `core.problems` documents them in the `Problem` schema without knowing the feature.
+
+`found(value, detail)` is the one "get or 404": a lookup's result, or `NotFoundError(detail)` when there is none.
 """
 
 from collections.abc import Iterable, Mapping
@@ -44,6 +46,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UpstreamFailedError",
     "UpstreamTimeoutError",
+    "found",
 ]
 
 
@@ -109,6 +112,13 @@ class NotFoundError(ForgeError):
     status = 404
     slug = "not-found"
     title = "Not Found"
+
+
+def found[T](value: T | None, detail: str) -> T:
+    """`value`, unless the lookup found nothing (None): then `NotFoundError(detail)`, a 404 for the client."""
+    if value is None:
+        raise NotFoundError(detail)
+    return value
 
 
 class ConflictError(ForgeError):

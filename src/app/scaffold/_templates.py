@@ -118,7 +118,7 @@ SERVICE = Template('''\
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import NotFoundError
+from app.core.exceptions import found
 from app.core.pagination import Page, PageParams
 from app.features.$feature import repository
 from app.features.$feature.models import $Model, ${Model}ID
@@ -130,10 +130,7 @@ __all__ = ["create_$singular", "delete_$singular", "get_$singular", "list_$featu
 async def get_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID) -> $Model:
     """The $singular, or NotFoundError (a problem+json 404)."""
     $singular = await repository.get(session, ${singular}_id)
-    if $singular is None:
-        msg = f"$Model {${singular}_id} does not exist."
-        raise NotFoundError(msg)
-    return $singular
+    return found($singular, f"$Model {${singular}_id} does not exist.")
 
 
 async def list_$feature(session: AsyncSession, *, params: PageParams) -> Page[${Model}Read]:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.api_keys import ApiKeyHasher, generate_api_key, key_hint
 from app.core.database import utcnow
-from app.core.exceptions import AuthenticationError, FieldError, InvalidInputError, NotFoundError
+from app.core.exceptions import AuthenticationError, FieldError, InvalidInputError, found
 from app.features.api_keys import repository
 from app.features.api_keys.models import ApiKey, ApiKeyID, Scope
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -82,10 +82,8 @@ async def list_keys(session: AsyncSession, *, user_id: int) -> Sequence[ApiKeyRe
 
 async def revoke(session: AsyncSession, *, user_id: int, key_id: ApiKeyID) -> None:
     """Revoke one of the user's keys (others' keys are 404). Revoking twice is harmless."""
-    api_key = await repository.get_for_user(session, user_id=user_id, key_id=key_id)
-    if api_key is None:
-        msg = f"API key {key_id} does not exist."
-        raise NotFoundError(msg)
+    stored = await repository.get_for_user(session, user_id=user_id, key_id=key_id)
+    api_key = found(stored, f"API key {key_id} does not exist.")
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
         await session.flush()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
-from app.core.exceptions import FieldError, ForgeError, InvalidInputError, NotFoundError
+from app.core.exceptions import FieldError, ForgeError, InvalidInputError, found
 from app.core.identifiers import MAX_ID
 from app.core.pagination import PageParams
 from app.features.dynamic_endpoints import jsonschemas, repository
@@ -65,12 +65,9 @@ async def _answer(spec: CompiledSpec, document: EndpointDocument) -> dict[str, A
 
 async def _document(session: AsyncSession, spec: CompiledSpec, document_id: int) -> EndpointDocument:
     document = None
-    if 1 <= document_id <= MAX_ID:
+    if 1 <= document_id <= MAX_ID:  # a larger id would be the database's error, not a 404
         document = await repository.get_document(session, spec_id=spec.id, document_id=document_id)
-    if document is None:
-        msg = f"Document {document_id} does not exist in {spec.data.path}."
-        raise NotFoundError(msg)
-    return document
+    return found(document, f"Document {document_id} does not exist in {spec.data.path}.")
 
 
 async def create(session: AsyncSession, *, spec: CompiledSpec, body: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError
+from app.core.exceptions import ConflictError, FieldError, InvalidInputError, found
 from app.core.pagination import Page, PageParams
 from app.features.api_keys import service as api_keys_service
 from app.features.dynamic_endpoints import inclusion, jsonschemas, repository
@@ -163,11 +163,7 @@ async def load_registry(session: AsyncSession, runtime: EndpointRuntime, *, know
 
 
 async def get_spec(session: AsyncSession, *, spec_id: SpecID) -> EndpointSpec:
-    spec = await repository.get_spec(session, spec_id)
-    if spec is None:
-        msg = f"Endpoint spec {spec_id} does not exist."
-        raise NotFoundError(msg)
-    return spec
+    return found(await repository.get_spec(session, spec_id), f"Endpoint spec {spec_id} does not exist.")
 
 
 async def list_specs(session: AsyncSession, *, params: PageParams) -> Page[EndpointSpecRead]:

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import FieldError, InvalidInputError, NotFoundError
+from app.core.exceptions import FieldError, InvalidInputError, found
 from app.core.pagination import Page, PageParams
 from app.core.tracing import Tracing, current_span
 from app.features.orders import repository
@@ -71,10 +71,9 @@ async def _reserve(session: AsyncSession, data: OrderCreate, *, product_id: int,
 
 async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID) -> Order:
     """The order if the user owns it or is an admin; 404 otherwise, so that ids of others' orders leak nothing."""
-    order = await repository.get(session, order_id)
-    if order is None or (order.user_id != user_id and not is_admin):
-        msg = f"Order {order_id} does not exist."
-        raise NotFoundError(msg)
+    stored = await repository.get(session, order_id)
+    visible = stored if stored is not None and (stored.user_id == user_id or is_admin) else None
+    order = found(visible, f"Order {order_id} does not exist.")
     current_span().set_attributes(
         {"order.id": order.id, "order.status": order.status.value, "order.item_count": len(order.items)}
     )

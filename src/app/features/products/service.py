@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import ConflictError, NotFoundError, ProblemField
+from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
@@ -24,11 +24,7 @@ __all__ = [
 
 
 async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
-    product = await repository.get(session, product_id)
-    if product is None:
-        msg = f"Product {product_id} does not exist."
-        raise NotFoundError(msg)
-    return product
+    return found(await repository.get(session, product_id), f"Product {product_id} does not exist.")
 
 
 async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.encryption import blind_index
-from app.core.exceptions import AuthenticationError, ConflictError, NotFoundError
+from app.core.exceptions import AuthenticationError, ConflictError, found
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
 from app.features.users import repository
@@ -80,19 +80,12 @@ async def refresh_tokens(session: AsyncSession, *, refresh_token: str, tokens: T
 
 
 async def get_user(session: AsyncSession, *, user_id: UserID) -> User:
-    user = await repository.get(session, user_id)
-    if user is None:
-        msg = f"User {user_id} does not exist."
-        raise NotFoundError(msg)
-    return user
+    return found(await repository.get(session, user_id), f"User {user_id} does not exist.")
 
 
 async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
     user = await repository.get_by_email(session, email.strip().lower())
-    if user is None:
-        msg = f"No user has the e-mail address {email}."
-        raise NotFoundError(msg)
-    return user
+    return found(user, f"No user has the e-mail address {email}.")
 
 
 async def list_users(session: AsyncSession, *, params: PageParams, phone: str | None = None) -> Page[UserRead]:
