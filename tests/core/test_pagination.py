@@ -1,6 +1,7 @@
 import pytest
+from fastapi.exceptions import RequestValidationError
 
-from app.core.pagination import Page, PageParams
+from app.core.pagination import DEFAULT_PAGE_SIZE, Page, PageParams, page_params_of
 
 
 @pytest.mark.parametrize(
@@ -23,3 +24,18 @@ def test_page_is_generic_in_openapi_names() -> None:
         "title": "Items",
         "type": "array",
     }
+
+
+def test_a_query_string_without_a_page_asks_for_the_first_default_sized_one() -> None:
+    assert page_params_of({}) == PageParams(page=1, size=DEFAULT_PAGE_SIZE)
+    assert page_params_of({"page": "3", "size": "5", "q": "other parameters are the route's"}).offset == 10
+
+
+def test_a_bad_page_is_a_request_validation_error_in_the_query() -> None:
+    with pytest.raises(RequestValidationError) as raised:
+        page_params_of({"page": "0", "size": "x"})
+
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [
+        (("query", "page"), "greater_than_equal"),
+        (("query", "size"), "int_parsing"),
+    ]

@@ -1,14 +1,19 @@
-"""Offset pagination: the `Pagination` dependency and the generic `Page[T]` response model."""
+"""Offset pagination: `PageParams`, the one reader of `?page=&size=`, and the generic `Page[T]` response model.
+
+Built-in routes take `Pagination`, through which FastAPI validates the query string against `PageParams`; a dynamic
+endpoint, which has no signature for FastAPI to read, calls `page_params_of` with the same model. Either way a bad
+value is the same 422.
+"""
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Self
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["MAX_PAGE_SIZE", "Page", "PageParams", "Pagination"]
+__all__ = ["MAX_PAGE_SIZE", "Page", "PageParams", "Pagination", "page_params_of"]
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -16,24 +21,33 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    page: int = 1
-    size: int = DEFAULT_PAGE_SIZE
+class PageParams(BaseModel):
+    """The page a listing asks for."""
+
+    # Other query parameters are the route's own (filters), not an error of the page.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE, description="Page number, from 1.")] = 1
+    size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = DEFAULT_PAGE_SIZE
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.size
 
 
-def get_pagination(
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = DEFAULT_PAGE_SIZE,
-) -> PageParams:
-    return PageParams(page=page, size=size)
+def get_pagination(params: Annotated[PageParams, Query()]) -> PageParams:
+    return params
 
 
 Pagination = Annotated[PageParams, Depends(get_pagination)]
+
+
+def page_params_of(query: Mapping[str, str]) -> PageParams:
+    """The page that `query` asks for, or the 422 that `Pagination` answers for the same query string."""
+    try:
+        return PageParams.model_validate({name: query[name] for name in PageParams.model_fields if name in query})
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
 
 
 class Page[T](BaseModel):

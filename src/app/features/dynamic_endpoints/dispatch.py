@@ -10,7 +10,6 @@ access log, metrics) and the same problem+json handlers. The span and the Promet
 template, not the catch-all's and never the raw path.
 """
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,9 +27,9 @@ from starlette.types import Scope
 
 from app.core.context import CONTEXT_KEY, context_of
 from app.core.database import committing, get_database, get_db_session
-from app.core.exceptions import FieldError, InvalidInputError, MalformedJSONError, UnsupportedMediaTypeError
+from app.core.exceptions import MalformedJSONError, UnsupportedMediaTypeError
 from app.core.metrics import ROUTE_TEMPLATE_STATE
-from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageParams
+from app.core.pagination import page_params_of
 from app.features.api_keys import service as api_keys_service
 from app.features.auth.dependencies import authorize
 from app.features.dynamic_endpoints import documents
@@ -44,7 +43,6 @@ CATCH_ALL = PREFIX + "{rest:path}"
 JSON = "application/json"
 _READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 _MATCH = "forge.dynamic_endpoint"
 
@@ -128,22 +126,6 @@ async def _json_body(request: Request) -> Any:
         raise MalformedJSONError(msg) from None
 
 
-def _page_params(request: Request) -> PageParams:
-    values: dict[str, int] = {}
-    errors: list[FieldError] = []
-    for name, default, high in (("page", 1, MAX_PAGE), ("size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
-        raw = request.query_params.get(name)
-        if raw is None:
-            values[name] = default
-        elif _PAGE_NUMBER.fullmatch(raw) and 1 <= int(raw) <= high:  # ASCII digits only: int() takes "²" too
-            values[name] = int(raw)
-        else:
-            errors.append(FieldError(f"#/{name}", f"must be an integer from 1 to {high}", "range", location="query"))
-    if errors:
-        raise InvalidInputError(f"The request has {len(errors)} invalid field(s); see `errors`.", errors=errors)
-    return PageParams(page=values["page"], size=values["size"])
-
-
 def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type=JSON)
 
@@ -156,7 +138,7 @@ async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[
         return Response(spec.static_body, media_type=JSON)
     if leaf.role == "collection":
         if method == "GET":
-            return _json(await documents.list_page(session, spec=spec, params=_page_params(request)))
+            return _json(await documents.list_page(session, spec=spec, params=page_params_of(request.query_params)))
         return _json(await documents.create(session, spec=spec, body=await _json_body(request)), 201)
     document_id = int(raw[-1])
     if method == "GET":
