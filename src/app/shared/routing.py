@@ -52,6 +52,7 @@ __all__ = [
     "error_responses",
     "include_flat",
     "media_type_of",
+    "require_media_type",
 ]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -66,6 +67,15 @@ def accepts_json(media_type: str) -> bool:
 def media_type_of(request: Request) -> str:
     """The request's Content-Type without its parameters, lower-cased; empty when there is none."""
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_media_type(
+    request: Request, *, accepted: Callable[[str], bool] = accepts_json, expected: str = "application/json"
+) -> None:
+    """The 415 of built-in routes and dynamic endpoints alike, unless the body's media type is `accepted`."""
+    if not accepted(media_type := media_type_of(request)):
+        msg = f"This operation takes {expected}, not {media_type or 'no Content-Type'}."
+        raise UnsupportedMediaTypeError(msg)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -274,10 +284,8 @@ class ForgeRoute(APIRoute):
         expected = " or ".join(_FORM_TYPES) if is_form else "application/json"
 
         async def check_media_type(request: Request) -> Response:
-            if _has_body(request) and not accepted(media_type := media_type_of(request)):
-                shown = media_type or "no Content-Type"
-                msg = f"This operation takes {expected}, not {shown}."
-                raise UnsupportedMediaTypeError(msg)
+            if _has_body(request):
+                require_media_type(request, accepted=accepted, expected=expected)
             return await handler(ExactJSONRequest(request.scope, request.receive))
 
         return check_media_type

@@ -27,7 +27,7 @@ from starlette.types import Scope
 
 from app.core.context import CONTEXT_KEY, context_of
 from app.core.database import committing, get_database, get_db_session
-from app.core.exceptions import MalformedJSONError, UnsupportedMediaTypeError
+from app.core.exceptions import MalformedJSONError
 from app.core.metrics import ROUTE_TEMPLATE_STATE
 from app.core.pagination import page_params_of
 from app.features.api_keys import service as api_keys_service
@@ -35,7 +35,7 @@ from app.features.auth.dependencies import authorize
 from app.features.dynamic_endpoints import documents
 from app.features.dynamic_endpoints.registry import PREFIX, Leaf
 from app.features.dynamic_endpoints.state import EndpointRuntime
-from app.shared.routing import accepts_json, media_type_of
+from app.shared.routing import require_media_type
 
 __all__ = ["CATCH_ALL", "assert_prefix_reserved", "router"]
 
@@ -110,9 +110,7 @@ async def _authorize(request: Request, session: AsyncSession, auth: str) -> None
 
 
 async def _json_body(request: Request) -> Any:
-    if not accepts_json(media_type := media_type_of(request)):
-        msg = f"This operation takes application/json, not {media_type or 'no Content-Type'}."
-        raise UnsupportedMediaTypeError(msg)
+    require_media_type(request)
     try:
         body = await request.body()
     except ClientDisconnect:
