@@ -1,21 +1,14 @@
 """A dynamic collection's `?page=&size=` is read by the same parser as a built-in listing's: the same values are
 accepted, and a bad one is the same 422, to the letter."""
 
-from typing import Any
-
 import httpx
 import pytest
 
 from tests import helpers
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, collection, create
+from tests.support.problems import without_request
 
 BOOKS = "/api/v1/x/books"
-# A request's own members: the path it was made to and its id.
-_PER_REQUEST = ("instance", "request_id")
-
-
-def _without_request(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key not in _PER_REQUEST}
 
 
 @pytest.mark.parametrize(
@@ -42,7 +35,7 @@ async def test_a_bad_page_is_the_same_422_on_built_in_and_dynamic_listings(
     built_in = helpers.problem(await client.get(ADMIN_ENDPOINTS, params=query, headers=admin), 422, "validation-error")
     dynamic = helpers.problem(await client.get(BOOKS, params=query), 422, "validation-error")
 
-    assert _without_request(dynamic) == _without_request(built_in)
+    assert without_request(dynamic) == without_request(built_in)
     assert {(e["location"], e["pointer"]) for e in dynamic["errors"]} == {("query", f"#/{name}") for name in query}
 
 
