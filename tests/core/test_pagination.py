@@ -9,8 +9,9 @@ from app.core.pagination import DEFAULT_PAGE_SIZE, Page, PageParams, page_params
     [(0, 20, 0), (1, 20, 1), (20, 20, 1), (21, 20, 2), (10_000, 100, 100)],
 )
 def test_pages_is_the_ceiling_of_total_over_size(total: int, size: int, pages: int) -> None:
-    page = Page[int].build([], total=total, params=PageParams(page=1, size=size))
-    assert page.pages == pages
+    params = PageParams(page=1, size=size)
+    assert params.pages_for(total) == pages
+    assert Page[int].build([], total=total, params=params).pages == pages
 
 
 def test_offset_skips_the_earlier_pages() -> None:

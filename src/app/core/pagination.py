@@ -5,7 +5,6 @@ endpoint, which has no signature for FastAPI to read, calls `page_params_of` wit
 value is the same 422.
 """
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Self
 
@@ -33,6 +32,10 @@ class PageParams(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.size
+
+    def pages_for(self, total: int) -> int:
+        """How many pages of this size `total` items fill: the ceiling of total / size."""
+        return -(-total // self.size)
 
 
 def get_pagination(params: Annotated[PageParams, Query()]) -> PageParams:
@@ -68,5 +71,5 @@ class Page[T](BaseModel):
             total=total,
             page=params.page,
             size=params.size,
-            pages=math.ceil(total / params.size) if total else 0,
+            pages=params.pages_for(total),
         )
