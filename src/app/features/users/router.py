@@ -9,8 +9,8 @@ from app.core.identifiers import ResourceID
 from app.core.input import NUL_MESSAGE
 from app.core.pagination import Page, Pagination
 from app.core.security import Hasher, Tokens
-from app.features.auth.dependencies import AdminUser, CurrentUser
 from app.features.users import service
+from app.features.users.dependencies import AdminUser, CurrentUser
 from app.features.users.models import User
 from app.features.users.schemas import (
     PhoneNumber,
