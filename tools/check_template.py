@@ -17,8 +17,9 @@ most of the time this takes, so each one proves something the others do not):
    contracts' wildcards bring to a project whose `forge feature new` had edited their lists (resolved as a user
    would: the new side); join the migration heads as a user would (`alembic merge heads`).
 
-Run: `uv run python tools/check_template.py` (needs git, uv and network access to the package index or uv's cache;
-about three runs of the SQLite test suite). Exits non-zero on the first failure, printing that command's output.
+Run: `uv run python tools/check_template.py [fresh|lean|older ...]` (all three unless some are named; needs git, uv
+and network access to the package index or uv's cache; about three runs of the SQLite test suite). Exits non-zero on
+the first failure, printing that command's output.
 """
 
 # ruff: noqa: T201 - a CI script: what it prints is its report
@@ -202,46 +203,58 @@ def merge_migration_heads(project: Path) -> None:
         run("uv", "run", "alembic", "merge", "heads", "--message", "after copier update", cwd=project)
 
 
+def check_fresh(work: Path) -> None:
+    fresh = work / "fresh"  # 1. the default project, as generated
+    generate(fresh, git=False)
+    if named := naming_the_template(fresh):
+        raise SystemExit(f"the generated project still names the template in: {', '.join(named)}")
+    run("uv", "sync", "--frozen", cwd=fresh)
+    check(fresh)
+
+
+def check_lean(work: Path) -> None:
+    lean = work / "lean"  # 2. without the example features, plus a feature of the user's own
+    generate(lean, answers=("example_features=false",))
+    run("uv", "sync", "--frozen", cwd=lean)
+    add_feature(lean)
+    check(lean)
+    serves(lean, expected={"/api/v1/config": 200, f"/api/v1/{FEATURE}": 200, "/api/v1/products": 404})
+    commit(lean, f"Add the {FEATURE} feature")
+    if run("git", "status", "--porcelain", cwd=REPO).strip():
+        # Copier made the project from a commit of its own, with those changes, which an update cannot find.
+        print("  copier update of the project without the examples skipped: this repository has uncommitted changes")
+    else:
+        update(lean)
+        if changed := run("git", "status", "--porcelain", cwd=lean).strip():
+            raise SystemExit(f"copier update to the same commit changed the project without the examples:\n{changed}")
+
+
+def check_older(work: Path) -> None:
+    older = work / "older"  # 3. an update from before the example_features question
+    generate(older, ref=first_release())
+    run("uv", "sync", "--frozen", cwd=older)
+    add_feature(older)
+    commit(older, f"Add the {FEATURE} feature")
+    update(older, resolve=take_the_new_contracts)
+    if "example_features: true" not in (older / ".copier-answers.yml").read_text(encoding="utf-8"):
+        raise SystemExit("copier update did not record example_features: true for a project that has them")
+    run("uv", "sync", "--locked", cwd=older)
+    merge_migration_heads(older)
+    check(older)
+
+
+CHECKS = {"fresh": check_fresh, "lean": check_lean, "older": check_older}
+
+
 def main() -> None:
+    """All three checks, or those named on the command line (`... check_template.py older` while fixing that one)."""
+    names = sys.argv[1:] or list(CHECKS)
+    if unknown := [name for name in names if name not in CHECKS]:
+        raise SystemExit(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
     work = Path(tempfile.mkdtemp(prefix="forgeapi-template-"))
     try:
-        fresh = work / "fresh"  # 1. the default project, as generated
-        generate(fresh, git=False)
-        if named := naming_the_template(fresh):
-            raise SystemExit(f"the generated project still names the template in: {', '.join(named)}")
-        run("uv", "sync", "--frozen", cwd=fresh)
-        check(fresh)
-
-        lean = work / "lean"  # 2. without the example features, plus a feature of the user's own
-        generate(lean, answers=("example_features=false",))
-        run("uv", "sync", "--frozen", cwd=lean)
-        add_feature(lean)
-        check(lean)
-        serves(lean, expected={"/api/v1/config": 200, f"/api/v1/{FEATURE}": 200, "/api/v1/products": 404})
-        commit(lean, f"Add the {FEATURE} feature")
-        if run("git", "status", "--porcelain", cwd=REPO).strip():
-            # Copier made the project from a commit of its own, with those changes, which an update cannot find.
-            print(
-                "  copier update of the project without the examples skipped: this repository has uncommitted changes"
-            )
-        else:
-            update(lean)
-            if changed := run("git", "status", "--porcelain", cwd=lean).strip():
-                raise SystemExit(
-                    f"copier update to the same commit changed the project without the examples:\n{changed}"
-                )
-
-        older = work / "older"  # 3. an update from before the example_features question
-        generate(older, ref=first_release())
-        run("uv", "sync", "--frozen", cwd=older)
-        add_feature(older)
-        commit(older, f"Add the {FEATURE} feature")
-        update(older, resolve=take_the_new_contracts)
-        if "example_features: true" not in (older / ".copier-answers.yml").read_text(encoding="utf-8"):
-            raise SystemExit("copier update did not record example_features: true for a project that has them")
-        run("uv", "sync", "--locked", cwd=older)
-        merge_migration_heads(older)
-        check(older)
+        for name in names:
+            CHECKS[name](work)
         print("Template checks passed.")
     finally:
         shutil.rmtree(work, ignore_errors=True)
