@@ -189,6 +189,12 @@ def _cpu_ratio(ours: WrkResult, bare: WrkResult) -> str:
     return f"{bare.server_cpu_us / ours.server_cpu_us:>6.3f}"
 
 
+def _cpu_per_request(ours: WrkResult, bare: WrkResult) -> str:
+    if ours.server_cpu_us is None or bare.server_cpu_us is None:
+        return "n/a"
+    return f"{ours.server_cpu_us:.0f} / {bare.server_cpu_us:.0f}"
+
+
 # The performance issue's targets, as ratios to the bare app (1 worker, 64 connections, PostgreSQL for the reads).
 TARGET_RATIOS = {"healthz": 0.80, "list": 0.25, "read": 0.25}
 READ_P99_MS = 100.0
@@ -206,18 +212,21 @@ def report(server: str, database: str, measured: dict[str, tuple[WrkResult, WrkR
     print(f"\n{server}, {database}:")
     print(
         f"  {'scenario':<9} {'ForgeAPI req/s':>14} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
-        f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   {'ratio':>6} {'CPU ratio':>9}   target"
+        f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   {'ratio':>6} {'CPU ratio':>9} "
+        f"{'CPU us/req':>10}   target"
     )
     for name, (ours, bare) in measured.items():
         ratio = ours.requests_per_second / bare.requests_per_second
         print(
             f"  {name:<9} {ours.requests_per_second:>14,.0f} {ours.p50_ms:>7.1f} {ours.p99_ms:>7.1f} "
             f"{ours.errors:>6}   {bare.requests_per_second:>10,.0f} {bare.p50_ms:>7.1f} {bare.p99_ms:>7.1f} "
-            f"{bare.errors:>6}   {ratio:>6.3f} {_cpu_ratio(ours, bare):>9}   {_verdict(name, ours, ratio)}"
+            f"{bare.errors:>6}   {ratio:>6.3f} {_cpu_ratio(ours, bare):>9} {_cpu_per_request(ours, bare):>10}   "
+            f"{_verdict(name, ours, ratio)}"
         )
     print(
         "  ratio: requests/s against the bare app's. CPU ratio: the bare server's CPU time per request over ours,"
-        " which other load on the machine hardly moves"
+        " which other load on the machine hardly moves. CPU us/req: the server's CPU time per request (user +"
+        " system, from /proc), ForgeAPI / bare"
     )
 
 

@@ -2,9 +2,11 @@
 
 import asyncio
 import json
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -27,6 +29,7 @@ from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
+from app.core.metrics import MetricsDirectoryInUseError, server_metrics_directory
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
@@ -138,12 +141,43 @@ def serve(
         typer.secho(f"{TITLE} metrics: http://{shown_host}:{metrics_port}/metrics", fg="green")
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
-    if server is AsgiServer.GRANIAN:
-        _serve_with_granian(host=host, port=port, workers=workers, reload=reload, settings=settings)
+    with ExitStack() as stack:
+        _share_metrics(settings, stack)
+        if server is AsgiServer.GRANIAN:
+            _serve_with_granian(host=host, port=port, workers=workers, reload=reload, settings=settings)
+            return
+        _serve_with_uvicorn(
+            host=host, port=port, metrics_port=metrics_port, workers=workers, reload=reload, settings=settings
+        )
+
+
+def _share_metrics(settings: Settings, stack: ExitStack) -> None:
+    """A directory where every worker of this run keeps its metrics, so that one scrape reports them all (even with
+    one worker: granian replaces a worker that dies, and its counts must stay), fresh for this run (an earlier
+    run's counts would be counted again), kept until `stack` closes."""
+    if not settings.metrics_enabled:
         return
-    _serve_with_uvicorn(
-        host=host, port=port, metrics_port=metrics_port, workers=workers, reload=reload, settings=settings
-    )
+    try:
+        directory = stack.enter_context(server_metrics_directory(settings.metrics_dir))
+    except (MetricsDirectoryInUseError, OSError) as exc:
+        typer.secho(f"Configuration error: FORGE_METRICS_DIR: {exc}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
+    # The workers read their settings from the environment they inherit: this is how they learn where it is.
+    stack.enter_context(_environment("FORGE_METRICS_DIR", str(directory)))
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value`, then as it was (the tests run `serve` in-process, and go on)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def _check_metrics_port(metrics_port: int | None, *, port: int, server: AsgiServer) -> None:

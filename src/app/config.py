@@ -327,6 +327,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Where the workers of one server keep their counts, so that a scrape reports them all. `forge serve` makes it
+    # ready at each start (a fresh directory when unset); under another launcher, one emptied before every start.
+    metrics_dir: Path | None = None
 
     # Logging.
     log_level: LogLevel = "INFO"

@@ -114,12 +114,18 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             http_client=http_client,
             components=components,
         )
-        observe_state(telemetry, lambda: state_readings(pool=database.engine.pool, limiter=rate_limiter))
+
+        def readings() -> dict[str, Any]:
+            return state_readings(pool=database.engine.pool, limiter=rate_limiter)
+
+        observe_state(telemetry, readings)
         try:
             await ensure_schema_current(database.engine)
             await registry_sync.start()
             instrument_clients(telemetry, engine=database.engine, redis=redis)  # after start-up's queries
             purger = asyncio.create_task(idempotency.purge_periodically(database), name="idempotency-purge")
+            if built.metrics is not None:
+                built.metrics.share(settings.metrics_dir, readings)  # every worker's counts, for any one's scrape
             # Everything built so far (routes, schemas, settings, the ORM's registry) lives as long as the
             # process: frozen out of the collector's reach, it is no longer traversed by every full collection,
             # whose pauses otherwise show up as a long latency tail under load.
@@ -135,6 +141,8 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         finally:
             if purger is not None:
                 purger.cancel()
+            if built.metrics is not None:
+                built.metrics.unshare()
             await http_client.aclose()
             await registry_sync.stop()
             if rate_limiter is not None:

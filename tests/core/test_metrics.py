@@ -15,6 +15,7 @@ from app.main import create_app
 from tests import helpers
 from tests.support.app import Running, running
 from tests.support.otlp import attributes, otlp_receiver
+from tests.support.prometheus import sample, series
 from tests.support.settings import BASE_URL
 
 # The documented label values (docs/observability.md), written out rather than imported: this is the contract.
@@ -22,31 +23,6 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", 
 REGISTERED_STATUSES = {str(status.value) for status in HTTPStatus} | {"499"}
 STATUS_CLASSES = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 STATUS_ROUTE = "/test-only/status/{code}"
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    """The value of one sample in Prometheus text, or None when it is absent."""
-    rendered = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        metric, _, value = line.rpartition(" ")
-        found_name, _, found_labels = metric.partition("{")
-        found = ",".join(sorted(found_labels.rstrip("}").split(","))) if found_labels else ""
-        if found_name == name and found == rendered:
-            return float(value)
-    return None
-
-
-def series(text: str, name: str) -> list[dict[str, str]]:
-    """The label sets of every sample of `name` in Prometheus text."""
-    found = []
-    for line in text.splitlines():
-        metric, _, _value = line.rpartition(" ")
-        found_name, _, labels = metric.partition("{")
-        if found_name == name and not line.startswith("#"):
-            found.append(dict(re.findall(r'(\w+)="([^"]*)"', labels)))
-    return found
 
 
 def made_up_method(rng: random.Random) -> str:

@@ -1,0 +1,138 @@
+"""`Metrics`: one app's metrics, shared with the server's other workers, and rendered for a scrape."""
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.pool import Pool, QueuePool
+
+from app.core.metrics._http import HttpMetrics, http_families
+from app.core.metrics._shard import Shard, ShardReading, read_shards
+from app.core.ratelimit import RateLimiter
+
+__all__ = ["PUBLISH_SECONDS", "Metrics", "exposition", "state_readings"]
+
+# How often a worker copies what other components count (the pool, the rate limiter) into its shared file.
+PUBLISH_SECONDS = 1.0
+_GAUGE = "gauge"
+_COUNTER = "counter"
+_GAUGES = {
+    "db_pool_connections_in_use": "Database connections checked out.",
+    "db_pool_size": "Connections the pool keeps open (before overflow).",
+    "db_pool_overflow": "Connections open beyond the pool size.",
+}
+_REJECTIONS = "rate_limit_rejections"
+_BACKEND_FAILURES = "rate_limit_backend_failures"
+
+type Family = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
+
+
+def state_readings(*, pool: Pool | None, limiter: RateLimiter | None) -> dict[str, Any]:
+    """Counters and gauges that live elsewhere (the pool, the rate limiter), read now; absent parts are left out."""
+    readings: dict[str, Any] = {}
+    if isinstance(pool, QueuePool):
+        readings["db_pool_connections_in_use"] = pool.checkedout()
+        readings["db_pool_size"] = pool.size()
+        readings["db_pool_overflow"] = max(pool.overflow(), 0)
+    if limiter is not None:
+        readings[_REJECTIONS] = dict(limiter.rejections_by_policy)
+        readings[_BACKEND_FAILURES] = limiter.backend_failures
+    return readings
+
+
+class Metrics:
+    """One app's metrics (tests build many apps, each with its own): the HTTP metrics, the readings of the pool and
+    the rate limiter, and the scrape, which reports every worker of the server when they share a directory."""
+
+    def __init__(self, *, api_prefix: str) -> None:
+        self.shard = Shard()
+        self.http = HttpMetrics(self.shard, api_prefix)
+        self._publisher: asyncio.Task[None] | None = None
+        self._readings: Callable[[], Mapping[str, Any]] = dict
+
+    def share(self, directory: Path | None, readings: Callable[[], Mapping[str, Any]]) -> None:
+        """With a directory: count in a file there, where every worker of the server keeps its own and a scrape
+        reads them all, and publish `readings()` (`state_readings`) there every `PUBLISH_SECONDS`, so that another
+        worker's scrape finds them at most that old. Needs a running event loop; `unshare` undoes it."""
+        if directory is None or self._publisher is not None:
+            return
+        self.shard.share(directory)
+        self._readings = readings
+        self._publisher = asyncio.create_task(self._publish_every(readings), name="metrics-publish")
+
+    def unshare(self) -> None:
+        """At shutdown: this worker's last readings into its file, which keeps its totals for the server's scrapes;
+        its gauges stop counting (the file is no longer locked by a living worker)."""
+        if self._publisher is None:
+            return
+        self._publisher.cancel()
+        self._publisher = None
+        self.publish(self._readings())
+        self.shard.unshare()
+
+    def publish(self, readings: Mapping[str, Any]) -> None:
+        """Copy `readings` (`state_readings`) where this worker's scrapes, and the other workers', read them."""
+        shard = self.shard
+        for name in _GAUGES:
+            if name in readings:
+                shard.set((_GAUGE, name), readings[name])
+        for policy, count in readings.get(_REJECTIONS, {}).items():
+            shard.set((_COUNTER, _REJECTIONS, policy), count)
+        if _BACKEND_FAILURES in readings:
+            shard.set((_COUNTER, _BACKEND_FAILURES), readings[_BACKEND_FAILURES])
+
+    async def _publish_every(self, readings: Callable[[], Mapping[str, Any]]) -> None:
+        while True:
+            await asyncio.sleep(PUBLISH_SECONDS)
+            self.publish(readings())
+
+    def render(self, readings: Mapping[str, Any]) -> bytes:
+        """The exposition text of the whole server, with this worker's `readings` (`state_readings`) as of now."""
+        self.publish(readings)
+        directory = self.shard.directory
+        return exposition([self.shard.read()] if directory is None else read_shards(directory))
+
+
+def exposition(shards: Sequence[ShardReading]) -> bytes:
+    """The Prometheus text of `shards` added up: counters over all of them (the workers gone included, so that no
+    counter goes back when a worker is replaced), gauges over the living."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ShardsCollector(shards))
+    return generate_latest(registry)
+
+
+class _ShardsCollector(Collector):
+    def __init__(self, shards: Sequence[ShardReading]) -> None:
+        self._shards = shards
+
+    def collect(self) -> Iterator[Family]:
+        yield from http_families(self._shards)
+        yield from _state_families(self._shards)
+
+
+def _state_families(shards: Iterable[ShardReading]) -> Iterator[Family]:
+    gauges: dict[str, float] = {}
+    counters: dict[tuple[str, ...], float] = {}
+    for shard in shards:
+        for key, [value, *_] in shard.entries.items():
+            if key[0] == _GAUGE and shard.live:
+                gauges[key[1]] = gauges.get(key[1], 0.0) + value
+            elif key[0] == _COUNTER:
+                counters[key[1:]] = counters.get(key[1:], 0.0) + value
+    for name, documentation in _GAUGES.items():
+        if name in gauges:
+            yield GaugeMetricFamily(name, documentation, value=gauges[name])
+    rejections = sorted((labels[0], count) for (name, *labels), count in counters.items() if name == _REJECTIONS)
+    if rejections:
+        family = CounterMetricFamily(_REJECTIONS, "Requests refused with 429.", labels=["policy"])
+        for policy, count in rejections:
+            family.add_metric([policy], count)
+        yield family
+    if (_BACKEND_FAILURES,) in counters:
+        yield CounterMetricFamily(
+            _BACKEND_FAILURES, "Rate-limit checks the backend did not answer.", value=counters[_BACKEND_FAILURES,]
+        )
