@@ -14,6 +14,7 @@ __all__ = ["Calls", "counting_calls"]
 @dataclass
 class Calls:
     count: int = 0
+    on_entering_thread: int = 0  # those made by the thread that entered the block: an async test's event loop
 
 
 @contextmanager
@@ -21,10 +22,13 @@ def counting_calls() -> Iterator[Calls]:
     """Every Python function call made inside the block, in every thread (work handed to a worker thread counts
     too); C functions are not counted."""
     calls = Calls()
+    entering_thread = threading.get_ident()
 
     def profile(_frame: FrameType, event: str, _arg: Any) -> None:
         if event == "call":
             calls.count += 1
+            if threading.get_ident() == entering_thread:
+                calls.on_entering_thread += 1
 
     threading.setprofile_all_threads(profile)
     try:
