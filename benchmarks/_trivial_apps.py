@@ -1,4 +1,4 @@
-"""Trivial apps for measuring one layer: the same endpoint behind ForgeAPI's request middleware, with and without
+"""Trivial apps for measuring one layer: the same endpoint behind ForgeAPI's request pipeline, with and without
 the rate limiter (memory backend, a limit so high that every request is admitted)."""
 
 from collections.abc import AsyncIterator, Mapping
@@ -16,8 +16,12 @@ from app.core.ratelimit import MemoryBackend, PolicySet, RateLimiter, parse_limi
 from app.core.security import TokenService
 from app.features.auth.addresses import TrustedProxies
 from app.features.auth.caller import Identification
-from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
+from app.shared.body_limit import BodyLimit
+from app.shared.caching import PrivateByDefault
+from app.shared.pipeline import RequestPipeline, RequestUnit
 from app.shared.ratelimit import RateLimitGate
+from app.shared.request_id import RequestId
+from app.shared.security_headers import SecurityHeaders
 
 __all__ = ["bare", "limited", "limited_busy", "without_limiter"]
 
@@ -42,13 +46,14 @@ def bare() -> FastAPI:
 
 def _with_context(gate: RateLimitGate | None) -> FastAPI:
     app = bare()
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=1_048_576,
-        security_headers=SecurityHeaders(hsts=False, docs_policies={}),
-        rate_limit=gate,
-        access_log=False,
-    )
+    units: list[RequestUnit] = [
+        RequestId(),
+        BodyLimit(1_048_576),
+        SecurityHeaders(hsts=False, docs_policies={}),
+        PrivateByDefault(),
+        *([gate] if gate is not None else []),
+    ]
+    app.add_middleware(RequestPipeline, units=units)
     return app
 
 

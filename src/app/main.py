@@ -50,11 +50,18 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
+from app.shared.body_limit import BodyLimit
+from app.shared.caching import PrivateByDefault
+from app.shared.compression import Compression, VaryByEncoding
 from app.shared.idempotency import install_idempotency
-from app.shared.middleware import RequestContextMiddleware, SecurityHeaders
+from app.shared.pipeline import RequestPipeline, RequestUnit
 from app.shared.ratelimit import RateLimitGate
+from app.shared.request_id import RequestId
+from app.shared.request_metrics import RequestMetrics
 from app.shared.routing import include_flat
+from app.shared.security_headers import SecurityHeaders
 
 __all__ = ["API_PREFIX", "app", "create_app"]
 
@@ -226,8 +233,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, endpoints)
     docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}
 
-    # Added innermost first: RequestContextMiddleware ends up outermost, so that its request id, headers and
-    # last-resort 500 cover everything inside it; it also runs GZipMiddleware, for the requests that accept gzip.
+    # Added innermost first. The request pipeline is outermost, so that its request id, headers and last-resort 500
+    # cover everything inside it; its units run in the order listed (docs/architecture.md, "A request's way").
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -236,14 +243,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        security_headers=SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
-        rate_limit=rate_limit,
-        metrics=metrics.http if metrics is not None else None,
-        gzip_minimum_size=settings.gzip_minimum_size,
-    )
+    app.add_middleware(Compression, minimum_size=settings.gzip_minimum_size)
+    units: list[RequestUnit | None] = [
+        RequestId(),
+        RequestMetrics(metrics.http) if metrics is not None else None,
+        AccessLog(),
+        BodyLimit(settings.max_body_bytes),
+        SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
+        PrivateByDefault(),
+        VaryByEncoding(),
+        rate_limit,
+    ]
+    app.add_middleware(RequestPipeline, units=[unit for unit in units if unit is not None])
 
     return app
 

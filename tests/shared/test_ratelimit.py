@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.core.security import PasswordHasher
 from app.main import create_app
-from app.shared.middleware import RequestContextMiddleware
+from app.shared.pipeline import RequestPipeline
+from app.shared.ratelimit import RateLimitGate
 from tests import helpers
 from tests.support.app import running
 from tests.support.settings import BASE_URL, make_settings
@@ -192,8 +193,11 @@ def test_a_malformed_limit_fails_at_start_up_naming_the_setting() -> None:
 
 def test_rate_limiting_can_be_switched_off() -> None:
     app = create_app(make_settings("sqlite+aiosqlite:///unused.db", rate_limit_enabled=False))
-    context = next(m for m in app.user_middleware if m.cls is RequestContextMiddleware)  # type: ignore[comparison-overlap]
-    assert context.kwargs["rate_limit"] is None
+    pipeline = next(m for m in app.user_middleware if m.cls is RequestPipeline)  # type: ignore[comparison-overlap]
+    units = pipeline.kwargs["units"]
+    assert isinstance(units, list)
+    assert units
+    assert not [unit for unit in units if isinstance(unit, RateLimitGate)]
 
 
 @pytest.mark.settings(trusted_proxies="127.0.0.1", rate_limit_default="100/minute", rate_limit_register="1/minute")

@@ -9,8 +9,8 @@ A route opts in with `@edge_cached()` placed beneath its route decorator; `Forge
     Vary:              Accept-Encoding
 
 `If-None-Match` naming the current tag (weak comparison, RFC 9110 §13.1.2), or `*`, gets a 304 with those four
-headers and no body. Every other response, errors included, gets `Cache-Control: private, no-store` from
-`RequestContextMiddleware`, so nothing user-specific is ever stored by a shared cache.
+headers and no body. Every other response, errors included, gets `Cache-Control: private, no-store` from the
+`PrivateByDefault` request unit, so nothing user-specific is ever stored by a browser or a shared cache.
 
 ETag and gzip. A strong ETag names exact bytes, and a gzipped body is other bytes, so the two codings of one body
 need two tags (RFC 9110 §8.8.3); Starlette's `GZipMiddleware` compresses without touching the ETag. So this module
@@ -37,10 +37,12 @@ from starlette.responses import Response
 
 from app.config import Settings
 from app.core.context import context_of
+from app.shared.pipeline import RawHeaders, RequestCycle, RequestUnit
 
 __all__ = [
     "PRIVATE_NO_STORE",
     "EdgeCache",
+    "PrivateByDefault",
     "cache_response",
     "cached_handler",
     "edge_cache_policy",
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 PRIVATE_NO_STORE = b"private, no-store"
+_DEFAULT_CACHE_CONTROL = (b"cache-control", PRIVATE_NO_STORE)
 GZIP_SUFFIX = "-gzip"
 # GZipMiddleware's default level, so that both compress alike; wbits 31: a gzip stream whose header has mtime 0.
 _GZIP_LEVEL = 9
@@ -59,7 +62,6 @@ _VARY = (b"vary", b"Accept-Encoding")
 _ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
 
 type Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-type RawHeaders = list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +186,14 @@ def cached_handler(handler: Handler, policy: EdgeCache) -> Handler:
         return cache_response(request, response, policy)
 
     return respond
+
+
+class PrivateByDefault(RequestUnit):
+    """`Cache-Control: private, no-store` on every response that sets none (all but the `@edge_cached` reads):
+    user-specific answers and problem+json errors must never be stored by a browser or a shared cache."""
+
+    def response_headers(self, cycle: RequestCycle, headers: RawHeaders) -> None:  # noqa: ARG002 - every answer
+        for name, _ in headers:
+            if name == b"cache-control":
+                return
+        headers.append(_DEFAULT_CACHE_CONTROL)

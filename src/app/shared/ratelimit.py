@@ -1,4 +1,4 @@
-"""Rate limiting at the HTTP edge: the global per-client limit (pure-ASGI middleware) and per-route limits
+"""Rate limiting at the HTTP edge: the global per-client limit (a unit of the request pipeline) and per-route limits
 (`Annotated` dependencies), both reporting through the same response headers.
 
 Headers on every response of a limited request (IETF httpapi RateLimit draft, plus the common X- trio):
@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
-from starlette.types import Scope
 
 from app.core import tracing
 from app.core.caller import caller_of
-from app.core.context import context_of
+from app.core.context import CONTEXT_KEY, context_of
 from app.core.exceptions import ForgeError, RateLimitedError, ServiceUnavailableError
-from app.core.ratelimit import MICROS, Decision, RateLimiter
+from app.core.operational import OPERATIONAL_PATHS
+from app.core.ratelimit import MICROS, Decision
+from app.shared.pipeline import RawHeaders, RequestCycle, RequestUnit
 
 __all__ = [
     "RateLimit",
@@ -60,41 +61,25 @@ def rate_limit_headers(decisions: list[Decision]) -> Sequence[tuple[bytes, bytes
     ]
 
 
-class RateLimitGate:
+class RateLimitGate(RequestUnit):
     """The global limit, keyed by the request's caller (`Caller.limit_key`: the authenticated user, an API key
-    authentication verified, or else the client's address); probes are exempt.
+    authentication verified, or else the client's address); probes are exempt. A unit of the request pipeline:
+    it admits each request (429 beyond the limit, 503 when the backend is down and the limiter fails closed) and
+    adds the rate-limit headers of every decision the request met, the per-route limits' included.
 
-    Not a middleware of its own: `RequestContextMiddleware` calls it, because this check runs on every request.
-    For the same reason the in-process path (`admit_now`) is written to make few Python calls: each costs about as
-    much as the GCRA arithmetic.
-
-    The limiter itself is the app's (`AppContext.rate_limiter`, opened by the lifespan): the caller passes it with
-    each request, so the gate, built with the app, never waits for the lifespan to complete it.
+    The limiter itself is the app's (`AppContext.rate_limiter`, opened by the lifespan), found in each request's
+    scope, so the gate, built with the app, never waits for the lifespan to complete it.
     """
 
     def __init__(self, *, tracing: bool) -> None:
         """`tracing`: whether the app traces (then each decision is recorded on the request's span)."""
         self._tracing = tracing
 
-    def admit_now(self, scope: Scope, limiter: RateLimiter) -> ForgeError | None:
-        """`admit` for a limiter that answers in-process (`limiter.synchronous`): no coroutine per request."""
-        if limiter.check_now is None:
-            msg = "admit_now needs a limiter that answers in-process"
-            raise TypeError(msg)
-        decision = limiter.check_now(caller_of(scope).limit_key(), limiter.policies["default"], 1)
-        scope["state"][_STATE_DECISIONS] = [decision]
-        if self._tracing:
-            _trace(decision)
-        if decision.allowed:
+    async def admit(self, cycle: RequestCycle) -> ForgeError | None:
+        scope = cycle.scope
+        limiter = scope["state"][CONTEXT_KEY].rate_limiter
+        if limiter is None or scope["path"] in OPERATIONAL_PATHS:
             return None
-        limiter.count_refusal("default")
-        return _too_many_requests(decision)
-
-    async def admit(self, scope: Scope, limiter: RateLimiter) -> ForgeError | None:
-        """Count the request with `limiter`; the error to answer with instead (429, or 503 when failing closed).
-
-        `scope["state"]` must exist (the server's copy of the lifespan state).
-        """
         try:
             decision = await limiter.hit(caller_of(scope).limit_key(), "default")
         except ServiceUnavailableError as unavailable:  # the backend is down and the limiter fails closed
@@ -105,6 +90,9 @@ class RateLimitGate:
         if self._tracing:
             _trace(decision)
         return None if decision.allowed else _too_many_requests(decision)
+
+    def response_headers(self, cycle: RequestCycle, headers: RawHeaders) -> None:
+        headers.extend(response_headers(cycle.scope["state"]))
 
 
 def response_headers(state: dict[str, Any]) -> Sequence[tuple[bytes, bytes]]:

@@ -1,4 +1,4 @@
-"""`RateLimiter`: the synchronous path the middleware takes for the memory backend, and its refusal elsewhere."""
+"""`RateLimiter`: counting requests and refusals, and what it does when its backend fails."""
 
 import pytest
 from redis.asyncio import Redis
@@ -10,23 +10,11 @@ from tests.support.clock import FakeClock
 POLICIES = {"default": PolicySet("default", (Limit(2, 60),))}
 
 
-async def test_hit_now_counts_like_hit_and_counts_rejections(clock: FakeClock) -> None:
+async def test_hit_counts_requests_and_rejections(clock: FakeClock) -> None:
     limiter = RateLimiter(MemoryBackend(clock=clock), POLICIES, fail_open=True)
-    assert limiter.synchronous
-    assert limiter.hit_now("ip:192.0.2.1", "default").allowed
-    second = await limiter.hit("ip:192.0.2.1", "default")
-    assert second is not None
-    assert second.allowed
-    assert not limiter.hit_now("ip:192.0.2.1", "default").allowed
+    verdicts = [await limiter.hit("ip:192.0.2.1", "default") for _ in range(3)]
+    assert [verdict is not None and verdict.allowed for verdict in verdicts] == [True, True, False]
     assert limiter.rejections_by_policy == {"default": 1}
-
-
-def test_hit_now_refuses_a_backend_that_must_be_awaited() -> None:
-    # Never connects: the client is only handed to the backend.
-    limiter = RateLimiter(RedisBackend(Redis.from_url("redis://127.0.0.1:1/0")), POLICIES, fail_open=True)
-    assert not limiter.synchronous
-    with pytest.raises(TypeError, match="awaited"):
-        limiter.hit_now("ip:192.0.2.1", "default")
 
 
 async def test_peek_counts_a_refusal_but_no_request(clock: FakeClock) -> None:
@@ -35,8 +23,8 @@ async def test_peek_counts_a_refusal_but_no_request(clock: FakeClock) -> None:
         peeked = await limiter.peek("ip:192.0.2.1", "default")
         assert peeked is not None
         assert peeked.allowed
-    limiter.hit_now("ip:192.0.2.1", "default")
-    limiter.hit_now("ip:192.0.2.1", "default")
+    await limiter.hit("ip:192.0.2.1", "default")
+    await limiter.hit("ip:192.0.2.1", "default")
     refused = await limiter.peek("ip:192.0.2.1", "default")
     assert refused is not None
     assert not refused.allowed

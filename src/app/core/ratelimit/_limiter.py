@@ -1,12 +1,11 @@
 """`RateLimiter`: the policies by name, a backend, and what to do when the backend fails."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 
 import structlog
 
 from app.core.exceptions import ServiceUnavailableError
 from app.core.ratelimit._decision import Backend, BackendUnavailableError, Decision
-from app.core.ratelimit._memory import MemoryBackend
 from app.core.ratelimit._policy import PolicySet
 
 __all__ = ["RateLimiter"]
@@ -21,22 +20,6 @@ class RateLimiter:
         self.fail_open = fail_open
         self.backend_failures = 0
         self.rejections_by_policy: dict[str, int] = dict.fromkeys(self.policies, 0)
-        # The memory backend answers synchronously: the hot path calls its check directly (`check_now`, then
-        # `count_refusal`), which saves a coroutine and a frame per request.
-        self.check_now: Callable[[str, PolicySet, int], Decision] | None = (
-            backend.check if isinstance(backend, MemoryBackend) else None
-        )
-        self.synchronous = self.check_now is not None
-
-    def hit_now(self, key: str, policy_name: str, cost: int = 1) -> Decision:
-        """`hit` without a coroutine, for a backend that answers in-process (`synchronous`); it cannot fail."""
-        if self.check_now is None:
-            msg = "this rate limiter's backend must be awaited: use hit()"
-            raise TypeError(msg)
-        decision = self.check_now(key, self.policies[policy_name], cost)
-        if not decision.allowed:
-            self.count_refusal(policy_name)
-        return decision
 
     def count_refusal(self, policy_name: str) -> None:
         self.rejections_by_policy[policy_name] += 1
@@ -46,8 +29,6 @@ class RateLimiter:
 
         Raises `ServiceUnavailableError` when the backend failed and the limiter fails closed.
         """
-        if self.synchronous:
-            return self.hit_now(key, policy_name, cost)
         return await self._decided(self.backend.hit(key, self.policies[policy_name], cost), policy_name)
 
     async def peek(self, key: str, policy_name: str) -> Decision | None:
