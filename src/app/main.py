@@ -245,13 +245,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(Compression, minimum_size=settings.gzip_minimum_size)
     units: list[RequestUnit | None] = [
+        # Response headers only: first, so that they look for the app's Cache-Control and Vary among the app's own.
+        PrivateByDefault(),
+        VaryByEncoding(),
         RequestId(),
         RequestMetrics(metrics.http) if metrics is not None else None,
         AccessLog(),
         BodyLimit(settings.max_body_bytes),
         SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
-        PrivateByDefault(),
-        VaryByEncoding(),
         rate_limit,
     ]
     app.add_middleware(RequestPipeline, units=[unit for unit in units if unit is not None])

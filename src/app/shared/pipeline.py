@@ -143,21 +143,14 @@ class RequestPipeline:
         cycle = RequestCycle(self, scope, receive, send)
         for enter in self.enter_hooks:
             enter(cycle)
-        try:
-            await self._answer(cycle)
-        finally:
-            for leave in self.leave_hooks:
-                leave(cycle)
-
-    async def _answer(self, cycle: RequestCycle) -> None:
-        scope = cycle.scope
+        # One coroutine for the whole request (a helper coroutine would cost every request another frame).
         try:
             for admit in self.admit_hooks:
                 refusal = await admit(cycle)
                 if refusal is not None:
                     await send_problem(scope, cycle.send, refusal)
                     return
-            await self.app(scope, cycle.receive if self.received_hooks else cycle.receive_downstream, cycle.send)
+            await self.app(scope, cycle.receive if self.received_hooks else receive, cycle.send)
         except Exception:
             if cycle.answered:
                 # The app failed to read the body a unit cut off with its answer (a route that reads it by hand
@@ -167,3 +160,6 @@ class RequestPipeline:
             if cycle.response_started:
                 raise
             await send_problem(scope, cycle.send, ForgeError("An unexpected error occurred; quote the request id."))
+        finally:
+            for leave in self.leave_hooks:
+                leave(cycle)
