@@ -1,0 +1,20 @@
+"""The app's job types (docs/jobs.md), as `models.py` holds its models: what the workers run.
+
+`forge serve`'s embedded worker and `forge worker` processes both run the types listed here. A feature declares its
+job types (`@job_type(...)` on the handler) and adds them to `job_types()`.
+"""
+
+from typing import Any
+
+from app.core.jobs import JobRegistry, JobType
+
+__all__ = ["job_registry", "job_types"]
+
+
+def job_types() -> tuple[JobType[Any], ...]:
+    """Every job type of the app."""
+    return ()
+
+
+def job_registry() -> JobRegistry:
+    return JobRegistry(job_types())
