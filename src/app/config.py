@@ -258,9 +258,10 @@ class Settings(BaseSettings):
     client_feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
 
     # Background jobs (docs/jobs.md): run a job worker inside `forge serve` (turn off when `forge worker` processes
-    # run them), and how many jobs each process runs at once; how often an idle worker polls (PostgreSQL also
-    # wakes it by LISTEN/NOTIFY), and how long a stopping worker lets running jobs finish before releasing them.
-    jobs_run_in_server: bool = True
+    # run them; None: on, but on AWS Lambda, whose frozen containers run nothing between invocations), and how
+    # many jobs each process runs at once; how often an idle worker polls (PostgreSQL also wakes it by
+    # LISTEN/NOTIFY), and how long a stopping worker lets running jobs finish before releasing them.
+    jobs_run_in_server: bool | None = None
     jobs_concurrency: int = Field(default=10, ge=1, le=1000)
     jobs_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     jobs_shutdown_seconds: float = Field(default=10.0, ge=0, le=3600)
@@ -479,6 +480,10 @@ class Settings(BaseSettings):
         if self.database_pool is not None:
             return self.database_pool
         return DatabasePool.NULL if self.on_aws_lambda else DatabasePool.QUEUE
+
+    @property
+    def effective_jobs_run_in_server(self) -> bool:
+        return self.jobs_run_in_server if self.jobs_run_in_server is not None else not self.on_aws_lambda
 
     @property
     def effective_rate_limit_backend(self) -> RateLimitBackend:

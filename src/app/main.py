@@ -87,7 +87,7 @@ class _Built:
 @asynccontextmanager
 async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) -> AsyncIterator[None]:
     """The embedded job worker, unless separate `forge worker` processes run the jobs (or the app has none)."""
-    if not (built.settings.jobs_run_in_server and built.jobs):
+    if not (built.settings.effective_jobs_run_in_server and built.jobs):
         yield
         return
     worker = configured_worker(built.settings, database, built.jobs, tracing=tracing)

@@ -19,7 +19,7 @@ from app.core.database import UTCDateTime, utcnow
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._registry import JobType
 
-__all__ = ["NOTIFY_CHANNEL", "Claimed", "claim", "enqueue", "fail", "notify", "reap", "release", "succeed"]
+__all__ = ["NOTIFY_CHANNEL", "Claimed", "any_due", "claim", "enqueue", "fail", "notify", "reap", "release", "succeed"]
 
 NOTIFY_CHANNEL = "forge_jobs"
 _MAX_ERROR_LENGTH = 4000
@@ -68,14 +68,22 @@ async def enqueue[P: BaseModel](
     return job
 
 
+def _due(types: Sequence[str]) -> Any:
+    return (Job.state == JobState.QUEUED) & (Job.run_at <= utcnow()) & Job.type.in_(types)
+
+
+async def any_due(session: AsyncSession, *, types: Sequence[str]) -> bool:
+    """Whether a job of `types` is due (a read: no lock taken)."""
+    return (await session.execute(select(Job.id).where(_due(types)).limit(1))).first() is not None
+
+
 async def claim(
     session: AsyncSession, *, worker: str, types: Sequence[str], limit: int, lease_until: datetime
 ) -> list[Claimed]:
     """Up to `limit` due jobs of `types`, now running under `worker`'s lease, oldest due first."""
-    now = utcnow()
     due = (
         select(Job.id)
-        .where(Job.state == JobState.QUEUED, Job.run_at <= now, Job.type.in_(types))
+        .where(_due(types))
         .order_by(Job.run_at, Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing and serialises writers instead

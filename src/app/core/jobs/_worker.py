@@ -96,7 +96,9 @@ class Worker:
         """Stop claiming; wait up to `shutdown_seconds` for running jobs, then cancel and release the rest."""
         self._stopping = True
         self._wake.set()
-        for task in self._tasks:
+        # The loop ends after its current round: cancelled inside a claim that committed, it would strand the jobs
+        # it claimed until their lease expired. The listener has nothing to lose.
+        for task in self._tasks[1:]:  # the listener
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         running = list(self._running)
@@ -144,6 +146,8 @@ class Worker:
         if not self._registry:
             return []  # an app without job types yet: the worker only reaps
         try:
+            if self._database.is_sqlite and not await self._any_due():
+                return []
             async with committing(self._database.session(writes=True)) as session:
                 return await _store.claim(
                     session,
@@ -155,6 +159,11 @@ class Worker:
         except Exception:  # noqa: BLE001 - as above: the poll retries
             _log.warning("job_claim_failed", exc_info=True)
             return []
+
+    async def _any_due(self) -> bool:
+        """SQLite: a read first, so that an idle worker's polls do not take the database's one write lock."""
+        async with self._database.session(writes=False) as session:
+            return await _store.any_due(session, types=self._registry.names)
 
     async def _execute(self, job: Claimed) -> None:
         kind = self._registry.get(job.type)
