@@ -265,6 +265,8 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=10, ge=1, le=1000)
     jobs_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     jobs_shutdown_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Succeeded and cancelled jobs are deleted this many days after they finished; dead jobs stay until handled.
+    jobs_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: RedisUrl | None = None

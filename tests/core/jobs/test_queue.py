@@ -227,3 +227,20 @@ def test_a_registry_refuses_a_name_twice() -> None:
     kind = recording_type(Recorder())
     with pytest.raises(ValueError, match="registered twice"):
         JobRegistry([kind, kind])
+
+
+async def test_finished_jobs_are_purged_after_the_retention_but_dead_ones_stay(database: Database) -> None:
+    recorder = Recorder()
+    old, recent, dead, cancelled = await _enqueue(database, recording_type(recorder), count=4)
+    long_ago = utcnow() - timedelta(days=8)
+    await set_job(database, old, state=JobState.SUCCEEDED, finished_at=long_ago)
+    await set_job(database, recent, state=JobState.SUCCEEDED, finished_at=utcnow() - timedelta(days=6))
+    await set_job(database, dead, state=JobState.DEAD, finished_at=long_ago)
+    await set_job(database, cancelled, state=JobState.CANCELLED, finished_at=long_ago)
+    async with working(database, [recording_type(recorder)], retention=timedelta(days=7)):
+        await eventually(lambda: _ids_are(database, [recent, dead]))
+    assert recorder.started == {}
+
+
+async def _ids_are(database: Database, ids: list[int]) -> bool:
+    return [job.id for job in await all_jobs(database)] == ids

@@ -12,14 +12,26 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, literal, null, select, update
+from sqlalchemy import case, delete, func, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import UTCDateTime, utcnow
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._registry import JobType
 
-__all__ = ["NOTIFY_CHANNEL", "Claimed", "any_due", "claim", "enqueue", "fail", "notify", "reap", "release", "succeed"]
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "Claimed",
+    "any_due",
+    "claim",
+    "enqueue",
+    "fail",
+    "notify",
+    "purge",
+    "reap",
+    "release",
+    "succeed",
+]
 
 NOTIFY_CHANNEL = "forge_jobs"
 _MAX_ERROR_LENGTH = 4000
@@ -169,6 +181,14 @@ async def reap(session: AsyncSession) -> int:
     if reaped:
         await notify(session)
     return reaped
+
+
+async def purge(session: AsyncSession, *, finished_before: datetime) -> int:
+    """Delete succeeded and cancelled jobs that finished before `finished_before`; dead ones stay for an admin."""
+    statement = delete(Job).where(
+        Job.state.in_((JobState.SUCCEEDED, JobState.CANCELLED)), Job.finished_at < finished_before
+    )
+    return int(getattr(await session.execute(statement), "rowcount", 0))
 
 
 def _changed(result: Any) -> bool:

@@ -56,6 +56,8 @@ class Worker:
         poll_seconds: float = 1.0,
         shutdown_seconds: float = 10.0,
         reap_seconds: float = 10.0,
+        retention: timedelta = timedelta(days=7),
+        purge_seconds: float = 3600.0,
         listen_url: str | None = None,
         connect_timeout: float = 5.0,
         tracing: Tracing | None = None,
@@ -67,6 +69,8 @@ class Worker:
         self._poll_seconds = poll_seconds
         self._shutdown_seconds = shutdown_seconds
         self._reap_seconds = reap_seconds
+        self._retention = retention
+        self._purge_seconds = purge_seconds
         self._lease = timedelta(seconds=registry.longest_timeout + LEASE_GRACE_SECONDS)
         self._tracing = tracing or Tracing()
         self._listener = (
@@ -111,12 +115,15 @@ class Worker:
         _log.info("job_worker_stopped", worker=self.id)
 
     async def _loop(self) -> None:
-        next_reap = 0.0
+        next_reap = next_purge = 0.0
         while not self._stopping:
             self._wake.clear()
             if time.monotonic() >= next_reap:
                 await self._reap()
                 next_reap = time.monotonic() + self._reap_seconds
+            if time.monotonic() >= next_purge:
+                await self._purge()
+                next_purge = time.monotonic() + self._purge_seconds
             free = self._concurrency - len(self._running)
             claimed = await self._claim(free) if free > 0 else []
             for job in claimed:
@@ -141,6 +148,16 @@ class Worker:
             return
         if reaped:
             _log.warning("job_leases_expired", count=reaped)
+
+    async def _purge(self) -> None:
+        try:
+            async with committing(self._database.session(writes=True)) as session:
+                purged = await _store.purge(session, finished_before=utcnow() - self._retention)
+        except Exception:  # noqa: BLE001 - as above: the next round retries
+            _log.warning("job_purge_failed", exc_info=True)
+            return
+        if purged:
+            _log.info("jobs_purged", count=purged)
 
     async def _claim(self, limit: int) -> list[Claimed]:
         if not self._registry:
@@ -238,6 +255,7 @@ def configured_worker(
         concurrency=settings.jobs_concurrency,
         poll_seconds=settings.jobs_poll_seconds,
         shutdown_seconds=settings.jobs_shutdown_seconds,
+        retention=timedelta(days=settings.jobs_retention_days),
         listen_url=None if settings.is_sqlite else settings.database_url,
         connect_timeout=settings.database_connect_timeout,
         tracing=tracing,
