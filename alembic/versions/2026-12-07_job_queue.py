@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("worker", sa.String(length=64), nullable=True),
         sa.Column("lease_until", app.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("trace_context", sa.JSON(), nullable=True),
         sa.Column("created_at", app.core.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", app.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),

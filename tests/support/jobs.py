@@ -7,18 +7,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.database import Database
-from app.core.jobs import Backoff, Job, JobContext, JobRegistry, JobType, Worker
+from app.core.database import Database, DBSession
+from app.core.exceptions import ConflictError
+from app.core.jobs import Backoff, Job, JobContext, JobRegistry, JobType, Worker, enqueue
 
 __all__ = [
     "Note",
     "Recorder",
     "all_jobs",
     "clear_jobs",
+    "enqueue_router",
     "job_of",
     "recording_type",
     "set_job",
@@ -75,6 +78,22 @@ def recording_type(
         timeout_seconds=timeout_seconds,
         backoff=backoff,
     )
+
+
+def enqueue_router(kind: JobType[Note]) -> APIRouter:
+    """`POST /test-jobs?text=&fail=`: enqueues a job of `kind` in the request's transaction, then fails (409) when
+    asked to, after the enqueue."""
+    router = APIRouter()
+
+    @router.post("/test-jobs", status_code=201)
+    async def enqueue_note(session: DBSession, text: str, fail: bool = False) -> dict[str, int]:
+        job = await enqueue(session, kind, Note(text=text))
+        if fail:
+            msg = "failed after enqueueing"
+            raise ConflictError(msg)
+        return {"id": job.id}
+
+    return router
 
 
 @asynccontextmanager

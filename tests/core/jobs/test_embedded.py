@@ -6,16 +6,15 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import API_PREFIX, Settings
-from app.core.database import Database, DBSession
-from app.core.exceptions import ConflictError
-from app.core.jobs import JobRegistry, JobState, JobType, enqueue
+from app.core.database import Database
+from app.core.jobs import JobRegistry, JobState
 from app.main import create_app
 from tests.support.app import running
-from tests.support.jobs import Note, Recorder, all_jobs, recording_type
+from tests.support.jobs import Recorder, all_jobs, enqueue_router, recording_type
 from tests.support.polling import eventually
 from tests.support.settings import BASE_URL
 
@@ -28,26 +27,12 @@ class Served:
     recorder: Recorder
 
 
-def _routes(note: JobType[Note]) -> APIRouter:
-    router = APIRouter()
-
-    @router.post("/test-jobs", status_code=201)
-    async def enqueue_note(session: DBSession, text: str, fail: bool = False) -> dict[str, int]:
-        job = await enqueue(session, note, Note(text=text))
-        if fail:
-            msg = "failed after enqueueing"
-            raise ConflictError(msg)
-        return {"id": job.id}
-
-    return router
-
-
 @pytest.fixture
 async def served(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Served]:
     recorder = Recorder()
     note = recording_type(recorder, name="test.embedded")
     app: FastAPI = create_app(settings, jobs=JobRegistry([note]))
-    app.include_router(_routes(note), prefix=API_PREFIX)
+    app.include_router(enqueue_router(note), prefix=API_PREFIX)
     async with (
         running(app) as started,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,

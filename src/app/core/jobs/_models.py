@@ -35,5 +35,7 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(64))  # the claimer, while running
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The enqueuing request's span (W3C traceparent), so that the job's span continues its trace.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

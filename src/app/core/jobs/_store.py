@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import UTCDateTime, utcnow
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._registry import JobType
+from app.core.tracing import trace_carrier
 
 __all__ = [
     "NOTIFY_CHANNEL",
@@ -47,6 +48,7 @@ class Claimed:
     payload: Any
     attempt: int
     max_attempts: int
+    trace_context: dict[str, str] | None
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
@@ -73,6 +75,7 @@ async def enqueue[P: BaseModel](
         run_at=run_at or utcnow(),
         attempts=0,
         max_attempts=job_type.max_attempts,
+        trace_context=trace_carrier() or None,
     )
     session.add(job)
     await session.flush()
@@ -104,7 +107,7 @@ async def claim(
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()))
         .values(state=JobState.RUNNING, attempts=Job.attempts + 1, worker=worker, lease_until=lease_until)
-        .returning(Job.id, Job.type, Job.payload, Job.attempts, Job.max_attempts)
+        .returning(Job.id, Job.type, Job.payload, Job.attempts, Job.max_attempts, Job.trace_context)
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(statement)).all()

@@ -197,7 +197,7 @@ class Worker:
         attributes: dict[str, int | str] = {"job.id": job.id, "job.type": job.type, "job.attempt": job.attempt}
         with (
             structlog.contextvars.bound_contextvars(job_id=job.id, job_type=job.type),
-            self._tracing.span(f"job {job.type}", attributes),
+            self._tracing.span(f"job {job.type}", attributes, parent=job.trace_context),
         ):
             await self._attempt(kind, job, context)
 
