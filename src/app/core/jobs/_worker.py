@@ -58,6 +58,7 @@ class Worker:
         reap_seconds: float = 10.0,
         retention: timedelta = timedelta(days=7),
         purge_seconds: float = 3600.0,
+        lease_grace_seconds: float = LEASE_GRACE_SECONDS,
         listen_url: str | None = None,
         connect_timeout: float = 5.0,
         tracing: Tracing | None = None,
@@ -71,7 +72,7 @@ class Worker:
         self._reap_seconds = reap_seconds
         self._retention = retention
         self._purge_seconds = purge_seconds
-        self._lease = timedelta(seconds=registry.longest_timeout + LEASE_GRACE_SECONDS)
+        self._lease = timedelta(seconds=registry.longest_timeout + lease_grace_seconds)
         self._tracing = tracing or Tracing()
         self._listener = (
             Listener(listen_url, self._wake_up, connect_timeout=connect_timeout) if listen_url is not None else None
