@@ -36,6 +36,7 @@ __all__ = [
 
 NOTIFY_CHANNEL = "forge_jobs"
 _MAX_ERROR_LENGTH = 4000
+_NOTIFIED = "forge.jobs.notified"  # the session's transaction that has already notified
 LEASE_EXPIRED = "lease expired: the worker stopped without reporting the attempt"
 
 
@@ -56,9 +57,17 @@ def _is_postgresql(session: AsyncSession) -> bool:
 
 
 async def notify(session: AsyncSession) -> None:
-    """Wake idle PostgreSQL workers when the session's transaction commits (a rolled-back one notifies nobody)."""
-    if _is_postgresql(session):
-        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    """Wake idle PostgreSQL workers when the session's transaction commits (a rolled-back one notifies nobody).
+
+    Once per transaction (savepoint): a request that enqueues a hundred jobs pays one round trip, not a hundred.
+    """
+    if not _is_postgresql(session):
+        return
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and session.info.get(_NOTIFIED) is transaction:
+        return
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    session.info[_NOTIFIED] = transaction
 
 
 async def enqueue[P: BaseModel](

@@ -86,7 +86,9 @@ class Worker:
         self._wake.set()
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._loop(), name=f"jobs-worker {self.id}"))
+        loop = asyncio.create_task(self._loop(), name=f"jobs-worker {self.id}")
+        loop.add_done_callback(self._loop_ended)
+        self._tasks.append(loop)
         if self._listener is not None:
             self._tasks.append(asyncio.create_task(self._listener.run(), name="jobs-listener"))
         _log.info(
@@ -135,6 +137,10 @@ class Worker:
                 continue  # there may be more due: claim again as soon as a slot frees
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # a bug: say so, rather than stop silently
+            _log.error("job_worker_failed", worker=self.id, exc_info=task.exception())
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
