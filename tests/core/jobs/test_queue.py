@@ -3,11 +3,9 @@ when handlers succeed, exactly once), retried with backoff, dead after the last 
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from app.config import Settings
 from app.core.database import Database, utcnow
-from app.core.jobs import Backoff, JobContext, JobRegistry, JobState, JobType, enqueue, job_type
+from app.core.jobs import Backoff, JobContext, JobState, JobType, enqueue, job_type
 from tests.support.jobs import Note, Recorder, all_jobs, job_of, recording_type, set_job, working
 from tests.support.polling import eventually
 
@@ -221,12 +219,6 @@ async def _state_is(database: Database, job_id: int, state: JobState) -> bool:
 
 async def _last_error_is(database: Database, job_id: int, error: str) -> bool:
     return (await job_of(database, job_id)).last_error == error
-
-
-def test_a_registry_refuses_a_name_twice() -> None:
-    kind = recording_type(Recorder())
-    with pytest.raises(ValueError, match="registered twice"):
-        JobRegistry([kind, kind])
 
 
 async def test_finished_jobs_are_purged_after_the_retention_but_dead_ones_stay(database: Database) -> None:
