@@ -90,7 +90,8 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
     if not (built.settings.effective_jobs_run_in_server and built.jobs):
         yield
         return
-    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing)
+    metrics = built.metrics.jobs if built.metrics is not None else None
+    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=metrics)
     worker.start()
     try:
         yield

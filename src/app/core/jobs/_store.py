@@ -25,6 +25,7 @@ __all__ = [
     "Claimed",
     "any_due",
     "claim",
+    "count_due",
     "enqueue",
     "fail",
     "notify",
@@ -50,6 +51,7 @@ class Claimed:
     attempt: int
     max_attempts: int
     trace_context: dict[str, str] | None
+    run_at: datetime  # when it became due: its start delay is measured from here
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
@@ -101,6 +103,12 @@ async def any_due(session: AsyncSession, *, types: Sequence[str]) -> bool:
     return (await session.execute(select(Job.id).where(_due(types)).limit(1))).first() is not None
 
 
+async def count_due(session: AsyncSession) -> int:
+    """How many queued jobs (of any type) are due: the queue's depth."""
+    statement = select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED, Job.run_at <= utcnow())
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def claim(
     session: AsyncSession, *, worker: str, types: Sequence[str], limit: int, lease_until: datetime
 ) -> list[Claimed]:
@@ -116,7 +124,7 @@ async def claim(
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()))
         .values(state=JobState.RUNNING, attempts=Job.attempts + 1, worker=worker, lease_until=lease_until)
-        .returning(Job.id, Job.type, Job.payload, Job.attempts, Job.max_attempts, Job.trace_context)
+        .returning(Job.id, Job.type, Job.payload, Job.attempts, Job.max_attempts, Job.trace_context, Job.run_at)
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(statement)).all()

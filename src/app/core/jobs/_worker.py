@@ -26,6 +26,7 @@ from app.core.jobs import _store
 from app.core.jobs._listen import Listener
 from app.core.jobs._registry import JobContext, JobRegistry, JobType
 from app.core.jobs._store import Claimed
+from app.core.metrics import JobMetrics
 from app.core.tracing import Tracing
 
 __all__ = ["Worker", "configured_worker"]
@@ -62,6 +63,7 @@ class Worker:
         listen_url: str | None = None,
         connect_timeout: float = 5.0,
         tracing: Tracing | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.id = _worker_id()
         self._database = database
@@ -74,6 +76,7 @@ class Worker:
         self._purge_seconds = purge_seconds
         self._lease = timedelta(seconds=registry.longest_timeout + lease_grace_seconds)
         self._tracing = tracing or Tracing()
+        self._metrics = metrics
         self._listener = (
             Listener(listen_url, self._wake_up, connect_timeout=connect_timeout) if listen_url is not None else None
         )
@@ -130,6 +133,8 @@ class Worker:
             free = self._concurrency - len(self._running)
             claimed = await self._claim(free) if free > 0 else []
             for job in claimed:
+                if self._metrics is not None:
+                    self._metrics.started(job.type, (utcnow() - job.run_at).total_seconds())
                 task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
                 self._running[task] = job
                 task.add_done_callback(self._finished)
@@ -155,6 +160,15 @@ class Worker:
             return
         if reaped:
             _log.warning("job_leases_expired", count=reaped)
+        if self._metrics is not None:
+            await self._count_due(self._metrics)
+
+    async def _count_due(self, metrics: JobMetrics) -> None:
+        try:
+            async with self._database.session(writes=False) as session:
+                metrics.due(await _store.count_due(session))
+        except Exception:  # noqa: BLE001 - as above
+            _log.warning("job_count_failed", exc_info=True)
 
     async def _purge(self) -> None:
         try:
@@ -248,12 +262,20 @@ class Worker:
             return
         if not held:
             _log.warning("job_claim_lost", outcome=event, attempt=job.attempt)
-        elif event in {"job_succeeded", "job_released"}:
+            return
+        if self._metrics is not None:
+            self._metrics.counted(job.type, event.removeprefix("job_"))
+        if event in {"job_succeeded", "job_released"}:
             _log.info(event, attempt=job.attempt, **fields)
 
 
 def configured_worker(
-    settings: Settings, database: Database, registry: JobRegistry, *, tracing: Tracing | None = None
+    settings: Settings,
+    database: Database,
+    registry: JobRegistry,
+    *,
+    tracing: Tracing | None = None,
+    metrics: JobMetrics | None = None,
 ) -> Worker:
     """A worker on `database` as the settings configure it; on PostgreSQL it also listens for new jobs."""
     return Worker(
@@ -266,4 +288,5 @@ def configured_worker(
         listen_url=None if settings.is_sqlite else settings.database_url,
         connect_timeout=settings.database_connect_timeout,
         tracing=tracing,
+        metrics=metrics,
     )
