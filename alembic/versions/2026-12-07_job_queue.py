@@ -34,9 +34,11 @@ def upgrade() -> None:
         sa.Column("lease_until", app.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("trace_context", sa.JSON(), nullable=True),
+        sa.Column("unique_key", sa.String(length=200), nullable=True),
         sa.Column("created_at", app.core.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", app.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
+        sa.UniqueConstraint("unique_key", name=op.f("uq_job_unique_key")),
     )
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.create_index("ix_job_state_run_at", ["state", "run_at"], unique=False)

@@ -6,9 +6,9 @@ job types (`@job_type(...)` on the handler) and adds them to `job_types()`.
 
 from typing import Any
 
-from app.core.jobs import JobRegistry, JobType
+from app.core.jobs import JobRegistry, JobType, Periodic
 
-__all__ = ["job_registry", "job_types"]
+__all__ = ["job_registry", "job_types", "periodic_jobs"]
 
 
 def job_types() -> tuple[JobType[Any], ...]:
@@ -16,5 +16,10 @@ def job_types() -> tuple[JobType[Any], ...]:
     return ()
 
 
+def periodic_jobs() -> tuple[Periodic[Any], ...]:
+    """The jobs enqueued on a schedule: `Periodic(job_type=..., schedule=Cron("0 3 * * *"), payload=...)`."""
+    return ()
+
+
 def job_registry() -> JobRegistry:
-    return JobRegistry(job_types())
+    return JobRegistry(job_types(), periodic=periodic_jobs())

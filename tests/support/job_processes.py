@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,7 +22,15 @@ from app.core.database import Database
 from app.core.jobs import JobContext, JobRegistry, Worker, job_type
 from tests.support.settings import make_settings
 
-__all__ = ["COUNTED", "Counted", "create_run_table", "drop_run_table", "runs_by_job", "worker_process"]
+__all__ = [
+    "COUNTED",
+    "Counted",
+    "WorkerProcess",
+    "create_run_table",
+    "drop_run_table",
+    "runs_by_job",
+    "worker_process",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,22 +70,33 @@ async def runs_by_job(database: Database) -> dict[int, list[int]]:
     return runs
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    log: Path  # its output: a file, not a pipe, which a chatty worker would fill and block on
+
+    @property
+    def ready(self) -> bool:
+        """Whether its worker has started (it logs so), or the process has ended."""
+        return self.process.poll() is not None or "job_worker_started" in self.log.read_text(errors="replace")
+
+
 @contextmanager
-def worker_process(database_url: str) -> Iterator[subprocess.Popen[str]]:
-    """A worker process; SIGTERMed (if still alive) when the block ends."""
-    process = subprocess.Popen(  # noqa: S603 - this module, run by this interpreter
-        [sys.executable, "-m", "tests.support.job_processes", database_url],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
+def worker_process(database_url: str, log: Path) -> Iterator[WorkerProcess]:
+    """A worker process writing to `log`; SIGTERMed (if still alive) when the block ends."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - this module, run by this interpreter
+            [sys.executable, "-m", "tests.support.job_processes", database_url],
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield WorkerProcess(process, log)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
 
 
 async def _work(database_url: str) -> None:

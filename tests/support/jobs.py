@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import Database, DBSession
 from app.core.exceptions import ConflictError
-from app.core.jobs import Backoff, Job, JobContext, JobRegistry, JobType, Worker, enqueue
+from app.core.jobs import Backoff, Job, JobContext, JobRegistry, JobType, Periodic, Worker, enqueue
 
 __all__ = [
     "Note",
@@ -97,11 +97,13 @@ def enqueue_router(kind: JobType[Note]) -> APIRouter:
 
 
 @asynccontextmanager
-async def working(database: Database, types: Iterable[JobType[Any]], **options: Any) -> AsyncIterator[Worker]:
+async def working(
+    database: Database, types: Iterable[JobType[Any]], *, periodic: Iterable[Periodic[Any]] = (), **options: Any
+) -> AsyncIterator[Worker]:
     """A started worker (polling every 20 ms unless told otherwise), stopped when the block ends."""
     options.setdefault("poll_seconds", 0.02)
     options.setdefault("concurrency", 4)
-    worker = Worker(database=database, registry=JobRegistry(types), **options)
+    worker = Worker(database=database, registry=JobRegistry(types, periodic=periodic), **options)
     worker.start()
     try:
         yield worker

@@ -8,12 +8,15 @@ retries failures with exponential backoff and jitter until the type's last attem
 
 from app.core.jobs._admin import JobStateError, cancel_job, count_jobs, get_job, list_jobs, retry_job
 from app.core.jobs._models import Job, JobState
+from app.core.jobs._periodic import Cron, Every, Periodic, Schedule
 from app.core.jobs._registry import Backoff, Handler, JobContext, JobRegistry, JobType, job_type
 from app.core.jobs._store import enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
 __all__ = [
     "Backoff",
+    "Cron",
+    "Every",
     "Handler",
     "Job",
     "JobContext",
@@ -21,6 +24,8 @@ __all__ = [
     "JobState",
     "JobStateError",
     "JobType",
+    "Periodic",
+    "Schedule",
     "Worker",
     "cancel_job",
     "configured_worker",

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, utcnow
@@ -23,7 +23,7 @@ class JobState(StrEnum):
 class Job(Base):
     __tablename__ = "job"
     # The claim reads queued jobs by due time, the reaper running jobs by lease: one index serves both.
-    __table_args__ = (Index("ix_job_state_run_at", "state", "run_at"),)
+    __table_args__ = (Index("ix_job_state_run_at", "state", "run_at"), UniqueConstraint("unique_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
@@ -37,5 +37,7 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # The enqueuing request's span (W3C traceparent), so that the job's span continues its trace.
     trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # A periodic job's tick (`<type>@<tick>`): every worker enqueues it, the constraint lets one insert through.
+    unique_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

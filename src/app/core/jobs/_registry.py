@@ -3,11 +3,14 @@
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from app.core.database import Database
+
+if TYPE_CHECKING:
+    from app.core.jobs._periodic import AnyPeriodic
 
 __all__ = ["Backoff", "Handler", "JobContext", "JobRegistry", "JobType", "job_type"]
 
@@ -98,9 +101,13 @@ def job_type[P: BaseModel](
 class JobRegistry:
     """The job types a worker runs, by name. A worker claims only jobs of these types."""
 
-    def __init__(self, types: Iterable[JobType[Any]] = ()) -> None:
+    def __init__(self, types: Iterable[JobType[Any]] = (), *, periodic: Iterable["AnyPeriodic"] = ()) -> None:
+        self.periodic = tuple(periodic)
         self._types: dict[str, JobType[Any]] = {}
-        for kind in types:
+        listed = list(types)
+        # A periodic job's type is run by the workers too; listing it twice (as the same object) is no error.
+        listed += [entry.job_type for entry in self.periodic if entry.job_type not in listed]
+        for kind in listed:
             if kind.name in self._types:
                 msg = f"job type {kind.name!r} is registered twice"
                 raise ValueError(msg)

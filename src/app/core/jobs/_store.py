@@ -13,10 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import case, delete, func, literal, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import UTCDateTime, utcnow
 from app.core.jobs._models import Job, JobState
+from app.core.jobs._periodic import AnyPeriodic
 from app.core.jobs._registry import JobType
 from app.core.tracing import trace_carrier
 
@@ -27,6 +29,7 @@ __all__ = [
     "claim",
     "count_due",
     "enqueue",
+    "enqueue_tick",
     "fail",
     "notify",
     "purge",
@@ -101,6 +104,29 @@ def _due(types: Sequence[str]) -> Any:
 async def any_due(session: AsyncSession, *, types: Sequence[str]) -> bool:
     """Whether a job of `types` is due (a read: no lock taken)."""
     return (await session.execute(select(Job.id).where(_due(types)).limit(1))).first() is not None
+
+
+async def enqueue_tick(session: AsyncSession, periodic: AnyPeriodic, tick: datetime) -> bool:
+    """Enqueue `periodic`'s job for `tick`, unless a worker already has: True for the one insert that gets through."""
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    statement = (
+        dialect.insert(Job)
+        .values(
+            type=periodic.job_type.name,
+            payload=periodic.payload.model_dump(mode="json"),
+            state=JobState.QUEUED,
+            run_at=tick,
+            attempts=0,
+            max_attempts=periodic.job_type.max_attempts,
+            unique_key=periodic.key(tick),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[Job.unique_key])
+    )
+    inserted = _changed(await session.execute(statement))
+    if inserted:
+        await notify(session)
+    return inserted
 
 
 async def count_due(session: AsyncSession) -> int:

@@ -14,7 +14,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -83,6 +83,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: dict[asyncio.Task[None], Claimed] = {}
+        self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
 
     def _wake_up(self) -> None:
@@ -122,8 +123,11 @@ class Worker:
 
     async def _loop(self) -> None:
         next_reap = next_purge = 0.0
+        now = utcnow()
+        self._next_ticks = [entry.schedule.after(now) for entry in self._registry.periodic]
         while not self._stopping:
             self._wake.clear()
+            await self._enqueue_ticks()
             if time.monotonic() >= next_reap:
                 await self._reap()
                 next_reap = time.monotonic() + self._reap_seconds
@@ -141,7 +145,14 @@ class Worker:
             if free > 0 and len(claimed) == free:
                 continue  # there may be more due: claim again as soon as a slot frees
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), self._until_next_round())
+
+    def _until_next_round(self) -> float:
+        """The poll interval, shortened to the next periodic tick."""
+        if not self._next_ticks:
+            return self._poll_seconds
+        until_tick = (min(self._next_ticks) - utcnow()).total_seconds()
+        return max(0.0, min(self._poll_seconds, until_tick))
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:  # a bug: say so, rather than stop silently
@@ -150,6 +161,23 @@ class Worker:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
         self._wake.set()  # a free slot
+
+    async def _enqueue_ticks(self) -> None:
+        """Each periodic job whose tick has come: enqueued for that tick (by this worker or another), once."""
+        now = utcnow()
+        for index, entry in enumerate(self._registry.periodic):
+            tick = self._next_ticks[index]
+            if tick > now:
+                continue
+            try:
+                async with committing(self._database.session(writes=True)) as session:
+                    enqueued = await _store.enqueue_tick(session, entry, tick)
+            except Exception:  # noqa: BLE001 - as above: the next round tries this tick again
+                _log.warning("job_tick_failed", job_type=entry.job_type.name, exc_info=True)
+                continue
+            if enqueued:
+                _log.info("job_tick_enqueued", job_type=entry.job_type.name, tick=tick.isoformat())
+            self._next_ticks[index] = entry.schedule.after(now)  # ticks missed meanwhile are not made up
 
     async def _reap(self) -> None:
         try:
