@@ -56,6 +56,9 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/admin/endpoints/{spec_id}"): "admin",
     ("PUT", "/api/v1/admin/endpoints/{spec_id}"): "admin",
     ("DELETE", "/api/v1/admin/endpoints/{spec_id}"): "admin",
+    ("GET", "/api/v1/admin/jobs"): "admin",
+    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): "admin",
+    ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): "admin",
     # forge feature new: operations go above this line
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}

@@ -1,4 +1,4 @@
-"""The `forge` command: run the service, manage the database schema, and create administrators."""
+"""The `forge` command: run the service and its job workers, manage the database schema, and administer it."""
 
 import asyncio
 import json
@@ -27,21 +27,26 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.exceptions import ForgeError, InvalidInputError
+from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
 from app.core.metrics import MetricsDirectoryInUseError, server_metrics_directory
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
+from app.core.tracing import Tracing, configure_telemetry
 from app.features.api_keys import service as api_keys_service
 from app.features.api_keys.models import Scope
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.features.dynamic_endpoints import service as endpoints_service
 from app.features.dynamic_endpoints.schemas import EndpointSpecWrite
 from app.features.dynamic_endpoints.sync import announce
+from app.features.jobs import service as jobs_service
+from app.features.jobs.schemas import JobRead
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
+from app.jobs import job_registry
 from app.models import metadata
 from app.scaffold import ScaffoldError, new_feature
 
@@ -61,12 +66,14 @@ keys_app = _commands("API keys: issue, list and revoke keys for a user.")
 encryption_app = _commands("Field-level encryption.")
 endpoints_app = _commands("Dynamic endpoint specs: export them for version control, import them back.")
 feature_app = _commands("Feature slices: scaffold a new one.")
+jobs_app = _commands("Background jobs: list them, retry a dead one, cancel one that has not run (docs/jobs.md).")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(encryption_app, name="encryption")
 app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(feature_app, name="feature")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _refuse(exc: ValidationError, *, name: Callable[[str], str] = str, prefix: str = "") -> NoReturn:
@@ -523,6 +530,88 @@ def endpoints_import(
         f"Imported {len(specs)} spec(s): {report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged."
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="Jobs run at once [default: FORGE_JOBS_CONCURRENCY, 10]."),
+    ] = None,
+) -> None:
+    """Run the app's jobs until SIGTERM or SIGINT. Any number of workers may run, on any hosts (PostgreSQL); set
+    FORGE_JOBS_RUN_IN_SERVER=false when they replace the server's embedded one."""
+    settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"jobs_concurrency": concurrency})
+    configure_logging(settings)
+    try:
+        asyncio.run(_work(settings, job_registry()))
+    except migrations.SchemaMismatchError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(code=1) from None
+
+
+async def _work(settings: Settings, registry: JobRegistry) -> None:
+    configure_encryption(load_keys(settings))
+    telemetry = configure_telemetry(settings)
+    database = Database(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await migrations.ensure_schema_current(database.engine)
+        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry))
+        job_worker.start()
+        await stopping.wait()
+        await job_worker.stop()  # running jobs finish within FORGE_JOBS_SHUTDOWN_SECONDS or are released
+    finally:
+        await database.dispose()
+        if telemetry is not None:
+            telemetry.shutdown()
+
+
+def _job_line(job: Job | JobRead) -> str:
+    error = (job.last_error or "").splitlines()[0][:120] if job.last_error else ""
+    return (
+        f"{job.id}\t{job.type}\t{job.state}\tattempt {job.attempts}/{job.max_attempts}"
+        f"\t{job.run_at:%Y-%m-%dT%H:%M:%SZ}\t{error}"
+    )
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[JobState | None, typer.Option(help="Only the jobs in this state.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 50,
+) -> None:
+    """List jobs, newest first: id, type, state, attempts, when due, and the last error's first line."""
+
+    async def listing(session: AsyncSession) -> Sequence[Job]:
+        return await list_jobs(session, state=state, offset=0, limit=limit)
+
+    for job in _run(_settings(), listing):
+        typer.echo(_job_line(job))
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: Annotated[int, typer.Argument(help="The job's id (see `forge jobs list`).")]) -> None:
+    """Queue a dead or cancelled job again, due now, with all its attempts."""
+
+    async def retry(session: AsyncSession) -> JobRead:
+        return await jobs_service.retry_job(session, job_id=job_id)
+
+    typer.echo(_job_line(_run(_settings(), retry)))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: Annotated[int, typer.Argument(help="The job's id (see `forge jobs list`).")]) -> None:
+    """Cancel a queued (or scheduled, or awaiting a retry) or dead job."""
+
+    async def cancel(session: AsyncSession) -> JobRead:
+        return await jobs_service.cancel_job(session, job_id=job_id)
+
+    typer.echo(_job_line(_run(_settings(), cancel)))
 
 
 @feature_app.command("new")

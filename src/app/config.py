@@ -257,6 +257,17 @@ class Settings(BaseSettings):
     # Public feature flags for clients, served by GET /api/v1/config: JSON, e.g. {"new_checkout": true}.
     client_feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
 
+    # Background jobs (docs/jobs.md): run a job worker inside `forge serve` (turn off when `forge worker` processes
+    # run them; None: on, but on AWS Lambda, whose frozen containers run nothing between invocations), and how
+    # many jobs each process runs at once; how often an idle worker polls (PostgreSQL also wakes it by
+    # LISTEN/NOTIFY), and how long a stopping worker lets running jobs finish before releasing them.
+    jobs_run_in_server: bool | None = None
+    jobs_concurrency: int = Field(default=10, ge=1, le=1000)
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    jobs_shutdown_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Succeeded and cancelled jobs are deleted this many days after they finished; dead jobs stay until handled.
+    jobs_retention_days: float = Field(default=7.0, gt=0, le=3650)
+
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: RedisUrl | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
@@ -471,6 +482,10 @@ class Settings(BaseSettings):
         if self.database_pool is not None:
             return self.database_pool
         return DatabasePool.NULL if self.on_aws_lambda else DatabasePool.QUEUE
+
+    @property
+    def effective_jobs_run_in_server(self) -> bool:
+        return self.jobs_run_in_server if self.jobs_run_in_server is not None else not self.on_aws_lambda
 
     @property
     def effective_rate_limit_backend(self) -> RateLimitBackend:

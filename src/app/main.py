@@ -19,6 +19,7 @@ from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
 from app.core.http import create_http_client
+from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
@@ -46,10 +47,12 @@ from app.features.dynamic_endpoints.router import router as dynamic_admin_router
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.health.router import router as health_router
+from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.jobs import job_registry
 from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.body_limit import BodyLimit
@@ -85,6 +88,22 @@ class _Built:
     metrics: Metrics | None
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
+    jobs: JobRegistry
+
+
+@asynccontextmanager
+async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) -> AsyncIterator[None]:
+    """The embedded job worker, unless separate `forge worker` processes run the jobs (or the app has none)."""
+    if not (built.settings.effective_jobs_run_in_server and built.jobs):
+        yield
+        return
+    metrics = built.metrics.jobs if built.metrics is not None else None
+    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=metrics)
+    worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()  # running jobs finish (within FORGE_JOBS_SHUTDOWN_SECONDS) or are released
 
 
 def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any]]]:
@@ -102,6 +121,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         telemetry = built.telemetry
         http_client = create_http_client(settings, tracer_provider=telemetry.tracer_provider if telemetry else None)
         registry_sync = RegistrySync(runtime=built.endpoints, database=database, redis=redis, settings=settings)
+        tracing = Tracing.of(telemetry)
         components: dict[type, object] = {EndpointRuntime: built.endpoints}
         if built.rate_limit_gate is not None:
             components[RateLimitGate] = built.rate_limit_gate
@@ -109,7 +129,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             settings=settings,
             docs_url=DOCS_URL if settings.docs_enabled else None,
             telemetry=telemetry,
-            tracing=Tracing.of(telemetry),
+            tracing=tracing,
             password_hasher=built.password_hasher,
             token_service=built.token_service,
             api_key_hasher=built.api_key_hasher,
@@ -144,7 +164,8 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
                 version=__version__,
             )
             # The lifespan state: the server gives every request a copy, where `app.core.context` reads it.
-            yield {CONTEXT_KEY: context}
+            async with _embedded_jobs(built, database, tracing):
+                yield {CONTEXT_KEY: context}
         finally:
             if purger is not None:
                 purger.cancel()
@@ -178,11 +199,13 @@ def _api_routers() -> tuple[APIRouter, ...]:
         aggregate_router,
         client_config_router,
         dynamic_admin_router,
+        jobs_router,
         # forge feature new: routers go above this line
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = None) -> FastAPI:
+    """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry()`) by default."""
     settings = settings or get_settings()
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
@@ -207,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
+        jobs=jobs if jobs is not None else job_registry(),
     )
     app = FastAPI(
         title=TITLE,

@@ -2,6 +2,7 @@
 
 from app.core.database import Base
 from app.core.idempotency import IdempotencyRecord
+from app.core.jobs import Job
 from app.features.api_keys.models import ApiKey
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.orders.models import Order, OrderItem
@@ -15,6 +16,7 @@ __all__ = [
     "EndpointRegistry",
     "EndpointSpec",
     "IdempotencyRecord",
+    "Job",
     "Order",
     "OrderItem",
     "Product",

@@ -178,6 +178,14 @@ def test_the_database_pool_is_null_on_aws_lambda_unless_chosen(monkeypatch: pyte
         settings(database_pool="static")
 
 
+def test_jobs_run_in_the_server_but_on_aws_lambda_unless_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().effective_jobs_run_in_server
+    assert not settings(jobs_run_in_server=False).effective_jobs_run_in_server
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "forgeapi")
+    assert not settings().effective_jobs_run_in_server
+    assert settings(jobs_run_in_server=True).effective_jobs_run_in_server
+
+
 def test_serve_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings().host, settings().port, settings().workers) == ("127.0.0.1", 8000, 1)
     monkeypatch.setenv("FORGE_HOST", "10.0.0.5")

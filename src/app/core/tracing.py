@@ -32,6 +32,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,6 +54,7 @@ __all__ = [
     "instrument_http_client",
     "observe_state",
     "record_error",
+    "trace_carrier",
     "untraced",
 ]
 
@@ -73,6 +75,17 @@ class Telemetry:
             self.meter_provider.shutdown()
 
 
+_W3C = TraceContextTextMapPropagator()
+
+
+def trace_carrier() -> dict[str, str]:
+    """The current span as W3C trace context (`traceparent`), for work that continues the trace elsewhere (a job);
+    empty when no span is being recorded."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier
+
+
 @dataclass(frozen=True, slots=True)
 class Tracing:
     """The app's spans for business code: `span(...)` opens a child of the current span; nothing when tracing is off."""
@@ -89,12 +102,18 @@ class Tracing:
         return self.tracer is not None
 
     def span(
-        self, name: str, attributes: Mapping[str, AttributeValue] | None = None
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        *,
+        parent: Mapping[str, str] | None = None,
     ) -> AbstractContextManager[Span | None]:
-        """A child span of the current one, or nothing at all when tracing is off."""
+        """A child span of the current one (or, given a `parent` from `trace_carrier()`, of the span that was
+        current there, in another task or process), or nothing at all when tracing is off."""
         if self.tracer is None:
             return nullcontext()
-        return self.tracer.start_as_current_span(name, attributes=attributes)
+        context = _W3C.extract(parent) if parent else None
+        return self.tracer.start_as_current_span(name, context=context, attributes=attributes)
 
 
 def _resource(settings: Settings) -> Resource:

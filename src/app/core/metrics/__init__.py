@@ -1,4 +1,4 @@
-"""Prometheus metrics: RED per route template, requests in flight, database pool use, rate-limit outcomes.
+"""Prometheus metrics: RED per route template, requests in flight, database pool use, rate-limit outcomes, jobs.
 
 Every label has a bounded set of values, whatever clients send (a label fed from the request unchecked gives a
 client a new series per request: 2,000 requests with made-up methods grew `/metrics` from 88 KB to 3.3 MB):
@@ -20,17 +20,20 @@ every `PUBLISH_SECONDS` and when it answers a scrape.
 
 from app.core.metrics._directory import MetricsDirectoryInUseError, server_metrics_directory
 from app.core.metrics._http import HttpMetrics
+from app.core.metrics._jobs import JOB_OUTCOMES, JobMetrics
 from app.core.metrics._labels import METHOD_LABELS, ROUTE_TEMPLATE_STATE, STATUS_LABELS, route_template
 from app.core.metrics._metrics import PUBLISH_SECONDS, Metrics, exposition, state_readings
 from app.core.metrics._shard import ShardReading, read_shards
 
 __all__ = [
     "CONTENT_TYPE",
+    "JOB_OUTCOMES",
     "METHOD_LABELS",
     "PUBLISH_SECONDS",
     "ROUTE_TEMPLATE_STATE",
     "STATUS_LABELS",
     "HttpMetrics",
+    "JobMetrics",
     "Metrics",
     "MetricsDirectoryInUseError",
     "ShardReading",

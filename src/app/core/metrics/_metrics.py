@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.pool import Pool, QueuePool
 
 from app.core.metrics._http import HttpMetrics, http_families
+from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
 from app.core.ratelimit import RateLimiter
 
@@ -51,6 +52,7 @@ class Metrics:
     def __init__(self, *, api_prefix: str) -> None:
         self.shard = Shard()
         self.http = HttpMetrics(self.shard, api_prefix)
+        self.jobs = JobMetrics(self.shard)
         self._publisher: asyncio.Task[None] | None = None
         self._readings: Callable[[], Mapping[str, Any]] = dict
 
@@ -111,6 +113,7 @@ class _ShardsCollector(Collector):
 
     def collect(self) -> Iterator[Family]:
         yield from http_families(self._shards)
+        yield from job_families(self._shards)
         yield from _state_families(self._shards)
 
 

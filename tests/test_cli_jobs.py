@@ -1,0 +1,121 @@
+"""`forge jobs list/retry/cancel`, run in-process with Typer's runner, and `forge worker` as a real process."""
+
+import asyncio
+import os
+import signal
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app as cli
+from app.core.database import Database, utcnow
+from app.core.jobs import JobState, enqueue
+from tests.support import processes
+from tests.support.jobs import Note, Recorder, job_of, recording_type, set_job
+from tests.support.polling import eventually
+from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FORGE_DATABASE_URL", url)
+    monkeypatch.setenv("FORGE_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
+    monkeypatch.setenv("FORGE_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    return url
+
+
+async def _added_job(url: str, **state: Any) -> int:
+    database = Database(make_settings(url))
+    try:
+        async with database.session(writes=True) as session, session.begin():
+            job_id = (await enqueue(session, recording_type(Recorder()), Note(text="cli"))).id
+        if state:
+            await set_job(database, job_id, **state)
+        return job_id
+    finally:
+        await database.dispose()
+
+
+async def _state_of(url: str, job_id: int) -> str:
+    database = Database(make_settings(url))
+    try:
+        return (await job_of(database, job_id)).state
+    finally:
+        await database.dispose()
+
+
+def _add_job(url: str, **state: Any) -> int:
+    return asyncio.run(_added_job(url, **state))
+
+
+def _state(url: str, job_id: int) -> str:
+    return asyncio.run(_state_of(url, job_id))
+
+
+def test_jobs_list_retry_and_cancel(sqlite_url: str) -> None:
+    queued = _add_job(sqlite_url)
+    dead = _add_job(sqlite_url, state=JobState.DEAD, attempts=3, last_error="RuntimeError: boom\nsecond line")
+
+    listed = runner.invoke(cli, ["jobs", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert [line.split("\t")[:3] for line in lines] == [
+        [str(dead), "test.note", "dead"],
+        [str(queued), "test.note", "queued"],
+    ]
+    assert lines[0].split("\t")[3] == "attempt 3/3"
+    assert lines[0].endswith("\tRuntimeError: boom")
+    only_dead = runner.invoke(cli, ["jobs", "list", "--state", "dead"])
+    assert [line.split("\t")[0] for line in only_dead.stdout.splitlines()] == [str(dead)]
+
+    retried = runner.invoke(cli, ["jobs", "retry", str(dead)])
+    assert retried.exit_code == 0, retried.output
+    assert retried.stdout.split("\t")[2] == "queued"
+    assert _state(sqlite_url, dead) == JobState.QUEUED
+    refused = runner.invoke(cli, ["jobs", "retry", str(dead)])
+    assert refused.exit_code == 1
+    assert "only dead or cancelled jobs can be retried" in refused.stderr
+
+    cancelled = runner.invoke(cli, ["jobs", "cancel", str(queued)])
+    assert cancelled.exit_code == 0, cancelled.output
+    assert _state(sqlite_url, queued) == JobState.CANCELLED
+    missing = runner.invoke(cli, ["jobs", "cancel", "999"])
+    assert missing.exit_code == 1
+    assert "Job 999 not found." in missing.stderr
+
+
+@processes.HEAVY
+async def test_forge_worker_reaps_expired_leases_and_stops_on_sigterm(sqlite_url: str, tmp_path: Path) -> None:
+    # The app has no job types of its own: the worker still reaps what dead workers left.
+    job_id = await _added_job(
+        sqlite_url, state=JobState.RUNNING, attempts=3, worker="gone", lease_until=utcnow() - timedelta(seconds=1)
+    )
+    worker = subprocess.Popen(  # noqa: ASYNC220, S603 - our own console script
+        [str(processes.FORGE), "worker"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        await eventually(lambda: _dead_or_exited(sqlite_url, job_id, worker), seconds=60)
+        assert await _state_of(sqlite_url, job_id) == JobState.DEAD
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert "job_worker_started" in output
+    assert "job_worker_stopped" in output
+
+
+async def _dead_or_exited(url: str, job_id: int, process: subprocess.Popen[str]) -> bool:
+    return process.poll() is not None or await _state_of(url, job_id) == JobState.DEAD
