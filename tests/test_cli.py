@@ -19,7 +19,6 @@ import typer
 import uvicorn
 import watchfiles
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 import app as app_package
 from app.cli import app as cli
@@ -29,9 +28,9 @@ from app.core.key_rotation import encrypted_columns
 from app.features.users.models import User, UserRole
 from app.models import metadata
 from tests.support import processes, services
-from tests.support.settings import PRODUCTION_SECRETS, TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
+from tests.support.cli import configured_sqlite, runner
+from tests.support.settings import PRODUCTION_SECRETS, make_settings
 
-runner = CliRunner()
 _ISO_UTC_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[")
 PASSWORD = "a long enough admin password"
 
@@ -48,12 +47,7 @@ def _process_logging_restored() -> Iterator[None]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("FORGE_DATABASE_URL", url)
-    monkeypatch.setenv("FORGE_PASSWORD_HASH_MEMORY_KIB", "1024")
-    monkeypatch.setenv("FORGE_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
-    monkeypatch.setenv("FORGE_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
-    return url
+    return configured_sqlite(tmp_path, monkeypatch)
 
 
 def _user(url: str, email: str) -> User | None:

@@ -9,27 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from app.cli import app as cli
 from app.core.database import Database, utcnow
 from app.core.jobs import JobState, enqueue
 from tests.support import processes
+from tests.support.cli import migrated_sqlite, runner
 from tests.support.jobs import Note, Recorder, job_of, recording_type, set_job
 from tests.support.polling import eventually
-from tests.support.settings import TEST_BLIND_INDEX_KEY, TEST_ENCRYPTION_KEY, make_settings
-
-runner = CliRunner()
+from tests.support.settings import make_settings
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("FORGE_DATABASE_URL", url)
-    monkeypatch.setenv("FORGE_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
-    monkeypatch.setenv("FORGE_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
-    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
-    return url
+    return migrated_sqlite(tmp_path, monkeypatch)
 
 
 async def _added_job(url: str, **state: Any) -> int:

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -44,36 +45,8 @@ async def traced(settings: Settings, engine: AsyncEngine, otlp: OtlpReceiver) ->
         yield Traced(client, started.context, recorder)
 
 
-async def test_a_job_s_span_continues_the_enqueuing_request_s_trace(
-    traced: Traced, otlp: OtlpReceiver, database: Database
-) -> None:
-    response = await traced.client.post(
-        f"{API_PREFIX}/test-jobs", params={"text": "traced"}, headers={"traceparent": TRACEPARENT}
-    )
-    assert response.status_code == 201
-    job_id = response.json()["id"]
-    await eventually(lambda: traced.recorder.runs[job_id] == 1)
-
-    telemetry = traced.context.telemetry
-    assert telemetry is not None
-
-    def exported() -> bool:
-        assert telemetry.tracer_provider.force_flush()
-        return bool(otlp.by_name("job test.traced"))
-
-    await eventually(exported)  # the span ends once the outcome is recorded, just after the handler returns
-    [span] = otlp.by_name("job test.traced")
-    assert span.trace_id.hex() == TRACE_ID
-    assert attributes(span) == {"job.id": job_id, "job.type": "test.traced", "job.attempt": 1}
-    in_request = {s.span_id for s in otlp.spans if s.trace_id.hex() == TRACE_ID and s is not span}
-    assert span.parent_span_id in in_request  # a span of the request that enqueued it
-
-
-async def test_a_job_joins_the_trace_its_request_started(
-    traced: Traced, otlp: OtlpReceiver, database: Database
-) -> None:
-    response = await traced.client.post(f"{API_PREFIX}/test-jobs", params={"text": "no traceparent"})
-    job_id = response.json()["id"]
+async def _job_span(traced: Traced, otlp: OtlpReceiver, job_id: int) -> Any:
+    """The span of job `job_id`'s run, once exported (it ends once the outcome is recorded, after the handler)."""
     await eventually(lambda: traced.recorder.runs[job_id] == 1)
     telemetry = traced.context.telemetry
     assert telemetry is not None
@@ -84,6 +57,31 @@ async def test_a_job_joins_the_trace_its_request_started(
 
     await eventually(exported)
     [span] = otlp.by_name("job test.traced")
+    return span
+
+
+async def test_a_job_s_span_continues_the_enqueuing_request_s_trace(
+    traced: Traced, otlp: OtlpReceiver, database: Database
+) -> None:
+    response = await traced.client.post(
+        f"{API_PREFIX}/test-jobs", params={"text": "traced"}, headers={"traceparent": TRACEPARENT}
+    )
+    assert response.status_code == 201
+    job_id = response.json()["id"]
+
+    span = await _job_span(traced, otlp, job_id)
+    assert span.trace_id.hex() == TRACE_ID
+    assert attributes(span) == {"job.id": job_id, "job.type": "test.traced", "job.attempt": 1}
+    in_request = {s.span_id for s in otlp.spans if s.trace_id.hex() == TRACE_ID and s is not span}
+    assert span.parent_span_id in in_request  # a span of the request that enqueued it
+
+
+async def test_a_job_joins_the_trace_its_request_started(
+    traced: Traced, otlp: OtlpReceiver, database: Database
+) -> None:
+    response = await traced.client.post(f"{API_PREFIX}/test-jobs", params={"text": "no traceparent"})
+
+    span = await _job_span(traced, otlp, response.json()["id"])
     request_spans = {s.span_id for s in otlp.spans if s.trace_id == span.trace_id and s is not span}
     assert span.parent_span_id in request_spans
     assert any(s.name.startswith("POST") for s in otlp.spans if s.span_id in request_spans)

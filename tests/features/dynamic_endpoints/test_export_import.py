@@ -9,28 +9,19 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from typer.testing import CliRunner
 
 from app.cli import app as cli
+from tests.support.cli import migrated_sqlite, runner
 from tests.support.dynamic_endpoints import collection, static
 from tests.support.settings import (
-    TEST_BLIND_INDEX_KEY,
-    TEST_ENCRYPTION_KEY,
     TEST_ENDPOINTS_CHANNEL,
     service_url_or_skip,
 )
 
-runner = CliRunner()
-
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("FORGE_DATABASE_URL", url)
-    monkeypatch.setenv("FORGE_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
-    monkeypatch.setenv("FORGE_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
-    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
-    return url
+    return migrated_sqlite(tmp_path, monkeypatch)
 
 
 def write(tmp_path: Path, specs: list[dict[str, Any]]) -> Path:
