@@ -18,6 +18,7 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
+from app.core.events import install_subscriptions
 from app.core.http import create_http_client
 from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
@@ -52,7 +53,7 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
-from app.jobs import job_registry
+from app.jobs import event_subscriptions, job_registry
 from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.body_limit import BodyLimit
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry()`) by default."""
     settings = settings or get_settings()
     configure_logging(settings)
+    install_subscriptions(event_subscriptions())  # the jobs each recorded event enqueues
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
     api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
