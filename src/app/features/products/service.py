@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.events import record_event
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.features.products import repository
@@ -19,6 +20,7 @@ __all__ = [
     "get_product",
     "list_products",
     "reserve_stock",
+    "restore_stock",
     "update_product",
 ]
 
@@ -36,15 +38,26 @@ async def list_products(session: AsyncSession, *, params: PageParams, filters: P
     return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
 
 
+def _event_data(product: Product) -> dict[str, object]:
+    return {"id": product.id, "name": product.name, "price": str(product.price), "quantity": product.quantity}
+
+
 async def create_product(session: AsyncSession, *, data: ProductCreate) -> Product:
-    return await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+    """Add the product, and its `product.created` event in the same transaction."""
+    product = await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+    await record_event(session, "product.created", _event_data(product))
+    return product
 
 
 async def update_product(session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate) -> Product:
+    """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed)."""
     product = await get_product(session, product_id=product_id)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
+    await record_event(
+        session, "product.updated", {**_event_data(product), "changed": sorted(changes.model_fields_set)}
+    )
     return product
 
 
@@ -54,6 +67,7 @@ async def delete_product(session: AsyncSession, *, product_id: ProductID) -> Non
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
+    await record_event(session, "product.deleted", {"id": product_id})
 
 
 class InsufficientStockError(ConflictError):
@@ -90,3 +104,9 @@ async def reserve_stock(session: AsyncSession, *, product_id: ProductID, quantit
             raise UnknownProductError(product_id)
         raise InsufficientStockError(product_id, requested=quantity, available=product.quantity)
     return reservation
+
+
+async def restore_stock(session: AsyncSession, *, product_id: ProductID, quantity: int) -> None:
+    """Put `quantity` units back into stock (a cancelled order's), in the caller's transaction."""
+    if not await repository.restock(session, product_id=product_id, quantity=quantity):
+        raise UnknownProductError(product_id)
