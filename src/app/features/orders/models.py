@@ -14,6 +14,9 @@ type OrderID = int
 
 class OrderStatus(StrEnum):
     PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
 
