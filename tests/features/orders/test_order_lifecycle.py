@@ -5,7 +5,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import Event
@@ -267,3 +268,17 @@ async def test_an_order_refused_for_short_stock_records_no_event(
     after = (await db_session.scalars(select(Event).where(Event.type == "order.placed"))).all()
     assert len(after) == len(before)
     assert await stock(client, ink["id"]) == 5
+
+
+async def test_the_database_refuses_a_status_outside_the_state_machine(
+    client: httpx.AsyncClient, admin: helpers.Headers, user: helpers.Headers, db_session: AsyncSession
+) -> None:
+    pen = await create_product(client, admin, name="pen", quantity=1)
+    order = await placed(client, user, line(pen["id"], 1))
+    change = text("UPDATE customer_order SET status = :status WHERE id = :id")
+
+    with pytest.raises(IntegrityError):
+        async with db_session.begin_nested():
+            await db_session.execute(change, {"status": "lost", "id": order["id"]})
+    async with db_session.begin_nested():
+        await db_session.execute(change, {"status": "shipped", "id": order["id"]})  # a known status passes
