@@ -26,7 +26,6 @@ from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
-from app.core.events import install_subscriptions
 from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
 from app.core.key_rotation import RotationReport, rotate_all
@@ -47,7 +46,7 @@ from app.features.jobs.schemas import JobRead
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
-from app.jobs import event_subscriptions, job_registry
+from app.jobs import job_registry
 from app.models import metadata
 from app.scaffold import ScaffoldError, new_feature
 
@@ -546,7 +545,6 @@ def worker(
     if concurrency is not None:
         settings = settings.model_copy(update={"jobs_concurrency": concurrency})
     configure_logging(settings)
-    install_subscriptions(event_subscriptions())  # jobs that record events enqueue their subscribers' jobs too
     try:
         asyncio.run(_work(settings, job_registry()))
     except migrations.SchemaMismatchError as exc:

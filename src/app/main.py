@@ -18,7 +18,7 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
-from app.core.events import install_subscriptions
+from app.core.events import Events
 from app.core.http import create_http_client
 from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
@@ -90,6 +90,7 @@ class _Built:
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
     jobs: JobRegistry
+    events: Events
 
 
 @asynccontextmanager
@@ -140,6 +141,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             redis=redis,
             rate_limiter=rate_limiter,
             http_client=http_client,
+            events=built.events,
             components=components,
         )
 
@@ -209,7 +211,6 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry()`) by default."""
     settings = settings or get_settings()
     configure_logging(settings)
-    install_subscriptions(event_subscriptions())  # the jobs each recorded event enqueues
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
     api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
@@ -233,6 +234,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
         jobs=jobs if jobs is not None else job_registry(),
+        events=Events(event_subscriptions()),
     )
     app = FastAPI(
         title=TITLE,

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete
@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.core.database import Database
-from app.core.events import Event, install_subscriptions, installed_subscriptions
+from app.core.events import Event
 from tests.support.jobs import clear_jobs
 
 
@@ -19,11 +19,3 @@ async def database(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Dat
     await clear_jobs(engine)
     async with engine.begin() as connection:
         await connection.execute(delete(Event))
-
-
-@pytest.fixture
-def subscriptions() -> Iterator[None]:
-    """Restores the process's subscriptions after a test that installs its own."""
-    before = installed_subscriptions()
-    yield
-    install_subscriptions(before)

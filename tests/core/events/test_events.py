@@ -7,12 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from app.core.database import Database
-from app.core.events import Event, EventMessage, Subscriptions, install_subscriptions, record_event
+from app.core.events import Event, EventMessage, Events, Subscriptions
 from app.core.jobs import Job, JobContext, JobRegistry, JobType
 from tests.support.jobs import NO_WAIT, working
 from tests.support.polling import eventually
-
-pytestmark = pytest.mark.usefixtures("subscriptions")
 
 
 class Received:
@@ -40,9 +38,9 @@ async def _jobs(database: Database) -> list[Job]:
 
 
 async def test_a_rolled_back_write_leaves_neither_event_nor_job(database: Database) -> None:
-    install_subscriptions(Subscriptions({"test.happened": [_subscriber(Received(), "test.on-happened")]}))
+    events = Events(Subscriptions({"test.happened": [_subscriber(Received(), "test.on-happened")]}))
     async with database.session(writes=True) as session, session.begin():
-        await record_event(session, "test.happened", {"id": 1})
+        await events.record(session, "test.happened", {"id": 1})
         await session.rollback()
     assert await _events(database) == []
     assert await _jobs(database) == []
@@ -50,9 +48,9 @@ async def test_a_rolled_back_write_leaves_neither_event_nor_job(database: Databa
 
 async def test_a_committed_write_leaves_the_event_and_a_job_per_subscriber(database: Database) -> None:
     first, second = _subscriber(Received(), "test.first"), _subscriber(Received(), "test.second")
-    install_subscriptions(Subscriptions({"test.happened": [first, second], "test.other": [first]}))
+    events = Events(Subscriptions({"test.happened": [first, second], "test.other": [first]}))
     async with database.session(writes=True) as session, session.begin():
-        recorded = await record_event(session, "test.happened", {"id": 7, "name": "seven"})
+        recorded = await events.record(session, "test.happened", {"id": 7, "name": "seven"})
     [event] = await _events(database)
     assert (event.id, event.type, event.data) == (recorded.id, "test.happened", {"id": 7, "name": "seven"})
     assert isinstance(event.occurred_at, datetime)
@@ -63,9 +61,9 @@ async def test_a_committed_write_leaves_the_event_and_a_job_per_subscriber(datab
 
 
 async def test_an_event_without_subscribers_is_still_recorded(database: Database) -> None:
-    install_subscriptions(Subscriptions({"test.other": [_subscriber(Received(), "test.on-other")]}))
+    events = Events(Subscriptions({"test.other": [_subscriber(Received(), "test.on-other")]}))
     async with database.session(writes=True) as session, session.begin():
-        await record_event(session, "test.unwatched", {"id": 3})
+        await events.record(session, "test.unwatched", {"id": 3})
     assert [(e.type, e.data) for e in await _events(database)] == [("test.unwatched", {"id": 3})]
     assert await _jobs(database) == []
 
@@ -73,9 +71,9 @@ async def test_an_event_without_subscribers_is_still_recorded(database: Database
 async def test_a_subscriber_runs_with_the_recorded_event(database: Database) -> None:
     received = Received()
     kind = _subscriber(received, "test.on-happened")
-    install_subscriptions(Subscriptions({"test.happened": [kind]}))
+    events = Events(Subscriptions({"test.happened": [kind]}))
     async with database.session(writes=True) as session, session.begin():
-        event = await record_event(session, "test.happened", {"id": 9})
+        event = await events.record(session, "test.happened", {"id": 9})
     async with working(database, [kind]):
         await eventually(lambda: len(received.messages) == 1)
     [message] = received.messages

@@ -1,4 +1,4 @@
-"""Which job types run for which event types: declared in app/jobs.py, installed when the app or a worker starts."""
+"""Which job types run for which event types: declared in app/jobs.py, given to the app's `Events`."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from app.core.jobs import JobType
 
-__all__ = ["EventMessage", "Subscriptions", "install_subscriptions", "installed_subscriptions"]
+__all__ = ["EventMessage", "Subscriptions"]
 
 
 class EventMessage(BaseModel):
@@ -39,17 +39,3 @@ class Subscriptions:
     def job_types(self) -> tuple[JobType[EventMessage], ...]:
         """Every subscribed job type, once: the workers must run them."""
         return tuple(dict.fromkeys(kind for kinds in self._subscribers.values() for kind in kinds))
-
-
-# Process-wide, as the app's models are: features record events without being handed the app's job types.
-_installed = Subscriptions()
-
-
-def install_subscriptions(subscriptions: Subscriptions) -> None:
-    """Make `subscriptions` the ones `record_event` enqueues for (the app and `forge worker` do, at start)."""
-    global _installed  # noqa: PLW0603 - one declaration per process, like the models' metadata
-    _installed = subscriptions
-
-
-def installed_subscriptions() -> Subscriptions:
-    return _installed

@@ -43,7 +43,9 @@ _PLACE_ORDER_ERRORS = {
 async def place_order(
     data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter, context: Context
 ) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)
-    order = await service.place_order(session, user_id=caller.user.id, data=data, tracing=context.tracing)
+    order = await service.place_order(
+        session, user_id=caller.user.id, data=data, tracing=context.tracing, events=context.events
+    )
     return await idempotency.respond(session, OrderRead.model_validate(order), status_code=status.HTTP_201_CREATED)
 
 
@@ -59,11 +61,13 @@ async def get_order(order_id: ResourceID, session: DBSession, caller: OrdersRead
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderRead, responses=_TRANSITION_ERRORS)
-async def cancel_order(order_id: ResourceID, session: DBSession, caller: OrdersWriter) -> Order:
+async def cancel_order(order_id: ResourceID, session: DBSession, caller: OrdersWriter, context: Context) -> Order:
     """Cancel a placed or paid order and put its items back in stock; an order already cancelled is returned as it
     is. The owner's, or any order for an admin."""
     user = caller.user
-    return await service.cancel_order(session, user_id=user.id, is_admin=user.is_admin, order_id=order_id)
+    return await service.cancel_order(
+        session, user_id=user.id, is_admin=user.is_admin, order_id=order_id, events=context.events
+    )
 
 
 @router.get("/admin/orders")
@@ -79,8 +83,10 @@ async def list_all_orders(
 
 @router.patch("/admin/orders/{order_id}", response_model=OrderRead, responses=_TRANSITION_ERRORS)
 async def change_order_status(
-    order_id: ResourceID, change: OrderStatusChange, session: DBSession, _admin: AdminUser
+    order_id: ResourceID, change: OrderStatusChange, session: DBSession, _admin: AdminUser, context: Context
 ) -> Order:
     """Move the order along placed -> paid -> shipped -> delivered, or cancel it from placed or paid (its stock
     restored). The status it already has changes nothing."""
-    return await service.change_status(session, order_id=order_id, status=OrderStatus(change.status))
+    return await service.change_status(
+        session, order_id=order_id, status=OrderStatus(change.status), events=context.events
+    )

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.events import record_event
+from app.core.events import Events
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.core.tracing import Tracing, current_span
@@ -67,7 +67,9 @@ def _position_of(data: OrderCreate, product_id: int) -> int:
     return next(i for i, item in enumerate(data.items) if item.product_id == product_id)
 
 
-async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing) -> Order:
+async def place_order(
+    session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing, events: Events
+) -> Order:
     """Reserve stock for every item and record the order, or change nothing.
 
     Raises products' `InsufficientStockError` (409) when a product has fewer units than asked for and
@@ -92,7 +94,7 @@ async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate,
                 )
                 order.total += reserved.price * quantity
         order = await repository.add(session, order)
-        await record_event(session, "order.placed", _event_data(order))
+        await events.record(session, "order.placed", _event_data(order))
         if placement is not None:
             placement.set_attributes({"order.id": order.id, "order.status": order.status.value})
         return order
@@ -133,20 +135,22 @@ async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, 
     return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
 
 
-async def cancel_order(session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID) -> Order:
+async def cancel_order(
+    session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID, events: Events
+) -> Order:
     """Cancel the caller's order (an admin: any order), restoring its stock; an order already cancelled is returned
     unchanged. 404 for another user's order, 409 `invalid-transition` once it has shipped."""
     order = await get_order(session, user_id=user_id, is_admin=is_admin, order_id=order_id)
-    return await _transition(session, order, OrderStatus.CANCELLED)
+    return await _transition(session, order, OrderStatus.CANCELLED, events)
 
 
-async def change_status(session: AsyncSession, *, order_id: OrderID, status: OrderStatus) -> Order:
+async def change_status(session: AsyncSession, *, order_id: OrderID, status: OrderStatus, events: Events) -> Order:
     """An admin's change of an order's status along the state machine; the status it already has changes nothing."""
     order = found(await repository.get(session, order_id), f"Order {order_id} does not exist.")
-    return await _transition(session, order, status)
+    return await _transition(session, order, status, events)
 
 
-async def _transition(session: AsyncSession, order: Order, new: OrderStatus) -> Order:
+async def _transition(session: AsyncSession, order: Order, new: OrderStatus, events: Events) -> Order:
     while order.status != new:  # the status it already has: nothing to do, no second event
         current = order.status
         if new not in TRANSITIONS[current]:
@@ -155,7 +159,7 @@ async def _transition(session: AsyncSession, order: Order, new: OrderStatus) -> 
             continue  # a concurrent change came first: decide again from the status it left
         if new is OrderStatus.CANCELLED:
             await _restore_stock(session, order)
-        await record_event(session, f"order.{new.value}", {**_event_data(order), "previous_status": current.value})
+        await events.record(session, f"order.{new.value}", {**_event_data(order), "previous_status": current.value})
     return order
 
 
