@@ -47,6 +47,9 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/orders"): "user",
     ("GET", "/api/v1/orders"): "user",
     ("GET", "/api/v1/orders/{order_id}"): "user",
+    ("POST", "/api/v1/orders/{order_id}/cancel"): "user",
+    ("GET", "/api/v1/admin/orders"): "admin",
+    ("PATCH", "/api/v1/admin/orders/{order_id}"): "admin",
     ("GET", "/api/v1/aggregate"): "user",
     ("GET", "/api/v1/config"): "public",  # settings that are public by nature, never a secret; edge-cached
     # Dynamic endpoints: the admin API only. The endpoints it registers publish their own `auth`

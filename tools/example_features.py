@@ -68,6 +68,9 @@ LINES: dict[str, list[str]] = {
         '    ("POST", "/api/v1/orders"): "user",',
         '    ("GET", "/api/v1/orders"): "user",',
         '    ("GET", "/api/v1/orders/{order_id}"): "user",',
+        '    ("POST", "/api/v1/orders/{order_id}/cancel"): "user",',
+        '    ("GET", "/api/v1/admin/orders"): "admin",',
+        '    ("PATCH", "/api/v1/admin/orders/{order_id}"): "admin",',
     ],
     "tests/test_fuzz.py": ["    _seed_examples(client, admin)"],
 }

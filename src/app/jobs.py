@@ -1,14 +1,16 @@
 """The app's job types (docs/jobs.md), as `models.py` holds its models: what the workers run.
 
 `forge serve`'s embedded worker and `forge worker` processes both run the types listed here. A feature declares its
-job types (`@job_type(...)` on the handler) and adds them to `job_types()`.
+job types (`@job_type(...)` on the handler) and adds them to `job_types()`; a job type with an `EventMessage`
+payload that should run for every event of a type is listed in `event_subscriptions()` (docs/events.md).
 """
 
 from typing import Any
 
+from app.core.events import Subscriptions
 from app.core.jobs import JobRegistry, JobType, Periodic
 
-__all__ = ["job_registry", "job_types", "periodic_jobs"]
+__all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
 
 def job_types() -> tuple[JobType[Any], ...]:
@@ -21,5 +23,12 @@ def periodic_jobs() -> tuple[Periodic[Any], ...]:
     return ()
 
 
+def event_subscriptions() -> Subscriptions:
+    """The job types enqueued, in the event's transaction, when an event is recorded: `{"order.placed": (...)}`."""
+    return Subscriptions({})
+
+
 def job_registry() -> JobRegistry:
-    return JobRegistry(job_types(), periodic=periodic_jobs())
+    """The job types the workers run: those listed above, and every subscriber of an event."""
+    subscribed = [kind for kind in event_subscriptions().job_types if kind not in job_types()]
+    return JobRegistry((*job_types(), *subscribed), periodic=periodic_jobs())

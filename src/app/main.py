@@ -18,6 +18,7 @@ from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
+from app.core.events import Events
 from app.core.http import create_http_client
 from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
@@ -52,7 +53,7 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
-from app.jobs import job_registry
+from app.jobs import event_subscriptions, job_registry
 from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.body_limit import BodyLimit
@@ -89,6 +90,7 @@ class _Built:
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
     jobs: JobRegistry
+    events: Events
 
 
 @asynccontextmanager
@@ -139,6 +141,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             redis=redis,
             rate_limiter=rate_limiter,
             http_client=http_client,
+            events=built.events,
             components=components,
         )
 
@@ -231,6 +234,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
         jobs=jobs if jobs is not None else job_registry(),
+        events=Events(event_subscriptions()),
     )
     app = FastAPI(
         title=TITLE,

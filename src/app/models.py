@@ -1,6 +1,7 @@
 """Every feature's models, imported so that `Base.metadata` knows all tables (Alembic reads it from here)."""
 
 from app.core.database import Base
+from app.core.events import Event
 from app.core.idempotency import IdempotencyRecord
 from app.core.jobs import Job
 from app.features.api_keys.models import ApiKey
@@ -15,6 +16,7 @@ __all__ = [
     "EndpointDocument",
     "EndpointRegistry",
     "EndpointSpec",
+    "Event",
     "IdempotencyRecord",
     "Job",
     "Order",

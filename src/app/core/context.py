@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from app.core.api_keys import ApiKeyHasher
     from app.core.caller import Caller
     from app.core.database import Database
+    from app.core.events import Events
     from app.core.metrics import Metrics
     from app.core.ratelimit import RateLimiter
     from app.core.security import PasswordHasher, TokenService
@@ -59,6 +60,7 @@ class AppContext:
     redis: Redis | None
     rate_limiter: RateLimiter | None
     http_client: httpx.AsyncClient
+    events: Events  # records domain events with the writes they describe (docs/events.md)
     components: Mapping[type, object] = field(default_factory=dict)
 
     def component[T](self, kind: type[T]) -> T:

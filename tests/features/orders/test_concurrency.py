@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.core.context import AppContext
+from app.core.events import Event
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from tests import helpers
@@ -174,3 +175,26 @@ async def test_a_refused_order_rolls_back_its_earlier_reservations_for_real(
     assert await stored_stock(context, short["id"]) == 1
     assert await stored_lines(context, plenty["id"]) == (0, 0)
     assert await stored_order_count(context) == 0
+
+
+async def test_concurrent_cancels_of_one_order_restore_its_stock_once(
+    context: AppContext, committing_client: httpx.AsyncClient
+) -> None:
+    client = committing_client
+    admin = await helpers.committed_admin_headers(context, client)
+    product = await create_product(client, admin, name="returnable", price="1.00", quantity=10)
+    [buyer] = await customers(client, 1)
+    placed = await order_one(client, buyer, product["id"], 4)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+
+    responses = await asyncio.gather(
+        *(client.post(f"{ORDERS}/{order_id}/cancel", headers=buyer if i % 2 else admin) for i in range(8))
+    )
+
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    assert {r.json()["status"] for r in responses} == {"cancelled"}
+    assert await stored_stock(context, product["id"]) == 10  # 6 + 4, restored once
+    async with context.database.session(writes=False) as session:
+        cancelled = await session.scalar(select(func.count()).select_from(Event).where(Event.type == "order.cancelled"))
+    assert cancelled == 1

@@ -14,11 +14,18 @@ type OrderID = int
 
 class OrderStatus(StrEnum):
     PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
 
 class Order(TimestampMixin, Base):
     __tablename__ = "customer_order"  # "order" is an SQL keyword
+    # The service enforces the transitions; the database refuses a status outside the state machine's.
+    __table_args__ = (
+        CheckConstraint("status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')", name="status_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)

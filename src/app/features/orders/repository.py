@@ -2,12 +2,12 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.features.orders.models import Order, OrderID
+from app.features.orders.models import Order, OrderID, OrderStatus
 
-__all__ = ["add", "count_for_user", "get", "list_for_user"]
+__all__ = ["add", "count_all", "count_for_user", "get", "list_all", "list_for_user", "set_status"]
 
 
 async def add(session: AsyncSession, order: Order) -> Order:
@@ -28,3 +28,31 @@ async def list_for_user(session: AsyncSession, *, user_id: int, offset: int, lim
 async def count_for_user(session: AsyncSession, *, user_id: int) -> int:
     statement = select(func.count()).select_from(Order).where(Order.user_id == user_id)
     return (await session.execute(statement)).scalar_one()
+
+
+async def list_all(session: AsyncSession, *, status: OrderStatus | None, offset: int, limit: int) -> Sequence[Order]:
+    statement = select(Order).order_by(Order.id.desc()).offset(offset).limit(limit)
+    if status is not None:
+        statement = statement.where(Order.status == status)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def count_all(session: AsyncSession, *, status: OrderStatus | None) -> int:
+    statement = select(func.count()).select_from(Order)
+    if status is not None:
+        statement = statement.where(Order.status == status)
+    return (await session.execute(statement)).scalar_one()
+
+
+async def set_status(session: AsyncSession, order: Order, *, expected: OrderStatus, new: OrderStatus) -> bool:
+    """Move the order from `expected` to `new` in one conditional statement; False when it was no longer `expected`
+    (a concurrent change won), so that two requests never both make one transition (say, restore stock twice)."""
+    statement = (
+        update(Order)
+        .where(Order.id == order.id, Order.status == expected)
+        .values(status=new)
+        .execution_options(synchronize_session=False)
+    )
+    changed = int(getattr(await session.execute(statement), "rowcount", 0)) > 0
+    await session.refresh(order, ["status", "updated_at"])
+    return changed

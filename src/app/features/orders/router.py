@@ -1,6 +1,6 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from starlette.responses import Response
 
 from app.core.context import Context
@@ -8,10 +8,10 @@ from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.models import Scope
-from app.features.auth.dependencies import Authorized, Principal
+from app.features.auth.dependencies import AdminUser, Authorized, Principal
 from app.features.orders import service
-from app.features.orders.models import Order
-from app.features.orders.schemas import OrderCreate, OrderRead
+from app.features.orders.models import Order, OrderStatus
+from app.features.orders.schemas import OrderCreate, OrderRead, OrderStatusChange
 from app.shared.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
 from app.shared.routing import ForgeRoute
 
@@ -20,7 +20,15 @@ __all__ = ["router"]
 OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]
 OrdersWriter = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE))]
 
-router = APIRouter(prefix="/orders", tags=["orders"], route_class=ForgeRoute)
+# The customers' routes under /orders and the admins' under /admin/orders: one router, so the app includes one.
+router = APIRouter(tags=["orders"], route_class=ForgeRoute)
+
+_TRANSITION_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The order's status does not allow the change (`invalid-transition`, with `current_status` "
+        "and `requested_status`; nothing changes)."
+    }
+}
 
 _PLACE_ORDER_ERRORS = {
     **IDEMPOTENCY_RESPONSES,
@@ -31,20 +39,54 @@ _PLACE_ORDER_ERRORS = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=_PLACE_ORDER_ERRORS)
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=_PLACE_ORDER_ERRORS)
 async def place_order(
     data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter, context: Context
 ) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)
-    order = await service.place_order(session, user_id=caller.user.id, data=data, tracing=context.tracing)
+    order = await service.place_order(
+        session, user_id=caller.user.id, data=data, tracing=context.tracing, events=context.events
+    )
     return await idempotency.respond(session, OrderRead.model_validate(order), status_code=status.HTTP_201_CREATED)
 
 
-@router.get("")
+@router.get("/orders")
 async def list_orders(session: DBSession, pagination: Pagination, caller: OrdersReader) -> Page[OrderRead]:
     return await service.list_orders(session, user_id=caller.user.id, params=pagination)
 
 
-@router.get("/{order_id}", response_model=OrderRead)
+@router.get("/orders/{order_id}", response_model=OrderRead)
 async def get_order(order_id: ResourceID, session: DBSession, caller: OrdersReader) -> Order:
     user = caller.user
     return await service.get_order(session, user_id=user.id, is_admin=user.is_admin, order_id=order_id)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderRead, responses=_TRANSITION_ERRORS)
+async def cancel_order(order_id: ResourceID, session: DBSession, caller: OrdersWriter, context: Context) -> Order:
+    """Cancel a placed or paid order and put its items back in stock; an order already cancelled is returned as it
+    is. The owner's, or any order for an admin."""
+    user = caller.user
+    return await service.cancel_order(
+        session, user_id=user.id, is_admin=user.is_admin, order_id=order_id, events=context.events
+    )
+
+
+@router.get("/admin/orders")
+async def list_all_orders(
+    session: DBSession,
+    pagination: Pagination,
+    _admin: AdminUser,
+    status: Annotated[OrderStatus | None, Query(description="Only the orders in this status.")] = None,
+) -> Page[OrderRead]:
+    """Every user's orders, newest first."""
+    return await service.list_all_orders(session, status=status, params=pagination)
+
+
+@router.patch("/admin/orders/{order_id}", response_model=OrderRead, responses=_TRANSITION_ERRORS)
+async def change_order_status(
+    order_id: ResourceID, change: OrderStatusChange, session: DBSession, _admin: AdminUser, context: Context
+) -> Order:
+    """Move the order along placed -> paid -> shipped -> delivered, or cancel it from placed or paid (its stock
+    restored). The status it already has changes nothing."""
+    return await service.change_status(
+        session, order_id=order_id, status=OrderStatus(change.status), events=context.events
+    )

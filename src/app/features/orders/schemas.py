@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -8,7 +8,7 @@ from app.core.input import InputModel
 from app.core.money import MoneyOut
 from app.features.orders.models import OrderStatus
 
-__all__ = ["OrderCreate", "OrderItemCreate", "OrderItemRead", "OrderRead"]
+__all__ = ["OrderCreate", "OrderItemCreate", "OrderItemRead", "OrderRead", "OrderStatusChange"]
 
 MAX_ITEMS_PER_ORDER = 50
 MAX_UNITS_PER_ITEM = 1000
@@ -44,3 +44,9 @@ class OrderRead(BaseModel):
     shipping_address: str | None
     items: list[OrderItemRead]
     created_at: datetime
+
+
+class OrderStatusChange(InputModel):
+    """An admin's move along the state machine: placed -> paid -> shipped -> delivered; placed or paid -> cancelled."""
+
+    status: Literal["paid", "shipped", "delivered", "cancelled"]

@@ -1,11 +1,16 @@
-"""Orders: placing one reserves stock and records prices in the same transaction; reading is owner-only."""
+"""Orders: placing one reserves stock and records prices in the same transaction; reading is owner-only; its status
+follows one state machine (placed -> paid -> shipped -> delivered; placed or paid -> cancelled, which restores the
+stock). Every change records its event (`order.<status>`) in the same transaction."""
 
 from collections import Counter
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import FieldError, InvalidInputError, found
+from app.core.events import Events
+from app.core.exceptions import ConflictError, FieldError, InvalidInputError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.core.tracing import Tracing, current_span
 from app.features.orders import repository
@@ -14,7 +19,40 @@ from app.features.orders.schemas import OrderCreate, OrderRead
 from app.features.products import service as products_service
 from app.features.products.schemas import Reservation
 
-__all__ = ["get_order", "list_orders", "place_order"]
+__all__ = [
+    "TRANSITIONS",
+    "InvalidTransitionError",
+    "cancel_order",
+    "change_status",
+    "get_order",
+    "list_all_orders",
+    "list_orders",
+    "place_order",
+]
+
+# The one state machine: the statuses an order may move to from each status.
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PLACED: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransitionError(ConflictError):
+    """The order's status does not allow the change asked for (nothing changes)."""
+
+    slug = "invalid-transition"
+    title = "Invalid Transition"
+    problem_fields: ClassVar[Mapping[str, ProblemField]] = {
+        "current_status": ProblemField(str, "409 invalid-transition: the order's status."),
+        "requested_status": ProblemField(str, "409 invalid-transition: the status asked for."),
+    }
+
+    def __init__(self, order_id: OrderID, *, current: OrderStatus, requested: OrderStatus) -> None:
+        msg = f"Order {order_id} is {current.value} and cannot become {requested.value}."
+        super().__init__(msg, current_status=current.value, requested_status=requested.value)
 
 
 def _merged_quantities(data: OrderCreate) -> list[tuple[int, int]]:
@@ -29,7 +67,9 @@ def _position_of(data: OrderCreate, product_id: int) -> int:
     return next(i for i, item in enumerate(data.items) if item.product_id == product_id)
 
 
-async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing) -> Order:
+async def place_order(
+    session: AsyncSession, *, user_id: int, data: OrderCreate, tracing: Tracing, events: Events
+) -> Order:
     """Reserve stock for every item and record the order, or change nothing.
 
     Raises products' `InsufficientStockError` (409) when a product has fewer units than asked for and
@@ -54,6 +94,7 @@ async def place_order(session: AsyncSession, *, user_id: int, data: OrderCreate,
                 )
                 order.total += reserved.price * quantity
         order = await repository.add(session, order)
+        await events.record(session, "order.placed", _event_data(order))
         if placement is not None:
             placement.set_attributes({"order.id": order.id, "order.status": order.status.value})
         return order
@@ -85,3 +126,59 @@ async def list_orders(session: AsyncSession, *, user_id: int, params: PageParams
     orders = await repository.list_for_user(session, user_id=user_id, offset=params.offset, limit=params.size)
     total = await repository.count_for_user(session, user_id=user_id)
     return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
+
+
+async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Page[OrderRead]:
+    """Every user's orders (an admin's view), newest first, optionally only those in `status`."""
+    orders = await repository.list_all(session, status=status, offset=params.offset, limit=params.size)
+    total = await repository.count_all(session, status=status)
+    return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
+
+
+async def cancel_order(
+    session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID, events: Events
+) -> Order:
+    """Cancel the caller's order (an admin: any order), restoring its stock; an order already cancelled is returned
+    unchanged. 404 for another user's order, 409 `invalid-transition` once it has shipped."""
+    order = await get_order(session, user_id=user_id, is_admin=is_admin, order_id=order_id)
+    return await _transition(session, order, OrderStatus.CANCELLED, events)
+
+
+async def change_status(session: AsyncSession, *, order_id: OrderID, status: OrderStatus, events: Events) -> Order:
+    """An admin's change of an order's status along the state machine; the status it already has changes nothing."""
+    order = found(await repository.get(session, order_id), f"Order {order_id} does not exist.")
+    return await _transition(session, order, status, events)
+
+
+async def _transition(session: AsyncSession, order: Order, new: OrderStatus, events: Events) -> Order:
+    while order.status != new:  # the status it already has: nothing to do, no second event
+        current = order.status
+        if new not in TRANSITIONS[current]:
+            raise InvalidTransitionError(order.id, current=current, requested=new)
+        if not await repository.set_status(session, order, expected=current, new=new):
+            continue  # a concurrent change came first: decide again from the status it left
+        if new is OrderStatus.CANCELLED:
+            await _restore_stock(session, order)
+        await events.record(session, f"order.{new.value}", {**_event_data(order), "previous_status": current.value})
+    return order
+
+
+async def _restore_stock(session: AsyncSession, order: Order) -> None:
+    quantities: Counter[int] = Counter()
+    for item in order.items:
+        quantities[item.product_id] += item.quantity
+    for product_id, quantity in sorted(quantities.items()):  # the order placing locks them in: no deadlock
+        await products_service.restore_stock(session, product_id=product_id, quantity=quantity)
+
+
+def _event_data(order: Order) -> dict[str, object]:
+    """What a consumer needs to act on the order; never the shipping address (personal data, encrypted at rest)."""
+    return {
+        "id": order.id,
+        "user_id": order.user_id,
+        "status": order.status.value,
+        "total": str(order.total),
+        "items": [
+            {"product_id": i.product_id, "quantity": i.quantity, "unit_price": str(i.unit_price)} for i in order.items
+        ],
+    }

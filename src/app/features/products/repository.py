@@ -12,7 +12,7 @@ from app.core.database import utcnow
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import Reservation
 
-__all__ = ["ProductQuery", "add", "count", "delete", "get", "list_page", "reserve"]
+__all__ = ["ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
 
 
 class ProductQuery(NamedTuple):
@@ -89,3 +89,14 @@ async def reserve(session: AsyncSession, *, product_id: ProductID, quantity: int
     )
     row = (await session.execute(statement)).one_or_none()
     return None if row is None else Reservation(row.id, row.name, row.price)
+
+
+async def restock(session: AsyncSession, *, product_id: ProductID, quantity: int) -> bool:
+    """Add `quantity` units to the stock in one statement (no lost update); False when there is no such product."""
+    statement = (
+        update(Product)
+        .where(Product.id == product_id)
+        .values(quantity=Product.quantity + quantity, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(await session.execute(statement), "rowcount", 0)) > 0

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from app.core.context import Context
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
@@ -36,15 +37,15 @@ async def get_product(product_id: ResourceID, session: DBSession) -> Product:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
-async def create_product(data: ProductCreate, session: DBSession, _writer: ProductsWriter) -> Product:
-    return await service.create_product(session, data=data)
+async def create_product(data: ProductCreate, session: DBSession, _writer: ProductsWriter, context: Context) -> Product:
+    return await service.create_product(session, data=data, events=context.events)
 
 
 @router.patch("/{product_id}", response_model=ProductRead)
 async def update_product(
-    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _writer: ProductsWriter
+    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _writer: ProductsWriter, context: Context
 ) -> Product:
-    return await service.update_product(session, product_id=product_id, changes=changes)
+    return await service.update_product(session, product_id=product_id, changes=changes, events=context.events)
 
 
 @router.delete(
@@ -52,5 +53,5 @@ async def update_product(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={409: {"description": "Orders refer to the product; set its quantity to 0 instead."}},
 )
-async def delete_product(product_id: ResourceID, session: DBSession, _writer: ProductsWriter) -> None:
-    await service.delete_product(session, product_id=product_id)
+async def delete_product(product_id: ResourceID, session: DBSession, _writer: ProductsWriter, context: Context) -> None:
+    await service.delete_product(session, product_id=product_id, events=context.events)

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.features.products import repository
@@ -19,6 +20,7 @@ __all__ = [
     "get_product",
     "list_products",
     "reserve_stock",
+    "restore_stock",
     "update_product",
 ]
 
@@ -36,24 +38,38 @@ async def list_products(session: AsyncSession, *, params: PageParams, filters: P
     return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
 
 
-async def create_product(session: AsyncSession, *, data: ProductCreate) -> Product:
-    return await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+def _event_data(product: Product) -> dict[str, object]:
+    return {"id": product.id, "name": product.name, "price": str(product.price), "quantity": product.quantity}
 
 
-async def update_product(session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate) -> Product:
+async def create_product(session: AsyncSession, *, data: ProductCreate, events: Events) -> Product:
+    """Add the product, and its `product.created` event in the same transaction."""
+    product = await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+    await events.record(session, "product.created", _event_data(product))
+    return product
+
+
+async def update_product(
+    session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate, events: Events
+) -> Product:
+    """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed)."""
     product = await get_product(session, product_id=product_id)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
+    await events.record(
+        session, "product.updated", {**_event_data(product), "changed": sorted(changes.model_fields_set)}
+    )
     return product
 
 
-async def delete_product(session: AsyncSession, *, product_id: ProductID) -> None:
+async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events) -> None:
     """Delete a product that no order refers to; orders keep their history, so those products stay (409)."""
     product = await get_product(session, product_id=product_id)
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
+    await events.record(session, "product.deleted", {"id": product_id})
 
 
 class InsufficientStockError(ConflictError):
@@ -90,3 +106,9 @@ async def reserve_stock(session: AsyncSession, *, product_id: ProductID, quantit
             raise UnknownProductError(product_id)
         raise InsufficientStockError(product_id, requested=quantity, available=product.quantity)
     return reservation
+
+
+async def restore_stock(session: AsyncSession, *, product_id: ProductID, quantity: int) -> None:
+    """Put `quantity` units back into stock (a cancelled order's), in the caller's transaction."""
+    if not await repository.restock(session, product_id=product_id, quantity=quantity):
+        raise UnknownProductError(product_id)
