@@ -15,7 +15,9 @@ most of the time this takes, so each one proves something the others do not):
    question: its answers lack the key, which `--defaults` reads as true), add a feature there and commit it as a
    user would, `copier update` to this commit, and require a merge without conflicts but those the import
    contracts' wildcards bring to a project whose `forge feature new` had edited their lists (resolved as a user
-   would: the new side); join the migration heads as a user would (`alembic merge heads`).
+   would: the new side), and those of two additions at one place in the lists features join (imports, routers,
+   `__all__`, the route inventory; resolved as a user would: both); join the migration heads as a user would
+   (`alembic merge heads`).
 
 Run: `uv run python tools/check_template.py [fresh|lean|older ...]` (all three unless some are named; needs git, uv
 and network access to the package index or uv's cache; about three runs of the SQLite test suite). Exits non-zero on
@@ -195,6 +197,37 @@ def take_the_new_contracts(project: Path) -> None:
     pyproject.write_text(text[:start] + section + text[end:], encoding="utf-8")
 
 
+# Where `forge feature new` adds an entry to a list (imports and routers in main.py, models.py's imports and
+# `__all__`, the OWASP route inventory): ForgeAPI adding one of its own next to the user's leaves both sides added.
+_LISTS_FEATURES_JOIN = ("src/app/main.py", "src/app/models.py", "tests/test_owasp_api_top10.py")
+
+
+def keep_both_added_entries(project: Path) -> None:
+    """The user's step when an update adds entries to the lists `forge feature new` added the user's features to
+    (docs/getting-started.md): each side added lines at the same place, and both stay, the user's first (sorted
+    lists stay sorted when ForgeAPI's entry sorts after the user's, and `ruff check --fix` sorts imports either way).
+    A conflict where a side is empty or the sides share a line is not a pair of additions, and stays for `unresolved`
+    to report."""
+    for relative in _LISTS_FEATURES_JOIN:
+        path = project / relative
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+
+        def both(conflict: re.Match[str]) -> str:
+            ours, theirs = conflict.group(1), conflict.group(2)
+            if not ours or not theirs or set(ours.splitlines()) & set(theirs.splitlines()):
+                return conflict.group(0)
+            return ours + theirs
+
+        path.write_text(_CONFLICT.sub(both, text), encoding="utf-8")
+
+
+def resolve_as_a_user_would(project: Path) -> None:
+    take_the_new_contracts(project)
+    keep_both_added_entries(project)
+
+
 def merge_migration_heads(project: Path) -> None:
     """The user's step after an update that brought migrations written after the user's own (docs/getting-started.md):
     both descend from the same revision, so Alembic has two heads until a merge revision joins them."""
@@ -235,7 +268,7 @@ def check_older(work: Path) -> None:
     run("uv", "sync", "--frozen", cwd=older)
     add_feature(older)
     commit(older, f"Add the {FEATURE} feature")
-    update(older, resolve=take_the_new_contracts)
+    update(older, resolve=resolve_as_a_user_would)
     if "example_features: true" not in (older / ".copier-answers.yml").read_text(encoding="utf-8"):
         raise SystemExit("copier update did not record example_features: true for a project that has them")
     run("uv", "sync", "--locked", cwd=older)
