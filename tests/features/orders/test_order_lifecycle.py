@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import Event
 from tests import helpers
-from tests.features.orders.test_orders import line, placed, stock
+from tests.features.orders.helpers import line, placed, stock
 from tests.features.products.helpers import create_product
 from tests.helpers import problem
 

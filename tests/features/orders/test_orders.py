@@ -1,41 +1,14 @@
 """Orders through the HTTP API: server-side totals in exact decimals, stock reservation, atomicity, ownership."""
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 
 from tests import helpers
+from tests.features.orders.helpers import JSON, ORDERS, PRODUCTS, line, place, placed, stock
 from tests.features.products.helpers import create_product
 from tests.helpers import error_pointers, problem
-
-PRODUCTS = "/api/v1/products"
-ORDERS = "/api/v1/orders"
-
-type JSON = dict[str, Any]
-
-
-def line(product_id: int, quantity: int) -> JSON:
-    return {"product_id": product_id, "quantity": quantity}
-
-
-async def place(client: httpx.AsyncClient, headers: helpers.Headers, *lines: JSON) -> httpx.Response:
-    return await client.post(ORDERS, json={"items": list(lines)}, headers=headers)
-
-
-async def placed(client: httpx.AsyncClient, headers: helpers.Headers, *lines: JSON) -> JSON:
-    response = await place(client, headers, *lines)
-    assert response.status_code == 201, response.text
-    body: JSON = response.json()
-    return body
-
-
-async def stock(client: httpx.AsyncClient, product_id: int) -> int:
-    response = await client.get(f"{PRODUCTS}/{product_id}")
-    assert response.status_code == 200, response.text
-    quantity: int = response.json()["quantity"]
-    return quantity
 
 
 async def my_orders(client: httpx.AsyncClient, headers: helpers.Headers, **params: int) -> JSON:
