@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.core.database import Database, DBSession
 from app.core.exceptions import ConflictError
 from app.core.jobs import Backoff, Job, JobContext, JobRegistry, JobType, Periodic, Worker, enqueue
@@ -130,3 +131,15 @@ async def set_job(database: Database, job_id: int, **values: Any) -> None:
 async def clear_jobs(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(delete(Job))
+
+
+@asynccontextmanager
+async def committing_database(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Database]:
+    """The app's database object on the test database, for tests whose queue rows are committed: disposed, and the
+    jobs removed, afterwards."""
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await clear_jobs(engine)

@@ -5,13 +5,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.core.database import Database
-from tests.support.jobs import clear_jobs
+from tests.support.jobs import committing_database
 
 
 @pytest.fixture
 async def database(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Database]:
     """The app's database object on the test database; the queue's rows are committed, and removed afterwards."""
-    database = Database(settings)
-    yield database
-    await database.dispose()
-    await clear_jobs(engine)
+    async with committing_database(settings, engine) as database:
+        yield database
