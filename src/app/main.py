@@ -100,7 +100,9 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
         yield
         return
     metrics = built.metrics.jobs if built.metrics is not None else None
-    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=metrics)
+    worker = configured_worker(
+        built.settings, database, built.jobs, tracing=tracing, metrics=metrics, events=built.events
+    )
     worker.start()
     try:
         yield
