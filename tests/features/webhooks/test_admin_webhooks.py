@@ -16,6 +16,7 @@ from tests import helpers
 from tests.support.settings import PRODUCTION_SECRETS
 
 WEBHOOKS = f"{API_PREFIX}/admin/webhooks"
+PRODUCTION: pytest.MarkDecorator = pytest.mark.settings(**PRODUCTION_SECRETS)
 HOOK = {"url": "https://hooks.example.com/in", "events": ["test.happened"], "description": "CRM"}
 
 
@@ -100,7 +101,7 @@ async def test_invalid_endpoints_are_422_and_write_nothing(
     assert (await client.get(WEBHOOKS, headers=admin)).json()["total"] == 0
 
 
-@pytest.mark.settings(**PRODUCTION_SECRETS)
+@PRODUCTION
 async def test_production_takes_https_urls_only(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
     response = await client.post(WEBHOOKS, json=HOOK | {"url": "http://hooks.example.com/in"}, headers=admin)
     assert helpers.error_pointers(response) == ["#/url"]
@@ -160,7 +161,7 @@ async def test_unknown_endpoints_and_deliveries_are_404(client: httpx.AsyncClien
         ("POST", "/999999/deliveries/1/redeliver"),
         ("POST", f"/{created['id']}/deliveries/999999/redeliver"),
     ]:
-        body = {} if method == "PATCH" else None
+        body: dict[str, Any] | None = {} if method == "PATCH" else None
         response = await client.request(method, f"{WEBHOOKS}{path}", json=body, headers=admin)
         helpers.problem(response, 404, "not-found")
 
