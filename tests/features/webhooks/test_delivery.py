@@ -3,13 +3,13 @@ verified with the `standardwebhooks` library and counted; retried on 5xx, 429 an
 clock driven by making the queued retry due); final on other 4xx and redirects (never followed); an endpoint failing
 for five days disabled with an event (SQLite and PostgreSQL)."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import structlog
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -18,6 +18,7 @@ from app.config import Settings
 from app.core.database import Database, utcnow
 from app.core.events import Event, Events
 from app.core.jobs import Job, JobState, Worker
+from app.core.logging import configure_logging
 from app.features.webhooks import service
 from app.features.webhooks.dispatch import DELIVER, FAN_OUT
 from app.features.webhooks.models import DeliveryState, WebhookEndpoint
@@ -216,7 +217,7 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(
 
 
 async def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
-    database: Database, settings: Settings, hooks: Receiver
+    database: Database, settings: Settings, hooks: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     hooks.answer("/gone", Answer(410))
     failing = await register(database, settings, hooks.url("/gone"), ["test.happened"])
@@ -227,7 +228,8 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
             update(WebhookEndpoint).where(WebhookEndpoint.id == failing.id).values(failing_since=since)
         )
     await _record(database, "test.happened", {"id": 1})
-    with structlog.testing.capture_logs() as logs:
+    configure_logging(settings)  # as the app does: structlog through the standard library, where caplog reads
+    with caplog.at_level(logging.WARNING, logger="app.webhooks"):
         async with delivering(database, settings):
             await eventually(lambda: len(hooks.received("/watch")) == 1)
             await _record(database, "test.happened", {"id": 2})  # after the endpoint was disabled
@@ -240,7 +242,8 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
     async with database.session(writes=False) as session:
         types = (await session.scalars(select(Event.type).order_by(Event.id))).all()
     assert types == ["test.happened", "webhook.endpoint_disabled", "test.happened"]
-    assert [entry["endpoint_id"] for entry in logs if entry["event"] == "webhook_endpoint_disabled"] == [failing.id]
+    lines = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
+    assert [line["endpoint_id"] for line in lines if line["event"] == "webhook_endpoint_disabled"] == [failing.id]
     assert [d.endpoint_id for d in await deliveries(database) if d.event_type == "test.happened"] == [failing.id]
 
 

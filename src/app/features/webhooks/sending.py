@@ -24,6 +24,7 @@ __all__ = [
     "Attempt",
     "Verdict",
     "next_attempt_at",
+    "parse_retry_after",
     "send",
 ]
 
@@ -68,7 +69,7 @@ class Attempt:
         return self.error or f"HTTP {self.status_code}"
 
 
-def _retry_after(value: str | None, now: datetime) -> timedelta | None:
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """A Retry-After header: delay-seconds or an HTTP date."""
     if not value:
         return None
@@ -141,13 +142,14 @@ async def send(
     except httpx.TransportError as exc:
         return Attempt(Verdict.RETRY, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
     verdict, error = _verdict(response.status_code)
+    retry_after = response.headers.get("retry-after") if verdict is Verdict.RETRY else None
     return Attempt(
         verdict,
         elapsed(),
         status_code=response.status_code,
         error=error,
         response_excerpt=excerpt.decode("utf-8", "replace")[:_EXCERPT_CHARACTERS] or None,
-        retry_after=_retry_after(response.headers.get("retry-after"), utcnow()) if verdict is Verdict.RETRY else None,
+        retry_after=parse_retry_after(retry_after, utcnow()),
     )
 
 
