@@ -1,11 +1,20 @@
-"""The retry schedule: about three days of attempts, a receiver's Retry-After honoured (within a day), nothing after a
-final answer or the last attempt."""
+"""Which answers are retried, and when: about three days of attempts, a receiver's Retry-After honoured (within a
+day), nothing after a final answer or the last attempt."""
 
 from datetime import timedelta
 from email.utils import format_datetime
 
+import pytest
+
 from app.core.database import utcnow
-from app.features.webhooks.sending import SCHEDULE, Attempt, Verdict, next_attempt_at, parse_retry_after
+from app.features.webhooks.sending import (
+    SCHEDULE,
+    Attempt,
+    Verdict,
+    next_attempt_at,
+    parse_retry_after,
+    verdict_of,
+)
 
 
 def test_the_schedule_lasts_about_three_days() -> None:
@@ -46,3 +55,27 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
     assert read(format_datetime(now - timedelta(minutes=10), usegmt=True), now) == timedelta(0)
     assert read("soon", now) is None
     assert read(None, now) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, Verdict.DELIVERED),
+        (202, Verdict.DELIVERED),
+        (204, Verdict.DELIVERED),
+        (408, Verdict.RETRY),
+        (429, Verdict.RETRY),
+        (500, Verdict.RETRY),
+        (502, Verdict.RETRY),
+        (503, Verdict.RETRY),
+        (301, Verdict.FINAL),
+        (307, Verdict.FINAL),
+        (400, Verdict.FINAL),
+        (401, Verdict.FINAL),
+        (404, Verdict.FINAL),
+        (410, Verdict.FINAL),
+        (422, Verdict.FINAL),
+    ],
+)
+def test_network_errors_408_429_and_5xx_are_retried_other_answers_are_final(status: int, verdict: Verdict) -> None:
+    assert verdict_of(status)[0] is verdict

@@ -26,6 +26,7 @@ __all__ = [
     "next_attempt_at",
     "parse_retry_after",
     "send",
+    "verdict_of",
 ]
 
 RESPONSE_READ_BYTES = 4096
@@ -82,7 +83,8 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), moment - now) if moment.tzinfo is not None else None
 
 
-def _verdict(status: int) -> tuple[Verdict, str | None]:
+def verdict_of(status: int) -> tuple[Verdict, str | None]:
+    """What a response status means for the delivery, and the error to record."""
     if 200 <= status < 300:  # noqa: PLR2004
         return Verdict.DELIVERED, None
     if status in _RETRIED_STATUSES or 500 <= status < 600:  # noqa: PLR2004
@@ -141,7 +143,7 @@ async def send(
         return Attempt(Verdict.RETRY, elapsed(), error=f"timed out after {deadline_seconds:g} s")
     except httpx.TransportError as exc:
         return Attempt(Verdict.RETRY, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
-    verdict, error = _verdict(response.status_code)
+    verdict, error = verdict_of(response.status_code)
     retry_after = response.headers.get("retry-after") if verdict is Verdict.RETRY else None
     return Attempt(
         verdict,
