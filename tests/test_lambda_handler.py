@@ -50,6 +50,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, database_url: str, **more: str) -
         "FORGE_RATE_LIMIT_LOGIN": "100000/minute",
         "FORGE_RATE_LIMIT_LOGIN_ACCOUNT": "100000/minute",
         "FORGE_RATE_LIMIT_REGISTER": "100000/minute",
+        # No embedded job worker, as on Lambda (where AWS_LAMBDA_FUNCTION_NAME turns it off; it is not set here, so
+        # that the pool tests choose their pool themselves): its polls would open connections the tests count.
+        "FORGE_JOBS_RUN_IN_SERVER": "false",
         **more,
     }
     for name, value in environment.items():

@@ -62,6 +62,15 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/admin/jobs"): "admin",
     ("POST", "/api/v1/admin/jobs/{job_id}/retry"): "admin",
     ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): "admin",
+    ("POST", "/api/v1/admin/webhooks"): "admin",
+    ("GET", "/api/v1/admin/webhooks"): "admin",
+    ("GET", "/api/v1/admin/webhooks/{webhook_id}"): "admin",
+    ("PATCH", "/api/v1/admin/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/api/v1/admin/webhooks/{webhook_id}"): "admin",
+    ("POST", "/api/v1/admin/webhooks/{webhook_id}/rotate-secret"): "admin",
+    ("GET", "/api/v1/admin/webhooks/{webhook_id}/deliveries"): "admin",
+    ("POST", "/api/v1/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "admin",
+    ("POST", "/api/v1/admin/webhooks/{webhook_id}/test"): "admin",
     # forge feature new: operations go above this line
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}

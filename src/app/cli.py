@@ -26,6 +26,7 @@ from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
 from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
+from app.core.events import Events
 from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
 from app.core.key_rotation import RotationReport, rotate_all
@@ -46,7 +47,7 @@ from app.features.jobs.schemas import JobRead
 from app.features.users import service as users_service
 from app.features.users.models import UserRole
 from app.features.users.schemas import UserCreate
-from app.jobs import job_registry
+from app.jobs import event_subscriptions, job_registry
 from app.models import metadata
 from app.scaffold import ScaffoldError, new_feature
 
@@ -562,7 +563,8 @@ async def _work(settings: Settings, registry: JobRegistry) -> None:
         loop.add_signal_handler(signum, stopping.set)
     try:
         await migrations.ensure_schema_current(database.engine)
-        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry))
+        events = Events(event_subscriptions())  # a job's events feed the same subscribers as the server's
+        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry), events=events)
         job_worker.start()
         await stopping.wait()
         await job_worker.stop()  # running jobs finish within FORGE_JOBS_SHUTDOWN_SECONDS or are released

@@ -268,6 +268,12 @@ class Settings(BaseSettings):
     # Succeeded and cancelled jobs are deleted this many days after they finished; dead jobs stay until handled.
     jobs_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
+    # Webhooks (docs/webhooks.md): deliveries to loopback, private, link-local, multicast, reserved and cloud-metadata
+    # addresses are refused unless this is true (tests, local development); each attempt's deadline, connect to
+    # response read, in seconds (the delivery job's own timeout is 60 s).
+    webhook_allow_private_networks: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: RedisUrl | None = None
     redis_timeout_seconds: float = Field(default=0.25, gt=0)

@@ -7,15 +7,16 @@ payload that should run for every event of a type is listed in `event_subscripti
 
 from typing import Any
 
-from app.core.events import Subscriptions
+from app.core.events import ANY_EVENT, Subscriptions
 from app.core.jobs import JobRegistry, JobType, Periodic
+from app.features.webhooks import dispatch as webhooks
 
 __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
 
 def job_types() -> tuple[JobType[Any], ...]:
     """Every job type of the app."""
-    return ()
+    return (webhooks.DELIVER,)
 
 
 def periodic_jobs() -> tuple[Periodic[Any], ...]:
@@ -24,8 +25,9 @@ def periodic_jobs() -> tuple[Periodic[Any], ...]:
 
 
 def event_subscriptions() -> Subscriptions:
-    """The job types enqueued, in the event's transaction, when an event is recorded: `{"order.placed": (...)}`."""
-    return Subscriptions({})
+    """The job types enqueued, in the event's transaction, when an event is recorded: `{"order.placed": (...)}`;
+    those under ANY_EVENT for every event (webhooks, whose endpoints choose their event types at runtime)."""
+    return Subscriptions({ANY_EVENT: [webhooks.FAN_OUT]})
 
 
 def job_registry() -> JobRegistry:

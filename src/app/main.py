@@ -53,6 +53,7 @@ from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.features.webhooks.router import router as webhooks_router
 from app.jobs import event_subscriptions, job_registry
 from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
@@ -100,7 +101,9 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
         yield
         return
     metrics = built.metrics.jobs if built.metrics is not None else None
-    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=metrics)
+    worker = configured_worker(
+        built.settings, database, built.jobs, tracing=tracing, metrics=metrics, events=built.events
+    )
     worker.start()
     try:
         yield
@@ -203,6 +206,7 @@ def _api_routers() -> tuple[APIRouter, ...]:
         client_config_router,
         dynamic_admin_router,
         jobs_router,
+        webhooks_router,
         # forge feature new: routers go above this line
     )
 

@@ -9,6 +9,7 @@ from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegi
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.users.models import User
+from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -23,6 +24,9 @@ __all__ = [
     "OrderItem",
     "Product",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]
 

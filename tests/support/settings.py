@@ -74,6 +74,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "dynamic_endpoints_sync_seconds": 0,
         "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
         "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
+        # The app always has job types (webhooks'), and an embedded worker writing beside a test's own open
+        # transaction would make SQLite refuse that transaction's writes: tests of the embedded worker turn it on.
+        "jobs_run_in_server": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

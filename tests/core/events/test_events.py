@@ -6,10 +6,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.config import Settings
 from app.core.database import Database
-from app.core.events import Event, EventMessage, Events, Subscriptions
-from app.core.jobs import Job, JobContext, JobRegistry, JobType
-from tests.support.jobs import NO_WAIT, working
+from app.core.events import ANY_EVENT, Event, EventMessage, Events, Subscriptions
+from app.core.jobs import Job, JobContext, JobRegistry, JobType, enqueue
+from tests.support.jobs import NO_WAIT, Note, working
 from tests.support.polling import eventually
 
 
@@ -92,3 +93,40 @@ def test_subscribed_job_types_are_listed_once_and_run_by_the_registry() -> None:
 def test_two_subscribers_of_one_event_with_one_name_are_refused() -> None:
     with pytest.raises(ValueError, match="subscribed job types share a name"):
         Subscriptions({"test.a": [_subscriber(Received(), "test.x"), _subscriber(Received(), "test.x")]})
+
+
+def test_a_subscriber_of_any_event_follows_each_type_s_own() -> None:
+    own, every = _subscriber(Received(), "test.own"), _subscriber(Received(), "test.every")
+    subscriptions = Subscriptions({"test.a": [own], ANY_EVENT: [every, own]})
+    assert subscriptions.of("test.a") == (own, every)
+    assert subscriptions.of("test.unheard-of") == (every, own)
+    assert [kind.name for kind in subscriptions.job_types] == ["test.own", "test.every"]
+
+
+async def test_an_event_is_never_recorded_as_any_event(database: Database) -> None:
+    events = Events(Subscriptions())
+    async with database.session(writes=True) as session, session.begin():
+        for wrong in ("", ANY_EVENT, "x" * 101):
+            with pytest.raises(ValueError, match="an event type has"):
+                await events.record(session, wrong, {})
+
+
+async def test_a_job_records_events_that_feed_the_app_s_subscribers(database: Database, settings: Settings) -> None:
+    received, contexts = Received(), []
+
+    async def note(payload: Note, context: JobContext) -> None:
+        contexts.append(context)
+        async with context.database.session(writes=True) as session, session.begin():
+            await context.events.record(session, "test.noted", {"text": payload.text})
+
+    noting = JobType(name="test.note", payload=Note, handler=note, max_attempts=1)
+    on_noted = _subscriber(received, "test.on-noted")
+    events = Events(Subscriptions({"test.noted": [on_noted]}))
+    async with database.session(writes=True) as session, session.begin():
+        await enqueue(session, noting, Note(text="from a job"))
+    async with working(database, [noting, on_noted], events=events, settings=settings):
+        await eventually(lambda: len(received.messages) == 1)
+    [context] = contexts
+    assert (context.events, context.settings) == (events, settings)
+    assert (received.messages[0].type, received.messages[0].data) == ("test.noted", {"text": "from a job"})
+    assert [event.type for event in await _events(database)] == ["test.noted"]

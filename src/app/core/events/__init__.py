@@ -5,9 +5,10 @@ event and its jobs exist if and only if the business write commits.
 
 from app.core.events._models import Event
 from app.core.events._record import Events
-from app.core.events._subscriptions import EventMessage, Subscriptions
+from app.core.events._subscriptions import ANY_EVENT, EventMessage, Subscriptions
 
 __all__ = [
+    "ANY_EVENT",
     "Event",
     "EventMessage",
     "Events",

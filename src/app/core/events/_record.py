@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
 from app.core.events._models import Event
-from app.core.events._subscriptions import EventMessage, Subscriptions
+from app.core.events._subscriptions import ANY_EVENT, EventMessage, Subscriptions
 from app.core.jobs import enqueue
 
 __all__ = ["Events"]
@@ -27,8 +27,8 @@ class Events:
         Nothing is visible until the caller commits; a rollback removes the event and its jobs together. `data`
         must be JSON-serialisable and hold no secrets: subscribers (webhooks) send it to other systems.
         """
-        if not 0 < len(event_type) <= _MAX_TYPE_LENGTH:
-            msg = f"an event type has 1 to {_MAX_TYPE_LENGTH} characters: {event_type!r}"
+        if not 0 < len(event_type) <= _MAX_TYPE_LENGTH or event_type == ANY_EVENT:
+            msg = f"an event type has 1 to {_MAX_TYPE_LENGTH} characters and is not {ANY_EVENT!r}: {event_type!r}"
             raise ValueError(msg)
         event = Event(type=event_type, data=data, occurred_at=utcnow())
         session.add(event)

@@ -8,7 +8,11 @@ from pydantic import BaseModel
 
 from app.core.jobs import JobType
 
-__all__ = ["EventMessage", "Subscriptions"]
+__all__ = ["ANY_EVENT", "EventMessage", "Subscriptions"]
+
+# Subscribes a job type to every event type: a subscriber that decides for itself which events concern it (webhooks,
+# whose endpoints choose their event types at runtime, or an audit trail).
+ANY_EVENT = "*"
 
 
 class EventMessage(BaseModel):
@@ -21,7 +25,8 @@ class EventMessage(BaseModel):
 
 
 class Subscriptions:
-    """Event type -> the job types enqueued when such an event is recorded (each once, in the order given)."""
+    """Event type -> the job types enqueued when such an event is recorded (each once, in the order given); those
+    listed under `ANY_EVENT` are enqueued for every event, after the event type's own."""
 
     def __init__(self, subscribers: Mapping[str, Iterable[JobType[EventMessage]]] | None = None) -> None:
         self._subscribers: dict[str, tuple[JobType[EventMessage], ...]] = {}
@@ -33,7 +38,8 @@ class Subscriptions:
             self._subscribers[event_type] = unique
 
     def of(self, event_type: str) -> tuple[JobType[EventMessage], ...]:
-        return self._subscribers.get(event_type, ())
+        own, every = self._subscribers.get(event_type, ()), self._subscribers.get(ANY_EVENT, ())
+        return tuple(dict.fromkeys((*own, *every))) if every else own
 
     @property
     def job_types(self) -> tuple[JobType[EventMessage], ...]:

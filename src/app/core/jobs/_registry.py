@@ -3,16 +3,19 @@
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from app.config import Settings
 from app.core.database import Database
 
 if TYPE_CHECKING:
+    from app.core.events import Events  # which enqueues through this package: a type only, no import cycle
     from app.core.jobs._periodic import AnyPeriodic
 
-__all__ = ["Backoff", "Handler", "JobContext", "JobRegistry", "JobType", "job_type"]
+__all__ = ["Backoff", "GiveUp", "Handler", "JobContext", "JobRegistry", "JobType", "RetryLater", "job_type"]
 
 _MAX_NAME_LENGTH = 100  # the `job.type` column
 _jitter = random.Random()  # noqa: S311 - spreading retries needs no cryptographic randomness
@@ -28,9 +31,26 @@ class JobContext:
     max_attempts: int
     worker_id: str
     database: Database  # for handlers that read or write: open a session of their own
+    events: "Events"  # the app's, with its subscriptions: an event recorded in a handler's session feeds them too
+    settings: Settings  # the app's configuration
 
 
 type Handler[P] = Callable[[P, JobContext], Awaitable[None]]
+
+
+class RetryLater(Exception):  # noqa: N818 - named for what the handler asks, as GiveUp is
+    """Raised by a handler whose attempt failed: the next attempt is due at `at` rather than after the type's
+    backoff (a fixed retry schedule, an upstream's Retry-After). After the type's last attempt the job is dead, as
+    for any failure."""
+
+    def __init__(self, reason: str, *, at: datetime) -> None:
+        super().__init__(reason)
+        self.at = at
+
+
+class GiveUp(Exception):  # noqa: N818
+    """Raised by a handler whose attempt failed in a way that no retry can mend: the job is dead at once, with this
+    reason as its last error, whatever attempts it had left (an admin can still retry it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,19 +15,22 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.core.database import Database, committing, utcnow
 from app.core.jobs import _store
 from app.core.jobs._listen import Listener
-from app.core.jobs._registry import JobContext, JobRegistry, JobType
+from app.core.jobs._registry import GiveUp, JobContext, JobRegistry, JobType, RetryLater
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
 from app.core.tracing import Tracing
+
+if TYPE_CHECKING:
+    from app.core.events import Events
 
 __all__ = ["Worker", "configured_worker"]
 
@@ -37,6 +40,13 @@ LEASE_GRACE_SECONDS = 30.0
 
 def _worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _without_subscribers() -> "Events":
+    # app.core.events enqueues through this package, so it is imported when a worker is built, not with the package.
+    from app.core.events import Events, Subscriptions  # noqa: PLC0415
+
+    return Events(Subscriptions())
 
 
 def _describe(error: BaseException) -> str:
@@ -64,9 +74,15 @@ class Worker:
         connect_timeout: float = 5.0,
         tracing: Tracing | None = None,
         metrics: JobMetrics | None = None,
+        settings: Settings | None = None,
+        events: "Events | None" = None,
     ) -> None:
+        """`settings` and `events` are the app's, which handlers get in their `JobContext` (`configured_worker`
+        passes them; by default the environment's settings and events without subscribers)."""
         self.id = _worker_id()
         self._database = database
+        self._settings = settings if settings is not None else get_settings()
+        self._events = events if events is not None else _without_subscribers()
         self._registry = registry
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
@@ -242,6 +258,8 @@ class Worker:
             max_attempts=job.max_attempts,
             worker_id=self.id,
             database=self._database,
+            events=self._events,
+            settings=self._settings,
         )
         attributes: dict[str, int | str] = {"job.id": job.id, "job.type": job.type, "job.attempt": job.attempt}
         with (
@@ -267,11 +285,12 @@ class Worker:
             )
 
     async def _failed(self, kind: JobType[Any], job: Claimed, error: Exception) -> None:
-        retry_at = None
-        if job.attempt < job.max_attempts:
-            retry_at = utcnow() + timedelta(seconds=kind.backoff.delay(job.attempt))
+        retry_at = _retry_at(kind, job, error)
         event = "job_failed" if retry_at is not None else "job_dead"
-        _log.warning(event, attempt=job.attempt, retry_at=retry_at, exc_info=error)
+        if isinstance(error, RetryLater | GiveUp):  # the handler's own verdict: its reason says all, no traceback
+            _log.warning(event, attempt=job.attempt, retry_at=retry_at, error=str(error))
+        else:
+            _log.warning(event, attempt=job.attempt, retry_at=retry_at, exc_info=error)
         message = _describe(error)
         await self._record(
             event, job, lambda session: _store.fail(session, job, worker=self.id, error=message, retry_at=retry_at)
@@ -297,6 +316,16 @@ class Worker:
             _log.info(event, attempt=job.attempt, **fields)
 
 
+def _retry_at(kind: JobType[Any], job: Claimed, error: Exception) -> datetime | None:
+    """When the failed attempt's job runs again: never after its last attempt or when its handler gave up; at the
+    time the handler asked for; otherwise after the type's backoff."""
+    if isinstance(error, GiveUp) or job.attempt >= job.max_attempts:
+        return None
+    if isinstance(error, RetryLater):
+        return error.at
+    return utcnow() + timedelta(seconds=kind.backoff.delay(job.attempt))
+
+
 def configured_worker(
     settings: Settings,
     database: Database,
@@ -304,8 +333,10 @@ def configured_worker(
     *,
     tracing: Tracing | None = None,
     metrics: JobMetrics | None = None,
+    events: "Events | None" = None,
 ) -> Worker:
-    """A worker on `database` as the settings configure it; on PostgreSQL it also listens for new jobs."""
+    """A worker on `database` as the settings configure it; on PostgreSQL it also listens for new jobs. `events`
+    is the app's (`Events(event_subscriptions())`), with which handlers record events."""
     return Worker(
         database=database,
         registry=registry,
@@ -317,4 +348,6 @@ def configured_worker(
         connect_timeout=settings.database_connect_timeout,
         tracing=tracing,
         metrics=metrics,
+        settings=settings,
+        events=events,
     )

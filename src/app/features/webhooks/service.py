@@ -1,0 +1,215 @@
+"""Admins' webhook endpoints: register (the secret is returned once), read, change, delete, rotate the secret; the
+deliveries with their attempts, a redelivery, a test message. Events reach the endpoints through `dispatch`."""
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.database import utcnow
+from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError, found
+from app.core.pagination import Page, PageParams
+from app.features.webhooks import repository
+from app.features.webhooks.dispatch import enqueue_delivery
+from app.features.webhooks.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.features.webhooks.network import url_problem
+from app.features.webhooks.schemas import (
+    AttemptRead,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from app.features.webhooks.signing import message_body, new_message_id, new_secret
+
+__all__ = [
+    "PREVIOUS_SECRET_SIGNS_FOR",
+    "TEST_EVENT",
+    "DeliveryPendingError",
+    "WebhookDisabledError",
+    "create_endpoint",
+    "delete_endpoint",
+    "get_endpoint",
+    "list_deliveries",
+    "list_endpoints",
+    "redeliver",
+    "rotate_secret",
+    "send_test",
+    "update_endpoint",
+]
+
+PREVIOUS_SECRET_SIGNS_FOR = timedelta(hours=24)
+TEST_EVENT = "webhook.test"
+
+
+class DeliveryPendingError(ConflictError):
+    """The delivery is still being attempted: it can be redelivered once it has succeeded or failed."""
+
+    slug = "delivery-pending"
+    title = "Delivery Pending"
+
+
+class WebhookDisabledError(ConflictError):
+    """A disabled endpoint receives nothing, a test message included: enable it first."""
+
+    slug = "webhook-disabled"
+    title = "Webhook Disabled"
+
+
+def _read(endpoint: WebhookEndpoint) -> WebhookRead:
+    return WebhookRead(
+        id=endpoint.id,
+        url=endpoint.url,
+        events=endpoint.event_types,
+        description=endpoint.description,
+        enabled=endpoint.enabled,
+        disabled_at=endpoint.disabled_at,
+        failing_since=endpoint.failing_since,
+        previous_secret_expires_at=endpoint.previous_secret_expires_at,
+        created_at=endpoint.created_at,
+        updated_at=endpoint.updated_at,
+    )
+
+
+def _delivery_read(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryRead:
+    return DeliveryRead(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        message_id=delivery.message_id,
+        state=DeliveryState(delivery.state),
+        next_attempt_at=delivery.next_attempt_at,
+        job_id=delivery.job_id,
+        created_at=delivery.created_at,
+        finished_at=delivery.finished_at,
+        attempts=[
+            AttemptRead(
+                attempted_at=attempt.attempted_at,
+                status_code=attempt.status_code,
+                latency_ms=attempt.latency_ms,
+                error=attempt.error,
+                response_excerpt=attempt.response_excerpt,
+            )
+            for attempt in attempts
+        ],
+    )
+
+
+def _check_url(url: str, settings: Settings) -> None:
+    problem = url_problem(
+        url, require_https=settings.is_production, allow_private=settings.webhook_allow_private_networks
+    )
+    if problem is not None:
+        error = FieldError(pointer="#/url", message=problem, code="url")
+        raise InvalidInputError("The URL cannot receive webhooks.", errors=[error])
+
+
+async def _endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
+    return found(await repository.get_endpoint(session, endpoint_id), f"Webhook {endpoint_id} does not exist.")
+
+
+async def create_endpoint(session: AsyncSession, *, data: WebhookCreate, settings: Settings) -> WebhookWithSecret:
+    """Register an endpoint; its signing secret is in the reply and never shown again."""
+    _check_url(data.url, settings)
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        url=data.url, event_types=list(dict.fromkeys(data.events)), description=data.description, secret=secret
+    )
+    await repository.add(session, endpoint)
+    return WebhookWithSecret(**_read(endpoint).model_dump(), secret=secret)
+
+
+async def list_endpoints(session: AsyncSession, *, params: PageParams) -> Page[WebhookRead]:
+    endpoints = await repository.list_endpoints(session, offset=params.offset, limit=params.size)
+    total = await repository.count_endpoints(session)
+    return Page[WebhookRead].build([_read(endpoint) for endpoint in endpoints], total=total, params=params)
+
+
+async def get_endpoint(session: AsyncSession, *, endpoint_id: int) -> WebhookRead:
+    return _read(await _endpoint(session, endpoint_id))
+
+
+async def update_endpoint(
+    session: AsyncSession, *, endpoint_id: int, data: WebhookUpdate, settings: Settings
+) -> WebhookRead:
+    """Change the given fields. Enabling a disabled endpoint starts its record of failures afresh."""
+    endpoint = await _endpoint(session, endpoint_id)
+    if data.url is not None:
+        _check_url(data.url, settings)
+        endpoint.url = data.url
+    if data.events is not None:
+        endpoint.event_types = list(dict.fromkeys(data.events))
+    if data.description is not None:
+        endpoint.description = data.description
+    if data.enabled is not None and data.enabled != endpoint.enabled:
+        endpoint.enabled = data.enabled
+        endpoint.disabled_at = None if data.enabled else utcnow()
+        endpoint.failing_since = None
+    await session.flush()
+    return _read(endpoint)
+
+
+async def delete_endpoint(session: AsyncSession, *, endpoint_id: int) -> None:
+    """Delete the endpoint with its deliveries; jobs still queued for them find nothing to send."""
+    if not await repository.delete_endpoint(session, endpoint_id):
+        raise NotFoundError(f"Webhook {endpoint_id} does not exist.")
+
+
+async def rotate_secret(session: AsyncSession, *, endpoint_id: int) -> WebhookWithSecret:
+    """A new secret, returned this once; the replaced one signs beside it for PREVIOUS_SECRET_SIGNS_FOR, so that
+    receivers can switch without losing a message."""
+    endpoint = await _endpoint(session, endpoint_id)
+    secret = new_secret()
+    endpoint.previous_secret, endpoint.secret = endpoint.secret, secret
+    endpoint.previous_secret_expires_at = utcnow() + PREVIOUS_SECRET_SIGNS_FOR
+    await session.flush()
+    return WebhookWithSecret(**_read(endpoint).model_dump(), secret=secret)
+
+
+async def list_deliveries(session: AsyncSession, *, endpoint_id: int, params: PageParams) -> Page[DeliveryRead]:
+    """The endpoint's deliveries, newest first, each with its attempts."""
+    await _endpoint(session, endpoint_id)
+    deliveries = await repository.list_deliveries(
+        session, endpoint_id=endpoint_id, offset=params.offset, limit=params.size
+    )
+    attempts = await repository.attempts_of(session, [delivery.id for delivery in deliveries])
+    total = await repository.count_deliveries(session, endpoint_id=endpoint_id)
+    items = [_delivery_read(delivery, attempts.get(delivery.id, [])) for delivery in deliveries]
+    return Page[DeliveryRead].build(items, total=total, params=params)
+
+
+async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int) -> DeliveryRead:
+    """Send a delivery that succeeded or failed once more, with the same message id and body, on a new job."""
+    endpoint = await _endpoint(session, endpoint_id)
+    delivery = found(
+        await repository.get_delivery(session, endpoint_id=endpoint_id, delivery_id=delivery_id),
+        f"Webhook {endpoint_id} has no delivery {delivery_id}.",
+    )
+    if delivery.state == DeliveryState.PENDING:
+        raise DeliveryPendingError(f"Delivery {delivery_id} is still being attempted.")
+    if not endpoint.enabled:
+        raise WebhookDisabledError(f"Webhook {endpoint_id} is disabled: enable it to send to it.")
+    delivery.state, delivery.finished_at = DeliveryState.PENDING, None
+    await enqueue_delivery(session, delivery)
+    return _delivery_read(delivery, (await repository.attempts_of(session, [delivery.id])).get(delivery.id, []))
+
+
+async def send_test(session: AsyncSession, *, endpoint_id: int) -> DeliveryRead:
+    """A `webhook.test` message for the endpoint, whatever event types it takes, delivered as events are."""
+    endpoint = await _endpoint(session, endpoint_id)
+    if not endpoint.enabled:
+        raise WebhookDisabledError(f"Webhook {endpoint_id} is disabled: enable it to send to it.")
+    now = utcnow()
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint_id,
+        event_id=None,
+        event_type=TEST_EVENT,
+        message_id=new_message_id(),
+        body=message_body(TEST_EVENT, now, {"webhook_id": endpoint_id}),
+        state=DeliveryState.PENDING,
+        created_at=now,
+    )
+    await repository.add(session, delivery)
+    await enqueue_delivery(session, delivery)
+    return _delivery_read(delivery, [])
