@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from app.config import Settings
 from app.core.database import Database, utcnow
-from app.core.jobs import Backoff, JobContext, JobState, JobType, enqueue, job_type
+from app.core.jobs import Backoff, JobContext, JobState, JobType, PermanentJobError, enqueue, job_type
 from tests.support.jobs import Note, Recorder, all_jobs, job_of, recording_type, set_job, working
 from tests.support.polling import eventually
 
@@ -73,6 +73,23 @@ async def test_after_its_last_attempt_a_job_is_dead_with_its_last_error(database
     assert (job.attempts, job.last_error) == (3, "RuntimeError: attempt 3 failed")
     assert recorder.started[job_id] == 3
     assert recorder.runs == {}
+
+
+async def test_a_permanent_failure_makes_the_job_dead_at_its_first_attempt(database: Database) -> None:
+    started: list[int] = []
+
+    @job_type(name="test.refused", payload=Note, max_attempts=5, backoff=Backoff(base_seconds=0, max_seconds=0))
+    async def refused(payload: Note, context: JobContext) -> None:
+        started.append(context.attempt)
+        msg = f"refused: {payload.text}"
+        raise PermanentJobError(msg)
+
+    [job_id] = await _enqueue(database, refused)
+    async with working(database, [refused]):
+        await eventually(lambda: _state_is(database, job_id, JobState.DEAD))
+    job = await job_of(database, job_id)
+    assert (job.attempts, job.last_error) == (1, "PermanentJobError: refused: n0")
+    assert started == [1]
 
 
 async def test_a_job_past_its_timeout_fails(database: Database) -> None:

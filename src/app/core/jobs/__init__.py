@@ -3,13 +3,22 @@
 `enqueue(session, job_type, payload)` adds a row in the caller's transaction, so a job exists if and only if the
 write that enqueued it commits. A `Worker` (inside `forge serve`, or `forge worker` processes) claims due jobs
 (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer at a time), runs them with their type's timeout, and
-retries failures with exponential backoff and jitter until the type's last attempt, after which the job is dead.
+retries failures with exponential backoff and jitter until the type's last attempt, after which the job is dead
+(at once when the handler raises `PermanentJobError`).
 """
 
 from app.core.jobs._admin import JobStateError, cancel_job, count_jobs, get_job, list_jobs, retry_job
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._periodic import Cron, Every, Periodic, Schedule
-from app.core.jobs._registry import Backoff, Handler, JobContext, JobRegistry, JobType, job_type
+from app.core.jobs._registry import (
+    Backoff,
+    Handler,
+    JobContext,
+    JobRegistry,
+    JobType,
+    PermanentJobError,
+    job_type,
+)
 from app.core.jobs._store import enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
@@ -25,6 +34,7 @@ __all__ = [
     "JobStateError",
     "JobType",
     "Periodic",
+    "PermanentJobError",
     "Schedule",
     "Worker",
     "cancel_job",

@@ -12,7 +12,7 @@ from app.core.database import Database
 if TYPE_CHECKING:
     from app.core.jobs._periodic import AnyPeriodic
 
-__all__ = ["Backoff", "Handler", "JobContext", "JobRegistry", "JobType", "job_type"]
+__all__ = ["Backoff", "Handler", "JobContext", "JobRegistry", "JobType", "PermanentJobError", "job_type"]
 
 _MAX_NAME_LENGTH = 100  # the `job.type` column
 _jitter = random.Random()  # noqa: S311 - spreading retries needs no cryptographic randomness
@@ -31,6 +31,11 @@ class JobContext:
 
 
 type Handler[P] = Callable[[P, JobContext], Awaitable[None]]
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when another attempt cannot succeed (a mail server refused the recipient for good): the
+    job is dead at once, with this error, instead of being retried until its last attempt."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

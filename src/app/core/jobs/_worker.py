@@ -24,7 +24,7 @@ from app.config import Settings
 from app.core.database import Database, committing, utcnow
 from app.core.jobs import _store
 from app.core.jobs._listen import Listener
-from app.core.jobs._registry import JobContext, JobRegistry, JobType
+from app.core.jobs._registry import JobContext, JobRegistry, JobType, PermanentJobError
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
 from app.core.tracing import Tracing
@@ -268,7 +268,7 @@ class Worker:
 
     async def _failed(self, kind: JobType[Any], job: Claimed, error: Exception) -> None:
         retry_at = None
-        if job.attempt < job.max_attempts:
+        if job.attempt < job.max_attempts and not isinstance(error, PermanentJobError):
             retry_at = utcnow() + timedelta(seconds=kind.backoff.delay(job.attempt))
         event = "job_failed" if retry_at is not None else "job_dead"
         _log.warning(event, attempt=job.attempt, retry_at=retry_at, exc_info=error)
