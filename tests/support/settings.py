@@ -39,7 +39,7 @@ TEST_ENCRYPTION_KEY = "9aEJGeHjd-o4ogX49IH5QorLEM-vd5-E_S7e556RU0c="
 TEST_OTHER_ENCRYPTION_KEY = "GVxmgdhnbQoy8lU2JIdGcXcCwdVQGlZmld9beLaB3UE="
 TEST_BLIND_INDEX_KEY = "HXRkzhTTCVk55nJfO3nNxMZQCGkY_j1kwaEndvN1bw0="
 
-# Settings that production accepts: real, distinct secrets.
+# Settings that production accepts: real, distinct secrets, and a mail server.
 PRODUCTION_SECRETS: dict[str, Any] = {
     "environment": "production",
     "encryption_keys": TEST_ENCRYPTION_KEY,
@@ -48,6 +48,9 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "api_key_pepper": "mj_fhhnQkW0XzQT5UHxXak805Xz5iBflWeAIXfTQJIK49scqrQpq7giZyXgTUc2j",
     # Production keeps /metrics off the app's port unless scrapers must present this (or FORGE_METRICS_PORT is set).
     "metrics_token": "mIR5tGkqUj3pReQzaAY2JpwkdK97FDIytZ_DdSfvQVpbpwVGGowc64NLRhTwmrFw",
+    # Production sends its mail (docs/mail.md): it refuses the development backends and address.
+    "mail_backend": "smtp",
+    "mail_from": "Forge Tests <noreply@forge.test>",
 }
 
 
@@ -74,6 +77,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "dynamic_endpoints_sync_seconds": 0,
         "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
         "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
+        # Mail a test's app sends goes to the (captured) stderr, not into the working directory's var/mail/; the mail
+        # tests point it at their own SMTP server or directory.
+        "mail_backend": "console",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
