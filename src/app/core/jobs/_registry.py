@@ -11,6 +11,7 @@ from app.core.database import Database
 
 if TYPE_CHECKING:
     from app.core.jobs._periodic import AnyPeriodic
+    from app.core.mail import Mailer
 
 __all__ = ["Backoff", "Handler", "JobContext", "JobRegistry", "JobType", "PermanentJobError", "job_type"]
 
@@ -28,6 +29,7 @@ class JobContext:
     max_attempts: int
     worker_id: str
     database: Database  # for handlers that read or write: open a session of their own
+    mailer: "Mailer | None" = None  # the app's, for the mail.send job (docs/mail.md)
 
 
 type Handler[P] = Callable[[P, JobContext], Awaitable[None]]

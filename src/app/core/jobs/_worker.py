@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,9 @@ from app.core.jobs._registry import JobContext, JobRegistry, JobType, PermanentJ
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
 from app.core.tracing import Tracing
+
+if TYPE_CHECKING:
+    from app.core.mail import Mailer
 
 __all__ = ["Worker", "configured_worker"]
 
@@ -64,6 +67,7 @@ class Worker:
         connect_timeout: float = 5.0,
         tracing: Tracing | None = None,
         metrics: JobMetrics | None = None,
+        mailer: "Mailer | None" = None,
     ) -> None:
         self.id = _worker_id()
         self._database = database
@@ -77,6 +81,7 @@ class Worker:
         self._lease = timedelta(seconds=registry.longest_timeout + lease_grace_seconds)
         self._tracing = tracing or Tracing()
         self._metrics = metrics
+        self._mailer = mailer
         self._listener = (
             Listener(listen_url, self._wake_up, connect_timeout=connect_timeout) if listen_url is not None else None
         )
@@ -242,6 +247,7 @@ class Worker:
             max_attempts=job.max_attempts,
             worker_id=self.id,
             database=self._database,
+            mailer=self._mailer,
         )
         attributes: dict[str, int | str] = {"job.id": job.id, "job.type": job.type, "job.attempt": job.attempt}
         with (
@@ -304,6 +310,7 @@ def configured_worker(
     *,
     tracing: Tracing | None = None,
     metrics: JobMetrics | None = None,
+    mailer: "Mailer | None" = None,
 ) -> Worker:
     """A worker on `database` as the settings configure it; on PostgreSQL it also listens for new jobs."""
     return Worker(
@@ -317,4 +324,5 @@ def configured_worker(
         connect_timeout=settings.database_connect_timeout,
         tracing=tracing,
         metrics=metrics,
+        mailer=mailer,
     )
