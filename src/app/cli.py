@@ -30,6 +30,7 @@ from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
+from app.core.mail import configured_mailer
 from app.core.metrics import MetricsDirectoryInUseError, server_metrics_directory
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
@@ -553,7 +554,9 @@ def worker(
 
 
 async def _work(settings: Settings, registry: JobRegistry) -> None:
-    configure_encryption(load_keys(settings))
+    keys = load_keys(settings)
+    configure_encryption(keys)
+    mailer = configured_mailer(settings, keys)
     telemetry = configure_telemetry(settings)
     database = Database(settings)
     stopping = asyncio.Event()
@@ -562,7 +565,7 @@ async def _work(settings: Settings, registry: JobRegistry) -> None:
         loop.add_signal_handler(signum, stopping.set)
     try:
         await migrations.ensure_schema_current(database.engine)
-        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry))
+        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry), mailer=mailer)
         job_worker.start()
         await stopping.wait()
         await job_worker.stop()  # running jobs finish within FORGE_JOBS_SHUTDOWN_SECONDS or are released

@@ -9,13 +9,14 @@ from typing import Any
 
 from app.core.events import Subscriptions
 from app.core.jobs import JobRegistry, JobType, Periodic
+from app.core.mail import send_mail
 
 __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
 
 def job_types() -> tuple[JobType[Any], ...]:
     """Every job type of the app."""
-    return ()
+    return (send_mail,)  # the mail that any feature queues (docs/mail.md)
 
 
 def periodic_jobs() -> tuple[Periodic[Any], ...]:

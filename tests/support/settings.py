@@ -80,6 +80,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Mail a test's app sends goes to the (captured) stderr, not into the working directory's var/mail/; the mail
         # tests point it at their own SMTP server or directory.
         "mail_backend": "console",
+        # The app has job types of its own (mail.send): a worker embedded in every test's app would take the SQLite
+        # file's write lock between a test transaction's read and its write (SQLITE_BUSY). The tests of the
+        # embedded worker, and those that need their app's jobs run, turn it on.
+        "jobs_run_in_server": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -18,7 +18,7 @@ from tests.support.jobs import Recorder, all_jobs, enqueue_router, recording_typ
 from tests.support.polling import eventually
 from tests.support.settings import BASE_URL
 
-pytestmark = pytest.mark.settings(jobs_poll_seconds=0.02)
+pytestmark = pytest.mark.settings(jobs_run_in_server=True, jobs_poll_seconds=0.02)
 
 
 @dataclass(frozen=True, slots=True)

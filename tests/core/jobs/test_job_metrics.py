@@ -14,7 +14,7 @@ from tests.support.polling import eventually
 from tests.support.prometheus import sample
 from tests.support.settings import BASE_URL
 
-pytestmark = pytest.mark.settings(jobs_poll_seconds=0.02)
+pytestmark = pytest.mark.settings(jobs_run_in_server=True, jobs_poll_seconds=0.02)
 
 
 async def test_attempts_delays_and_depth_are_counted(

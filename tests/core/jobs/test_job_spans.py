@@ -19,7 +19,7 @@ from tests.support.otlp import OtlpReceiver, attributes
 from tests.support.polling import eventually
 from tests.support.settings import BASE_URL
 
-pytestmark = pytest.mark.settings(otel_exporter="otlp", jobs_poll_seconds=0.02)
+pytestmark = pytest.mark.settings(otel_exporter="otlp", jobs_run_in_server=True, jobs_poll_seconds=0.02)
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
