@@ -8,7 +8,7 @@ default), the console, or SMTP (aiosmtplib).
 
 from app.core.mail._backends import ConsoleBackend, FileBackend, MailBackend, MailDeliveryError, MailRefusedError
 from app.core.mail._mailer import Mailer, configured_backend, configured_mailer, send_mail
-from app.core.mail._message import Message, QueuedMail, to_email
+from app.core.mail._message import Message, QueuedMail, seal, to_email, unseal
 from app.core.mail._smtp import SmtpBackend
 from app.core.mail._templates import APP_TEMPLATES, MailTemplates, Rendered
 
@@ -27,6 +27,8 @@ __all__ = [
     "SmtpBackend",
     "configured_backend",
     "configured_mailer",
+    "seal",
     "send_mail",
     "to_email",
+    "unseal",
 ]

@@ -61,7 +61,7 @@ class SmtpBackend:
         timeout_seconds: float = 10.0,
         ca_file: Path | None = None,
     ) -> None:
-        self.host, self.port, self.tls = host, port, tls
+        self.host, self.port, self.tls = host, port, SmtpTls(tls)
         self._username, self._password = username, password
         self._timeout = timeout_seconds
         if ca_file is not None and not ca_file.is_file():
