@@ -87,7 +87,7 @@ class TestCertificates:
     def create(cls, directory: Path) -> "TestCertificates":
         now = datetime.datetime.now(datetime.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ForgeAPI test CA")])
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
         ca = (
             _builder(ca_name, ca_name, ca_key.public_key(), now)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

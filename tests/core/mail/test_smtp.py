@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from app import TITLE
 from app.config import Settings, SmtpTls
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys
@@ -37,7 +38,7 @@ async def test_the_job_sends_the_mail_with_its_headers_and_both_bodies(
         done = await settled(database, job.id)
     assert (done.state, done.attempts) == (JobState.SUCCEEDED, 1)
     assert (mail.mail_from, mail.recipients) == ("noreply@localhost", ["ada@example.com"])
-    assert mail.header("From") == settings.mail_from == "ForgeAPI <noreply@localhost>"
+    assert mail.header("From") == settings.mail_from == f"{TITLE} <noreply@localhost>"
     assert mail.header("To") == "ada@example.com"
     assert mail.subject == "Confirm your address"
     assert mail.header("Message-ID") == job.payload["message_id"]

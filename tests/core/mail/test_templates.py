@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
+from app import TITLE
 from app.config import Settings
 from app.core.encryption import EncryptionKeys
 from app.core.mail import APP_TEMPLATES, MailTemplates, configured_mailer
@@ -93,7 +94,7 @@ def test_the_mailer_composes_a_message_to_its_recipient(
 ) -> None:
     mailer = configured_mailer(settings.model_copy(update={"mail_templates_dir": write(tmp_path, WELCOME)}), keys)
     message = mailer.compose("welcome", to="ada@example.com", context={"name": "Ada", "link": LINK})
-    assert (message.to, message.subject) == ("ada@example.com", "Welcome to ForgeAPI, Ada")
+    assert (message.to, message.subject) == ("ada@example.com", f"Welcome to {TITLE}, Ada")
     assert message.html is not None
     assert LINK in message.text
 
