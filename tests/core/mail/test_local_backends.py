@@ -34,12 +34,15 @@ async def test_the_file_backend_writes_an_eml_file_and_logs_its_name(
     tmp_path: Path, settings: Settings, keys: EncryptionKeys, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     configured = settings.model_copy(update={"mail_backend": MailBackendName.FILE, "mail_dir": tmp_path / "mail"})
-    configure_logging(configured.model_copy(update={"log_level": "INFO"}))
+    configure_logging(configured.model_copy(update={"log_level": "INFO"}))  # as an app's start does
     mailer = configured_mailer(configured, keys)
     job = await queue(database, mailer, MESSAGE)
-    with caplog.at_level(logging.INFO, logger="app.mail"):
-        async with sending(database, mailer):
-            done = await settled(database, job.id)
+    try:
+        with caplog.at_level(logging.INFO, logger="app.mail"):
+            async with sending(database, mailer):
+                done = await settled(database, job.id)
+    finally:
+        configure_logging(settings)
     assert done.state == JobState.SUCCEEDED
     [written] = files(tmp_path / "mail")
     assert written.suffix == ".eml"

@@ -59,7 +59,7 @@ class Mailer:
     name="mail.send",
     payload=QueuedMail,
     timeout_seconds=120,  # a few SMTP steps of FORGE_SMTP_TIMEOUT_SECONDS (at most 60) each
-    # About five hours of retries (30 s doubling to an hour): a relay's outage or a greylisting server.
+    # Three to five hours of retries (30 s doubling to an hour, jittered): a relay's outage, a greylisting server.
     max_attempts=12,
     backoff=Backoff(base_seconds=30, max_seconds=3600),
 )
