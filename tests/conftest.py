@@ -26,7 +26,7 @@ from app.core.database import committing, create_engine, get_db_session, get_rea
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.support import counters, databases
+from tests.support import counters, databases, smtp
 from tests.support.app import Running, running
 from tests.support.otlp import OtlpReceiver, otlp_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
@@ -181,3 +181,11 @@ def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
     with otlp_receiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
         yield receiver
+
+
+@pytest.fixture
+async def smtp_server(tmp_path: Path) -> AsyncIterator[smtp.SmtpServer]:
+    """A real SMTP server in the test's event loop, in plain text (tests/support/smtp.py); `configure(settings)`
+    points an app's mail at it, and `received` holds what arrived."""
+    async with smtp.serving(tmp_path) as server:
+        yield server

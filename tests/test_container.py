@@ -9,6 +9,7 @@ image's HEALTHCHECK, and stop cleanly on the image's STOPSIGNAL.
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -134,7 +135,7 @@ def test_bytecode_caches_stay_out_even_inside_copied_folders() -> None:
 
 def test_every_service_has_a_health_check_or_is_a_one_shot_job_awaited_by_the_app() -> None:
     services = compose()["services"]
-    assert {"app", "migrate", "postgres", "redis", "otel-collector", "jaeger"} <= set(services)
+    assert {"app", "migrate", "postgres", "redis", "otel-collector", "jaeger", "mailpit"} <= set(services)
     awaited = {name for name, dep in services["app"]["depends_on"].items()}
     for name, service in services.items():
         check = service.get("healthcheck")
@@ -192,6 +193,33 @@ def test_metrics_are_served_on_an_unpublished_port_of_their_own() -> None:
     published = [str(mapping).split(":")[-2:] for mapping in app["ports"]]
     assert all(metrics_port not in mapping for mapping in published)
     assert "FORGE_METRICS_TOKEN" not in app["environment"]
+
+
+def test_the_app_sends_its_mail_to_mailpit_with_settings_production_accepts() -> None:
+    services = compose()["services"]
+    env = services["app"]["environment"]
+    mail = {name: value for name, value in env.items() if name.startswith(("FORGE_MAIL_", "FORGE_SMTP_"))}
+    assert {name: mail[name] for name in ("FORGE_MAIL_BACKEND", "FORGE_SMTP_HOST", "FORGE_SMTP_PORT")} == {
+        "FORGE_MAIL_BACKEND": "smtp",
+        "FORGE_SMTP_HOST": "mailpit",
+        "FORGE_SMTP_PORT": "1025",  # Mailpit's SMTP port, on the compose network only
+    }
+    assert services["migrate"]["environment"]["FORGE_MAIL_BACKEND"] == "smtp"  # production's checks run there too
+    assert services["app"]["depends_on"]["mailpit"] == {"condition": "service_started"}  # mail jobs retry meanwhile
+    mailpit = services["mailpit"]
+    assert mailpit["image"].startswith("axllent/mailpit:v")  # a pinned release
+    assert mailpit["ports"] == ["8025:8025"]  # the web UI; SMTP stays inside
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+    # The values compose gives the app (a variable's default where it has one) pass production's checks.
+    given: dict[str, Any] = {
+        name.removeprefix("FORGE_").lower(): re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", value) for name, value in mail.items()
+    }
+    secrets: dict[str, Any] = {
+        name: value for name, value in PRODUCTION_SECRETS.items() if not name.startswith("mail_")
+    }
+    production = Settings(_env_file=None, **(secrets | given))
+    assert (production.smtp_host, production.effective_smtp_port) == ("mailpit", 1025)
+    assert production.mail_from_domain.endswith(".example")
 
 
 def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeger() -> None:

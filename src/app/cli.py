@@ -31,6 +31,7 @@ from app.core.exceptions import ForgeError, InvalidInputError
 from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
+from app.core.mail import configured_mailer
 from app.core.metrics import MetricsDirectoryInUseError, server_metrics_directory
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
@@ -554,7 +555,9 @@ def worker(
 
 
 async def _work(settings: Settings, registry: JobRegistry) -> None:
-    configure_encryption(load_keys(settings))
+    keys = load_keys(settings)
+    configure_encryption(keys)
+    mailer = configured_mailer(settings, keys)
     telemetry = configure_telemetry(settings)
     database = Database(settings)
     stopping = asyncio.Event()
@@ -564,7 +567,9 @@ async def _work(settings: Settings, registry: JobRegistry) -> None:
     try:
         await migrations.ensure_schema_current(database.engine)
         events = Events(event_subscriptions())  # a job's events feed the same subscribers as the server's
-        job_worker = configured_worker(settings, database, registry, tracing=Tracing.of(telemetry), events=events)
+        job_worker = configured_worker(
+            settings, database, registry, tracing=Tracing.of(telemetry), events=events, mailer=mailer
+        )
         job_worker.start()
         await stopping.wait()
         await job_worker.stop()  # running jobs finish within FORGE_JOBS_SHUTDOWN_SECONDS or are released

@@ -7,6 +7,7 @@ they print as `**********` in every repr, log line and traceback.
 import ipaddress
 import json
 import re
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
-from app import DISTRIBUTION
+from app import DISTRIBUTION, TITLE
 
 __all__ = [
     "API_PREFIX",
@@ -41,10 +42,12 @@ __all__ = [
     "Environment",
     "InsecureSettingsError",
     "LogFormat",
+    "MailBackendName",
     "OtelExporter",
     "OtlpProtocol",
     "RateLimitBackend",
     "Settings",
+    "SmtpTls",
     "SourceName",
     "get_settings",
 ]
@@ -114,10 +117,20 @@ def _redis_url(value: SecretStr) -> SecretStr:
     return value
 
 
+def _mail_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(char in value for char in "\r\n"):
+        msg = f"{value!r} is not a mail address: noreply@example.com, or with a name: Example <noreply@example.com>"
+        raise ValueError(msg)
+    return value
+
+
 _ORIGIN = re.compile(r"https?://[^/?#\s]+")
 _DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 IpNetwork = Annotated[str, AfterValidator(_ip_network)]
 Origin = Annotated[str, AfterValidator(_origin)]
+MailAddress = Annotated[str, AfterValidator(_mail_address)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 RedisUrl = Annotated[SecretStr, AfterValidator(_redis_url)]
 LogLevel = Annotated[
@@ -145,6 +158,22 @@ class LogFormat(StrEnum):
 class AsgiServer(StrEnum):
     GRANIAN = "granian"  # the default: measured faster on this service (docs/performance.md)
     UVICORN = "uvicorn"
+
+
+class MailBackendName(StrEnum):
+    FILE = "file"  # an .eml file per mail under FORGE_MAIL_DIR: the embedded default, read with no mail server
+    CONSOLE = "console"  # written to stderr
+    SMTP = "smtp"
+
+
+class SmtpTls(StrEnum):
+    NONE = "none"  # plain text: a relay on a private network (Mailpit in the compose stack)
+    STARTTLS = "starttls"  # required, not opportunistic: no STARTTLS offered is a failed attempt
+    TLS = "tls"  # implicit TLS from the first byte (port 465)
+
+
+_SMTP_PORTS = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465}
+_DEVELOPMENT_MAIL_DOMAIN = "localhost"
 
 
 class RateLimitBackend(StrEnum):
@@ -273,6 +302,23 @@ class Settings(BaseSettings):
     # response read, in seconds (the delivery job's own timeout is 60 s).
     webhook_allow_private_networks: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Mail (docs/mail.md), sent by jobs: an .eml file per mail under mail_dir (the default), stderr, or SMTP, which
+    # production needs unless mail_allow_dev_backend_in_production says otherwise. The project's own templates
+    # (mail_templates_dir) win over the app's, name by name.
+    mail_backend: MailBackendName = MailBackendName.FILE
+    mail_dir: Path = Path("var/mail")
+    mail_from: MailAddress = f"{TITLE} <noreply@{_DEVELOPMENT_MAIL_DOMAIN}>"
+    mail_templates_dir: Path | None = None
+    mail_allow_dev_backend_in_production: bool = False
+    # SMTP (aiosmtplib): the port defaults by TLS mode (25, 587, 465); a CA bundle (PEM) verifies a relay whose
+    # certificate a private CA signed, instead of the system's CAs. Each SMTP step waits at most the timeout.
+    smtp_host: str = "localhost"
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_tls: SmtpTls = SmtpTls.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    smtp_ca_file: Path | None = None
 
     # Redis: shared state (the rate limiter) for several workers or hosts. Off when unset.
     redis_url: RedisUrl | None = None
@@ -404,6 +450,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _smtp_credentials_go_together(self) -> Self:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            msg = "FORGE_SMTP_USERNAME and FORGE_SMTP_PASSWORD are set together or not at all"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
@@ -451,6 +504,26 @@ class Settings(BaseSettings):
         )
         return self
 
+    @model_validator(mode="after")
+    def _refuse_development_mail_in_production(self) -> Self:  # after the secrets: they are reported first
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.mail_backend is not MailBackendName.SMTP and not self.mail_allow_dev_backend_in_production:
+            msg = (
+                f"FORGE_MAIL_BACKEND={self.mail_backend} would keep production's mail (password resets included) on "
+                "this host instead of sending it: set FORGE_MAIL_BACKEND=smtp and its FORGE_SMTP_* settings "
+                "(docs/mail.md), or FORGE_MAIL_ALLOW_DEV_BACKEND_IN_PRODUCTION=true to mean it"
+            )
+            raise InsecureSettingsError(msg)
+        if self.mail_backend is MailBackendName.SMTP:
+            if self.mail_from_domain == _DEVELOPMENT_MAIL_DOMAIN:
+                msg = "FORGE_MAIL_FROM must be set in production: the address mail is sent from (noreply@example.com)"
+                raise InsecureSettingsError(msg)
+            if self.smtp_username is not None and self.smtp_tls is SmtpTls.NONE:
+                msg = "FORGE_SMTP_TLS=none would send FORGE_SMTP_PASSWORD in clear: use starttls or tls in production"
+                raise InsecureSettingsError(msg)
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
@@ -492,6 +565,14 @@ class Settings(BaseSettings):
     @property
     def effective_jobs_run_in_server(self) -> bool:
         return self.jobs_run_in_server if self.jobs_run_in_server is not None else not self.on_aws_lambda
+
+    @property
+    def effective_smtp_port(self) -> int:
+        return self.smtp_port if self.smtp_port is not None else _SMTP_PORTS[self.smtp_tls]
+
+    @property
+    def mail_from_domain(self) -> str:
+        return parseaddr(self.mail_from)[1].rpartition("@")[2].lower()
 
     @property
     def effective_rate_limit_backend(self) -> RateLimitBackend:

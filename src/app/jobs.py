@@ -9,6 +9,7 @@ from typing import Any
 
 from app.core.events import ANY_EVENT, Subscriptions
 from app.core.jobs import JobRegistry, JobType, Periodic
+from app.core.mail import send_mail
 from app.features.webhooks import dispatch as webhooks
 
 __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
@@ -16,7 +17,7 @@ __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
 def job_types() -> tuple[JobType[Any], ...]:
     """Every job type of the app."""
-    return (webhooks.DELIVER,)
+    return (send_mail, webhooks.DELIVER)  # mail any feature queues (docs/mail.md); webhook deliveries
 
 
 def periodic_jobs() -> tuple[Periodic[Any], ...]:

@@ -22,6 +22,7 @@ from app.core.events import Events
 from app.core.http import create_http_client
 from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
+from app.core.mail import Mailer, configured_mailer
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers, install_problem_schema
@@ -92,6 +93,7 @@ class _Built:
     rate_limit_gate: RateLimitGate | None
     jobs: JobRegistry
     events: Events
+    mailer: Mailer
 
 
 @asynccontextmanager
@@ -102,7 +104,7 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
         return
     metrics = built.metrics.jobs if built.metrics is not None else None
     worker = configured_worker(
-        built.settings, database, built.jobs, tracing=tracing, metrics=metrics, events=built.events
+        built.settings, database, built.jobs, tracing=tracing, metrics=metrics, events=built.events, mailer=built.mailer
     )
     worker.start()
     try:
@@ -145,6 +147,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             rate_limiter=rate_limiter,
             http_client=http_client,
             events=built.events,
+            mailer=built.mailer,
             components=components,
         )
 
@@ -226,10 +229,11 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
         # Built with the app: the middleware holds it; the limiter it counts with is the context's, per request.
         rate_limit = RateLimitGate(tracing=telemetry is not None)
+    encryption_keys = load_keys(settings)  # a missing production key fails here, before any start
     built = _Built(
         settings=settings,
         telemetry=telemetry,
-        encryption_keys=load_keys(settings),  # a missing production key fails here, before any start
+        encryption_keys=encryption_keys,
         password_hasher=PasswordHasher(settings),
         token_service=token_service,
         api_key_hasher=api_key_hasher,
@@ -239,6 +243,8 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         rate_limit_gate=rate_limit,
         jobs=jobs if jobs is not None else job_registry(),
         events=Events(event_subscriptions()),
+        # A missing FORGE_MAIL_TEMPLATES_DIR or FORGE_SMTP_CA_FILE fails here, naming the setting.
+        mailer=configured_mailer(settings, encryption_keys),
     )
     app = FastAPI(
         title=TITLE,

@@ -39,7 +39,7 @@ TEST_ENCRYPTION_KEY = "9aEJGeHjd-o4ogX49IH5QorLEM-vd5-E_S7e556RU0c="
 TEST_OTHER_ENCRYPTION_KEY = "GVxmgdhnbQoy8lU2JIdGcXcCwdVQGlZmld9beLaB3UE="
 TEST_BLIND_INDEX_KEY = "HXRkzhTTCVk55nJfO3nNxMZQCGkY_j1kwaEndvN1bw0="
 
-# Settings that production accepts: real, distinct secrets.
+# Settings that production accepts: real, distinct secrets, and a mail server.
 PRODUCTION_SECRETS: dict[str, Any] = {
     "environment": "production",
     "encryption_keys": TEST_ENCRYPTION_KEY,
@@ -48,6 +48,9 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "api_key_pepper": "mj_fhhnQkW0XzQT5UHxXak805Xz5iBflWeAIXfTQJIK49scqrQpq7giZyXgTUc2j",
     # Production keeps /metrics off the app's port unless scrapers must present this (or FORGE_METRICS_PORT is set).
     "metrics_token": "mIR5tGkqUj3pReQzaAY2JpwkdK97FDIytZ_DdSfvQVpbpwVGGowc64NLRhTwmrFw",
+    # Production sends its mail (docs/mail.md): it refuses the development backends and address.
+    "mail_backend": "smtp",
+    "mail_from": "Forge Tests <noreply@forge.test>",
 }
 
 
@@ -74,8 +77,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "dynamic_endpoints_sync_seconds": 0,
         "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
         "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
-        # The app always has job types (webhooks'), and an embedded worker writing beside a test's own open
-        # transaction would make SQLite refuse that transaction's writes: tests of the embedded worker turn it on.
+        # Mail a test's app sends goes to the (captured) stderr, not into the working directory's var/mail/; the mail
+        # tests point it at their own SMTP server or directory.
+        "mail_backend": "console",
+        # The app has job types of its own (mail.send): a worker embedded in every test's app would take the SQLite
+        # file's write lock between a test transaction's read and its write (SQLITE_BUSY). The tests of the
+        # embedded worker, and those that need their app's jobs run, turn it on.
         "jobs_run_in_server": False,
     }
     values.update(overrides)

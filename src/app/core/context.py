@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from app.core.caller import Caller
     from app.core.database import Database
     from app.core.events import Events
+    from app.core.mail import Mailer
     from app.core.metrics import Metrics
     from app.core.ratelimit import RateLimiter
     from app.core.security import PasswordHasher, TokenService
@@ -61,6 +62,7 @@ class AppContext:
     rate_limiter: RateLimiter | None
     http_client: httpx.AsyncClient
     events: Events  # records domain events with the writes they describe (docs/events.md)
+    mailer: Mailer  # composes mail and queues it with the request's writes (docs/mail.md)
     components: Mapping[type, object] = field(default_factory=dict)
 
     def component[T](self, kind: type[T]) -> T:

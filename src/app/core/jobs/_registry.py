@@ -14,6 +14,7 @@ from app.core.database import Database
 if TYPE_CHECKING:
     from app.core.events import Events  # which enqueues through this package: a type only, no import cycle
     from app.core.jobs._periodic import AnyPeriodic
+    from app.core.mail import Mailer
 
 __all__ = ["Backoff", "GiveUp", "Handler", "JobContext", "JobRegistry", "JobType", "RetryLater", "job_type"]
 
@@ -33,6 +34,7 @@ class JobContext:
     database: Database  # for handlers that read or write: open a session of their own
     events: "Events"  # the app's, with its subscriptions: an event recorded in a handler's session feeds them too
     settings: Settings  # the app's configuration
+    mailer: "Mailer | None" = None  # the app's, for the mail.send job (docs/mail.md)
 
 
 type Handler[P] = Callable[[P, JobContext], Awaitable[None]]

@@ -31,6 +31,7 @@ from app.core.tracing import Tracing
 
 if TYPE_CHECKING:
     from app.core.events import Events
+    from app.core.mail import Mailer
 
 __all__ = ["Worker", "configured_worker"]
 
@@ -76,6 +77,7 @@ class Worker:
         metrics: JobMetrics | None = None,
         settings: Settings | None = None,
         events: "Events | None" = None,
+        mailer: "Mailer | None" = None,
     ) -> None:
         """`settings` and `events` are the app's, which handlers get in their `JobContext` (`configured_worker`
         passes them; by default the environment's settings and events without subscribers)."""
@@ -93,6 +95,7 @@ class Worker:
         self._lease = timedelta(seconds=registry.longest_timeout + lease_grace_seconds)
         self._tracing = tracing or Tracing()
         self._metrics = metrics
+        self._mailer = mailer
         self._listener = (
             Listener(listen_url, self._wake_up, connect_timeout=connect_timeout) if listen_url is not None else None
         )
@@ -260,6 +263,7 @@ class Worker:
             database=self._database,
             events=self._events,
             settings=self._settings,
+            mailer=self._mailer,
         )
         attributes: dict[str, int | str] = {"job.id": job.id, "job.type": job.type, "job.attempt": job.attempt}
         with (
@@ -334,6 +338,7 @@ def configured_worker(
     tracing: Tracing | None = None,
     metrics: JobMetrics | None = None,
     events: "Events | None" = None,
+    mailer: "Mailer | None" = None,
 ) -> Worker:
     """A worker on `database` as the settings configure it; on PostgreSQL it also listens for new jobs. `events`
     is the app's (`Events(event_subscriptions())`), with which handlers record events."""
@@ -350,4 +355,5 @@ def configured_worker(
         metrics=metrics,
         settings=settings,
         events=events,
+        mailer=mailer,
     )
