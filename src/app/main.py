@@ -14,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import DESCRIPTION, TITLE, __version__
 from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
-from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
@@ -24,6 +23,7 @@ from app.core.jobs import JobRegistry, configured_worker
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
+from app.core.opaque_tokens import SecretHasher
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
 from app.core.redis import create_redis
@@ -84,7 +84,7 @@ class _Built:
     encryption_keys: EncryptionKeys
     password_hasher: PasswordHasher
     token_service: TokenService
-    api_key_hasher: ApiKeyHasher
+    secret_hasher: SecretHasher
     identification: Identification
     metrics: Metrics | None
     endpoints: EndpointRuntime
@@ -134,7 +134,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             tracing=tracing,
             password_hasher=built.password_hasher,
             token_service=built.token_service,
-            api_key_hasher=built.api_key_hasher,
+            secret_hasher=built.secret_hasher,
             identify=built.identification,
             metrics=built.metrics,
             database=database,
@@ -213,7 +213,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
-    api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
+    secret_hasher = SecretHasher(settings.api_key_pepper.get_secret_value())
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
     metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
@@ -228,8 +228,8 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         encryption_keys=load_keys(settings),  # a missing production key fails here, before any start
         password_hasher=PasswordHasher(settings),
         token_service=token_service,
-        api_key_hasher=api_key_hasher,
-        identification=Identification(tokens=token_service, hasher=api_key_hasher, trusted_proxies=trusted_proxies),
+        secret_hasher=secret_hasher,
+        identification=Identification(tokens=token_service, hasher=secret_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,

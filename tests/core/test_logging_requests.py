@@ -120,7 +120,7 @@ async def test_no_password_token_or_api_key_in_any_log_line(
     [upstream_call] = [p["event"] for p in parsed if p.get("logger") == "httpx" and "/ok/inventory" in p["event"]]
     assert "http://[redacted]@" in upstream_call
     assert "access_token=[redacted]&page=2" in upstream_call
-    digest = context.api_key_hasher.digest(key)
+    digest = context.secret_hasher.digest(key)
     secrets = {
         "password": helpers.PASSWORD,
         "access token": first["access_token"],
