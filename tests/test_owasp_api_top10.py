@@ -32,10 +32,16 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/register"): "public",
     ("POST", "/api/v1/auth/token"): "public",
     ("POST", "/api/v1/auth/refresh"): "public",
+    ("POST", "/api/v1/auth/logout"): "user",  # the session's access token, or its refresh token cookie
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
+    ("POST", "/api/v1/users/me/password"): "user",
+    ("GET", "/api/v1/users/me/sessions"): "user",
+    ("POST", "/api/v1/users/me/sessions/revoke-all"): "user",
+    ("DELETE", "/api/v1/users/me/sessions/{session_id}"): "user",
     ("GET", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
+    ("POST", "/api/v1/users/{user_id}/sessions/revoke-all"): "admin",
     ("GET", "/api/v1/api-keys"): "user",
     ("POST", "/api/v1/api-keys"): "user",
     ("DELETE", "/api/v1/api-keys/{key_id}"): "user",
@@ -120,8 +126,10 @@ async def test_api2_forged_expired_and_algorithm_none_tokens_are_refused(
 ) -> None:
     settings = context.settings
     user = await helpers.register(client)
+    session_id = helpers.session_id_of((await helpers.login(client, user["email"]))["access_token"])
     now = datetime.now(UTC)
     claims = {
+        "sid": session_id,
         "sub": str(user["id"]),
         "typ": "access",
         "iss": settings.jwt_issuer,

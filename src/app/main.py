@@ -51,6 +51,7 @@ from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
+from app.features.sessions.router import router as sessions_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.jobs import event_subscriptions, job_registry
@@ -195,6 +196,7 @@ def _api_routers() -> tuple[APIRouter, ...]:
     """The routers served under API_PREFIX."""
     return (
         auth_router,
+        sessions_router,  # /users/me/sessions/... before users' /users/{user_id}/...
         users_router,
         api_keys_router,
         products_router,
