@@ -403,6 +403,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _cookies_need_listed_origins(self) -> Self:
+        if self.auth_cookies and "*" in self.cors_origins:
+            msg = (
+                "FORGE_AUTH_COOKIES lets listed origins send the refresh token's cookie (CORS credentials): "
+                "FORGE_CORS_ORIGINS must list them, not '*'"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _metrics_port_is_its_own(self) -> Self:
         if self.metrics_port is not None and self.metrics_port == self.port:
             msg = "FORGE_METRICS_PORT must differ from FORGE_PORT: /metrics is kept off the app's port"

@@ -51,6 +51,7 @@ from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
+from app.features.sessions.dependencies import CSRF_HEADER
 from app.features.sessions.router import router as sessions_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
@@ -266,12 +267,16 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     # Added innermost first. The request pipeline is outermost, so that its request id, headers and last-resort 500
     # cover everything inside it; its units run in the order listed (docs/architecture.md, "A request's way").
     if settings.cors_origins:
+        # Credentials only for the refresh token's cookie (FORGE_AUTH_COOKIES), which a single-page app on a listed
+        # origin sends to /auth/refresh and /auth/logout with the X-CSRF-Token it was given.
+        cookies = settings.auth_cookies
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", *([CSRF_HEADER] if cookies else [])],
+            allow_credentials=cookies,
+            expose_headers=["X-Request-ID", *([CSRF_HEADER] if cookies else [])],
         )
     app.add_middleware(Compression, minimum_size=settings.gzip_minimum_size)
     units: list[RequestUnit | None] = [
