@@ -238,6 +238,14 @@ async def test_sessions_are_listed_with_the_current_one_marked(client: httpx.Asy
     assert [s["current"] for s in mine.json()["items"]] == [False, True]
 
 
+async def test_a_user_agent_is_stored_without_control_characters(client: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses NUL in text: a header a lenient server passed on must not turn a login into a 500."""
+    user = await helpers.register(client)
+    tokens = await login(client, user["email"], headers={"user-agent": b"curl/8\x00\x07 (\xe9)"})  # type: ignore[dict-item]
+    listed = (await client.get(SESSIONS, headers=helpers.bearer(tokens["access_token"]))).json()
+    assert listed["items"][0]["user_agent"] == "curl/8 (\u00e9)"
+
+
 async def test_another_users_sessions_are_neither_listed_nor_revocable(client: httpx.AsyncClient) -> None:
     _, mine = await signed_in(client)
     _, theirs = await signed_in(client)

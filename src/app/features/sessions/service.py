@@ -163,7 +163,8 @@ async def start(session: AsyncSession, *, user_id: int, client: Client, issuer: 
     kept = repository.Cutoffs(idle=cutoffs.idle - ENDED_SESSIONS_KEPT, absolute=cutoffs.absolute - ENDED_SESSIONS_KEPT)
     await repository.purge_ended(session, user_id=user_id, before=kept, revoked_before=now - ENDED_SESSIONS_KEPT)
     refresh_token = REFRESH_TOKENS.generate()
-    user_agent = client.user_agent[:USER_AGENT_LENGTH] if client.user_agent else None
+    # Printable characters only: a control character is no part of a client's name, and PostgreSQL refuses NUL.
+    user_agent = "".join(c for c in client.user_agent or "" if c.isprintable())[:USER_AGENT_LENGTH] or None
     row = await repository.add(
         session,
         UserSession(
