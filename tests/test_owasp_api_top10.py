@@ -16,10 +16,12 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pwdlib import PasswordHash
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
 from app.main import create_app
 from tests import helpers
+from tests.support import sessions
 from tests.support.app import running
 from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
@@ -32,10 +34,16 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/register"): "public",
     ("POST", "/api/v1/auth/token"): "public",
     ("POST", "/api/v1/auth/refresh"): "public",
+    ("POST", "/api/v1/auth/logout"): "user",  # the session's access token, or its refresh token cookie
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
+    ("POST", "/api/v1/users/me/password"): "user",
+    ("GET", "/api/v1/users/me/sessions"): "user",
+    ("POST", "/api/v1/users/me/sessions/revoke-all"): "user",
+    ("DELETE", "/api/v1/users/me/sessions/{session_id}"): "user",
     ("GET", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
+    ("POST", "/api/v1/users/{user_id}/sessions/revoke-all"): "admin",
     ("GET", "/api/v1/api-keys"): "user",
     ("POST", "/api/v1/api-keys"): "user",
     ("DELETE", "/api/v1/api-keys/{key_id}"): "user",
@@ -129,8 +137,10 @@ async def test_api2_forged_expired_and_algorithm_none_tokens_are_refused(
 ) -> None:
     settings = context.settings
     user = await helpers.register(client)
+    session_id = helpers.session_id_of((await helpers.login(client, user["email"]))["access_token"])
     now = datetime.now(UTC)
     claims = {
+        "sid": session_id,
         "sub": str(user["id"]),
         "typ": "access",
         "iss": settings.jwt_issuer,
@@ -225,3 +235,32 @@ async def test_api2_login_does_the_same_work_whether_or_not_the_account_exists(
     assert wrong.json()["detail"] == unknown.json()["detail"]
     assert len(hashed) == 2
     assert all(h.startswith("$argon2id$") for h in hashed)
+
+
+async def test_api2_a_stolen_refresh_token_is_detected_when_either_holder_uses_it_again(
+    client: httpx.AsyncClient, db_session: AsyncSession, context: AppContext
+) -> None:
+    """The thief refreshes first; the victim's next refresh presents the spent token: the whole session is revoked,
+    the thief's fresh tokens included."""
+    user = await helpers.register(client)
+    victim = await helpers.login(client, user["email"])
+    thief = (await sessions.refresh(client, victim["refresh_token"])).json()
+    grace = timedelta(seconds=context.settings.session_refresh_grace_seconds + 1)
+    await sessions.move_spent_back(db_session, victim["access_token"], grace)
+
+    assert (await sessions.refresh(client, victim["refresh_token"])).status_code == 401
+    assert (await sessions.refresh(client, thief["refresh_token"])).status_code == 401
+    assert not await sessions.access_works(client, thief["access_token"])
+
+
+async def test_api2_a_password_change_signs_out_every_other_session(client: httpx.AsyncClient) -> None:
+    """An attacker's session (a stolen password, a stolen token) ends when the owner changes the password."""
+    user = await helpers.register(client)
+    attacker = await helpers.login(client, user["email"])
+    owner = await helpers.login(client, user["email"])
+    change = {"current_password": helpers.PASSWORD, "new_password": "a new passphrase of mine"}
+    changed = await client.post("/api/v1/users/me/password", json=change, headers=helpers.bearer(owner["access_token"]))
+    assert changed.status_code == 204
+    assert not await sessions.access_works(client, attacker["access_token"])
+    assert (await sessions.refresh(client, attacker["refresh_token"])).status_code == 401
+    assert await sessions.access_works(client, owner["access_token"])

@@ -251,9 +251,21 @@ class Settings(BaseSettings):
     # the key of the blind indexes (never rotated with them). Generated under ./var/ in development when unset.
     encryption_keys: SecretStr | None = None
     blind_index_key: SecretStr | None = None
-    # Access tokens live minutes (an hour at most): they cannot be revoked before they expire.
+    # Access tokens live minutes (an hour at most); each names its session and dies with it.
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=30, le=3600)
-    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    # Sessions (docs/security.md#sessions): one per login, kept alive by refreshing. A session ends after
+    # `session_idle_days` without a refresh, or `session_max_days` after its login, whichever comes first (both
+    # checked whenever it is used, so shortening them ends longer sessions at once). A refresh token presented again
+    # within `session_refresh_grace_seconds` of its rotation (a client retrying after a lost answer) gets a new pair
+    # instead of counting as reuse; 0 turns the grace off.
+    session_idle_days: float = Field(default=14, gt=0, le=3650)
+    session_max_days: float = Field(default=90, gt=0, le=3650)
+    session_refresh_grace_seconds: float = Field(default=2, ge=0, le=60)
+    # Browser clients: the refresh token also as an HttpOnly cookie on the auth paths, with a CSRF token
+    # (docs/security.md#browser-clients-cookies-and-csrf). The domain, when set, is the CSRF cookie's, so that a
+    # single-page app on a sibling host (app.example.com beside api.example.com) can read it.
+    auth_cookies: bool = False
+    auth_cookie_domain: str | None = None
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     password_hash_memory_kib: int = Field(default=19_456, ge=8)
     password_hash_iterations: int = Field(default=2, ge=1)
@@ -439,6 +451,16 @@ class Settings(BaseSettings):
     def _redis_backend_needs_redis(self) -> Self:
         if self.rate_limit_backend is RateLimitBackend.REDIS and self.redis_url is None:
             msg = "FORGE_RATE_LIMIT_BACKEND=redis needs FORGE_REDIS_URL"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _cookies_need_listed_origins(self) -> Self:
+        if self.auth_cookies and "*" in self.cors_origins:
+            msg = (
+                "FORGE_AUTH_COOKIES lets listed origins send the refresh token's cookie (CORS credentials): "
+                "FORGE_CORS_ORIGINS must list them, not '*'"
+            )
             raise ValueError(msg)
         return self
 

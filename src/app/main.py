@@ -14,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import DESCRIPTION, TITLE, __version__
 from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
-from app.core.api_keys import ApiKeyHasher
 from app.core.context import CONTEXT_KEY, AppContext
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
@@ -25,6 +24,7 @@ from app.core.logging import configure_logging
 from app.core.mail import Mailer, configured_mailer
 from app.core.metrics import Metrics, state_readings
 from app.core.migrations import ensure_schema_current
+from app.core.opaque_tokens import SecretHasher
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
 from app.core.redis import create_redis
@@ -52,6 +52,8 @@ from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
+from app.features.sessions.dependencies import CSRF_HEADER
+from app.features.sessions.router import router as sessions_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.features.webhooks.router import router as webhooks_router
@@ -86,7 +88,7 @@ class _Built:
     encryption_keys: EncryptionKeys
     password_hasher: PasswordHasher
     token_service: TokenService
-    api_key_hasher: ApiKeyHasher
+    secret_hasher: SecretHasher
     identification: Identification
     metrics: Metrics | None
     endpoints: EndpointRuntime
@@ -139,7 +141,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             tracing=tracing,
             password_hasher=built.password_hasher,
             token_service=built.token_service,
-            api_key_hasher=built.api_key_hasher,
+            secret_hasher=built.secret_hasher,
             identify=built.identification,
             metrics=built.metrics,
             database=database,
@@ -201,6 +203,7 @@ def _api_routers() -> tuple[APIRouter, ...]:
     """The routers served under API_PREFIX."""
     return (
         auth_router,
+        sessions_router,  # /users/me/sessions/... before users' /users/{user_id}/...
         users_router,
         api_keys_router,
         products_router,
@@ -220,7 +223,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
-    api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
+    secret_hasher = SecretHasher(settings.api_key_pepper.get_secret_value())
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
     metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
@@ -236,8 +239,8 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         encryption_keys=encryption_keys,
         password_hasher=PasswordHasher(settings),
         token_service=token_service,
-        api_key_hasher=api_key_hasher,
-        identification=Identification(tokens=token_service, hasher=api_key_hasher, trusted_proxies=trusted_proxies),
+        secret_hasher=secret_hasher,
+        identification=Identification(tokens=token_service, hasher=secret_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
@@ -274,12 +277,16 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     # Added innermost first. The request pipeline is outermost, so that its request id, headers and last-resort 500
     # cover everything inside it; its units run in the order listed (docs/architecture.md, "A request's way").
     if settings.cors_origins:
+        # Credentials only for the refresh token's cookie (FORGE_AUTH_COOKIES), which a single-page app on a listed
+        # origin sends to /auth/refresh and /auth/logout with the X-CSRF-Token it was given.
+        cookies = settings.auth_cookies
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", *([CSRF_HEADER] if cookies else [])],
+            allow_credentials=cookies,
+            expose_headers=["X-Request-ID", *([CSRF_HEADER] if cookies else [])],
         )
     app.add_middleware(Compression, minimum_size=settings.gzip_minimum_size)
     units: list[RequestUnit | None] = [

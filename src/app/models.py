@@ -8,6 +8,7 @@ from app.features.api_keys.models import ApiKey
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
+from app.features.sessions.models import SpentRefreshToken, UserSession
 from app.features.users.models import User
 from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -23,7 +24,9 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "SpentRefreshToken",
     "User",
+    "UserSession",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

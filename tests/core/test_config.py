@@ -139,6 +139,22 @@ def test_production_refuses_wildcard_cors() -> None:
         settings(**PRODUCTION, cors_origins="*")
 
 
+def test_auth_cookies_refuse_wildcard_cors_anywhere() -> None:
+    """The refresh cookie's CORS credentials would otherwise be granted to any site, in development too."""
+    with pytest.raises(ValidationError, match="FORGE_AUTH_COOKIES"):
+        settings(auth_cookies=True, cors_origins="*")
+    assert settings(auth_cookies=True, cors_origins="https://app.example").auth_cookies
+
+
+def test_session_lifetimes_default_to_two_weeks_idle_and_ninety_days() -> None:
+    defaults = settings()
+    assert (defaults.session_idle_days, defaults.session_max_days) == (14, 90)
+    assert defaults.session_refresh_grace_seconds == 2
+    assert defaults.auth_cookies is False
+    with pytest.raises(ValidationError, match="session_refresh_grace_seconds"):
+        settings(session_refresh_grace_seconds=600)
+
+
 def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORGE_ENVIRONMENT", "test")
     monkeypatch.setenv("FORGE_DATABASE_POOL_SIZE", "7")

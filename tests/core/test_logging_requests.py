@@ -4,18 +4,20 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.core.context import AppContext
 from app.core.database import DBSession
 from app.main import create_app
 from tests import helpers
+from tests.support import sessions
 from tests.support.app import Running, running
 from tests.support.settings import make_settings
 from tests.support.upstreams import Upstreams, upstream_servers
@@ -120,7 +122,7 @@ async def test_no_password_token_or_api_key_in_any_log_line(
     [upstream_call] = [p["event"] for p in parsed if p.get("logger") == "httpx" and "/ok/inventory" in p["event"]]
     assert "http://[redacted]@" in upstream_call
     assert "access_token=[redacted]&page=2" in upstream_call
-    digest = context.api_key_hasher.digest(key)
+    digest = context.secret_hasher.digest(key)
     secrets = {
         "password": helpers.PASSWORD,
         "access token": first["access_token"],
@@ -136,3 +138,47 @@ async def test_no_password_token_or_api_key_in_any_log_line(
     }
     leaks = {name: line for name, secret in secrets.items() for line in lines if secret in line}
     assert not leaks
+
+
+async def test_security_events_name_the_user_and_the_request_and_never_a_token(
+    client: httpx.AsyncClient, db_session: AsyncSession, log_output: tuple[Running, io.StringIO], context: AppContext
+) -> None:
+    email = helpers.unique_email()
+    user = await helpers.register(client, email=email)
+    wrong = await client.post("/api/v1/auth/token", data={"username": email, "password": "wrong " + helpers.PASSWORD})
+    assert wrong.status_code == 401
+    first = await helpers.login(client, email)
+    second = (await sessions.refresh(client, first["refresh_token"])).json()
+    await sessions.move_spent_back(db_session, first["access_token"], timedelta(minutes=1))
+    assert (await sessions.refresh(client, first["refresh_token"])).status_code == 401  # reuse
+    other = await helpers.login(client, email)
+    change = {"current_password": helpers.PASSWORD, "new_password": "another long passphrase"}
+    changed = await client.post("/api/v1/users/me/password", json=change, headers=helpers.bearer(other["access_token"]))
+    assert changed.status_code == 204
+    assert (await client.post(sessions.LOGOUT, headers=helpers.bearer(other["access_token"]))).status_code == 204
+
+    parsed = [json.loads(line) for line in _lines(log_output)]
+    events = [p for p in parsed if p.get("logger") == "app.security"]
+    assert [e["event"] for e in events] == [
+        "login_failed",
+        "login_succeeded",
+        "refresh_token_reused",
+        "login_succeeded",
+        "sessions_revoked",
+        "password_changed",
+        "logged_out",
+    ]
+    assert all(e["user_id"] == user["id"] and e["request_id"] for e in events)
+    assert len({e["request_id"] for e in events}) == 6  # the password change logs twice in its one request
+    assert events[0]["reason"] == "wrong_password"
+    assert events[2]["session_id"] == int(helpers.session_id_of(first["access_token"]))
+    assert (events[2]["level"], events[1]["level"]) == ("warning", "info")
+    tokens = [first, second, other]
+    secrets = {
+        **{f"{name} {i}": pair[name] for i, pair in enumerate(tokens) for name in ("access_token", "refresh_token")},
+        **{f"digest {i}": context.secret_hasher.digest(pair["refresh_token"]).hex() for i, pair in enumerate(tokens)},
+        "password": helpers.PASSWORD,
+        "new password": change["new_password"],
+    }
+    lines = _lines(log_output)
+    assert not {name: line for name, secret in secrets.items() for line in lines if secret in line}

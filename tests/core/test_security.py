@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from app.config import Settings
-from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
+from app.core.security import AccessClaims, PasswordHasher, TokenError, TokenService, TokenType
 from tests.helpers import token_claims
 from tests.support.settings import make_settings
 
@@ -112,24 +112,41 @@ async def test_verify_never_upgrades_on_a_wrong_password(hasher: PasswordHasher)
 # --- TokenService --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("token_type", list(TokenType))
-def test_issue_and_decode_round_trip(tokens: TokenService, unit_settings: Settings, token_type: TokenType) -> None:
-    issued = tokens.issue(subject="42", token_type=token_type)
-    ttl = (
-        unit_settings.access_token_ttl_seconds
-        if token_type is TokenType.ACCESS
-        else unit_settings.refresh_token_ttl_seconds
-    )
+def test_issue_and_decode_round_trip(tokens: TokenService, unit_settings: Settings) -> None:
+    issued = tokens.issue(subject="42", token_type=TokenType.ACCESS)
+    ttl = unit_settings.access_token_ttl_seconds
     assert issued.expires_in == ttl
-    claims = tokens.decode(issued.token, expected_type=token_type)
+    claims = tokens.decode(issued.token, expected_type=TokenType.ACCESS)
     assert claims["sub"] == "42"
-    assert claims["typ"] == token_type.value
+    assert claims["typ"] == "access"
     assert claims["iss"] == unit_settings.jwt_issuer
     assert claims["aud"] == unit_settings.jwt_audience
     assert claims["exp"] - claims["iat"] == ttl
     assert isinstance(claims["jti"], str)
     assert claims["jti"]
     assert jwt.get_unverified_header(issued.token)["alg"] == unit_settings.jwt_algorithm
+
+
+def test_an_access_token_names_its_user_and_session(tokens: TokenService) -> None:
+    issued = tokens.issue_access(user_id=42, session_id=7)
+    assert tokens.decode(issued.token, expected_type=TokenType.ACCESS)["sid"] == "7"
+    assert tokens.access(issued.token) == AccessClaims(user_id=42, session_id=7)
+
+
+@pytest.mark.parametrize(
+    "sid", [None, 7, " 7", "07", "+7", "7.0", "\uff17", "0", "-7", "", "1" * 20, str(2**31)], ids=repr
+)
+def test_an_access_token_without_a_canonical_session_is_refused(
+    tokens: TokenService, unit_settings: Settings, sid: object
+) -> None:
+    """None: a token from before sessions, or minted elsewhere; the others are spellings no session id has here."""
+    claims = token_claims(unit_settings, "42")
+    if sid is not None:
+        claims["sid"] = sid
+    token = _sign(unit_settings, claims)
+    assert tokens.decode(token, expected_type=TokenType.ACCESS)["sub"] == "42"  # a good token but for its `sid`
+    with pytest.raises(TokenError):
+        tokens.access(token)
 
 
 def test_each_token_is_unique(tokens: TokenService) -> None:
@@ -140,13 +157,12 @@ def test_each_token_is_unique(tokens: TokenService) -> None:
     assert first_jti != tokens.decode(second.token, expected_type=TokenType.ACCESS)["jti"]
 
 
-@pytest.mark.parametrize(
-    ("issued", "expected"), [(TokenType.ACCESS, TokenType.REFRESH), (TokenType.REFRESH, TokenType.ACCESS)]
-)
-def test_decode_refuses_the_wrong_token_type(tokens: TokenService, issued: TokenType, expected: TokenType) -> None:
-    token = tokens.issue(subject="42", token_type=issued).token
-    with pytest.raises(TokenError, match=f"expected a {expected.value} token"):
-        tokens.decode(token, expected_type=expected)
+@pytest.mark.parametrize("typ", ["refresh", "mfa", "api-key"])
+def test_decode_refuses_the_wrong_token_type(tokens: TokenService, unit_settings: Settings, typ: str) -> None:
+    """`refresh`: the stateless refresh tokens issued before sessions (refresh tokens are opaque now)."""
+    token = _sign(unit_settings, token_claims(unit_settings, "42", typ=typ))
+    with pytest.raises(TokenError, match="expected a access token"):
+        tokens.decode(token, expected_type=TokenType.ACCESS)
 
 
 def test_decode_refuses_a_tampered_payload(tokens: TokenService) -> None:
@@ -165,9 +181,9 @@ def test_decode_refuses_a_tampered_signature(tokens: TokenService) -> None:
         tokens.decode(f"{header}.{payload}.{flipped}", expected_type=TokenType.ACCESS)
 
 
-def test_decode_refuses_a_retyped_token(tokens: TokenService) -> None:
-    """Rewriting `typ` from refresh to access breaks the signature: a refresh token cannot be turned around."""
-    header, payload, signature = tokens.issue(subject="42", token_type=TokenType.REFRESH).token.split(".")
+def test_decode_refuses_a_retyped_token(tokens: TokenService, unit_settings: Settings) -> None:
+    """Rewriting `typ` to access breaks the signature: a token of another type cannot be turned around."""
+    header, payload, signature = _sign(unit_settings, token_claims(unit_settings, "42", typ="refresh")).split(".")
     claims = json.loads(_b64url_decode(payload))
     claims["typ"] = "access"
     retyped = f"{header}.{_b64url(json.dumps(claims).encode())}.{signature}"
@@ -240,9 +256,7 @@ def test_decode_refuses_a_token_that_lives_longer_than_its_types_ttl(
     tokens: TokenService, unit_settings: Settings, token_type: TokenType
 ) -> None:
     """Signed with the right key (a leaked one), valid in every other way, but minted to live 30 years."""
-    ttl = {TokenType.ACCESS: unit_settings.access_token_ttl_seconds}.get(
-        token_type, unit_settings.refresh_token_ttl_seconds
-    )
+    ttl = {TokenType.ACCESS: unit_settings.access_token_ttl_seconds}[token_type]
     at_ttl = _sign(unit_settings, _lifetime_claims(unit_settings, ttl, typ=token_type.value))
     assert tokens.decode(at_ttl, expected_type=token_type)["sub"] == "42"
     for lifetime in (ttl + 60, 30 * 365 * 24 * 3600):

@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.config import Settings
 from app.core.api_keys import generate_api_key
+from app.features.sessions.service import REFRESH_TOKENS
 from tests import helpers
+from tests.support import sessions
 from tests.support.settings import make_settings, redis_url_or_skip
 
 PUBLIC = "/api/v1/config"
@@ -147,3 +149,25 @@ async def test_an_addresss_failures_do_not_hold_up_its_verified_key_or_valid_tok
     # Verified in this process: not held up by its address's failures, and it spends none.
     assert (await client.get(f"{counters_path}/caller", headers=key)).status_code == 200
     assert (await client.get(ME, headers=headers)).status_code == 200
+
+
+async def test_bad_refresh_tokens_get_429_after_the_failure_limit(client: httpx.AsyncClient) -> None:
+    """Well-formed refresh tokens cost a lookup each: they spend their sender's failures like bad bearer tokens."""
+    statuses = [(await sessions.refresh(client, REFRESH_TOKENS.generate())).status_code for _ in range(15)]
+    assert statuses == [401] * FAILURES_ALLOWED + [429] * (15 - FAILURES_ALLOWED)
+
+
+@pytest.mark.settings(session_refresh_grace_seconds=0)
+async def test_a_reused_refresh_token_revokes_its_session_even_when_its_sender_has_no_failures_left(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """The revocation is the point of that answer: the failure limit cannot turn it into a 429 that undoes it."""
+    user = await helpers.register(client)
+    stolen = await helpers.login(client, user["email"])
+    thiefs = (await sessions.refresh(client, stolen["refresh_token"])).json()
+    for _ in range(FAILURES_ALLOWED):
+        await sessions.refresh(client, REFRESH_TOKENS.generate())
+    assert (await sessions.refresh(client, REFRESH_TOKENS.generate())).status_code == 429  # no failures left
+    reused = await sessions.refresh(client, stolen["refresh_token"])
+    assert reused.status_code == 401, reused.text
+    assert (await sessions.session_row(db_session, thiefs["access_token"])).revoked_at is not None

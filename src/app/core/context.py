@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from app.config import Settings
-    from app.core.api_keys import ApiKeyHasher
     from app.core.caller import Caller
     from app.core.database import Database
     from app.core.events import Events
     from app.core.mail import Mailer
     from app.core.metrics import Metrics
+    from app.core.opaque_tokens import SecretHasher
     from app.core.ratelimit import RateLimiter
     from app.core.security import PasswordHasher, TokenService
     from app.core.tracing import Telemetry, Tracing
@@ -54,7 +54,7 @@ class AppContext:
     tracing: Tracing
     password_hasher: PasswordHasher
     token_service: TokenService
-    api_key_hasher: ApiKeyHasher
+    secret_hasher: SecretHasher  # HMAC with FORGE_API_KEY_PEPPER: the stored digests of API keys, refresh tokens
     identify: Callable[[Scope], Caller]  # makes a request's caller (the auth feature's); read it with caller_of
     metrics: Metrics | None
     database: Database

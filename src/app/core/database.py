@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.config import DatabasePool, Settings
 from app.core.context import context_of
+from app.core.exceptions import ForgeError
 
 __all__ = [
     "Base",
@@ -227,12 +228,16 @@ async def best_effort_write(session: AsyncSession) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def committing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The session's transaction: committed when the block succeeds, rolled back when it raises; then closed."""
+    """The session's transaction: committed when the block succeeds, rolled back when it raises (but for an error
+    whose writes are its point, `ForgeError.keeps_writes`, which commits them and is raised still); then closed."""
     async with session:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if isinstance(exc, ForgeError) and exc.keeps_writes:
+                await session.commit()
+            else:
+                await session.rollback()
             raise
         await session.commit()
 

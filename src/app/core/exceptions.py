@@ -23,6 +23,10 @@ A feature's own errors live in that feature and derive from these (products' `In
 `problem_fields`, and `core.problems` documents them in the `Problem` schema without knowing the feature.
 
 `found(value, detail)` is the one "get or 404": a lookup's result, or `NotFoundError(detail)` when there is none.
+
+A failed request writes nothing: the request's transaction is rolled back when an error escapes the handler. An
+error class whose answer *is* a write sets `keeps_writes` (a reused refresh token is refused, and the refusal
+revokes its session): the transaction then commits what was written before it was raised.
 """
 
 from collections.abc import Iterable, Mapping
@@ -73,6 +77,8 @@ class ForgeError(Exception):
     title: ClassVar[str] = "Internal Server Error"
     # The extension members this error adds to its problem, documented in OpenAPI's `Problem` schema.
     problem_fields: ClassVar[Mapping[str, ProblemField]] = {}
+    # True: the request's transaction commits the writes made before this was raised (see the module's docstring).
+    keeps_writes: ClassVar[bool] = False
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)

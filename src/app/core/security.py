@@ -2,8 +2,11 @@
 
 Hashing is CPU-bound (tens of milliseconds by design), so it runs in a worker thread, never on the event loop.
 Tokens pin the algorithm on decode, require every registered claim we rely on, and carry a `typ` claim so that a
-refresh token is never accepted where an access token is expected. A token whose lifetime (`exp - iat`) exceeds its
-type's configured TTL, or whose `sub` is not a canonical decimal id, is refused even when its signature holds.
+token made for one purpose is never accepted for another. A token whose lifetime (`exp - iat`) exceeds its type's
+configured TTL, or whose `sub` is not a canonical decimal id, is refused even when its signature holds. An access
+token names its session (`sid`, canonical decimal too): it is good only while that session lives, which the
+authentication checks in the statement that loads the user. Refresh tokens are not JWTs: they are opaque secrets
+stored as digests (app.features.sessions).
 """
 
 import re
@@ -26,6 +29,7 @@ from app.core.database import utcnow
 from app.core.identifiers import MAX_ID
 
 __all__ = [
+    "AccessClaims",
     "Hasher",
     "IssuedToken",
     "PasswordHasher",
@@ -38,14 +42,13 @@ __all__ = [
 ]
 
 _LEEWAY_SECONDS = 10
-# The subjects this service issues: a user id as canonical decimal, so that one user has one spelling (int() also
-# takes " 1", "+1", "1_0" and full-width digits).
-_CANONICAL_SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
+# The ids this service puts in tokens (the user in `sub`, the session in `sid`): canonical decimal, so that one id
+# has one spelling (int() also takes " 1", "+1", "1_0" and full-width digits).
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class TokenType(StrEnum):
     ACCESS = "access"
-    REFRESH = "refresh"
 
 
 class TokenError(Exception):
@@ -56,6 +59,26 @@ class TokenError(Exception):
 class IssuedToken:
     token: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified access token says: its user and the session it belongs to."""
+
+    user_id: int
+    session_id: int
+
+
+def _id_claim(claims: dict[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if not isinstance(value, str) or not _CANONICAL_ID.fullmatch(value):
+        msg = f"{name} is not a canonical id"
+        raise TokenError(msg)
+    number = int(value)
+    if number > MAX_ID:  # a 64-bit id would be a database error, not a 401
+        msg = f"{name} is out of range"
+        raise TokenError(msg)
+    return number
 
 
 class PasswordHasher:
@@ -88,15 +111,13 @@ class TokenService:
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
-        self._ttl = {
-            TokenType.ACCESS: settings.access_token_ttl_seconds,
-            TokenType.REFRESH: settings.refresh_token_ttl_seconds,
-        }
+        self._ttl = {TokenType.ACCESS: settings.access_token_ttl_seconds}
 
-    def issue(self, *, subject: str, token_type: TokenType) -> IssuedToken:
+    def issue(self, *, subject: str, token_type: TokenType, extra: dict[str, str] | None = None) -> IssuedToken:
         now = utcnow()
         ttl = self._ttl[token_type]
         claims: dict[str, Any] = {
+            **(extra or {}),
             "sub": subject,
             "typ": token_type.value,
             "iss": self._issuer,
@@ -133,19 +154,20 @@ class TokenService:
         if expires - issued > self._ttl[expected_type] + _LEEWAY_SECONDS:
             msg = f"the token lives longer than a {expected_type.value} token may"
             raise TokenError(msg)
-        if not _CANONICAL_SUBJECT.fullmatch(claims["sub"]):
+        if not isinstance(claims["sub"], str) or not _CANONICAL_ID.fullmatch(claims["sub"]):
             msg = "the subject is not a canonical user id"
             raise TokenError(msg)
         return claims
 
-    def user_id(self, token: str, *, expected_type: TokenType) -> int:
-        """The user a valid token of `expected_type` is for; `TokenError` for an id no row can have, too (a 64-bit
-        id would be a database error, not a 401)."""
-        user_id = int(self.decode(token, expected_type=expected_type)["sub"])
-        if user_id > MAX_ID:
-            msg = "the subject is out of range"
-            raise TokenError(msg)
-        return user_id
+    def issue_access(self, *, user_id: int, session_id: int) -> IssuedToken:
+        """An access token for the user, naming the session it was issued in."""
+        return self.issue(subject=str(user_id), token_type=TokenType.ACCESS, extra={"sid": str(session_id)})
+
+    def access(self, token: str) -> AccessClaims:
+        """The user and session of a valid access token; `TokenError` for ids no row can have, and for a token
+        without a session (issued before sessions existed, or not by this service)."""
+        claims = self.decode(token, expected_type=TokenType.ACCESS)
+        return AccessClaims(user_id=_id_claim(claims, "sub"), session_id=_id_claim(claims, "sid"))
 
 
 def get_password_hasher(request: Request) -> PasswordHasher:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.features.auth.addresses import UNKNOWN_CLIENT, TrustedProxies, client_ip_key
+from app.features.auth.addresses import UNKNOWN_CLIENT, TrustedProxies, address_key, client_ip_key, privacy_network
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8:ffff::/48"])
 NONE = TrustedProxies([])
@@ -67,3 +67,19 @@ def test_an_unknown_hop_behind_a_trusted_proxy_is_the_unknown_key() -> None:
 
 def test_all_hops_trusted_means_the_left_most_is_the_client() -> None:
     assert client_ip_key("10.0.0.1", xff("10.9.9.9, 10.0.0.2"), PROXIES) == "ip:10.9.9.9"
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.77", "203.0.113.0/24"),
+        ("::ffff:203.0.113.77", "203.0.113.0/24"),  # an IPv4 peer of a dual-stack listener
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1::/48"),
+        ("[2001:db8:1:2::9]:4711", "2001:db8:1::/48"),
+        ("unknown", None),
+    ],
+)
+def test_a_stored_address_is_its_network_only(address: str, network: str | None) -> None:
+    """What a session keeps of its client: the /24 or /48, never the host (the rate limiter's key is finer)."""
+    assert privacy_network(address_key(address)) == network
+    assert privacy_network(UNKNOWN_CLIENT) is None

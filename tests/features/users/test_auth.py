@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.api_keys import generate_api_key
 from app.core.security import PasswordHasher
+from app.features.sessions.service import REFRESH_TOKENS
 from app.features.users import service as users_service
 from app.features.users.models import User
 from app.features.users.schemas import UserCreate
@@ -30,6 +32,7 @@ from tests.support.auth import (
 from tests.support.settings import make_settings
 
 BAD_TOKEN_DETAIL = "The token is invalid or has expired."
+BAD_REFRESH_DETAIL = "The refresh token is invalid, expired or revoked."
 BAD_CREDENTIALS_DETAIL = "Incorrect e-mail or password."
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"
@@ -46,37 +49,38 @@ def _b64url(data: bytes) -> str:
 def make_token(
     settings: Settings,
     subject: str,
+    session_id: str,
     *,
     key: str | None = None,
     algorithm: str = "HS256",
     drop: Iterable[str] = (),
     **overrides: Any,
 ) -> str:
-    """A JWT signed with the app's key (or `key`), without the claims in `drop`."""
-    claims = token_claims(settings, subject, **overrides)
+    """A JWT signed with the app's key (or `key`) naming session `session_id`, without the claims in `drop`."""
+    claims = token_claims(settings, subject, **{"sid": session_id, **overrides})
     for name in drop:
         del claims[name]
     return jwt.encode(claims, key if key is not None else settings.secret_key.get_secret_value(), algorithm=algorithm)
 
 
-def unsigned_token(settings: Settings, subject: str, typ: str) -> str:
+def unsigned_token(settings: Settings, subject: str, typ: str, sid: str) -> str:
     """`alg: none`: a token with valid claims and no signature at all."""
     header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    payload = _b64url(json.dumps(token_claims(settings, subject, typ=typ)).encode())
+    payload = _b64url(json.dumps(token_claims(settings, subject, typ=typ, sid=sid)).encode())
     return f"{header}.{payload}."
 
 
-def none_header_on_a_signed_token(settings: Settings, subject: str, typ: str) -> str:
+def none_header_on_a_signed_token(settings: Settings, subject: str, typ: str, sid: str) -> str:
     """A genuine token whose header is swapped for `alg: none`, signature kept."""
-    _, payload, signature = make_token(settings, subject, typ=typ).split(".")
+    _, payload, signature = make_token(settings, subject, sid, typ=typ).split(".")
     header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     return f"{header}.{payload}.{signature}"
 
 
-def tampered_payload(settings: Settings, subject: str, typ: str) -> str:
+def tampered_payload(settings: Settings, subject: str, typ: str, sid: str) -> str:
     """A genuine token for another subject whose payload is rewritten to `subject`, signature kept."""
-    header, _, signature = make_token(settings, "2147483000", typ=typ).split(".")
-    payload = _b64url(json.dumps(token_claims(settings, subject, typ=typ)).encode())
+    header, _, signature = make_token(settings, "2147483000", sid, typ=typ).split(".")
+    payload = _b64url(json.dumps(token_claims(settings, subject, typ=typ, sid=sid)).encode())
     return f"{header}.{payload}.{signature}"
 
 
@@ -88,17 +92,20 @@ def _now() -> int:
     return int(datetime.now(UTC).timestamp())
 
 
-# Each factory takes (settings, subject, expected token type) and builds a token with exactly one defect.
-type TokenFactory = Callable[[Settings, str, str], str]
+# Each factory takes (settings, subject, expected token type, the subject's live session) and builds a token with
+# exactly one defect.
+type TokenFactory = Callable[[Settings, str, str, str], str]
 _HOUR = 3600
 _FORGED_KEY = "another-key-" + "x" * 40
 _FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
 
 BAD_TOKENS: list[Any] = [
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, exp=_now() - _HOUR, iat=_now() - 2 * _HOUR), id="expired"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, key=_FORGED_KEY), id="forged-other-key"),
     pytest.param(
-        lambda s, sub, t: make_token(s, sub, typ=t, algorithm="HS512"),
+        lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, exp=_now() - _HOUR, iat=_now() - 2 * _HOUR), id="expired"
+    ),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, key=_FORGED_KEY), id="forged-other-key"),
+    pytest.param(
+        lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, algorithm="HS512"),
         id="other-algorithm-same-key",
         # The development key is shorter than HS512's recommended 64 bytes; PyJWT warns when signing with it.
         marks=pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
@@ -106,35 +113,53 @@ BAD_TOKENS: list[Any] = [
     pytest.param(unsigned_token, id="alg-none"),
     pytest.param(none_header_on_a_signed_token, id="alg-none-header-swap"),
     pytest.param(tampered_payload, id="tampered-payload"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["exp"]), id="missing-exp"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["iat"]), id="missing-iat"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["sub"]), id="missing-sub"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["typ"]), id="missing-typ"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["iss"]), id="missing-iss"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, drop=["aud"]), id="missing-aud"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, aud="another-service"), id="wrong-audience"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, aud=["another-service"]), id="wrong-audience-list"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, iss="someone-else"), id="wrong-issuer"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, iss=s.jwt_issuer[:-1]), id="issuer-prefix"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, nbf=_now() + _HOUR), id="not-yet-valid"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=_other_type(t)), id="wrong-type"),
-    pytest.param(lambda s, sub, _t: make_token(s, sub, typ="api-key"), id="unknown-type"),
-    pytest.param(lambda s, _sub, t: make_token(s, "not-a-number", typ=t), id="non-numeric-subject"),
-    pytest.param(lambda s, _sub, t: make_token(s, "2147483000", typ=t), id="subject-without-account"),
-    pytest.param(lambda s, _sub, t: make_token(s, "0", typ=t), id="subject-zero"),
-    pytest.param(lambda s, sub, t: make_token(s, " " + sub, typ=t), id="subject-leading-space"),
-    pytest.param(lambda s, sub, t: make_token(s, "0" + sub, typ=t), id="subject-leading-zero"),
-    pytest.param(lambda s, sub, t: make_token(s, sub.translate(_FULL_WIDTH), typ=t), id="subject-full-width-digits"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t, exp=_now() + 30 * 365 * 24 * _HOUR), id="lives-30-years"),
-    pytest.param(lambda _s, _sub, _t: "garbage", id="garbage"),
-    pytest.param(lambda _s, _sub, _t: "a.b.c", id="garbage-three-parts"),
-    pytest.param(lambda s, sub, t: make_token(s, sub, typ=t) + "x", id="trailing-junk"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["exp"]), id="missing-exp"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["iat"]), id="missing-iat"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["sub"]), id="missing-sub"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["typ"]), id="missing-typ"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["iss"]), id="missing-iss"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["aud"]), id="missing-aud"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, aud="another-service"), id="wrong-audience"),
+    pytest.param(
+        lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, aud=["another-service"]), id="wrong-audience-list"
+    ),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, iss="someone-else"), id="wrong-issuer"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, iss=s.jwt_issuer[:-1]), id="issuer-prefix"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, nbf=_now() + _HOUR), id="not-yet-valid"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=_other_type(t)), id="wrong-type"),
+    pytest.param(lambda s, sub, _t, sid: make_token(s, sub, sid, typ="api-key"), id="unknown-type"),
+    pytest.param(lambda s, _sub, t, sid: make_token(s, "not-a-number", sid, typ=t), id="non-numeric-subject"),
+    pytest.param(lambda s, _sub, t, sid: make_token(s, "2147483000", sid, typ=t), id="subject-without-account"),
+    pytest.param(lambda s, _sub, t, sid: make_token(s, "0", sid, typ=t), id="subject-zero"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, " " + sub, sid, typ=t), id="subject-leading-space"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, "0" + sub, sid, typ=t), id="subject-leading-zero"),
+    pytest.param(
+        lambda s, sub, t, sid: make_token(s, sub.translate(_FULL_WIDTH), sid, typ=t), id="subject-full-width-digits"
+    ),
+    pytest.param(
+        lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, exp=_now() + 30 * 365 * 24 * _HOUR), id="lives-30-years"
+    ),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t, drop=["sid"]), id="missing-session"),
+    pytest.param(lambda s, sub, t, _sid: make_token(s, sub, "2147483000", typ=t), id="session-that-does-not-exist"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, " " + sid, typ=t), id="session-leading-space"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, "0" + sid, typ=t), id="session-leading-zero"),
+    pytest.param(lambda s, sub, t, _sid: make_token(s, sub, "9" * 30, typ=t), id="session-out-of-range"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, "", typ=t, sid=int(sid)), id="session-as-a-number"),
+    pytest.param(lambda _s, _sub, _t, _sid: "garbage", id="garbage"),
+    pytest.param(lambda _s, _sub, _t, _sid: "a.b.c", id="garbage-three-parts"),
+    pytest.param(lambda s, sub, t, sid: make_token(s, sub, sid, typ=t) + "x", id="trailing-junk"),
 ]
 
 
 async def register_and_login(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
     user = await helpers.register(client)
     return user, await helpers.login(client, user["email"])
+
+
+async def signed_in_session(client: httpx.AsyncClient) -> tuple[str, str]:
+    """A new user's id and the id of the live session of its login, as strings (as tokens carry them)."""
+    user, tokens = await register_and_login(client)
+    return str(user["id"]), helpers.session_id_of(tokens["access_token"])
 
 
 # --- Registration --------------------------------------------------------------------------------------------
@@ -359,17 +384,17 @@ async def test_login_returns_a_token_pair(client: httpx.AsyncClient, settings: S
 async def test_login_tokens_carry_the_documented_claims(client: httpx.AsyncClient, settings: Settings) -> None:
     user, tokens = await register_and_login(client)
     key = settings.secret_key.get_secret_value()
-    for name, typ, ttl in (
-        ("access_token", "access", settings.access_token_ttl_seconds),
-        ("refresh_token", "refresh", settings.refresh_token_ttl_seconds),
-    ):
-        claims = jwt.decode(
-            tokens[name], key, algorithms=["HS256"], audience=settings.jwt_audience, issuer=settings.jwt_issuer
-        )
-        assert claims["sub"] == str(user["id"])
-        assert claims["typ"] == typ
-        assert claims["exp"] - claims["iat"] == ttl
-        assert jwt.get_unverified_header(tokens[name])["alg"] == "HS256"
+    claims = jwt.decode(
+        tokens["access_token"], key, algorithms=["HS256"], audience=settings.jwt_audience, issuer=settings.jwt_issuer
+    )
+    assert claims["sub"] == str(user["id"])
+    assert claims["typ"] == "access"
+    assert claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
+    assert claims["sid"].isdigit()
+    assert jwt.get_unverified_header(tokens["access_token"])["alg"] == "HS256"
+    # The refresh token is no JWT: an opaque, checksummed secret, recognisable by its prefix.
+    assert REFRESH_TOKENS.is_well_formed(tokens["refresh_token"])
+    assert tokens["refresh_token"].startswith("fgr_")
 
 
 @pytest.mark.parametrize("transform", [str.upper, lambda e: f"  {e}  ", str.title])
@@ -466,7 +491,7 @@ async def test_refresh_refuses_an_access_token(client: httpx.AsyncClient) -> Non
     _, tokens = await register_and_login(client)
     response = await client.post(REFRESH, json={"refresh_token": tokens["access_token"]})
     body = assert_unauthenticated(response)
-    assert body["detail"] == BAD_TOKEN_DETAIL
+    assert body["detail"] == BAD_REFRESH_DETAIL
 
 
 async def test_a_refresh_token_is_not_a_bearer_access_token(client: httpx.AsyncClient) -> None:
@@ -474,20 +499,34 @@ async def test_a_refresh_token_is_not_a_bearer_access_token(client: httpx.AsyncC
     assert_unauthenticated(await client.get(ME, headers=helpers.bearer(tokens["refresh_token"])))
 
 
-@pytest.mark.parametrize("factory", BAD_TOKENS)
-async def test_refresh_refuses_bad_tokens(client: httpx.AsyncClient, settings: Settings, factory: TokenFactory) -> None:
-    user = await helpers.register(client)
-    token = factory(settings, str(user["id"]), "refresh")
+def _one_character_changed(token: str) -> str:
+    middle = len(token) // 2
+    return token[:middle] + ("a" if token[middle] != "a" else "b") + token[middle + 1 :]
+
+
+# Each factory takes (settings, the user's id, the user's tokens) and builds a refresh token that must not work.
+type RefreshFactory = Callable[[Settings, str, dict[str, Any]], str]
+BAD_REFRESH_TOKENS: list[Any] = [
+    pytest.param(lambda s, sub, _t: make_token(s, sub, "1", typ="refresh", drop=["sid"]), id="stateless-jwt-of-old"),
+    pytest.param(lambda _s, _sub, t: t["access_token"], id="access-token"),
+    pytest.param(lambda _s, _sub, t: _one_character_changed(t["refresh_token"]), id="typo"),
+    pytest.param(lambda _s, _sub, _t: REFRESH_TOKENS.generate(), id="well-formed-never-issued"),
+    pytest.param(lambda _s, _sub, _t: generate_api_key(), id="api-key"),
+    pytest.param(lambda _s, _sub, _t: "fgr_" + "ä" * 38, id="non-ascii"),
+    pytest.param(lambda _s, _sub, _t: "garbage", id="garbage"),
+]
+
+
+@pytest.mark.parametrize("factory", BAD_REFRESH_TOKENS)
+async def test_refresh_refuses_bad_tokens(
+    client: httpx.AsyncClient, settings: Settings, factory: RefreshFactory
+) -> None:
+    user, tokens = await register_and_login(client)
+    token = factory(settings, str(user["id"]), tokens)
     body = assert_unauthenticated(await client.post(REFRESH, json={"refresh_token": token}))
-    assert body["detail"] == BAD_TOKEN_DETAIL
-
-
-async def test_refresh_accepts_a_hand_built_refresh_token(client: httpx.AsyncClient, settings: Settings) -> None:
-    """The control for the bad-token cases: the hand-built claims are right, only the defect differs."""
-    user = await helpers.register(client)
-    token = make_token(settings, str(user["id"]), typ="refresh")
-    response = await client.post(REFRESH, json={"refresh_token": token})
-    assert response.status_code == 200, response.text
+    assert body["detail"] == BAD_REFRESH_DETAIL
+    # None of them was taken for a spent token of the session: its refresh token still works.
+    assert (await client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -542,19 +581,25 @@ async def test_me_with_a_malformed_authorization_header_is_401(client: httpx.Asy
 
 async def test_me_accepts_a_hand_built_access_token(client: httpx.AsyncClient, settings: Settings) -> None:
     """The control for the bad-token cases below: the same builder, with nothing wrong, is accepted."""
-    user = await helpers.register(client)
-    response = await client.get(ME, headers=helpers.bearer(make_token(settings, str(user["id"]))))
+    user_id, session_id = await signed_in_session(client)
+    response = await client.get(ME, headers=helpers.bearer(make_token(settings, user_id, session_id)))
     assert response.status_code == 200, response.text
-    assert response.json()["id"] == user["id"]
+    assert response.json()["id"] == int(user_id)
 
 
 @pytest.mark.parametrize("factory", BAD_TOKENS)
 async def test_me_refuses_bad_tokens(client: httpx.AsyncClient, settings: Settings, factory: TokenFactory) -> None:
-    user = await helpers.register(client)
-    token = factory(settings, str(user["id"]), "access")
+    user_id, session_id = await signed_in_session(client)
+    token = factory(settings, user_id, "access", session_id)
     body = assert_unauthenticated(await client.get(ME, headers=helpers.bearer(token)))
     assert body["detail"] == BAD_TOKEN_DETAIL
-    assert user["email"] not in body["detail"]
+
+
+async def test_me_refuses_a_token_naming_another_users_session(client: httpx.AsyncClient, settings: Settings) -> None:
+    """A session is its user's: a token signed for user A with user B's live session is refused."""
+    user_id, _ = await signed_in_session(client)
+    _, others_session = await signed_in_session(client)
+    assert_unauthenticated(await client.get(ME, headers=helpers.bearer(make_token(settings, user_id, others_session))))
 
 
 @pytest.mark.parametrize("subject", ["-1", str(2**31), str(2**63), "9" * 40])
@@ -562,7 +607,8 @@ async def test_me_refuses_a_signed_token_whose_subject_is_out_of_id_range(
     client: httpx.AsyncClient, settings: Settings, subject: str
 ) -> None:
     """PostgreSQL ids are int4 and SQLite's int8: such a subject must be a 401, never a database error (500)."""
-    response = await client.get(ME, headers=helpers.bearer(make_token(settings, subject)))
+    _, session_id = await signed_in_session(client)
+    response = await client.get(ME, headers=helpers.bearer(make_token(settings, subject, session_id)))
     assert assert_unauthenticated(response)["detail"] == BAD_TOKEN_DETAIL
 
 

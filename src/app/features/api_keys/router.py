@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=ForgeRoute
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_api_key(data: ApiKeyCreate, session: DBSession, user: CurrentUser, context: Context) -> ApiKeyCreated:
     """Issue a key. The reply's `key` is the secret, shown this once."""
-    hasher = context.api_key_hasher
+    hasher = context.secret_hasher
     return await service.issue(session, user_id=user.id, is_admin=user.is_admin, data=data, hasher=hasher)
 
 

@@ -10,12 +10,14 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["UNKNOWN_CLIENT", "TrustedProxies", "address_key", "client_ip_key", "forwarded_chain"]
+__all__ = ["UNKNOWN_CLIENT", "TrustedProxies", "address_key", "client_ip_key", "forwarded_chain", "privacy_network"]
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 UNKNOWN_CLIENT = "ip:unknown"
+# What records that outlive the request keep of a client's address (a session's): the network, not the host.
+_PRIVACY_PREFIX = {4: 24, 6: 48}
 
 
 def _parse_address(text: str) -> Address | None:
@@ -93,3 +95,15 @@ def client_ip_key(peer: str | None, headers: Sequence[tuple[bytes, bytes]], trus
         if not trusted.trusts(address):
             return address_key(hop)
     return address_key(chain[0]) if chain else address_key(peer)
+
+
+def privacy_network(key: str) -> str | None:
+    """The network of an address key (as `address_key` makes them), coarse enough to store with a session: an IPv4
+    address by its /24, IPv6 by its /48 (`203.0.113.0/24`, `2001:db8:1::/48`). None for an unknown client."""
+    if key == UNKNOWN_CLIENT or not key.startswith("ip:"):
+        return None
+    try:
+        network = ipaddress.ip_network(key[3:], strict=False)
+    except ValueError:
+        return None
+    return str(network.supernet(new_prefix=_PRIVACY_PREFIX[network.version]))

@@ -10,12 +10,12 @@ forever. So every verification of a presented credential runs inside `authentica
 """
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import Request
 
 from app.core.context import context_of
-from app.core.exceptions import AuthenticationError
+from app.core.exceptions import AuthenticationError, RateLimitedError
 from app.features.auth.caller import request_caller
 from app.shared.ratelimit import enforce, refuse_if_spent
 
@@ -43,9 +43,13 @@ async def authentication_attempt(request: Request, *, api_key: bool = False) -> 
         await refuse_if_spent(request, AUTH_FAILURES, caller.address_key())
     try:
         yield
-    except AuthenticationError:
+    except AuthenticationError as error:
         if key_id is not None:
             verified.discard(key_id)
+        if error.keeps_writes:  # its writes are its point (a reuse revokes a session): counted, never replaced
+            with suppress(RateLimitedError):
+                await enforce(request, AUTH_FAILURES, caller.address_key())
+            raise
         await enforce(request, AUTH_FAILURES, caller.address_key())
         raise
     if key_id is not None:

@@ -15,7 +15,7 @@ from starlette.types import Scope
 
 from app.core.api_keys import ApiKeyHasher, is_well_formed
 from app.core.caller import caller_of
-from app.core.security import TokenError, TokenService, TokenType
+from app.core.security import AccessClaims, TokenError, TokenService
 from app.features.auth.addresses import UNKNOWN_CLIENT, TrustedProxies, address_key, client_ip_key
 
 __all__ = ["MAX_VERIFIED_KEYS", "Identification", "RequestCaller", "VerifiedKeys", "request_caller"]
@@ -70,7 +70,7 @@ _UNKNOWN: Final = _Unknown()
 class RequestCaller:
     """The caller of one request (`app.core.caller.Caller`, and what authentication needs besides)."""
 
-    __slots__ = ("_address", "_digest", "_scope", "_user_id", "api_key", "bearer", "identification")
+    __slots__ = ("_access", "_address", "_digest", "_scope", "api_key", "bearer", "identification")
 
     def __init__(self, scope: Scope, identification: Identification) -> None:
         self._scope = scope
@@ -84,21 +84,32 @@ class RequestCaller:
         scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
         self.bearer: str | None = token.strip() if scheme.lower() == "bearer" and token.strip() else None
         self.api_key: str | None = api_key.decode("latin-1").strip() or None if api_key is not None else None
-        self._user_id: int | _Unknown | None = _UNKNOWN
+        self._access: AccessClaims | _Unknown | None = _UNKNOWN
         self._digest: bytes | _Unknown | None = _UNKNOWN
         self._address: str | None = None
 
-    def user_id(self) -> int | None:
-        """The user of a valid bearer access token (its signature, type, lifetime and subject checked), or None."""
-        if isinstance(self._user_id, _Unknown):
-            self._user_id = self._verify_bearer()
-        return self._user_id
+    def access(self) -> AccessClaims | None:
+        """The user and session of a valid bearer access token (its signature, type, lifetime, subject and session
+        id checked), or None. Whether the session is still live is for authentication to say."""
+        if isinstance(self._access, _Unknown):
+            self._access = self._verify_bearer()
+        return self._access
 
-    def _verify_bearer(self) -> int | None:
+    def user_id(self) -> int | None:
+        """The user of a valid bearer access token, or None."""
+        access = self.access()
+        return None if access is None else access.user_id
+
+    def session_id(self) -> int | None:
+        """The session a valid bearer access token names, or None."""
+        access = self.access()
+        return None if access is None else access.session_id
+
+    def _verify_bearer(self) -> AccessClaims | None:
         if self.bearer is None:
             return None
         try:
-            return self.identification.tokens.user_id(self.bearer, expected_type=TokenType.ACCESS)
+            return self.identification.tokens.access(self.bearer)
         except TokenError:
             return None
 

@@ -1,5 +1,7 @@
 """The route side of who is calling: `CurrentUser`, `DetachedCurrentUser`, `AdminUser`, and `Authorized(scope)`
-for routes that take a JWT user or an API key holding a scope; each resolves to an account in the database.
+for routes that take a JWT user or an API key holding a scope; each resolves to an account in the database. A
+bearer token's user is loaded only if the session the token names is live, in the same statement.
+`CurrentSessionID` is that session; `BearerSession` the user and session of an optional bearer token.
 
 The credentials themselves come from the request's `RequestCaller` (parsed once, verified once); the two security
 schemes below read them from there too, and exist to document the schemes in the OpenAPI document.
@@ -13,10 +15,12 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from app.core.context import context_of
 from app.core.database import DBSession, ReadMostlyDBSession
 from app.core.exceptions import AuthenticationError, PermissionDeniedError
 from app.features.api_keys.models import Scope
 from app.features.auth import service
+from app.features.auth.addresses import privacy_network
 from app.features.auth.attempts import authentication_attempt
 from app.features.auth.caller import request_caller
 from app.features.users.models import User
@@ -26,15 +30,21 @@ __all__ = [
     "API_KEY_HEADER",
     "AdminUser",
     "Authorized",
+    "BearerSession",
+    "CurrentSessionID",
     "CurrentUser",
     "DetachedCurrentUser",
     "Principal",
+    "SignedIn",
     "api_key_scheme",
+    "authentication_attempt",
     "authorize",
     "bearer_scheme",
+    "client_network",
 ]
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+_BAD_TOKEN = "The token is invalid or has expired."  # noqa: S105 - a message, not a secret
 API_KEY_HEADER = "X-API-Key"
 
 
@@ -69,7 +79,8 @@ api_key_scheme = _ApiKeyScheme()
 
 async def _bearer_user(request: Request, session: AsyncSession) -> User:
     async with authentication_attempt(request):  # failed tokens are limited per client address
-        return await service.token_user(session, user_id=request_caller(request).user_id())
+        access = request_caller(request).access()
+        return await service.token_user(session, access=access, settings=context_of(request).settings)
 
 
 @answers(401)
@@ -103,6 +114,47 @@ async def get_detached_current_user(
 
 
 DetachedCurrentUser = Annotated[User, Depends(get_detached_current_user)]
+
+
+@answers(401)
+async def get_current_session_id(request: Request, _user: CurrentUser) -> int:
+    """The session of the caller's access token, which `CurrentUser` found live."""
+    session_id = request_caller(request).session_id()
+    if session_id is None:  # CurrentUser refused such a token already
+        raise AuthenticationError(_BAD_TOKEN)
+    return session_id
+
+
+CurrentSessionID = Annotated[int, Depends(get_current_session_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A bearer token's user and the (live) session it names."""
+
+    user: User
+    session_id: int
+
+
+@answers(401)
+async def get_bearer_session(
+    request: Request, session: DBSession, token: Annotated[str | None, Depends(bearer_scheme)]
+) -> SignedIn | None:
+    """The user and session of the request's bearer token; None without one (401 for a bad one). For routes that
+    take another credential when there is no bearer token (logout: a refresh token cookie)."""
+    if not token:
+        return None
+    user = await _bearer_user(request, session)
+    return SignedIn(user, await get_current_session_id(request, user))
+
+
+BearerSession = Annotated[SignedIn | None, Depends(get_bearer_session)]
+
+
+def client_network(request: Request) -> str | None:
+    """The caller's network (IPv4 /24, IPv6 /48), behind trusted proxies: what records that outlive the request
+    (a session's) keep of its address. None when the address is unknown."""
+    return privacy_network(request_caller(request).address_key())
 
 
 @answers(403)

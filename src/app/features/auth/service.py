@@ -2,7 +2,9 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.core.exceptions import AuthenticationError
+from app.core.security import AccessClaims
 from app.features.api_keys import service as api_keys_service
 from app.features.users import service as users_service
 from app.features.users.models import User
@@ -10,9 +12,11 @@ from app.features.users.models import User
 __all__ = ["key_holder", "token_user"]
 
 
-async def token_user(session: AsyncSession, *, user_id: int | None) -> User:
-    """The active user of a verified access token (`user_id` None: the token did not verify)."""
-    return await users_service.authenticate_user(session, user_id=user_id)
+async def token_user(session: AsyncSession, *, access: AccessClaims | None, settings: Settings) -> User:
+    """The active user of a verified access token whose session is live (`access` None: the token did not verify),
+    loaded and checked in one statement."""
+    user_id, session_id = (access.user_id, access.session_id) if access is not None else (None, None)
+    return await users_service.authenticate_user(session, user_id=user_id, session_id=session_id, settings=settings)
 
 
 async def key_holder(session: AsyncSession, *, digest: bytes | None) -> tuple[api_keys_service.AuthenticatedKey, User]:

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,13 +11,19 @@ from app.core.database import best_effort_write
 from app.core.exceptions import ConflictError
 from app.features.users.models import User, UserID
 
-__all__ = ["add", "count", "get", "get_by_email", "list_page", "update_password_hash"]
+__all__ = ["add", "count", "get", "get_active", "get_by_email", "list_page", "update_password_hash"]
 
 _log = structlog.get_logger("app.users")
 
 
 async def get(session: AsyncSession, user_id: UserID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_active(session: AsyncSession, user_id: UserID, *, also: ColumnElement[bool]) -> User | None:
+    """The active user with this id, if `also` holds too: one statement (authentication's, on every request)."""
+    statement = select(User).where(User.id == user_id, User.is_active.is_(True), also)
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:

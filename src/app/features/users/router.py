@@ -1,18 +1,32 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.core.context import Context
 from app.core.database import DBSession, ReadMostlyDBSession
 from app.core.exceptions import FieldError, InvalidInputError
 from app.core.identifiers import ResourceID
 from app.core.input import NUL_MESSAGE
 from app.core.pagination import Page, Pagination
-from app.core.security import Hasher, Tokens
+from app.core.security import Hasher
+from app.features.auth.dependencies import BearerSession, CurrentSessionID, authentication_attempt
+from app.features.sessions.dependencies import (
+    IssuedTokens,
+    Issuer,
+    Policy,
+    PresentedRefreshToken,
+    SessionClient,
+    clear_session_cookies,
+    refresh_token_cookie,
+    set_session_cookies,
+)
+from app.features.sessions.schemas import SessionsRevoked
 from app.features.users import service
 from app.features.users.dependencies import AdminUser, CurrentUser
 from app.features.users.models import User
 from app.features.users.schemas import (
+    PasswordChange,
     PhoneNumber,
     RefreshRequest,
     TokenPair,
@@ -63,21 +77,82 @@ async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User
     return await service.register_user(session, data=data, hasher=hasher)
 
 
+def _pair(issued: IssuedTokens) -> TokenPair:
+    return TokenPair(access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in)
+
+
 @auth_router.post(
     "/token",
     dependencies=[Depends(limit_login)],
     responses={401: {"description": "Wrong e-mail address or password, or a deactivated account."}},
 )
-async def issue_token(form: LoginForm, session: ReadMostlyDBSession, hasher: Hasher, tokens: Tokens) -> TokenPair:
-    """OAuth2 password flow: `username` is the e-mail address."""
-    return await service.login(session, email=form.username, password=form.password, hasher=hasher, tokens=tokens)
+async def issue_token(
+    form: LoginForm,
+    *,
+    session: ReadMostlyDBSession,
+    hasher: Hasher,
+    issuer: Issuer,
+    client: SessionClient,
+    context: Context,
+    response: Response,
+) -> TokenPair:
+    """OAuth2 password flow: `username` is the e-mail address. Starts a session; with FORGE_AUTH_COOKIES the
+    refresh token is also set as a cookie, with the CSRF token (cookie and `X-CSRF-Token` header)."""
+    issued = await service.login(
+        session, email=form.username, password=form.password, hasher=hasher, client=client, issuer=issuer
+    )
+    set_session_cookies(response, issued, context.settings)
+    return _pair(issued)
 
 
 @auth_router.post(
-    "/refresh", responses={401: {"description": "Invalid, expired or revoked refresh token, or an access token."}}
+    "/refresh",
+    responses={
+        401: {"description": "Invalid, spent, expired or revoked refresh token (a spent one revokes its session)."},
+        403: {"description": "The refresh token came in its cookie without the session's `X-CSRF-Token`."},
+    },
 )
-async def refresh(data: RefreshRequest, session: DBSession, tokens: Tokens) -> TokenPair:
-    return await service.refresh_tokens(session, refresh_token=data.refresh_token, tokens=tokens)
+async def refresh(
+    request: Request,
+    *,
+    session: DBSession,
+    issuer: Issuer,
+    context: Context,
+    response: Response,
+    data: RefreshRequest | None = None,
+) -> TokenPair:
+    """Rotate: a new pair for the refresh token (in the body, or with FORGE_AUTH_COOKIES in its cookie), which
+    stops working. Presenting it again revokes the session, but for a retry within the grace."""
+    presented = (
+        PresentedRefreshToken(data.refresh_token)
+        if data is not None
+        else refresh_token_cookie(request, context.settings)
+    )
+    async with authentication_attempt(request):
+        issued = await service.refresh_tokens(session, presented=presented, issuer=issuer)
+    set_session_cookies(response, issued, context.settings)
+    return _pair(issued)
+
+
+@auth_router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "The refresh token came in its cookie without the session's `X-CSRF-Token`."}},
+)
+async def logout(
+    request: Request,
+    *,
+    session: DBSession,
+    signed_in: BearerSession,
+    issuer: Issuer,
+    context: Context,
+    response: Response,
+) -> None:
+    """End the session of the bearer access token or else (FORGE_AUTH_COOKIES) of the refresh token cookie."""
+    caller = (signed_in.user, signed_in.session_id) if signed_in is not None else None
+    presented = refresh_token_cookie(request, context.settings)
+    await service.logout(session, signed_in=caller, presented=presented, issuer=issuer)
+    clear_session_cookies(response, context.settings)
 
 
 @router.get("/me", response_model=UserRead)
@@ -88,6 +163,28 @@ async def get_me(user: CurrentUser) -> User:
 @router.patch("/me", response_model=UserRead)
 async def update_me(changes: UserSelfUpdate, session: DBSession, user: CurrentUser) -> User:
     return await service.update_me(session, user=user, changes=changes)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        422: {"description": "A wrong current password (`#/current_password`), or a new one that breaks the rules."}
+    },
+)
+async def change_password(
+    request: Request,
+    data: PasswordChange,
+    *,
+    session: DBSession,
+    user: CurrentUser,
+    current: CurrentSessionID,
+    hasher: Hasher,
+    policy: Policy,
+) -> None:
+    """Set a new password, given the current one. Every other session is revoked; this one stays."""
+    await enforce(request, "login_account", account_key(user.email))  # guesses share the login's budget
+    await service.change_password(session, user=user, session_id=current, data=data, hasher=hasher, policy=policy)
 
 
 @router.get("")
@@ -105,5 +202,18 @@ async def list_users(
     response_model=UserRead,
     responses={409: {"description": "Admins cannot demote or deactivate their own account."}},
 )
-async def update_user(user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, admin: AdminUser) -> User:
-    return await service.update_user(session, actor=admin, user_id=user_id, changes=changes)
+async def update_user(
+    user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, admin: AdminUser, policy: Policy
+) -> User:
+    """Deactivating a user revokes every session of theirs."""
+    return await service.update_user(session, actor=admin, user_id=user_id, changes=changes, policy=policy)
+
+
+@router.post("/{user_id}/sessions/revoke-all")
+async def revoke_user_sessions(
+    user_id: ResourceID, session: DBSession, _admin: AdminUser, policy: Policy
+) -> SessionsRevoked:
+    """Sign a user out everywhere: every live session revoked, with its tokens."""
+    return SessionsRevoked(
+        revoked=await service.revoke_sessions(session, user_id=user_id, policy=policy, reason="admin")
+    )

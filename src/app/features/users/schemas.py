@@ -9,6 +9,7 @@ from app.core.input import InputModel
 from app.features.users.models import UserRole
 
 __all__ = [
+    "PasswordChange",
     "PhoneNumber",
     "RefreshRequest",
     "TokenPair",
@@ -122,3 +123,10 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(InputModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class PasswordChange(InputModel):
+    """POST /users/me/password: the new password follows registration's rules."""
+
+    current_password: Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    new_password: Password

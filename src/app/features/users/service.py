@@ -1,23 +1,32 @@
-"""Users and authentication: registration, login, token refresh, and the admin's user management."""
+"""Users and authentication: registration, login (the credentials, then a session), token refresh, logout, password
+changes, and the admin's user management. Sessions and their tokens are the sessions feature's."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.core.encryption import blind_index
-from app.core.exceptions import AuthenticationError, ConflictError, found
+from app.core.exceptions import AuthenticationError, ConflictError, FieldError, InvalidInputError, found
 from app.core.pagination import Page, PageParams
-from app.core.security import PasswordHasher, TokenError, TokenService, TokenType
+from app.core.security import PasswordHasher
+from app.core.security_events import SecurityEvent, record_security_event
+from app.features.sessions import service as sessions_service
 from app.features.users import repository
 from app.features.users.models import User, UserID, UserRole
-from app.features.users.schemas import TokenPair, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
+from app.features.users.schemas import PasswordChange, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 
 __all__ = [
     "authenticate_user",
+    "change_password",
+    "check_credentials",
     "get_user",
     "get_user_by_email",
     "list_users",
     "login",
+    "logout",
     "refresh_tokens",
     "register_user",
+    "revoke_sessions",
+    "start_session",
     "update_me",
     "update_user",
 ]
@@ -42,41 +51,141 @@ async def register_user(
     return await repository.add(session, user)
 
 
-def _issue_pair(user: User, tokens: TokenService) -> TokenPair:
-    access = tokens.issue(subject=str(user.id), token_type=TokenType.ACCESS)
-    refresh = tokens.issue(subject=str(user.id), token_type=TokenType.REFRESH)
-    return TokenPair(access_token=access.token, refresh_token=refresh.token, expires_in=access.expires_in)
-
-
-async def login(
-    session: AsyncSession, *, email: str, password: str, hasher: PasswordHasher, tokens: TokenService
-) -> TokenPair:
-    """Exchange credentials for tokens. Unknown e-mail, wrong password and a disabled account look the same."""
+async def check_credentials(session: AsyncSession, *, email: str, password: str, hasher: PasswordHasher) -> User:
+    """The active account with this e-mail address and password: the first step of a login. An unknown e-mail, a
+    wrong password and a deactivated account are the same 401 (the log line says which)."""
     user = await repository.get_by_email(session, email.strip().lower())
     valid, new_hash = await hasher.verify(password, user.hashed_password if user else None)
     if user is None or not valid or not user.is_active:
+        reason = "unknown_account" if user is None else "wrong_password" if not valid else "deactivated"
+        record_security_event(SecurityEvent.LOGIN_FAILED, user_id=user.id if user else None, reason=reason)
         raise AuthenticationError(_BAD_CREDENTIALS)
     if new_hash is not None:  # stored with outdated Argon2 parameters: upgrade it while we hold the password
         await repository.update_password_hash(session, user, new_hash)
-    return _issue_pair(user, tokens)
+    return user
 
 
-async def authenticate_user(session: AsyncSession, *, user_id: int | None) -> User:
-    """The active user a verified access token names (`user_id` None: the token did not verify)."""
-    user = None if user_id is None else await repository.get(session, user_id)
-    if user is None or not user.is_active:
+async def start_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    client: sessions_service.Client,
+    issuer: sessions_service.SessionIssuer,
+) -> sessions_service.IssuedTokens:
+    """The last step of a login: a session for a user whose every factor was checked, and its first tokens."""
+    issued = await sessions_service.start(session, user_id=user.id, client=client, issuer=issuer)
+    record_security_event(SecurityEvent.LOGIN_SUCCEEDED, user_id=user.id, session_id=issued.session_id)
+    return issued
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    hasher: PasswordHasher,
+    client: sessions_service.Client,
+    issuer: sessions_service.SessionIssuer,
+) -> sessions_service.IssuedTokens:
+    """Exchange credentials for a session's tokens."""
+    user = await check_credentials(session, email=email, password=password, hasher=hasher)
+    # A second factor goes here, between the password and the session: with one on, the login answers with a
+    # challenge instead, and the step that checks the code calls start_session.
+    return await start_session(session, user=user, client=client, issuer=issuer)
+
+
+async def authenticate_user(
+    session: AsyncSession, *, user_id: int | None, session_id: int | None, settings: Settings
+) -> User:
+    """The active user of a verified access token, if the session the token names is live: checked in the one
+    statement that loads the user (`user_id` None: the token did not verify)."""
+    user = None
+    if user_id is not None and session_id is not None:
+        policy = sessions_service.SessionPolicy.of(settings)
+        live = sessions_service.live_session(session_id=session_id, user_id=user_id, policy=policy)
+        user = await repository.get_active(session, user_id, also=live)
+    if user is None:
         raise AuthenticationError(_BAD_TOKEN)
     return user
 
 
-async def refresh_tokens(session: AsyncSession, *, refresh_token: str, tokens: TokenService) -> TokenPair:
-    """A new token pair for a valid refresh token of an active user."""
-    try:
-        user_id = tokens.user_id(refresh_token, expected_type=TokenType.REFRESH)
-    except TokenError as exc:
-        raise AuthenticationError(_BAD_TOKEN) from exc
-    user = await authenticate_user(session, user_id=user_id)
-    return _issue_pair(user, tokens)
+async def refresh_tokens(
+    session: AsyncSession,
+    *,
+    presented: sessions_service.PresentedRefreshToken | None,
+    issuer: sessions_service.SessionIssuer,
+) -> sessions_service.IssuedTokens:
+    """A new token pair for a live refresh token of an active user (the old one is spent by it)."""
+    if presented is None:
+        msg = "This operation needs a refresh token: in the body, or (with cookies on) in its cookie."
+        raise AuthenticationError(msg)
+    issued = await sessions_service.rotate(session, presented=presented, issuer=issuer)
+    user = await repository.get(session, issued.user_id)
+    if user is None or not user.is_active:  # deactivation revokes sessions; this holds should one be missed
+        raise AuthenticationError("The refresh token is invalid, expired or revoked.")
+    return issued
+
+
+async def logout(
+    session: AsyncSession,
+    *,
+    signed_in: tuple[User, int] | None,
+    presented: sessions_service.PresentedRefreshToken | None,
+    issuer: sessions_service.SessionIssuer,
+) -> None:
+    """End the session of the caller's access token (`signed_in`: its user and session) or else of the refresh
+    token presented; a 401 with neither."""
+    if signed_in is not None:
+        user, session_id = signed_in
+        await sessions_service.end(session, user_id=user.id, session_id=session_id, policy=issuer.policy)
+    elif presented is not None:
+        await sessions_service.end_by_refresh_token(session, presented=presented, issuer=issuer)
+    else:
+        msg = "Logging out needs the session's access token (Authorization: Bearer) or its refresh token cookie."
+        raise AuthenticationError(msg)
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user: User,
+    session_id: int,
+    data: PasswordChange,
+    hasher: PasswordHasher,
+    policy: sessions_service.SessionPolicy,
+) -> None:
+    """Set a new password, given the current one; every other session of the user is revoked, this one kept."""
+    current = data.current_password.get_secret_value()
+    new = data.new_password.get_secret_value()
+    valid, _ = await hasher.verify(current, user.hashed_password)
+    if not valid:
+        record_security_event(SecurityEvent.PASSWORD_CHANGE_REFUSED, user_id=user.id, session_id=session_id)
+        error = FieldError("#/current_password", "is not the account's password", "wrong_password")
+        raise InvalidInputError("The current password is not right.", errors=[error])
+    if new == current:
+        error = FieldError("#/new_password", "must differ from the current password", "unchanged")
+        raise InvalidInputError("The new password is the current one.", errors=[error])
+    user.hashed_password = await hasher.hash(new)
+    await session.flush()
+    revoked = await revoke_sessions(session, user_id=user.id, policy=policy, reason="password_changed", keep=session_id)
+    record_security_event(
+        SecurityEvent.PASSWORD_CHANGED, user_id=user.id, session_id=session_id, sessions_revoked=revoked
+    )
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    *,
+    user_id: UserID,
+    policy: sessions_service.SessionPolicy,
+    reason: str,
+    keep: int | None = None,
+) -> int:
+    """Sign a user out everywhere (but in session `keep`, when given): every live session revoked, with its refresh
+    and access tokens; how many. For a password change or reset, an administrator, a deactivation. 404 for an
+    unknown user."""
+    await get_user(session, user_id=user_id)
+    return await sessions_service.revoke_all(session, user_id=user_id, policy=policy, reason=reason, keep=keep)
 
 
 async def get_user(session: AsyncSession, *, user_id: UserID) -> User:
@@ -107,14 +216,24 @@ async def update_me(session: AsyncSession, *, user: User, changes: UserSelfUpdat
     return user
 
 
-async def update_user(session: AsyncSession, *, actor: User, user_id: UserID, changes: UserAdminUpdate) -> User:
-    """Change a user's role or active flag. Admins cannot demote or deactivate themselves (no lock-out)."""
+async def update_user(
+    session: AsyncSession,
+    *,
+    actor: User,
+    user_id: UserID,
+    changes: UserAdminUpdate,
+    policy: sessions_service.SessionPolicy,
+) -> User:
+    """Change a user's role or active flag. Admins cannot demote or deactivate themselves (no lock-out). A
+    deactivated user's sessions are revoked: reactivating the account does not bring them back."""
     user = await get_user(session, user_id=user_id)
     if user.id == actor.id and (changes.role not in (None, UserRole.ADMIN) or changes.is_active is False):
         msg = "Admins cannot demote or deactivate their own account."
         raise ConflictError(msg)
     if changes.role is not None:
         user.role = changes.role
+    if changes.is_active is False and user.is_active:
+        await sessions_service.revoke_all(session, user_id=user.id, policy=policy, reason="deactivated")
     if changes.is_active is not None:
         user.is_active = changes.is_active
     await session.flush()

@@ -1,0 +1,36 @@
+"""Security events: one structured log line each, on the `app.security` logger, for an operator's alerts and audits.
+
+Each line is the event's name with the user's id (None when no account is known) and the request's `request_id`
+(added to every line written while a request runs), plus a few ids and reasons. Never a token, a password or a
+digest: the callers pass ids only, and the log's redaction of secret-named keys is the second line of defence.
+Refusals and attacks are warnings; routine events are info.
+"""
+
+from enum import StrEnum
+
+import structlog
+
+__all__ = ["SecurityEvent", "record_security_event"]
+
+_log = structlog.get_logger("app.security")
+
+
+class SecurityEvent(StrEnum):
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGGED_OUT = "logged_out"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"  # noqa: S105 - an event's name
+    SESSIONS_REVOKED = "sessions_revoked"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event's name
+    PASSWORD_CHANGE_REFUSED = "password_change_refused"  # noqa: S105 - an event's name
+
+
+_WARNINGS = frozenset(
+    {SecurityEvent.LOGIN_FAILED, SecurityEvent.REFRESH_TOKEN_REUSED, SecurityEvent.PASSWORD_CHANGE_REFUSED}
+)
+
+
+def record_security_event(event: SecurityEvent, *, user_id: int | None, **fields: str | int | None) -> None:
+    """Log `event` for `user_id`, with `fields` (ids, counts, reasons: never a secret)."""
+    log = _log.warning if event in _WARNINGS else _log.info
+    log(event.value, security_event=True, user_id=user_id, **fields)
