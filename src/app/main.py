@@ -20,9 +20,9 @@ from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
 from app.core.events import Events
 from app.core.http import create_http_client
-from app.core.jobs import JobRegistry, configured_worker
+from app.core.jobs import JobRegistry, configured_worker, counting_enqueued
 from app.core.logging import configure_logging
-from app.core.metrics import Metrics, state_readings
+from app.core.metrics import JobMetrics, Metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
@@ -34,6 +34,7 @@ from app.core.tracing import (
     configure_telemetry,
     fastapi_telemetry,
     instrument_clients,
+    meter_of,
     observe_state,
 )
 from app.features.aggregate.router import router as aggregate_router
@@ -87,6 +88,7 @@ class _Built:
     api_key_hasher: ApiKeyHasher
     identification: Identification
     metrics: Metrics | None
+    job_metrics: JobMetrics | None  # the metrics' own, or over OTLP alone when /metrics is off
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
     jobs: JobRegistry
@@ -99,8 +101,7 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
     if not (built.settings.effective_jobs_run_in_server and built.jobs):
         yield
         return
-    metrics = built.metrics.jobs if built.metrics is not None else None
-    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=metrics)
+    worker = configured_worker(built.settings, database, built.jobs, tracing=tracing, metrics=built.job_metrics)
     worker.start()
     try:
         yield
@@ -114,7 +115,8 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         configure_encryption(built.encryption_keys)
-        database = Database(settings)
+        enqueued = built.job_metrics.enqueued if built.job_metrics is not None else None
+        database = Database(settings, session_info=counting_enqueued(enqueued))  # jobs counted as they commit
         # No connection is made here: the service starts while Redis is down, and /readyz reports it.
         redis = create_redis(settings)
         rate_limiter = build_rate_limiter(settings, redis)
@@ -215,7 +217,11 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     token_service = TokenService(settings)
     api_key_hasher = ApiKeyHasher(settings.api_key_pepper.get_secret_value())
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
-    metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
+    meter = meter_of(telemetry)
+    metrics = Metrics(api_prefix=API_PREFIX, meter=meter) if settings.metrics_enabled else None
+    job_metrics = metrics.jobs if metrics is not None else None
+    if job_metrics is None and meter is not None:
+        job_metrics = JobMetrics(meter=meter)
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
     rate_limit = None
     if settings.rate_limit_enabled:
@@ -231,6 +237,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         api_key_hasher=api_key_hasher,
         identification=Identification(tokens=token_service, hasher=api_key_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
+        job_metrics=job_metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
         jobs=jobs if jobs is not None else job_registry(),

@@ -10,12 +10,13 @@ from app.core.jobs._admin import JobStateError, cancel_job, count_jobs, get_job,
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._periodic import Cron, Every, Periodic, Schedule
 from app.core.jobs._registry import Backoff, Handler, JobContext, JobRegistry, JobType, job_type
-from app.core.jobs._store import enqueue
+from app.core.jobs._store import EnqueuedObserver, counting_enqueued, enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
 __all__ = [
     "Backoff",
     "Cron",
+    "EnqueuedObserver",
     "Every",
     "Handler",
     "Job",
@@ -30,6 +31,7 @@ __all__ = [
     "cancel_job",
     "configured_worker",
     "count_jobs",
+    "counting_enqueued",
     "enqueue",
     "get_job",
     "job_type",

@@ -24,6 +24,7 @@ from app.config import Settings
 from app.core.database import Database, committing, utcnow
 from app.core.jobs import _store
 from app.core.jobs._listen import Listener
+from app.core.jobs._models import JobState
 from app.core.jobs._registry import JobContext, JobRegistry, JobType
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
@@ -82,12 +83,33 @@ class Worker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
+        self._reaching: bool | None = None  # did the last statement of the loop succeed (None: none ran yet)
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
 
     def _wake_up(self) -> None:
         self._wake.set()
+
+    @property
+    def ready(self) -> bool:
+        """Running, and its last round reached the queue: the worker's own readiness (its `/readyz`)."""
+        loop_alive = bool(self._tasks) and not self._tasks[0].done()
+        return loop_alive and not self._stopping and bool(self._reaching)
+
+    def _reached(self, error: BaseException | None = None) -> None:
+        """After each of the loop's statements: ready once one succeeds, unready once one fails (the database is
+        down); logged and counted as it changes."""
+        reaching = error is None
+        if reaching == self._reaching:
+            return
+        self._reaching = reaching
+        if reaching:
+            _log.info("job_worker_ready", worker=self.id)
+        else:
+            _log.warning("job_worker_unready", worker=self.id, reason=_describe(error) if error else None)
+        if self._metrics is not None:
+            self._metrics.ready(reaching)
 
     def start(self) -> None:
         loop = asyncio.create_task(self._loop(), name=f"jobs-worker {self.id}")
@@ -106,6 +128,8 @@ class Worker:
     async def stop(self) -> None:
         """Stop claiming; wait up to `shutdown_seconds` for running jobs, then cancel and release the rest."""
         self._stopping = True
+        if self._metrics is not None:
+            self._metrics.ready(False)
         self._wake.set()
         # The loop ends after its current round: cancelled inside a claim that committed, it would strand the jobs
         # it claimed until their lease expired. The listener has nothing to lose.
@@ -157,6 +181,8 @@ class Worker:
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:  # a bug: say so, rather than stop silently
             _log.error("job_worker_failed", worker=self.id, exc_info=task.exception())
+            if self._metrics is not None:
+                self._metrics.ready(False)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
@@ -172,8 +198,9 @@ class Worker:
             try:
                 async with committing(self._database.session(writes=True)) as session:
                     enqueued = await _store.enqueue_tick(session, entry, tick)
-            except Exception:  # noqa: BLE001 - as above: the next round tries this tick again
+            except Exception as exc:  # noqa: BLE001 - as above: the next round tries this tick again
                 _log.warning("job_tick_failed", job_type=entry.job_type.name, exc_info=True)
+                self._reached(exc)
                 continue
             if enqueued:
                 _log.info("job_tick_enqueued", job_type=entry.job_type.name, tick=tick.isoformat())
@@ -183,12 +210,16 @@ class Worker:
         try:
             async with committing(self._database.session(writes=True)) as session:
                 reaped = await _store.reap(session)
-        except Exception:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
+        except Exception as exc:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
             _log.warning("job_reap_failed", exc_info=True)
+            self._reached(exc)
             return
+        self._reached()
         if reaped:
-            _log.warning("job_leases_expired", count=reaped)
+            _log.warning("job_leases_expired", count=len(reaped))
         if self._metrics is not None:
+            for job_type, state in reaped:
+                self._metrics.lease_expired(job_type, dead=state == JobState.DEAD)
             await self._count_due(self._metrics)
 
     async def _count_due(self, metrics: JobMetrics) -> None:
@@ -202,8 +233,9 @@ class Worker:
         try:
             async with committing(self._database.session(writes=True)) as session:
                 purged = await _store.purge(session, finished_before=utcnow() - self._retention)
-        except Exception:  # noqa: BLE001 - as above: the next round retries
+        except Exception as exc:  # noqa: BLE001 - as above: the next round retries
             _log.warning("job_purge_failed", exc_info=True)
+            self._reached(exc)
             return
         if purged:
             _log.info("jobs_purged", count=purged)
@@ -213,18 +245,22 @@ class Worker:
             return []  # an app without job types yet: the worker only reaps
         try:
             if self._database.is_sqlite and not await self._any_due():
-                return []
-            async with committing(self._database.session(writes=True)) as session:
-                return await _store.claim(
-                    session,
-                    worker=self.id,
-                    types=self._registry.names,
-                    limit=limit,
-                    lease_until=utcnow() + self._lease,
-                )
-        except Exception:  # noqa: BLE001 - as above: the poll retries
+                claimed = []
+            else:
+                async with committing(self._database.session(writes=True)) as session:
+                    claimed = await _store.claim(
+                        session,
+                        worker=self.id,
+                        types=self._registry.names,
+                        limit=limit,
+                        lease_until=utcnow() + self._lease,
+                    )
+        except Exception as exc:  # noqa: BLE001 - as above: the poll retries
             _log.warning("job_claim_failed", exc_info=True)
+            self._reached(exc)
             return []
+        self._reached()
+        return claimed
 
     async def _any_due(self) -> bool:
         """SQLite: a read first, so that an idle worker's polls do not take the database's one write lock."""

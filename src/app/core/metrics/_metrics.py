@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.metrics import Meter
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
@@ -49,10 +50,10 @@ class Metrics:
     """One app's metrics (tests build many apps, each with its own): the HTTP metrics, the readings of the pool and
     the rate limiter, and the scrape, which reports every worker of the server when they share a directory."""
 
-    def __init__(self, *, api_prefix: str) -> None:
+    def __init__(self, *, api_prefix: str, meter: Meter | None = None) -> None:
         self.shard = Shard()
         self.http = HttpMetrics(self.shard, api_prefix)
-        self.jobs = JobMetrics(self.shard)
+        self.jobs = JobMetrics(self.shard, meter)  # with a meter, over OTLP too (the HTTP ones are FastAPI's)
         self._publisher: asyncio.Task[None] | None = None
         self._readings: Callable[[], Mapping[str, Any]] = dict
 
