@@ -22,7 +22,7 @@ from app.core.events import Events
 from app.core.http import create_http_client
 from app.core.jobs import JobRegistry, configured_worker, counting_enqueued
 from app.core.logging import configure_logging
-from app.core.metrics import JobMetrics, Metrics, state_readings
+from app.core.metrics import JobMetrics, Metrics, job_metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
@@ -219,9 +219,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
     meter = meter_of(telemetry)
     metrics = Metrics(api_prefix=API_PREFIX, meter=meter) if settings.metrics_enabled else None
-    job_metrics = metrics.jobs if metrics is not None else None
-    if job_metrics is None and meter is not None:
-        job_metrics = JobMetrics(meter=meter)
+    jobs_metrics = job_metrics(metrics, meter)
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
     rate_limit = None
     if settings.rate_limit_enabled:
@@ -237,7 +235,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         api_key_hasher=api_key_hasher,
         identification=Identification(tokens=token_service, hasher=api_key_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
-        job_metrics=job_metrics,
+        job_metrics=jobs_metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
         jobs=jobs if jobs is not None else job_registry(),

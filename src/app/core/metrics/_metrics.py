@@ -1,6 +1,7 @@
 """`Metrics`: one app's metrics, shared with the server's other workers, and rendered for a scrape."""
 
 import asyncio
+import hmac
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,16 @@ from opentelemetry.metrics import Meter
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from sqlalchemy.pool import Pool, QueuePool
 
+from app.core.exceptions import AuthenticationError
 from app.core.metrics._http import HttpMetrics, http_families
 from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
 from app.core.ratelimit import RateLimiter
 
-__all__ = ["PUBLISH_SECONDS", "Metrics", "exposition", "state_readings"]
+__all__ = ["PUBLISH_SECONDS", "Metrics", "authorise_scrape", "exposition", "job_metrics", "state_readings"]
 
 # How often a worker copies what other components count (the pool, the rate limiter) into its shared file.
 PUBLISH_SECONDS = 1.0
@@ -98,6 +101,25 @@ class Metrics:
         self.publish(readings)
         directory = self.shard.directory
         return exposition([self.shard.read()] if directory is None else read_shards(directory))
+
+
+def job_metrics(metrics: Metrics | None, meter: Meter | None) -> JobMetrics | None:
+    """Where a process counts its jobs: with its metrics for /metrics (and OTLP when there is a meter), over OTLP
+    alone when /metrics is off, nowhere when both are."""
+    if metrics is not None:
+        return metrics.jobs
+    return JobMetrics(meter=meter) if meter is not None else None
+
+
+def authorise_scrape(authorization: str | None, token: SecretStr | None) -> None:
+    """With a metrics token configured, a scrape must present it as a bearer token (401 otherwise)."""
+    if token is None:
+        return
+    scheme, _, presented = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+        msg = "GET /metrics needs the metrics token (FORGE_METRICS_TOKEN) as a bearer token."
+        raise AuthenticationError(msg)
 
 
 def exposition(shards: Sequence[ShardReading]) -> bytes:
