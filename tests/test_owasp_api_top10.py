@@ -62,6 +62,7 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/admin/jobs"): "admin",
     ("POST", "/api/v1/admin/jobs/{job_id}/retry"): "admin",
     ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): "admin",
+    ("GET", "/api/v1/admin/events"): "admin",
     # forge feature new: operations go above this line
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}

@@ -556,7 +556,7 @@ def worker(
     configure_logging(settings)
     port = metrics_port or settings.jobs_metrics_port
     try:
-        asyncio.run(run_worker(settings, job_registry(), metrics_port=port))
+        asyncio.run(run_worker(settings, job_registry(settings), metrics_port=port))
     except migrations.SchemaMismatchError as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(code=1) from None

@@ -48,6 +48,7 @@ from app.features.dynamic_endpoints.openapi import install_openapi
 from app.features.dynamic_endpoints.router import router as dynamic_admin_router
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.features.dynamic_endpoints.sync import RegistrySync
+from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
@@ -205,12 +206,14 @@ def _api_routers() -> tuple[APIRouter, ...]:
         client_config_router,
         dynamic_admin_router,
         jobs_router,
+        events_router,
         # forge feature new: routers go above this line
     )
 
 
 def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = None) -> FastAPI:
-    """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry()`) by default."""
+    """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry(settings)`) by
+    default."""
     settings = settings or get_settings()
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
@@ -238,7 +241,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         job_metrics=jobs_metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
-        jobs=jobs if jobs is not None else job_registry(),
+        jobs=jobs if jobs is not None else job_registry(settings),
         events=Events(event_subscriptions()),
     )
     app = FastAPI(
