@@ -83,7 +83,8 @@ class Worker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
-        self._reaching: bool | None = None  # did the last statement of the loop succeed (None: none ran yet)
+        self._reaching: bool | None = None  # did the last round reach the queue (None: none has yet)
+        self._round: list[BaseException | None] = []  # this round's statements: None for each that succeeded
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,9 +98,17 @@ class Worker:
         loop_alive = bool(self._tasks) and not self._tasks[0].done()
         return loop_alive and not self._stopping and bool(self._reaching)
 
-    def _reached(self, error: BaseException | None = None) -> None:
-        """After each of the loop's statements: ready once one succeeds, unready once one fails (the database is
-        down); logged and counted as it changes."""
+    def _noted(self, error: BaseException | None = None) -> None:
+        """A statement of this round succeeded, or failed with `error`."""
+        self._round.append(error)
+
+    def _end_round(self) -> None:
+        """After a round that ran statements: ready if all succeeded, unready if one failed (the database is down);
+        logged and counted as it changes. `job_worker_ready` thus follows a whole round, claim included."""
+        if not self._round:
+            return
+        error = next((failure for failure in self._round if failure is not None), None)
+        self._round.clear()
         reaching = error is None
         if reaching == self._reaching:
             return
@@ -166,6 +175,7 @@ class Worker:
                 task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
                 self._running[task] = job
                 task.add_done_callback(self._finished)
+            self._end_round()
             if free > 0 and len(claimed) == free:
                 continue  # there may be more due: claim again as soon as a slot frees
             with contextlib.suppress(TimeoutError):
@@ -200,8 +210,9 @@ class Worker:
                     enqueued = await _store.enqueue_tick(session, entry, tick)
             except Exception as exc:  # noqa: BLE001 - as above: the next round tries this tick again
                 _log.warning("job_tick_failed", job_type=entry.job_type.name, exc_info=True)
-                self._reached(exc)
+                self._noted(exc)
                 continue
+            self._noted()
             if enqueued:
                 _log.info("job_tick_enqueued", job_type=entry.job_type.name, tick=tick.isoformat())
             self._next_ticks[index] = entry.schedule.after(now)  # ticks missed meanwhile are not made up
@@ -212,9 +223,9 @@ class Worker:
                 reaped = await _store.reap(session)
         except Exception as exc:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
             _log.warning("job_reap_failed", exc_info=True)
-            self._reached(exc)
+            self._noted(exc)
             return
-        self._reached()
+        self._noted()
         if reaped:
             _log.warning("job_leases_expired", count=len(reaped))
         if self._metrics is not None:
@@ -235,7 +246,7 @@ class Worker:
                 purged = await _store.purge(session, finished_before=utcnow() - self._retention)
         except Exception as exc:  # noqa: BLE001 - as above: the next round retries
             _log.warning("job_purge_failed", exc_info=True)
-            self._reached(exc)
+            self._noted(exc)
             return
         if purged:
             _log.info("jobs_purged", count=purged)
@@ -257,9 +268,9 @@ class Worker:
                     )
         except Exception as exc:  # noqa: BLE001 - as above: the poll retries
             _log.warning("job_claim_failed", exc_info=True)
-            self._reached(exc)
+            self._noted(exc)
             return []
-        self._reached()
+        self._noted()
         return claimed
 
     async def _any_due(self) -> bool:
