@@ -25,6 +25,7 @@ from app.core.database import Database, committing, utcnow
 from app.core.jobs import _store
 from app.core.jobs._listen import Listener
 from app.core.jobs._models import JobState
+from app.core.jobs._readiness import Readiness
 from app.core.jobs._registry import JobContext, JobRegistry, JobType
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
@@ -83,8 +84,7 @@ class Worker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
-        self._reaching: bool | None = None  # did the last round reach the queue (None: none has yet)
-        self._round: list[BaseException | None] = []  # this round's statements: None for each that succeeded
+        self._readiness = Readiness(self.id, metrics)
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,29 +96,7 @@ class Worker:
     def ready(self) -> bool:
         """Running, and its last round reached the queue: the worker's own readiness (its `/readyz`)."""
         loop_alive = bool(self._tasks) and not self._tasks[0].done()
-        return loop_alive and not self._stopping and bool(self._reaching)
-
-    def _noted(self, error: BaseException | None = None) -> None:
-        """A statement of this round succeeded, or failed with `error`."""
-        self._round.append(error)
-
-    def _end_round(self) -> None:
-        """After a round that ran statements: ready if all succeeded, unready if one failed (the database is down);
-        logged and counted as it changes. `job_worker_ready` thus follows a whole round, claim included."""
-        if not self._round:
-            return
-        error = next((failure for failure in self._round if failure is not None), None)
-        self._round.clear()
-        reaching = error is None
-        if reaching == self._reaching:
-            return
-        self._reaching = reaching
-        if reaching:
-            _log.info("job_worker_ready", worker=self.id)
-        else:
-            _log.warning("job_worker_unready", worker=self.id, reason=_describe(error) if error else None)
-        if self._metrics is not None:
-            self._metrics.ready(reaching)
+        return loop_alive and not self._stopping and bool(self._readiness.reaching)
 
     def start(self) -> None:
         loop = asyncio.create_task(self._loop(), name=f"jobs-worker {self.id}")
@@ -137,8 +115,7 @@ class Worker:
     async def stop(self) -> None:
         """Stop claiming; wait up to `shutdown_seconds` for running jobs, then cancel and release the rest."""
         self._stopping = True
-        if self._metrics is not None:
-            self._metrics.ready(False)
+        self._readiness.ended()
         self._wake.set()
         # The loop ends after its current round: cancelled inside a claim that committed, it would strand the jobs
         # it claimed until their lease expired. The listener has nothing to lose.
@@ -175,7 +152,7 @@ class Worker:
                 task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
                 self._running[task] = job
                 task.add_done_callback(self._finished)
-            self._end_round()
+            self._readiness.end_round()
             if free > 0 and len(claimed) == free:
                 continue  # there may be more due: claim again as soon as a slot frees
             with contextlib.suppress(TimeoutError):
@@ -191,8 +168,7 @@ class Worker:
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:  # a bug: say so, rather than stop silently
             _log.error("job_worker_failed", worker=self.id, exc_info=task.exception())
-            if self._metrics is not None:
-                self._metrics.ready(False)
+            self._readiness.ended()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
@@ -210,9 +186,9 @@ class Worker:
                     enqueued = await _store.enqueue_tick(session, entry, tick)
             except Exception as exc:  # noqa: BLE001 - as above: the next round tries this tick again
                 _log.warning("job_tick_failed", job_type=entry.job_type.name, exc_info=True)
-                self._noted(exc)
+                self._readiness.noted(exc)
                 continue
-            self._noted()
+            self._readiness.noted()
             if enqueued:
                 _log.info("job_tick_enqueued", job_type=entry.job_type.name, tick=tick.isoformat())
             self._next_ticks[index] = entry.schedule.after(now)  # ticks missed meanwhile are not made up
@@ -223,9 +199,9 @@ class Worker:
                 reaped = await _store.reap(session)
         except Exception as exc:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
             _log.warning("job_reap_failed", exc_info=True)
-            self._noted(exc)
+            self._readiness.noted(exc)
             return
-        self._noted()
+        self._readiness.noted()
         if reaped:
             _log.warning("job_leases_expired", count=len(reaped))
         if self._metrics is not None:
@@ -246,7 +222,7 @@ class Worker:
                 purged = await _store.purge(session, finished_before=utcnow() - self._retention)
         except Exception as exc:  # noqa: BLE001 - as above: the next round retries
             _log.warning("job_purge_failed", exc_info=True)
-            self._noted(exc)
+            self._readiness.noted(exc)
             return
         if purged:
             _log.info("jobs_purged", count=purged)
@@ -268,9 +244,9 @@ class Worker:
                     )
         except Exception as exc:  # noqa: BLE001 - as above: the poll retries
             _log.warning("job_claim_failed", exc_info=True)
-            self._noted(exc)
+            self._readiness.noted(exc)
             return []
-        self._noted()
+        self._readiness.noted()
         return claimed
 
     async def _any_due(self) -> bool:
