@@ -19,6 +19,7 @@ from app.core.jobs import JobState, enqueue
 from tests.support import processes
 from tests.support.cli import migrated_sqlite, runner
 from tests.support.jobs import Note, Recorder, job_of, recording_type, set_job
+from tests.support.otlp import OtlpReceiver, attributes
 from tests.support.polling import eventually, until_status
 from tests.support.prometheus import sample
 from tests.support.settings import make_settings
@@ -93,7 +94,7 @@ def test_jobs_list_retry_and_cancel(sqlite_url: str) -> None:
 
 @processes.HEAVY
 async def test_forge_worker_reaps_expired_leases_serves_its_metrics_and_stops_on_sigterm(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, otlp: OtlpReceiver
 ) -> None:
     # The app has no job types of its own: the worker still reaps what dead workers left.
     job_id = await _added_job(
@@ -103,7 +104,7 @@ async def test_forge_worker_reaps_expired_leases_serves_its_metrics_and_stops_on
     worker = subprocess.Popen(  # noqa: ASYNC220, S603 - our own console script
         [str(processes.FORGE), "worker", "--metrics-port", str(port)],
         cwd=tmp_path,
-        env={**os.environ, "FORGE_METRICS_TOKEN": TOKEN},
+        env={**os.environ, "FORGE_METRICS_TOKEN": TOKEN, "FORGE_OTEL_EXPORTER": "otlp"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -125,6 +126,11 @@ async def test_forge_worker_reaps_expired_leases_serves_its_metrics_and_stops_on
     assert sample(scraped, "job_workers_ready") == 1
     for line in ("job_worker_endpoint", "job_worker_started", "job_worker_ready", "job_worker_stopped"):
         assert line in output
+    # The same over OTLP, exported (at the latest) as the worker stopped.
+    [expired] = otlp.metric("jobs.leases_expired")[-1:]
+    assert [(attributes(p)["job.type"], p.as_int) for p in expired.sum.data_points] == [("test.note", 1)]
+    [attempts] = otlp.metric("jobs.attempts")[-1:]
+    assert {(attributes(p)["job.outcome"], p.as_int) for p in attempts.sum.data_points} == {("dead", 1)}
 
 
 async def _dead_or_exited(url: str, job_id: int, process: subprocess.Popen[str]) -> bool:

@@ -49,8 +49,9 @@ async def run_worker(settings: Settings, registry: JobRegistry, *, metrics_port:
     or are released. With `metrics_port`, serve the worker's endpoints there meanwhile."""
     configure_encryption(load_keys(settings))
     telemetry = configure_telemetry(settings)
-    metrics = Metrics(api_prefix=API_PREFIX, meter=meter_of(telemetry)) if settings.metrics_enabled else None
-    jobs_metrics = job_metrics(metrics, meter_of(telemetry))
+    meter = meter_of(telemetry)
+    metrics = Metrics(api_prefix=API_PREFIX, meter=meter) if settings.metrics_enabled else None
+    jobs_metrics = job_metrics(metrics, meter)
     enqueued = jobs_metrics.enqueued if jobs_metrics is not None else None
     database = Database(settings, session_info=counting_enqueued(enqueued))  # its handlers' jobs and its ticks
     stopping = asyncio.Event()
