@@ -50,6 +50,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, database_url: str, **more: str) -
         "FORGE_RATE_LIMIT_LOGIN": "100000/minute",
         "FORGE_RATE_LIMIT_LOGIN_ACCOUNT": "100000/minute",
         "FORGE_RATE_LIMIT_REGISTER": "100000/minute",
+        # What Lambda's own default is (AWS_LAMBDA_FUNCTION_NAME, set by one test only, would also change the pool):
+        # no embedded job worker, whose polls for the app's job types would hold connections these tests count.
+        "FORGE_JOBS_RUN_IN_SERVER": "false",
         **more,
     }
     for name, value in environment.items():
