@@ -13,9 +13,11 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -135,7 +137,7 @@ def test_bytecode_caches_stay_out_even_inside_copied_folders() -> None:
 
 def test_every_service_has_a_health_check_or_is_a_one_shot_job_awaited_by_the_app() -> None:
     services = compose()["services"]
-    assert {"app", "migrate", "postgres", "redis", "otel-collector", "jaeger", "mailpit"} <= set(services)
+    assert {"app", "worker", "migrate", "postgres", "redis", "otel-collector", "jaeger", "mailpit"} <= set(services)
     awaited = {name for name, dep in services["app"]["depends_on"].items()}
     for name, service in services.items():
         check = service.get("healthcheck")
@@ -220,6 +222,52 @@ def test_the_app_sends_its_mail_to_mailpit_with_settings_production_accepts() ->
     production = Settings(_env_file=None, **(secrets | given))
     assert (production.smtp_host, production.effective_smtp_port) == ("mailpit", 1025)
     assert production.mail_from_domain.endswith(".example")
+
+
+def _stack_settings(service: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings `service` runs with: its environment, each `${VAR:-default}` at its default and each required
+    `${VAR:?...}` secret given a production-grade value, as an operator would export it."""
+    secrets = {f"FORGE_{name.upper()}": str(value) for name, value in PRODUCTION_SECRETS.items()}
+    for name, value in compose()["services"][service]["environment"].items():
+        required = re.fullmatch(r"\$\{(\w+):\?[^}]*\}", value)
+        resolved = secrets[required.group(1)] if required else re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+        monkeypatch.setenv(name, resolved)
+    return Settings()
+
+
+def test_a_worker_service_runs_the_jobs_on_the_stack_s_postgresql_and_the_app_only_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = compose()["services"]
+    app, worker = services["app"], services["worker"]
+    assert worker["command"] == ["forge", "worker"]
+    assert worker["image"] == app["image"]
+    assert worker["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"},
+        "postgres": {"condition": "service_healthy"},
+        "otel-collector": {"condition": "service_started"},
+    }
+    assert "ports" not in worker  # its metrics port stays on the compose network
+    serving = _stack_settings("app", monkeypatch)
+    assert serving.effective_jobs_run_in_server is False
+    working = _stack_settings("worker", monkeypatch)
+    assert working.database_url == serving.database_url
+    assert not working.is_sqlite  # several workers share one queue: PostgreSQL's row locks
+    assert working.jobs_metrics_port is not None
+    assert str(working.jobs_metrics_port) in worker["expose"]
+    assert set(_signals_the_app_sends(worker["environment"])) == {"traces", "metrics"}  # job spans and metrics too
+
+
+def test_the_worker_s_health_check_asks_its_readiness_and_its_stop_lets_jobs_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = compose()["services"]["worker"]
+    check = worker["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    assert "os.environ['FORGE_JOBS_METRICS_PORT']" in check[3]
+    assert "/readyz'" in check[3]
+    grace = int(worker["stop_grace_period"].removesuffix("s"))
+    assert grace > _stack_settings("worker", monkeypatch).jobs_shutdown_seconds
 
 
 def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeger() -> None:
@@ -365,5 +413,44 @@ def test_the_images_command_serves_passes_its_healthcheck_and_stops_cleanly(imag
     assert started["environment"] == "production"
     assert any(event["event"] == "stopped" for event in events)
     # With the server gone, the same health check fails: it does check something.
+    unhealthy = subprocess.run(healthcheck, cwd=workdir, env=env, capture_output=True, check=False)  # noqa: S603
+    assert unhealthy.returncode != 0
+
+
+@pytest.mark.container
+def test_the_worker_service_s_command_passes_its_health_check_and_stops_cleanly(
+    image_root: Path, tmp_path: Path
+) -> None:
+    runtime, worker = stage("runtime"), compose()["services"]["worker"]
+    workdir = in_root(image_root, (runtime.last("WORKDIR") or pytest.fail("no WORKDIR")).arguments, image_root)
+    env = _runtime_env(image_root, **_production_settings(tmp_path / "forge.db", processes.free_port()))
+    env["FORGE_JOBS_METRICS_PORT"] = str(processes.free_port())
+    migrate = compose()["services"]["migrate"]["command"]
+    migrated = subprocess.run(migrate, cwd=workdir, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    assert migrated.returncode == 0, migrated.stderr
+    healthcheck = worker["healthcheck"]["test"][1:]  # after CMD: the exec form
+    process = subprocess.Popen(  # noqa: S603 - the service's own command
+        worker["command"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        readyz = f"http://127.0.0.1:{env['FORGE_JOBS_METRICS_PORT']}/readyz"
+        answer = processes.wait_for_http(readyz, process)
+        assert answer is not None, "the worker's command did not start serving its endpoint"
+        deadline = time.monotonic() + 60
+        while answer.status_code == 503 and time.monotonic() < deadline:  # listening before its first round
+            time.sleep(0.05)
+            answer = httpx.get(readyz, timeout=1)
+        assert answer.status_code == 200, answer.text
+        healthy = subprocess.run(healthcheck, cwd=workdir, env=env, capture_output=True, check=False)  # noqa: S603
+        assert healthy.returncode == 0, healthy.stderr
+        process.send_signal(signal.Signals[(runtime.last("STOPSIGNAL") or pytest.fail("no STOPSIGNAL")).arguments])
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output
+    events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]
+    assert {"job_worker_ready", "job_worker_stopped"} <= set(events)
     unhealthy = subprocess.run(healthcheck, cwd=workdir, env=env, capture_output=True, check=False)  # noqa: S603
     assert unhealthy.returncode != 0

@@ -28,7 +28,8 @@ from app.core.database import Database, utcnow
 from app.core.encryption import DecryptionError, configure_encryption, load_keys
 from app.core.events import Events
 from app.core.exceptions import ForgeError, InvalidInputError
-from app.core.jobs import Job, JobRegistry, JobState, configured_worker, list_jobs
+from app.core.jobs import Job, JobState, list_jobs
+from app.core.jobs.process import EndpointBindError, run_worker
 from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
 from app.core.mail import configured_mailer
@@ -36,7 +37,6 @@ from app.core.metrics import MetricsDirectoryInUseError, server_metrics_director
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
-from app.core.tracing import Tracing, configure_telemetry
 from app.features.api_keys import service as api_keys_service
 from app.features.api_keys.models import Scope
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -540,6 +540,15 @@ def worker(
         int | None,
         typer.Option(min=1, max=1000, help="Jobs run at once [default: FORGE_JOBS_CONCURRENCY, 10]."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve /metrics, /healthz and /readyz on this port, on FORGE_HOST "
+            "[default: FORGE_JOBS_METRICS_PORT, none].",
+        ),
+    ] = None,
 ) -> None:
     """Run the app's jobs until SIGTERM or SIGINT. Any number of workers may run, on any hosts (PostgreSQL); set
     FORGE_JOBS_RUN_IN_SERVER=false when they replace the server's embedded one."""
@@ -547,36 +556,19 @@ def worker(
     if concurrency is not None:
         settings = settings.model_copy(update={"jobs_concurrency": concurrency})
     configure_logging(settings)
+    port = metrics_port or settings.jobs_metrics_port
     try:
-        asyncio.run(_work(settings, job_registry()))
+        keys = load_keys(settings)
+        configure_encryption(keys)
+        events = Events(event_subscriptions())  # a job's events feed the same subscribers as the server's
+        mailer = configured_mailer(settings, keys)
+        asyncio.run(run_worker(settings, job_registry(settings), events=events, mailer=mailer, metrics_port=port))
     except migrations.SchemaMismatchError as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(code=1) from None
-
-
-async def _work(settings: Settings, registry: JobRegistry) -> None:
-    keys = load_keys(settings)
-    configure_encryption(keys)
-    mailer = configured_mailer(settings, keys)
-    telemetry = configure_telemetry(settings)
-    database = Database(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await migrations.ensure_schema_current(database.engine)
-        events = Events(event_subscriptions())  # a job's events feed the same subscribers as the server's
-        job_worker = configured_worker(
-            settings, database, registry, tracing=Tracing.of(telemetry), events=events, mailer=mailer
-        )
-        job_worker.start()
-        await stopping.wait()
-        await job_worker.stop()  # running jobs finish within FORGE_JOBS_SHUTDOWN_SECONDS or are released
-    finally:
-        await database.dispose()
-        if telemetry is not None:
-            telemetry.shutdown()
+    except EndpointBindError as exc:
+        typer.secho(f"Configuration error: FORGE_JOBS_METRICS_PORT: {exc}", err=True, fg="red")
+        raise typer.Exit(code=2) from None
 
 
 def _job_line(job: Job | JobRead) -> str:

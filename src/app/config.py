@@ -308,6 +308,12 @@ class Settings(BaseSettings):
     jobs_shutdown_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Succeeded and cancelled jobs are deleted this many days after they finished; dead jobs stay until handled.
     jobs_retention_days: float = Field(default=7.0, gt=0, le=3650)
+    # Domain events (docs/events.md) are deleted this many days after they occurred, by a built-in hourly job;
+    # 0 keeps them forever.
+    events_retention_days: float = Field(default=30.0, ge=0, le=3650)
+    # `forge worker` serves its own /metrics, /healthz and /readyz on this port (none when unset); a port of its
+    # own, like FORGE_METRICS_PORT, meant for the scraper's and the orchestrator's network only.
+    jobs_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Webhooks (docs/webhooks.md): deliveries to loopback, private, link-local, multicast, reserved and cloud-metadata
     # addresses are refused unless this is true (tests, local development); each attempt's deadline, connect to

@@ -7,7 +7,8 @@ payload that should run for every event of a type is listed in `event_subscripti
 
 from typing import Any
 
-from app.core.events import ANY_EVENT, Subscriptions
+from app.config import Settings
+from app.core.events import ANY_EVENT, Subscriptions, events_housekeeping
 from app.core.jobs import JobRegistry, JobType, Periodic
 from app.core.mail import send_mail
 from app.features.webhooks import dispatch as webhooks
@@ -31,7 +32,9 @@ def event_subscriptions() -> Subscriptions:
     return Subscriptions({ANY_EVENT: [webhooks.FAN_OUT]})
 
 
-def job_registry() -> JobRegistry:
-    """The job types the workers run: those listed above, and every subscriber of an event."""
+def job_registry(settings: Settings) -> JobRegistry:
+    """The job types the workers run: those listed above, every subscriber of an event, and the built-in periodic
+    jobs (old events purged after FORGE_EVENTS_RETENTION_DAYS)."""
     subscribed = [kind for kind in event_subscriptions().job_types if kind not in job_types()]
-    return JobRegistry((*job_types(), *subscribed), periodic=periodic_jobs())
+    built_in = events_housekeeping(settings)
+    return JobRegistry((*job_types(), *subscribed), periodic=(*periodic_jobs(), *built_in))

@@ -19,10 +19,10 @@ from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
 from app.core.events import Events
 from app.core.http import create_http_client
-from app.core.jobs import JobRegistry, configured_worker
+from app.core.jobs import JobRegistry, configured_worker, counting_enqueued
 from app.core.logging import configure_logging
 from app.core.mail import Mailer, configured_mailer
-from app.core.metrics import Metrics, state_readings
+from app.core.metrics import JobMetrics, Metrics, job_metrics, state_readings
 from app.core.migrations import ensure_schema_current
 from app.core.opaque_tokens import SecretHasher
 from app.core.problems import install_exception_handlers, install_problem_schema
@@ -35,6 +35,7 @@ from app.core.tracing import (
     configure_telemetry,
     fastapi_telemetry,
     instrument_clients,
+    meter_of,
     observe_state,
 )
 from app.features.aggregate.router import router as aggregate_router
@@ -48,6 +49,7 @@ from app.features.dynamic_endpoints.openapi import install_openapi
 from app.features.dynamic_endpoints.router import router as dynamic_admin_router
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.features.dynamic_endpoints.sync import RegistrySync
+from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.orders.router import router as orders_router
@@ -91,6 +93,7 @@ class _Built:
     secret_hasher: SecretHasher
     identification: Identification
     metrics: Metrics | None
+    job_metrics: JobMetrics | None  # the metrics' own, or over OTLP alone when /metrics is off
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
     jobs: JobRegistry
@@ -104,9 +107,14 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
     if not (built.settings.effective_jobs_run_in_server and built.jobs):
         yield
         return
-    metrics = built.metrics.jobs if built.metrics is not None else None
     worker = configured_worker(
-        built.settings, database, built.jobs, tracing=tracing, metrics=metrics, events=built.events, mailer=built.mailer
+        built.settings,
+        database,
+        built.jobs,
+        tracing=tracing,
+        metrics=built.job_metrics,
+        events=built.events,
+        mailer=built.mailer,
     )
     worker.start()
     try:
@@ -121,7 +129,8 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         configure_encryption(built.encryption_keys)
-        database = Database(settings)
+        enqueued = built.job_metrics.enqueued if built.job_metrics is not None else None
+        database = Database(settings, session_info=counting_enqueued(enqueued))  # jobs counted as they commit
         # No connection is made here: the service starts while Redis is down, and /readyz reports it.
         redis = create_redis(settings)
         rate_limiter = build_rate_limiter(settings, redis)
@@ -213,19 +222,23 @@ def _api_routers() -> tuple[APIRouter, ...]:
         dynamic_admin_router,
         jobs_router,
         webhooks_router,
+        events_router,
         # forge feature new: routers go above this line
     )
 
 
 def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = None) -> FastAPI:
-    """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry()`) by default."""
+    """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry(settings)`) by
+    default."""
     settings = settings or get_settings()
     configure_logging(settings)
     telemetry = configure_telemetry(settings)
     token_service = TokenService(settings)
     secret_hasher = SecretHasher(settings.api_key_pepper.get_secret_value())
     trusted_proxies = TrustedProxies(settings.trusted_proxies, header=settings.forwarded_header)
-    metrics = Metrics(api_prefix=API_PREFIX) if settings.metrics_enabled else None
+    meter = meter_of(telemetry)
+    metrics = Metrics(api_prefix=API_PREFIX, meter=meter) if settings.metrics_enabled else None
+    jobs_metrics = job_metrics(metrics, meter)
     endpoints = EndpointRuntime(max_specs=settings.dynamic_endpoints_max_specs)
     rate_limit = None
     if settings.rate_limit_enabled:
@@ -242,9 +255,10 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         secret_hasher=secret_hasher,
         identification=Identification(tokens=token_service, hasher=secret_hasher, trusted_proxies=trusted_proxies),
         metrics=metrics,
+        job_metrics=jobs_metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
-        jobs=jobs if jobs is not None else job_registry(),
+        jobs=jobs if jobs is not None else job_registry(settings),
         events=Events(event_subscriptions()),
         # A missing FORGE_MAIL_TEMPLATES_DIR or FORGE_SMTP_CA_FILE fails here, naming the setting.
         mailer=configured_mailer(settings, encryption_keys),

@@ -6,7 +6,7 @@ SQLAlchemy emits BEGIN itself, so that savepoints nest and write requests can ta
 another writer committed in between, and the busy timeout does not help there; IMMEDIATE makes writers queue.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -183,15 +183,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
 class Database:
     """The engine and session factory that the app's lifespan owns."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, session_info: Mapping[str, Any] | None = None) -> None:
+        """`session_info`: put in every session's `info` (copied), for hooks such as counting committed jobs."""
         self.engine = create_engine(settings)
         self.is_sqlite = settings.is_sqlite
-        self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
+        info = dict(session_info or {})
+        self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         # Reads run without BEGIN/COMMIT: two round-trips fewer per request, on PostgreSQL as much as the query
         # itself (docs/performance.md). Each statement sees a consistent snapshot; a read that needs several
         # statements to agree asks for a transaction (writes=True) or does it in one statement.
         self._read_factory = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, info=info
         )
 
     def session(self, *, writes: bool) -> AsyncSession:

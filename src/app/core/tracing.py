@@ -25,7 +25,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.metrics import CallbackOptions, NoOpMeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -52,6 +52,7 @@ __all__ = [
     "fastapi_telemetry",
     "instrument_clients",
     "instrument_http_client",
+    "meter_of",
     "observe_state",
     "record_error",
     "trace_carrier",
@@ -149,6 +150,13 @@ def _metric_exporter(kind: str, protocol: OtlpProtocol) -> MetricExporter:
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter  # noqa: PLC0415
 
     return HttpMetricExporter()
+
+
+def meter_of(telemetry: Telemetry | None) -> Meter | None:
+    """The app's meter, when metrics are exported over OTLP (or to the console)."""
+    if telemetry is None or telemetry.meter_provider is None:
+        return None
+    return telemetry.meter_provider.get_meter(SCOPE, __version__)
 
 
 type StateReadings = Callable[[], Mapping[str, Any]]

@@ -20,12 +20,13 @@ from app.core.jobs._registry import (
     RetryLater,
     job_type,
 )
-from app.core.jobs._store import enqueue
+from app.core.jobs._store import EnqueuedObserver, counting_enqueued, enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
 __all__ = [
     "Backoff",
     "Cron",
+    "EnqueuedObserver",
     "Every",
     "GiveUp",
     "Handler",
@@ -42,6 +43,7 @@ __all__ = [
     "cancel_job",
     "configured_worker",
     "count_jobs",
+    "counting_enqueued",
     "enqueue",
     "get_job",
     "job_type",

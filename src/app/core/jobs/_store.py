@@ -6,15 +6,17 @@ written only by the worker that still holds the claim for that attempt, so a wor
 job another worker took) cannot overwrite the newer attempt.
 """
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, delete, func, literal, null, select, update
+from sqlalchemy import case, delete, event, func, literal, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.database import UTCDateTime, utcnow
 from app.core.jobs._models import Job, JobState
@@ -25,9 +27,11 @@ from app.core.tracing import trace_carrier
 __all__ = [
     "NOTIFY_CHANNEL",
     "Claimed",
+    "EnqueuedObserver",
     "any_due",
     "claim",
     "count_due",
+    "counting_enqueued",
     "enqueue",
     "enqueue_tick",
     "fail",
@@ -42,6 +46,10 @@ NOTIFY_CHANNEL = "forge_jobs"
 _MAX_ERROR_LENGTH = 4000
 _NOTIFIED = "forge.jobs.notified"  # the session's transaction that has already notified
 LEASE_EXPIRED = "lease expired: the worker stopped without reporting the attempt"
+_OBSERVER = "forge.jobs.enqueued_observer"  # a session's info: told the jobs enqueued by each committed transaction
+_PENDING = "forge.jobs.enqueued_pending"  # ... and the jobs enqueued by the transaction in progress, by type
+
+type EnqueuedObserver = Callable[[Mapping[str, int]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +102,42 @@ async def enqueue[P: BaseModel](
     session.add(job)
     await session.flush()
     await notify(session)
+    _count_enqueued(session, job_type.name)
     return job
+
+
+def counting_enqueued(observer: EnqueuedObserver | None) -> dict[str, Any]:
+    """The `info` that makes a session tell `observer` the jobs (by type) that each of its transactions enqueued,
+    once that transaction has committed (`Database(settings, session_info=...)`); a rollback tells nothing.
+
+    A job enqueued in a savepoint that was rolled back, inside a transaction that committed, is counted all the same.
+    """
+    return {} if observer is None else {_OBSERVER: observer}
+
+
+def _count_enqueued(session: AsyncSession, job_type: str) -> None:
+    info = session.info
+    if _OBSERVER not in info:
+        return
+    pending: Counter[str] | None = info.get(_PENDING)
+    if pending is None:  # the session's first enqueue: listen for its transactions' ends (once per session)
+        pending = info[_PENDING] = Counter()
+        event.listen(session.sync_session, "after_commit", _report_enqueued)
+        event.listen(session.sync_session, "after_transaction_end", _forget_enqueued)
+    pending[job_type] += 1
+
+
+def _report_enqueued(session: Session) -> None:
+    pending: Counter[str] = session.info[_PENDING]
+    if pending:
+        counts = dict(pending)
+        pending.clear()
+        session.info[_OBSERVER](counts)
+
+
+def _forget_enqueued(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without a commit (after one, nothing is left)
+        session.info[_PENDING].clear()
 
 
 def _due(types: Sequence[str]) -> Any:
@@ -126,6 +169,7 @@ async def enqueue_tick(session: AsyncSession, periodic: AnyPeriodic, tick: datet
     inserted = _changed(await session.execute(statement))
     if inserted:
         await notify(session)
+        _count_enqueued(session, periodic.job_type.name)
     return inserted
 
 
@@ -207,8 +251,9 @@ async def release(session: AsyncSession, claimed: Sequence[Claimed], *, worker: 
     return released
 
 
-async def reap(session: AsyncSession) -> int:
-    """Jobs whose worker's lease ran out (the worker died): queued again, or dead after their last attempt."""
+async def reap(session: AsyncSession) -> list[tuple[str, str]]:
+    """Jobs whose worker's lease ran out (the worker died): queued again, or dead after their last attempt. Returns
+    each one's type and new state."""
     now = utcnow()
     statement = (
         update(Job)
@@ -221,9 +266,10 @@ async def reap(session: AsyncSession) -> int:
             run_at=now,
             last_error=LEASE_EXPIRED,
         )
+        .returning(Job.type, Job.state)
         .execution_options(synchronize_session=False)
     )
-    reaped = int(getattr(await session.execute(statement), "rowcount", 0))
+    reaped = [(kind, state) for kind, state in (await session.execute(statement)).all()]
     if reaped:
         await notify(session)
     return reaped

@@ -24,6 +24,8 @@ from app.config import Settings, get_settings
 from app.core.database import Database, committing, utcnow
 from app.core.jobs import _store
 from app.core.jobs._listen import Listener
+from app.core.jobs._models import JobState
+from app.core.jobs._readiness import Readiness
 from app.core.jobs._registry import GiveUp, JobContext, JobRegistry, JobType, RetryLater
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
@@ -101,12 +103,19 @@ class Worker:
         )
         self._wake = asyncio.Event()
         self._stopping = False
+        self._readiness = Readiness(self.id, metrics)
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
 
     def _wake_up(self) -> None:
         self._wake.set()
+
+    @property
+    def ready(self) -> bool:
+        """Running, and its last round reached the queue: the worker's own readiness (its `/readyz`)."""
+        loop_alive = bool(self._tasks) and not self._tasks[0].done()
+        return loop_alive and not self._stopping and bool(self._readiness.reaching)
 
     def start(self) -> None:
         loop = asyncio.create_task(self._loop(), name=f"jobs-worker {self.id}")
@@ -125,6 +134,7 @@ class Worker:
     async def stop(self) -> None:
         """Stop claiming; wait up to `shutdown_seconds` for running jobs, then cancel and release the rest."""
         self._stopping = True
+        self._readiness.ended()
         self._wake.set()
         # The loop ends after its current round: cancelled inside a claim that committed, it would strand the jobs
         # it claimed until their lease expired. The listener has nothing to lose.
@@ -161,6 +171,7 @@ class Worker:
                 task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
                 self._running[task] = job
                 task.add_done_callback(self._finished)
+            self._readiness.end_round()
             if free > 0 and len(claimed) == free:
                 continue  # there may be more due: claim again as soon as a slot frees
             with contextlib.suppress(TimeoutError):
@@ -176,6 +187,7 @@ class Worker:
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:  # a bug: say so, rather than stop silently
             _log.error("job_worker_failed", worker=self.id, exc_info=task.exception())
+            self._readiness.ended()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
@@ -191,9 +203,11 @@ class Worker:
             try:
                 async with committing(self._database.session(writes=True)) as session:
                     enqueued = await _store.enqueue_tick(session, entry, tick)
-            except Exception:  # noqa: BLE001 - as above: the next round tries this tick again
+            except Exception as exc:  # noqa: BLE001 - as above: the next round tries this tick again
                 _log.warning("job_tick_failed", job_type=entry.job_type.name, exc_info=True)
+                self._readiness.noted(exc)
                 continue
+            self._readiness.noted()
             if enqueued:
                 _log.info("job_tick_enqueued", job_type=entry.job_type.name, tick=tick.isoformat())
             self._next_ticks[index] = entry.schedule.after(now)  # ticks missed meanwhile are not made up
@@ -202,12 +216,16 @@ class Worker:
         try:
             async with committing(self._database.session(writes=True)) as session:
                 reaped = await _store.reap(session)
-        except Exception:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
+        except Exception as exc:  # noqa: BLE001 - a database outage must not end the worker: the next round retries
             _log.warning("job_reap_failed", exc_info=True)
+            self._readiness.noted(exc)
             return
+        self._readiness.noted()
         if reaped:
-            _log.warning("job_leases_expired", count=reaped)
+            _log.warning("job_leases_expired", count=len(reaped))
         if self._metrics is not None:
+            for job_type, state in reaped:
+                self._metrics.lease_expired(job_type, dead=state == JobState.DEAD)
             await self._count_due(self._metrics)
 
     async def _count_due(self, metrics: JobMetrics) -> None:
@@ -221,8 +239,9 @@ class Worker:
         try:
             async with committing(self._database.session(writes=True)) as session:
                 purged = await _store.purge(session, finished_before=utcnow() - self._retention)
-        except Exception:  # noqa: BLE001 - as above: the next round retries
+        except Exception as exc:  # noqa: BLE001 - as above: the next round retries
             _log.warning("job_purge_failed", exc_info=True)
+            self._readiness.noted(exc)
             return
         if purged:
             _log.info("jobs_purged", count=purged)
@@ -232,18 +251,22 @@ class Worker:
             return []  # an app without job types yet: the worker only reaps
         try:
             if self._database.is_sqlite and not await self._any_due():
-                return []
-            async with committing(self._database.session(writes=True)) as session:
-                return await _store.claim(
-                    session,
-                    worker=self.id,
-                    types=self._registry.names,
-                    limit=limit,
-                    lease_until=utcnow() + self._lease,
-                )
-        except Exception:  # noqa: BLE001 - as above: the poll retries
+                claimed = []
+            else:
+                async with committing(self._database.session(writes=True)) as session:
+                    claimed = await _store.claim(
+                        session,
+                        worker=self.id,
+                        types=self._registry.names,
+                        limit=limit,
+                        lease_until=utcnow() + self._lease,
+                    )
+        except Exception as exc:  # noqa: BLE001 - as above: the poll retries
             _log.warning("job_claim_failed", exc_info=True)
+            self._readiness.noted(exc)
             return []
+        self._readiness.noted()
+        return claimed
 
     async def _any_due(self) -> bool:
         """SQLite: a read first, so that an idle worker's polls do not take the database's one write lock."""

@@ -22,7 +22,14 @@ from app.core.metrics._directory import MetricsDirectoryInUseError, server_metri
 from app.core.metrics._http import HttpMetrics
 from app.core.metrics._jobs import JOB_OUTCOMES, JobMetrics
 from app.core.metrics._labels import METHOD_LABELS, ROUTE_TEMPLATE_STATE, STATUS_LABELS, route_template
-from app.core.metrics._metrics import PUBLISH_SECONDS, Metrics, exposition, state_readings
+from app.core.metrics._metrics import (
+    PUBLISH_SECONDS,
+    Metrics,
+    authorise_scrape,
+    exposition,
+    job_metrics,
+    state_readings,
+)
 from app.core.metrics._shard import ShardReading, read_shards
 
 __all__ = [
@@ -37,7 +44,9 @@ __all__ = [
     "Metrics",
     "MetricsDirectoryInUseError",
     "ShardReading",
+    "authorise_scrape",
     "exposition",
+    "job_metrics",
     "read_shards",
     "route_template",
     "server_metrics_directory",

@@ -58,7 +58,11 @@ class HttpMetrics:
 def http_families(
     shards: Iterable[ShardReading],
 ) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
-    """The HTTP series of the whole server: counters summed over every worker, in flight over the living ones."""
+    """The HTTP series of the whole server: counters summed over every worker, in flight over the living ones.
+    None from processes that serve no requests (a `forge worker`)."""
+    shards = list(shards)
+    if not any(shard.started for shard in shards):
+        return
     requests: dict[tuple[str, str, str], float] = {}
     histograms: dict[tuple[str, str], list[float]] = {}
     in_flight = 0.0

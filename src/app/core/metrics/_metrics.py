@@ -1,21 +1,25 @@
 """`Metrics`: one app's metrics, shared with the server's other workers, and rendered for a scrape."""
 
 import asyncio
+import hmac
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.metrics import Meter
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from sqlalchemy.pool import Pool, QueuePool
 
+from app.core.exceptions import AuthenticationError
 from app.core.metrics._http import HttpMetrics, http_families
 from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
 from app.core.ratelimit import RateLimiter
 
-__all__ = ["PUBLISH_SECONDS", "Metrics", "exposition", "state_readings"]
+__all__ = ["PUBLISH_SECONDS", "Metrics", "authorise_scrape", "exposition", "job_metrics", "state_readings"]
 
 # How often a worker copies what other components count (the pool, the rate limiter) into its shared file.
 PUBLISH_SECONDS = 1.0
@@ -49,10 +53,10 @@ class Metrics:
     """One app's metrics (tests build many apps, each with its own): the HTTP metrics, the readings of the pool and
     the rate limiter, and the scrape, which reports every worker of the server when they share a directory."""
 
-    def __init__(self, *, api_prefix: str) -> None:
+    def __init__(self, *, api_prefix: str, meter: Meter | None = None) -> None:
         self.shard = Shard()
         self.http = HttpMetrics(self.shard, api_prefix)
-        self.jobs = JobMetrics(self.shard)
+        self.jobs = JobMetrics(self.shard, meter)  # with a meter, over OTLP too (the HTTP ones are FastAPI's)
         self._publisher: asyncio.Task[None] | None = None
         self._readings: Callable[[], Mapping[str, Any]] = dict
 
@@ -97,6 +101,25 @@ class Metrics:
         self.publish(readings)
         directory = self.shard.directory
         return exposition([self.shard.read()] if directory is None else read_shards(directory))
+
+
+def job_metrics(metrics: Metrics | None, meter: Meter | None) -> JobMetrics | None:
+    """Where a process counts its jobs: with its metrics for /metrics (and OTLP when there is a meter), over OTLP
+    alone when /metrics is off, nowhere when both are."""
+    if metrics is not None:
+        return metrics.jobs
+    return JobMetrics(meter=meter) if meter is not None else None
+
+
+def authorise_scrape(authorization: str | None, token: SecretStr | None) -> None:
+    """With a metrics token configured, a scrape must present it as a bearer token (401 otherwise)."""
+    if token is None:
+        return
+    scheme, _, presented = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+        msg = "GET /metrics needs the metrics token (FORGE_METRICS_TOKEN) as a bearer token."
+        raise AuthenticationError(msg)
 
 
 def exposition(shards: Sequence[ShardReading]) -> bytes:

@@ -1,6 +1,5 @@
 """Probes for orchestrators, outside /api/v1: liveness (`/healthz`) and readiness (`/readyz`)."""
 
-import hmac
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -9,8 +8,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.context import Context
 from app.core.database import DatabaseDep
-from app.core.exceptions import AuthenticationError
-from app.core.metrics import CONTENT_TYPE, state_readings
+from app.core.metrics import CONTENT_TYPE, authorise_scrape, state_readings
 from app.features.health import service
 from app.shared.routing import ForgeRoute
 
@@ -38,13 +36,7 @@ async def metrics(request: Request, context: Context) -> Response:
     elsewhere = settings.metrics_port is not None and (server is None or server[1] != settings.metrics_port)
     if collected is None or elsewhere:
         raise StarletteHTTPException(status_code=404)
-    token = settings.metrics_token
-    if token is not None:
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        expected = token.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
-            msg = "GET /metrics needs the metrics token (FORGE_METRICS_TOKEN) as a bearer token."
-            raise AuthenticationError(msg)
+    authorise_scrape(request.headers.get("authorization"), settings.metrics_token)
     readings = state_readings(pool=context.database.engine.pool, limiter=context.rate_limiter)
     return Response(collected.render(readings), media_type=CONTENT_TYPE)
 
