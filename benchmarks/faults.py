@@ -92,6 +92,9 @@ def _server_env(pg: PostgresServer, redis: RedisServer) -> dict[str, str]:
         "FORGE_PASSWORD_HASH_ITERATIONS": "1",
         "FORGE_METRICS_ENABLED": "false",
         "FORGE_LOG_LEVEL": "INFO",
+        # No mail server here, and nothing under test sends mail: production's refusal of the console backend is lifted.
+        "FORGE_MAIL_BACKEND": "console",
+        "FORGE_MAIL_ALLOW_DEV_BACKEND_IN_PRODUCTION": "true",
     }
 
 

@@ -155,7 +155,9 @@ async def test_a_worker_that_cannot_reach_the_queue_is_not_ready() -> None:
 async def test_job_metrics_are_exported_over_otlp(
     database_url: str, engine: AsyncEngine, database: Database, otlp: OtlpReceiver, *, prometheus: bool
 ) -> None:
-    settings = make_settings(database_url, otel_exporter="otlp", metrics_enabled=prometheus, jobs_poll_seconds=0.02)
+    settings = make_settings(
+        database_url, otel_exporter="otlp", metrics_enabled=prometheus, jobs_run_in_server=True, jobs_poll_seconds=0.02
+    )
     note = recording_type(Recorder(), name="test.exported")
     app = create_app(settings, jobs=JobRegistry([note]))
     app.include_router(enqueue_router(note), prefix=API_PREFIX)
