@@ -2,7 +2,8 @@
 
 Every queue enqueues a burst in one transaction (ForgeAPI through `enqueue`, one INSERT per job, as its API does
 inside a request's transaction; procrastinate's `batch_defer_async` and pgqueuer's list `enqueue`, one multi-row
-INSERT each) and a paced job in a transaction of its own. Each has a database of its own on the same server.
+INSERT each) and a paced job in a transaction of its own. Each PostgreSQL queue has a database of its own on the
+same server; the embedded worker, a SQLite file.
 """
 
 import asyncio
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from procrastinate.types import JSONValue
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 
