@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, delete, event, func, literal, null, select, update
+from sqlalchemy import case, delete, event, func, literal, null, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -210,15 +210,23 @@ def _held(claimed: Claimed, worker: str) -> Any:
     )
 
 
-async def succeed(session: AsyncSession, claimed: Claimed, *, worker: str) -> bool:
-    """Mark the attempt succeeded; False when the claim was lost meanwhile (its lease ran out)."""
+async def succeed(session: AsyncSession, claimed: Sequence[Claimed], *, worker: str) -> set[int]:
+    """Mark the attempts succeeded, in one statement; returns the ids of those whose claim was still held (a lost
+    one's lease ran out, and the job is another worker's now)."""
+    if not claimed:
+        return set()
     statement = (
         update(Job)
-        .where(_held(claimed, worker))
+        .where(
+            Job.state == JobState.RUNNING,
+            Job.worker == worker,
+            tuple_(Job.id, Job.attempts).in_([(job.id, job.attempt) for job in claimed]),
+        )
         .values(state=JobState.SUCCEEDED, worker=None, lease_until=None, finished_at=utcnow())
+        .returning(Job.id)
         .execution_options(synchronize_session=False)
     )
-    return _changed(await session.execute(statement))
+    return set((await session.execute(statement)).scalars())
 
 
 async def fail(session: AsyncSession, claimed: Claimed, *, worker: str, error: str, retry_at: datetime | None) -> bool:

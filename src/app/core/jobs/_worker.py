@@ -26,6 +26,7 @@ from app.core.jobs import _store
 from app.core.jobs._listen import Listener
 from app.core.jobs._models import JobState
 from app.core.jobs._readiness import Readiness
+from app.core.jobs._recorder import SuccessRecorder
 from app.core.jobs._registry import GiveUp, JobContext, JobRegistry, JobType, RetryLater
 from app.core.jobs._store import Claimed
 from app.core.metrics import JobMetrics
@@ -105,6 +106,7 @@ class Worker:
         self._stopping = False
         self._readiness = Readiness(self.id, metrics)
         self._running: dict[asyncio.Task[None], Claimed] = {}
+        self._recorder = SuccessRecorder(database, self.id)
         self._next_ticks: list[datetime] = []  # of registry.periodic, in order
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -148,6 +150,7 @@ class Worker:
                 task.cancel()
             if unfinished:
                 await asyncio.wait(unfinished)
+        await self._recorder.drain()  # the outcomes of jobs cancelled while theirs was being written, too
         _log.info("job_worker_stopped", worker=self.id)
 
     async def _loop(self) -> None:
@@ -253,7 +256,10 @@ class Worker:
             if self._database.is_sqlite and not await self._any_due():
                 claimed = []
             else:
-                async with committing(self._database.session(writes=True)) as session:
+                # One statement, atomic by itself: sent without BEGIN/COMMIT in an autocommitting session (two
+                # round trips fewer; four with the pool's pre-ping, which outside a transaction pings inside one
+                # of its own).
+                async with self._database.session(writes=False) as session:
                     claimed = await _store.claim(
                         session,
                         worker=self.id,
@@ -306,10 +312,20 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - any failure of a handler is the job's, recorded on it
             await self._failed(kind, job, exc)
         else:
-            seconds = round(time.monotonic() - started, 6)
-            await self._record(
-                "job_succeeded", job, lambda session: _store.succeed(session, job, worker=self.id), seconds=seconds
-            )
+            await self._record_success(job, round(time.monotonic() - started, 6))
+
+    async def _record_success(self, job: Claimed, seconds: float) -> None:
+        """Have the attempt's outcome written (the job's slot stays taken until then, as for any outcome), then log
+        it in the job's span and log context."""
+        held = await self._recorder.record(job)
+        if held is None:
+            return  # not written (the recorder logged why): the lease expires and the job runs again
+        if not held:
+            _log.warning("job_claim_lost", outcome="job_succeeded", attempt=job.attempt)
+            return
+        if self._metrics is not None:
+            self._metrics.counted(job.type, "succeeded")
+        _log.info("job_succeeded", attempt=job.attempt, seconds=seconds)
 
     async def _failed(self, kind: JobType[Any], job: Claimed, error: Exception) -> None:
         retry_at = _retry_at(kind, job, error)
@@ -323,9 +339,7 @@ class Worker:
             event, job, lambda session: _store.fail(session, job, worker=self.id, error=message, retry_at=retry_at)
         )
 
-    async def _record(
-        self, event: str, job: Claimed, write: Callable[[AsyncSession], Awaitable[bool | int]], **fields: Any
-    ) -> None:
+    async def _record(self, event: str, job: Claimed, write: Callable[[AsyncSession], Awaitable[bool | int]]) -> None:
         """Write an attempt's outcome in a transaction of its own; if it cannot be written, the lease expires and
         the job runs again (at least once)."""
         try:
@@ -339,8 +353,8 @@ class Worker:
             return
         if self._metrics is not None:
             self._metrics.counted(job.type, event.removeprefix("job_"))
-        if event in {"job_succeeded", "job_released"}:
-            _log.info(event, attempt=job.attempt, **fields)
+        if event == "job_released":
+            _log.info(event, attempt=job.attempt)
 
 
 def _retry_at(kind: JobType[Any], job: Claimed, error: Exception) -> datetime | None:
