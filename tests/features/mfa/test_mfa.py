@@ -76,7 +76,8 @@ async def test_enrolling_needs_the_password(client: httpx.AsyncClient) -> None:
 async def test_a_wrong_code_confirms_nothing(client: httpx.AsyncClient, clock: TotpClock) -> None:
     user, headers = await signed_in(client)
     secret = (await enrol(client, headers)).json()["secret"]
-    for code in ("000000", clock.code(secret, steps=-2), clock.code(pyotp.random_base32()), "not a code"):
+    full_width = clock.code(secret).translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})  # one spelling only
+    for code in ("000000", clock.code(secret, steps=-2), clock.code(pyotp.random_base32()), "not a code", full_width):
         refused = await client.post(mfa.TOTP_CONFIRM, json={"code": code}, headers=headers)
         assert error_pointers(assert_problem(refused, 422, slug="validation-error")) == {"#/code"}
     assert await status(client, headers) == {"enabled": False, "pending": True, "recovery_codes_left": 0}

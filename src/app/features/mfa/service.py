@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 RECOVERY_CODE_COUNT = 10
+TOTP_DIGITS = 6
 VALID_WINDOW = 1  # steps either side of the server's: a client clock up to ~30 s off still works
 _RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 _RECOVERY_LENGTH = 16  # 80 bits
@@ -130,7 +131,8 @@ class Challenge:
 
 
 def _totp(secret: str) -> pyotp.TOTP:
-    return pyotp.TOTP(secret)  # SHA-1, 6 digits, 30 s: what every authenticator app reads from a QR code
+    # SHA-1, 6 digits, 30 s: what every authenticator app reads from a QR code (some ignore any other parameters).
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS)
 
 
 def _normalised(code: str) -> str:
@@ -157,12 +159,42 @@ async def _store_recovery_codes(session: AsyncSession, *, user_id: int, hasher: 
     return codes
 
 
+def _is_totp_code(code: str) -> bool:
+    """Six ASCII digits (pyotp would also take other scripts' digits, after NFKC normalisation: one spelling here)."""
+    return code.isascii() and code.isdigit() and len(code) == TOTP_DIGITS
+
+
 def _totp_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code this is, within the window around `now`; None for any other code."""
+    if not _is_totp_code(code):
+        return None
     try:
         return _totp(secret).verify_and_get_timecode(code, for_time=now, valid_window=VALID_WINDOW)
     except OTPVerificationError:
         return None
+
+
+async def _use_totp_code(session: AsyncSession, *, user_id: int, secret: str, code: str, now: datetime) -> str | None:
+    """Accept a TOTP code once (its step recorded); None when accepted, else why not."""
+    step = _totp_step(secret, code, now)
+    if step is None:
+        return "wrong_code"
+    return None if await repository.use_step(session, user_id=user_id, step=step) else "replayed_code"
+
+
+async def _use_recovery_code(
+    session: AsyncSession, *, user_id: int, code: str, hasher: SecretHasher, now: datetime, purpose: Purpose
+) -> str | None:
+    """Spend an unused recovery code; None when spent now, else why not."""
+    digest = _recovery_digest(hasher, user_id, code.translate(_CROCKFORD_ALIASES))
+    if await repository.use_recovery_code(session, user_id=user_id, digest=digest, now=now):
+        left = await repository.count_unused_recovery_codes(session, user_id)
+        record_security_event(
+            SecurityEvent.MFA_RECOVERY_CODE_USED, user_id=user_id, purpose=purpose, recovery_codes_left=left
+        )
+        return None
+    used = await repository.recovery_code_was_used(session, user_id=user_id, digest=digest)
+    return "spent_recovery_code" if used else "wrong_code"
 
 
 async def _check_code(
@@ -175,28 +207,24 @@ async def _check_code(
     now: datetime,
     purpose: Purpose,
 ) -> Factor | None:
-    """Accept a code of the user's enabled credential, once: a TOTP code (its step recorded) or an unused recovery
-    code (spent). None, with an `mfa_failed` event, for anything else."""
+    """Accept a code of the user's enabled credential, once: a TOTP code (6 ASCII digits) or an unused recovery code
+    (16 characters). None, with an `mfa_failed` event, for anything else."""
     normalised = _normalised(code)
-    reason = "wrong_code"
-    if len(normalised) == _totp(secret).digits and normalised.isdigit():
-        step = _totp_step(secret, normalised, now)
-        if step is not None:
-            if await repository.use_step(session, user_id=user_id, step=step):
-                return "totp"
-            reason = "replayed_code"
-    elif len(normalised := normalised.translate(_CROCKFORD_ALIASES)) == _RECOVERY_LENGTH:
-        digest = _recovery_digest(hasher, user_id, normalised)
-        if await repository.use_recovery_code(session, user_id=user_id, digest=digest, now=now):
-            left = await repository.count_unused_recovery_codes(session, user_id)
-            record_security_event(
-                SecurityEvent.MFA_RECOVERY_CODE_USED, user_id=user_id, purpose=purpose, recovery_codes_left=left
-            )
-            return "recovery_code"
-        if await repository.recovery_code_was_used(session, user_id=user_id, digest=digest):
-            reason = "spent_recovery_code"
-    record_security_event(SecurityEvent.MFA_FAILED, user_id=user_id, purpose=purpose, reason=reason)
-    return None
+    factor: Factor | None = None
+    if _is_totp_code(normalised):
+        factor = "totp"
+        failure = await _use_totp_code(session, user_id=user_id, secret=secret, code=normalised, now=now)
+    elif len(normalised) == _RECOVERY_LENGTH:
+        factor = "recovery_code"
+        failure = await _use_recovery_code(
+            session, user_id=user_id, code=normalised, hasher=hasher, now=now, purpose=purpose
+        )
+    else:
+        failure = "wrong_code"
+    if failure is not None:
+        record_security_event(SecurityEvent.MFA_FAILED, user_id=user_id, purpose=purpose, reason=failure)
+        return None
+    return factor
 
 
 async def _check_password(account: Account, password: str, passwords: PasswordHasher, purpose: Purpose) -> None:
