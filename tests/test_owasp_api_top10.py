@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.context import AppContext
 from app.main import create_app
 from tests import helpers
-from tests.support import sessions
+from tests.support import mfa, sessions
 from tests.support.app import running
 from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
@@ -35,12 +35,18 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/token"): "public",
     ("POST", "/api/v1/auth/refresh"): "public",
     ("POST", "/api/v1/auth/logout"): "user",  # the session's access token, or its refresh token cookie
+    ("POST", "/api/v1/auth/mfa"): "public",  # a login's second step: the MFA token a right password earned, a code
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
     ("POST", "/api/v1/users/me/password"): "user",
     ("GET", "/api/v1/users/me/sessions"): "user",
     ("POST", "/api/v1/users/me/sessions/revoke-all"): "user",
     ("DELETE", "/api/v1/users/me/sessions/{session_id}"): "user",
+    ("GET", "/api/v1/users/me/mfa"): "user",
+    ("POST", "/api/v1/users/me/mfa/totp"): "user",  # and the password
+    ("POST", "/api/v1/users/me/mfa/totp/confirm"): "user",
+    ("POST", "/api/v1/users/me/mfa/totp/disable"): "user",  # and the password and a code
+    ("POST", "/api/v1/users/me/mfa/recovery-codes"): "user",  # and a code
     ("GET", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("POST", "/api/v1/users/{user_id}/sessions/revoke-all"): "admin",
@@ -265,3 +271,23 @@ async def test_api2_a_password_change_signs_out_every_other_session(client: http
     assert not await sessions.access_works(client, attacker["access_token"])
     assert (await sessions.refresh(client, attacker["refresh_token"])).status_code == 401
     assert await sessions.access_works(client, owner["access_token"])
+
+
+async def test_api2_a_second_factor_code_works_once(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """An attacker with the password, who saw the victim's code and recovery code go by (over a shoulder, through a
+    phishing proxy that came too late), gets an MFA token that is no access token, and nothing for the codes."""
+    clock = mfa.TotpClock(app)
+    victim = await mfa.enabled_user(client, clock)
+    stolen = await mfa.password_step(client, victim.email)
+    assert not await sessions.access_works(client, stolen["mfa_token"])
+
+    code = clock.code(victim.secret)
+    assert (
+        await mfa.complete(client, (await mfa.password_step(client, victim.email))["mfa_token"], code)
+    ).status_code == 200
+    assert (await mfa.complete(client, stolen["mfa_token"], code)).status_code == 401  # replayed within its window
+
+    recovery_code = victim.recovery_codes[0]
+    used = await mfa.complete(client, (await mfa.password_step(client, victim.email))["mfa_token"], recovery_code)
+    assert used.status_code == 200
+    assert (await mfa.complete(client, stolen["mfa_token"], recovery_code)).status_code == 401  # single use

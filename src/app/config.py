@@ -261,6 +261,9 @@ class Settings(BaseSettings):
     session_idle_days: float = Field(default=14, gt=0, le=3650)
     session_max_days: float = Field(default=90, gt=0, le=3650)
     session_refresh_grace_seconds: float = Field(default=2, ge=0, le=60)
+    # Two-factor logins (docs/security.md#two-factor-authentication-totp): the password's answer is an MFA token,
+    # good this long for completing the login with a code (a few minutes: enough to open an authenticator app).
+    mfa_token_ttl_seconds: int = Field(default=300, ge=30, le=900)
     # Browser clients: the refresh token also as an HttpOnly cookie on the auth paths, with a CSRF token
     # (docs/security.md#browser-clients-cookies-and-csrf). The domain, when set, is the CSRF cookie's, so that a
     # single-page app on a sibling host (app.example.com beside api.example.com) can read it.
@@ -366,6 +369,10 @@ class Settings(BaseSettings):
     rate_limit_register: str = "5/minute;30/hour"
     # Failed authentications (bad API key, bad or expired bearer token) per client address.
     rate_limit_auth_failures: str = "30/minute;300/hour"
+    # Two-factor codes: attempts per MFA token (every attempt), and wrong codes per account, wherever they are
+    # entered (completing a login, disabling, new recovery codes, confirming an enrolment).
+    rate_limit_mfa: str = "5/5minutes"
+    rate_limit_mfa_account: str = "10/hour;50/day"
     rate_limit_fail_open: bool = True
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
     rate_limit_key_prefix: str = "forge:rl:"

@@ -52,6 +52,7 @@ from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
+from app.features.mfa.router import router as mfa_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.sessions.dependencies import CSRF_HEADER
@@ -213,6 +214,7 @@ def _api_routers() -> tuple[APIRouter, ...]:
     return (
         auth_router,
         sessions_router,  # /users/me/sessions/... before users' /users/{user_id}/...
+        mfa_router,  # /users/me/mfa/... likewise
         users_router,
         api_keys_router,
         products_router,

@@ -6,6 +6,7 @@ from app.core.idempotency import IdempotencyRecord
 from app.core.jobs import Job
 from app.features.api_keys.models import ApiKey
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
+from app.features.mfa.models import RecoveryCode, TotpCredential
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.sessions.models import SpentRefreshToken, UserSession
@@ -24,7 +25,9 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "RecoveryCode",
     "SpentRefreshToken",
+    "TotpCredential",
     "User",
     "UserSession",
     "WebhookAttempt",

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from app.config import Settings
-from app.core.security import AccessClaims, PasswordHasher, TokenError, TokenService, TokenType
+from app.core.security import AccessClaims, MfaClaims, PasswordHasher, TokenError, TokenService, TokenType
 from tests.helpers import token_claims
 from tests.support.settings import make_settings
 
@@ -149,6 +149,33 @@ def test_an_access_token_without_a_canonical_session_is_refused(
         tokens.access(token)
 
 
+def test_an_mfa_token_names_its_user_and_lives_the_mfa_ttl(tokens: TokenService, unit_settings: Settings) -> None:
+    issued = tokens.issue_mfa(user_id=42)
+    assert issued.expires_in == unit_settings.mfa_token_ttl_seconds
+    claims = tokens.decode(issued.token, expected_type=TokenType.MFA)
+    assert (claims["typ"], "sid" in claims) == ("mfa", False)
+    assert tokens.mfa(issued.token) == MfaClaims(user_id=42, token_id=claims["jti"])
+
+
+def test_an_mfa_token_and_an_access_token_never_pass_for_each_other(tokens: TokenService) -> None:
+    with pytest.raises(TokenError, match="expected a access token"):
+        tokens.access(tokens.issue_mfa(user_id=42).token)
+    with pytest.raises(TokenError, match="expected a mfa token"):
+        tokens.mfa(tokens.issue_access(user_id=42, session_id=7).token)
+
+
+@pytest.mark.parametrize("jti", [None, 7, "", "not-hex-" * 4, "A" * 32, "0" * 31], ids=repr)
+def test_an_mfa_token_without_an_id_this_service_issues_is_refused(
+    tokens: TokenService, unit_settings: Settings, jti: object
+) -> None:
+    """Its id keys the token's budget of attempts: every MFA token this service issues has one (a uuid4's hex)."""
+    claims = token_claims(unit_settings, "42", typ="mfa", exp=int(datetime.now(UTC).timestamp()) + 60)
+    if jti is not None:
+        claims["jti"] = jti
+    with pytest.raises(TokenError):
+        tokens.mfa(_sign(unit_settings, claims))
+
+
 def test_each_token_is_unique(tokens: TokenService) -> None:
     first = tokens.issue(subject="42", token_type=TokenType.ACCESS)
     second = tokens.issue(subject="42", token_type=TokenType.ACCESS)
@@ -256,7 +283,10 @@ def test_decode_refuses_a_token_that_lives_longer_than_its_types_ttl(
     tokens: TokenService, unit_settings: Settings, token_type: TokenType
 ) -> None:
     """Signed with the right key (a leaked one), valid in every other way, but minted to live 30 years."""
-    ttl = {TokenType.ACCESS: unit_settings.access_token_ttl_seconds}[token_type]
+    ttl = {
+        TokenType.ACCESS: unit_settings.access_token_ttl_seconds,
+        TokenType.MFA: unit_settings.mfa_token_ttl_seconds,
+    }[token_type]
     at_ttl = _sign(unit_settings, _lifetime_claims(unit_settings, ttl, typ=token_type.value))
     assert tokens.decode(at_ttl, expected_type=token_type)["sub"] == "42"
     for lifetime in (ttl + 60, 30 * 365 * 24 * 3600):

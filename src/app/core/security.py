@@ -6,7 +6,9 @@ token made for one purpose is never accepted for another. A token whose lifetime
 configured TTL, or whose `sub` is not a canonical decimal id, is refused even when its signature holds. An access
 token names its session (`sid`, canonical decimal too): it is good only while that session lives, which the
 authentication checks in the statement that loads the user. Refresh tokens are not JWTs: they are opaque secrets
-stored as digests (app.features.sessions).
+stored as digests (app.features.sessions). An MFA token (`typ` "mfa") says only that its user gave the right
+password a few minutes ago: it completes that login with a second factor (app.features.mfa), and its `typ` keeps it
+from ever passing for an access token, or an access token for it.
 """
 
 import re
@@ -32,6 +34,7 @@ __all__ = [
     "AccessClaims",
     "Hasher",
     "IssuedToken",
+    "MfaClaims",
     "PasswordHasher",
     "TokenError",
     "TokenService",
@@ -45,10 +48,12 @@ _LEEWAY_SECONDS = 10
 # The ids this service puts in tokens (the user in `sub`, the session in `sid`): canonical decimal, so that one id
 # has one spelling (int() also takes " 1", "+1", "1_0" and full-width digits).
 _CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
+_TOKEN_ID = re.compile(r"[0-9a-f]{32}")  # the `jti` this service issues: uuid4().hex
 
 
 class TokenType(StrEnum):
     ACCESS = "access"
+    MFA = "mfa"
 
 
 class TokenError(Exception):
@@ -67,6 +72,14 @@ class AccessClaims:
 
     user_id: int
     session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MfaClaims:
+    """What a verified MFA token says: whose password was right, and the token's own id (its attempts' budget)."""
+
+    user_id: int
+    token_id: str
 
 
 def _id_claim(claims: dict[str, Any], name: str) -> int:
@@ -111,7 +124,10 @@ class TokenService:
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
-        self._ttl = {TokenType.ACCESS: settings.access_token_ttl_seconds}
+        self._ttl = {
+            TokenType.ACCESS: settings.access_token_ttl_seconds,
+            TokenType.MFA: settings.mfa_token_ttl_seconds,
+        }
 
     def issue(self, *, subject: str, token_type: TokenType, extra: dict[str, str] | None = None) -> IssuedToken:
         now = utcnow()
@@ -168,6 +184,19 @@ class TokenService:
         without a session (issued before sessions existed, or not by this service)."""
         claims = self.decode(token, expected_type=TokenType.ACCESS)
         return AccessClaims(user_id=_id_claim(claims, "sub"), session_id=_id_claim(claims, "sid"))
+
+    def issue_mfa(self, *, user_id: int) -> IssuedToken:
+        """An MFA token: the user's password was right; a second factor completes the login."""
+        return self.issue(subject=str(user_id), token_type=TokenType.MFA)
+
+    def mfa(self, token: str) -> MfaClaims:
+        """The user and id of a valid MFA token; `TokenError` for anything else (an access token included)."""
+        claims = self.decode(token, expected_type=TokenType.MFA)
+        token_id = claims.get("jti")
+        if not isinstance(token_id, str) or not _TOKEN_ID.fullmatch(token_id):
+            msg = "jti is not a token id this service issues"
+            raise TokenError(msg)
+        return MfaClaims(user_id=_id_claim(claims, "sub"), token_id=token_id)
 
 
 def get_password_hasher(request: Request) -> PasswordHasher:

@@ -1,8 +1,9 @@
 """Security events: one structured log line each, on the `app.security` logger, for an operator's alerts and audits.
 
 Each line is the event's name with the user's id (None when no account is known) and the request's `request_id`
-(added to every line written while a request runs), plus a few ids and reasons. Never a token, a password or a
-digest: the callers pass ids only, and the log's redaction of secret-named keys is the second line of defence.
+(added to every line written while a request runs), plus a few ids and reasons. Never a token, a password, a
+two-factor code or secret, or a digest: the callers pass ids only, and the log's redaction of secret-named keys is
+the second line of defence.
 Refusals and attacks are warnings; routine events are info.
 """
 
@@ -23,10 +24,23 @@ class SecurityEvent(StrEnum):
     SESSIONS_REVOKED = "sessions_revoked"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event's name
     PASSWORD_CHANGE_REFUSED = "password_change_refused"  # noqa: S105 - an event's name
+    MFA_CHALLENGED = "mfa_challenged"  # the password was right; the login waits for the second factor
+    MFA_FAILED = "mfa_failed"
+    MFA_ENABLED = "mfa_enabled"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
+    MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
 
 
 _WARNINGS = frozenset(
-    {SecurityEvent.LOGIN_FAILED, SecurityEvent.REFRESH_TOKEN_REUSED, SecurityEvent.PASSWORD_CHANGE_REFUSED}
+    {
+        SecurityEvent.LOGIN_FAILED,
+        SecurityEvent.REFRESH_TOKEN_REUSED,
+        SecurityEvent.PASSWORD_CHANGE_REFUSED,
+        SecurityEvent.MFA_FAILED,
+        # A recovery code stands in for a lost authenticator, or for one an attacker does not have.
+        SecurityEvent.MFA_RECOVERY_CODE_USED,
+    }
 )
 
 

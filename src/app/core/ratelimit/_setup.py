@@ -18,6 +18,8 @@ POLICY_SETTINGS = {
     "login_account": "rate_limit_login_account",
     "register": "rate_limit_register",
     "auth_failures": "rate_limit_auth_failures",
+    "mfa": "rate_limit_mfa",
+    "mfa_account": "rate_limit_mfa_account",
 }
 
 

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import Field
 
 from app.core.context import Context
 from app.core.database import DBSession, ReadMostlyDBSession
@@ -11,6 +12,8 @@ from app.core.input import NUL_MESSAGE
 from app.core.pagination import Page, Pagination
 from app.core.security import Hasher
 from app.features.auth.dependencies import BearerSession, CurrentSessionID, authentication_attempt
+from app.features.mfa.dependencies import PresentedMfaLogin, TotpTime, second_factor_attempt
+from app.features.mfa.schemas import MfaChallenge
 from app.features.sessions.dependencies import (
     IssuedTokens,
     Issuer,
@@ -81,10 +84,19 @@ def _pair(issued: IssuedTokens) -> TokenPair:
     return TokenPair(access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in)
 
 
+# A login's answer: a token pair, or (two-factor authentication on) an MFA challenge. A discriminated union: the
+# document says `oneOf` with a `discriminator` on `token_type` ("bearer" or "mfa"), which generated clients turn
+# into a tagged union (TypeScript narrows on it; Java, Kotlin and C# generators pick the class by it).
+LoginAnswer = Annotated[TokenPair | MfaChallenge, Field(discriminator="token_type")]
+
+
 @auth_router.post(
     "/token",
     dependencies=[Depends(limit_login)],
-    responses={401: {"description": "Wrong e-mail address or password, or a deactivated account."}},
+    responses={
+        200: {"description": "A token pair (`token_type` `bearer`), or an MFA challenge (`token_type` `mfa`)."},
+        401: {"description": "Wrong e-mail address or password, or a deactivated account."},
+    },
 )
 async def issue_token(
     form: LoginForm,
@@ -95,12 +107,40 @@ async def issue_token(
     client: SessionClient,
     context: Context,
     response: Response,
-) -> TokenPair:
+) -> LoginAnswer:
     """OAuth2 password flow: `username` is the e-mail address. Starts a session; with FORGE_AUTH_COOKIES the
-    refresh token is also set as a cookie, with the CSRF token (cookie and `X-CSRF-Token` header)."""
-    issued = await service.login(
+    refresh token is also set as a cookie, with the CSRF token (cookie and `X-CSRF-Token` header). For an account
+    with two-factor authentication on, the answer is an MFA challenge instead: `POST /auth/mfa` completes it."""
+    outcome = await service.login(
         session, email=form.username, password=form.password, hasher=hasher, client=client, issuer=issuer
     )
+    if not isinstance(outcome, IssuedTokens):
+        return MfaChallenge(mfa_token=outcome.mfa_token, expires_in=outcome.expires_in)
+    set_session_cookies(response, outcome, context.settings)
+    return _pair(outcome)
+
+
+@auth_router.post(
+    "/mfa",
+    responses={401: {"description": "An invalid or expired MFA token, or a wrong, used or replayed code."}},
+)
+async def complete_mfa_login(
+    request: Request,
+    attempt: PresentedMfaLogin,
+    *,
+    session: DBSession,
+    issuer: Issuer,
+    client: SessionClient,
+    context: Context,
+    response: Response,
+    now: TotpTime,
+) -> TokenPair:
+    """The second step of a login with two-factor authentication: the MFA token and a code (from the
+    authenticator, or a recovery code), each code accepted once. Starts the session, as `/auth/token` does."""
+    async with authentication_attempt(request), second_factor_attempt(request, attempt.user_id):
+        issued = await service.complete_login(
+            session, user_id=attempt.user_id, code=attempt.code, now=now, client=client, issuer=issuer
+        )
     set_session_cookies(response, issued, context.settings)
     return _pair(issued)
 

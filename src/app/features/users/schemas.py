@@ -115,6 +115,9 @@ class UserAdminUpdate(InputModel):
 
 
 class TokenPair(BaseModel):
+    # Every field is required in the document: a login's answer is this or MfaChallenge, told apart by `token_type`.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret

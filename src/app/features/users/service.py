@@ -1,5 +1,8 @@
-"""Users and authentication: registration, login (the credentials, then a session), token refresh, logout, password
-changes, and the admin's user management. Sessions and their tokens are the sessions feature's."""
+"""Users and authentication: registration, login (the credentials, a second factor when the user has one on, then a
+session), token refresh, logout, password changes, and the admin's user management. Sessions and their tokens are
+the sessions feature's; second factors the mfa feature's."""
+
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,6 +12,7 @@ from app.core.exceptions import AuthenticationError, ConflictError, FieldError, 
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher
 from app.core.security_events import SecurityEvent, record_security_event
+from app.features.mfa import service as mfa_service
 from app.features.sessions import service as sessions_service
 from app.features.users import repository
 from app.features.users.models import User, UserID, UserRole
@@ -18,6 +22,7 @@ __all__ = [
     "authenticate_user",
     "change_password",
     "check_credentials",
+    "complete_login",
     "get_user",
     "get_user_by_email",
     "list_users",
@@ -33,6 +38,7 @@ __all__ = [
 
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 _BAD_TOKEN = "The token is invalid or has expired."  # noqa: S105 - a message, not a secret
+_BAD_MFA_TOKEN = "The MFA token is invalid or has expired: log in again."  # noqa: S105 - a message, not a secret
 
 
 async def register_user(
@@ -86,11 +92,32 @@ async def login(
     hasher: PasswordHasher,
     client: sessions_service.Client,
     issuer: sessions_service.SessionIssuer,
-) -> sessions_service.IssuedTokens:
-    """Exchange credentials for a session's tokens."""
+) -> sessions_service.IssuedTokens | mfa_service.Challenge:
+    """Exchange credentials for a session's tokens; with two-factor authentication on, for an MFA token instead,
+    which `complete_login` exchanges, with a code, for the session."""
     user = await check_credentials(session, email=email, password=password, hasher=hasher)
-    # A second factor goes here, between the password and the session: with one on, the login answers with a
-    # challenge instead, and the step that checks the code calls start_session.
+    challenge = await mfa_service.challenge(session, user_id=user.id, tokens=issuer.tokens)
+    if challenge is not None:
+        return challenge
+    return await start_session(session, user=user, client=client, issuer=issuer)
+
+
+async def complete_login(
+    session: AsyncSession,
+    *,
+    user_id: UserID,
+    code: str,
+    now: datetime,
+    client: sessions_service.Client,
+    issuer: sessions_service.SessionIssuer,
+) -> sessions_service.IssuedTokens:
+    """The second step of a login with two-factor authentication, for the user of a verified MFA token: a code
+    (authenticator or recovery, each accepted once), then the session, as a login without a second factor."""
+    user = await repository.get(session, user_id)
+    if user is None or not user.is_active:  # deactivated since the password was checked
+        record_security_event(SecurityEvent.LOGIN_FAILED, user_id=user_id, reason="deactivated")
+        raise AuthenticationError(_BAD_MFA_TOKEN)
+    await mfa_service.verify_login(session, user_id=user.id, code=code, hasher=issuer.hasher, now=now)
     return await start_session(session, user=user, client=client, issuer=issuer)
 
 
