@@ -323,6 +323,9 @@ class Settings(BaseSettings):
     # response read, in seconds (the delivery job's own timeout is 60 s).
     webhook_allow_private_networks: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Finished deliveries (succeeded, or failed for good) and their attempts are deleted this many days after they
+    # finished, by a built-in hourly job; 0 keeps them until their endpoint is deleted.
+    webhook_delivery_retention_days: float = Field(default=30.0, ge=0, le=3650)
     # Mail (docs/mail.md), sent by jobs: an .eml file per mail under mail_dir (the default), stderr, or SMTP, which
     # production needs unless mail_allow_dev_backend_in_production says otherwise. The project's own templates
     # (mail_templates_dir) win over the app's, name by name.

@@ -12,6 +12,7 @@ from app.core.events import ANY_EVENT, Subscriptions, events_housekeeping
 from app.core.jobs import JobRegistry, JobType, Periodic
 from app.core.mail import send_mail
 from app.features.webhooks import dispatch as webhooks
+from app.features.webhooks.housekeeping import webhooks_housekeeping
 
 __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
@@ -34,7 +35,8 @@ def event_subscriptions() -> Subscriptions:
 
 def job_registry(settings: Settings) -> JobRegistry:
     """The job types the workers run: those listed above, every subscriber of an event, and the built-in periodic
-    jobs (old events purged after FORGE_EVENTS_RETENTION_DAYS)."""
+    jobs (old events purged after FORGE_EVENTS_RETENTION_DAYS, finished webhook deliveries after
+    FORGE_WEBHOOK_DELIVERY_RETENTION_DAYS)."""
     subscribed = [kind for kind in event_subscriptions().job_types if kind not in job_types()]
-    built_in = events_housekeeping(settings)
+    built_in: tuple[Periodic[Any], ...] = (*events_housekeeping(settings), *webhooks_housekeeping(settings))
     return JobRegistry((*job_types(), *subscribed), periodic=(*periodic_jobs(), *built_in))

@@ -77,9 +77,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # checking the stored registry version would undo the test's own endpoint specs. The cross-instance
         # tests turn it on.
         "dynamic_endpoints_sync_seconds": 0,
-        # No built-in hourly job (the events' purge): an app alive at its tick would enqueue a job no test asked
-        # for. The purge's tests ask for it.
+        # No built-in hourly job (the events' and webhook deliveries' purges): an app alive at its tick would enqueue
+        # a job no test asked for. The purges' tests ask for them.
         "events_retention_days": 0,
+        "webhook_delivery_retention_days": 0,
         "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
         "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
         # Mail a test's app sends goes to the (captured) stderr, not into the working directory's var/mail/; the mail

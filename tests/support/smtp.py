@@ -13,9 +13,6 @@ which `configure(settings)` makes the app trust through FORGE_SMTP_CA_FILE. A te
 """
 
 import asyncio
-import datetime
-import ipaddress
-import ssl
 import warnings
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
@@ -27,16 +24,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from app.config import MailBackendName, Settings, SmtpTls
+from tests.support.certificates import TestCertificates
 from tests.support.polling import eventually
 
-__all__ = ["Received", "SmtpServer", "TestCertificates", "serving"]
+__all__ = ["Received", "SmtpServer", "serving"]
 
 type Tls = Literal["none", "starttls", "tls"]
 HOST = "127.0.0.1"
@@ -73,82 +67,6 @@ class Received:
     @property
     def html(self) -> str | None:
         return self._part("html")
-
-
-@dataclass(frozen=True, slots=True)
-class TestCertificates:
-    """A CA made for the test, and the server's certificate (for 127.0.0.1 and localhost) that it signed."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-    @classmethod
-    def create(cls, directory: Path) -> "TestCertificates":
-        now = datetime.datetime.now(datetime.UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
-        ca = (
-            _builder(ca_name, ca_name, ca_key.public_key(), now)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(cert_sign=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        key = ec.generate_private_key(ec.SECP256R1())
-        names = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))])
-        ca_identifier = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        server = (
-            _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), ca_name, key.public_key(), now)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(cert_sign=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(names, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_identifier), False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        certificates = cls(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-        certificates.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        certificates.cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-        certificates.key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        return certificates
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, now: datetime.datetime
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-
-
-def _usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 @dataclass

@@ -5,10 +5,14 @@ test scripts it, and keeping every request it got (headers and body, byte for by
     receiver.answer("/hangs", Answer(hang=True))                       # holds the request until the test ends
     receiver.answer("/moved", Answer(302, headers={"location": "http://10.0.0.1/"}))
 
+With a certificate (tests/support/certificates.py), `receiver(tls=...)` answers https only, and keeps the name each
+client asked for in its TLS handshake (SNI) in `server_names`, a handshake it refused included.
+
 An unscripted path answers 204. Also: the webhook tables emptied, endpoints made through the service on a
 committed database, and deliveries read back.
 """
 
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,6 +30,7 @@ from app.core.events import Event
 from app.features.webhooks import service
 from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.features.webhooks.schemas import WebhookCreate, WebhookWithSecret
+from tests.support.certificates import ServerCertificate
 from tests.support.jobs import clear_jobs
 
 __all__ = [
@@ -60,6 +65,8 @@ class Request:
 @dataclass
 class Receiver:
     base: str = ""
+    port: int = 0
+    server_names: list[str | None] = field(default_factory=list)  # SNI of each TLS handshake, in order
     requests: list[Request] = field(default_factory=list)
     scripts: dict[str, list[Answer]] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -116,13 +123,28 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+def _serving_tls(server: _Server, state: Receiver, certificate: ServerCertificate) -> None:
+    context = certificate.server_context()
+
+    def seen(_socket: ssl.SSLObject, server_name: str | None, _context: ssl.SSLContext) -> None:
+        with state.lock:
+            state.server_names.append(server_name)
+
+    context.sni_callback = seen
+    # The handshake runs on accept; one that fails (the client refused the certificate) drops that connection only.
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+
+
 @contextmanager
-def receiver() -> Iterator[Receiver]:
-    """A receiver on 127.0.0.1 (a free port), stopped when the block ends."""
+def receiver(tls: ServerCertificate | None = None) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1 (a free port), http or, with a certificate, https; stopped when the block ends."""
     state = Receiver()
     server = _Server(("127.0.0.1", 0), _Handler)
     server.receiver = state
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    state.port = server.server_address[1]
+    if tls is not None:
+        _serving_tls(server, state, tls)
+    state.base = f"{'https' if tls else 'http'}://127.0.0.1:{state.port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.core.events import Events  # which enqueues through this package: a type only, no import cycle
     from app.core.jobs._periodic import AnyPeriodic
     from app.core.mail import Mailer
+    from app.core.metrics import JobMetrics
 
 __all__ = ["Backoff", "GiveUp", "Handler", "JobContext", "JobRegistry", "JobType", "RetryLater", "job_type"]
 
@@ -35,6 +36,7 @@ class JobContext:
     events: "Events"  # the app's, with its subscriptions: an event recorded in a handler's session feeds them too
     settings: Settings  # the app's configuration
     mailer: "Mailer | None" = None  # the app's, for the mail.send job (docs/mail.md)
+    metrics: "JobMetrics | None" = None  # the worker's, where handlers count their own facts (webhook deliveries)
 
 
 type Handler[P] = Callable[[P, JobContext], Awaitable[None]]

@@ -293,6 +293,7 @@ class Worker:
             events=self._events,
             settings=self._settings,
             mailer=self._mailer,
+            metrics=self._metrics,
         )
         attributes: dict[str, int | str] = {"job.id": job.id, "job.type": job.type, "job.attempt": job.attempt}
         with (

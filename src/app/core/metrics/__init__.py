@@ -1,4 +1,5 @@
-"""Prometheus metrics: RED per route template, requests in flight, database pool use, rate-limit outcomes, jobs.
+"""Prometheus metrics: RED per route template, requests in flight, database pool use, rate-limit outcomes, jobs,
+webhook deliveries.
 
 Every label has a bounded set of values, whatever clients send (a label fed from the request unchecked gives a
 client a new series per request: 2,000 requests with made-up methods grew `/metrics` from 88 KB to 3.3 MB):
@@ -31,6 +32,7 @@ from app.core.metrics._metrics import (
     state_readings,
 )
 from app.core.metrics._shard import ShardReading, read_shards
+from app.core.metrics._webhooks import WEBHOOK_OUTCOMES, WebhookMetrics
 
 __all__ = [
     "CONTENT_TYPE",
@@ -39,11 +41,13 @@ __all__ = [
     "PUBLISH_SECONDS",
     "ROUTE_TEMPLATE_STATE",
     "STATUS_LABELS",
+    "WEBHOOK_OUTCOMES",
     "HttpMetrics",
     "JobMetrics",
     "Metrics",
     "MetricsDirectoryInUseError",
     "ShardReading",
+    "WebhookMetrics",
     "authorise_scrape",
     "exposition",
     "job_metrics",

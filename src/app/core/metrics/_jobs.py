@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from app.core.metrics._jobs_otel import JobInstruments
 from app.core.metrics._shard import Shard, ShardReading
+from app.core.metrics._webhooks import WebhookMetrics
 
 __all__ = ["JOB_OUTCOMES", "JobMetrics", "job_families"]
 
@@ -45,6 +46,7 @@ class JobMetrics:
     def __init__(self, shard: Shard | None = None, meter: Meter | None = None) -> None:
         self._shard = shard if shard is not None else Shard()
         self._otel = JobInstruments(meter, buckets=_BUCKETS) if meter is not None else None
+        self.webhooks = WebhookMetrics(self._shard, meter)  # recorded by the webhooks' delivery jobs
 
     def _add(self, key: tuple[str, ...], count: float = 1) -> None:
         shard = self._shard

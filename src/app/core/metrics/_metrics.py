@@ -17,6 +17,7 @@ from app.core.exceptions import AuthenticationError
 from app.core.metrics._http import HttpMetrics, http_families
 from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
+from app.core.metrics._webhooks import webhook_families
 from app.core.ratelimit import RateLimiter
 
 __all__ = ["PUBLISH_SECONDS", "Metrics", "authorise_scrape", "exposition", "job_metrics", "state_readings"]
@@ -137,6 +138,7 @@ class _ShardsCollector(Collector):
     def collect(self) -> Iterator[Family]:
         yield from http_families(self._shards)
         yield from job_families(self._shards)
+        yield from webhook_families(self._shards)
         yield from _state_families(self._shards)
 
 

@@ -116,11 +116,19 @@ async def _deliver(job: DeliveryJob, context: JobContext) -> None:
     )
     retry_at = next_attempt_at(attempt, number=context.attempt, now=utcnow())
     await _record(context, delivery, attempt, sent_at=sent_at, retry_at=retry_at)
+    _count(context, attempt, retry_at=retry_at)
     if attempt.verdict is Verdict.DELIVERED:
         return
     if retry_at is not None:
         raise RetryLater(attempt.summary, at=retry_at)
     raise GiveUp(attempt.summary)
+
+
+def _count(context: JobContext, attempt: Attempt, *, retry_at: datetime | None) -> None:
+    if context.metrics is None:
+        return
+    outcome = "delivered" if attempt.verdict is Verdict.DELIVERED else "retried" if retry_at else "failed"
+    context.metrics.webhooks.attempted(outcome, attempt.latency_ms / 1000)
 
 
 async def _record(

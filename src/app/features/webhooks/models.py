@@ -42,6 +42,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),  # one delivery per event and endpoint, however often fanned out
         Index("ix_webhook_delivery_endpoint_id_id", "endpoint_id", "id"),  # an endpoint's, newest first
+        Index("ix_webhook_delivery_finished_at", "finished_at"),  # the finished ones the purge deletes
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

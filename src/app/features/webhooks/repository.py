@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.features.webhooks.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "add",
@@ -16,10 +16,12 @@ __all__ = [
     "count_deliveries",
     "count_endpoints",
     "delete_endpoint",
+    "delete_finished_deliveries",
     "delivered_endpoints",
     "delivery_with_endpoint",
     "disable_if_failing_since",
     "enabled_endpoints",
+    "finished_deliveries_before",
     "get_delivery",
     "get_endpoint",
     "list_deliveries",
@@ -164,3 +166,24 @@ async def disable_if_failing_since(
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _finished_before(cutoff: datetime) -> ColumnElement[bool]:
+    return (WebhookDelivery.finished_at < cutoff) & (WebhookDelivery.state != DeliveryState.PENDING)
+
+
+async def finished_deliveries_before(session: AsyncSession, *, cutoff: datetime, limit: int) -> list[int]:
+    """Up to `limit` deliveries that finished (succeeded or failed for good) before `cutoff`."""
+    statement = select(WebhookDelivery.id).where(_finished_before(cutoff)).order_by(WebhookDelivery.id).limit(limit)
+    return list((await session.scalars(statement)).all())
+
+
+async def delete_finished_deliveries(session: AsyncSession, delivery_ids: Sequence[int], *, cutoff: datetime) -> int:
+    """Delete those of `delivery_ids` still finished before `cutoff` (a redelivery since made one pending again),
+    with their attempts (the foreign key's cascade); the number deleted."""
+    result = await session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(delivery_ids), _finished_before(cutoff))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

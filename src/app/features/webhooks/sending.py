@@ -7,6 +7,7 @@ at most RESPONSE_READ_BYTES of the answer read (raw, never decompressed) before 
 
 import asyncio
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,8 +113,10 @@ async def send(
     require_https: bool,
     allow_private: bool,
     resolve: Resolver = system_resolver,
+    tls_context: ssl.SSLContext | None = None,
 ) -> Attempt:
-    """POST `body` to `url` once, within `deadline_seconds` in all."""
+    """POST `body` to `url` once, within `deadline_seconds` in all. `tls_context` is whom https trusts: httpx's
+    default (the certifi bundle, certificates and host names verified) unless a caller brings its own CA."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -125,7 +128,12 @@ async def send(
             # A client per attempt: pooled connections are keyed by address, and one made for another host name
             # (another SNI, another certificate) must never carry this request.
             async with (
-                httpx.AsyncClient(timeout=deadline_seconds, follow_redirects=False, trust_env=False) as client,
+                httpx.AsyncClient(
+                    timeout=deadline_seconds,
+                    follow_redirects=False,
+                    trust_env=False,
+                    verify=tls_context if tls_context is not None else True,
+                ) as client,
                 client.stream(
                     "POST",
                     pinned.url,
