@@ -1,7 +1,7 @@
 """webhook delivery finished_at index
 
 Revision ID: 3c1d7a9e5b20
-Revises: b5635ce968d7
+Revises: fb5529c6a47c
 Create Date: 2026-12-08 09:00:00.000000+00:00
 
 An index on webhook_delivery.finished_at for the purge of finished deliveries (FORGE_WEBHOOK_DELIVERY_RETENTION_DAYS):
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "3c1d7a9e5b20"
-down_revision: str | None = "b5635ce968d7"
+down_revision: str | None = "fb5529c6a47c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
