@@ -51,6 +51,8 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     # Production sends its mail (docs/mail.md): it refuses the development backends and address.
     "mail_backend": "smtp",
     "mail_from": "Forge Tests <noreply@forge.test>",
+    # Mail links open the web app, over https in production.
+    "frontend_url": "https://app.forge.test",
 }
 
 

@@ -18,6 +18,9 @@ POLICY_SETTINGS = {
     "login_account": "rate_limit_login_account",
     "register": "rate_limit_register",
     "auth_failures": "rate_limit_auth_failures",
+    "password_reset": "rate_limit_password_reset",
+    "password_reset_account": "rate_limit_password_reset_account",
+    "email_verification": "rate_limit_email_verification",
 }
 
 
