@@ -9,10 +9,11 @@ from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegi
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.sessions.models import SpentRefreshToken, UserSession
-from app.features.users.models import User
+from app.features.users.models import AccountToken, User
 from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountToken",
     "ApiKey",
     "Base",
     "EndpointDocument",
