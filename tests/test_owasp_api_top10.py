@@ -35,9 +35,14 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/token"): "public",
     ("POST", "/api/v1/auth/refresh"): "public",
     ("POST", "/api/v1/auth/logout"): "user",  # the session's access token, or its refresh token cookie
+    ("POST", "/api/v1/auth/password-reset"): "public",  # the same 202 whether or not an account has the address
+    ("POST", "/api/v1/auth/password-reset/confirm"): "public",  # the mailed token is the credential
+    ("POST", "/api/v1/auth/verify-email"): "public",  # the mailed token is the credential
+    ("POST", "/api/v1/auth/verify-email/resend"): "user",
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
     ("POST", "/api/v1/users/me/password"): "user",
+    ("POST", "/api/v1/users/me/email"): "user",
     ("GET", "/api/v1/users/me/sessions"): "user",
     ("POST", "/api/v1/users/me/sessions/revoke-all"): "user",
     ("DELETE", "/api/v1/users/me/sessions/{session_id}"): "user",

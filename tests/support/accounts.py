@@ -21,7 +21,9 @@ async def create_admin(database_url: str) -> str:
     try:
         async with database.session(writes=True) as session, session.begin():
             data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
-            await users_service.register_user(session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN)
+            await users_service.register_user(
+                session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN, verified=True
+            )
     finally:
         await database.dispose()
     return email

@@ -23,10 +23,21 @@ class SecurityEvent(StrEnum):
     SESSIONS_REVOKED = "sessions_revoked"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event's name
     PASSWORD_CHANGE_REFUSED = "password_change_refused"  # noqa: S105 - an event's name
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event's name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event's name
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGE_REFUSED = "email_change_refused"
+    EMAIL_CHANGED = "email_changed"
 
 
 _WARNINGS = frozenset(
-    {SecurityEvent.LOGIN_FAILED, SecurityEvent.REFRESH_TOKEN_REUSED, SecurityEvent.PASSWORD_CHANGE_REFUSED}
+    {
+        SecurityEvent.LOGIN_FAILED,
+        SecurityEvent.REFRESH_TOKEN_REUSED,
+        SecurityEvent.PASSWORD_CHANGE_REFUSED,
+        SecurityEvent.EMAIL_CHANGE_REFUSED,
+    }
 )
 
 
