@@ -73,6 +73,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limit_login_account": "100000/minute",
         "rate_limit_register": "100000/minute",
         "rate_limit_auth_failures": "100000/minute",
+        "rate_limit_password_reset": "100000/minute",
+        "rate_limit_password_reset_account": "100000/minute",
+        "rate_limit_email_verification": "100000/minute",
         # Each test's writes stay in its rolled-back transaction, invisible to other connections: an instance
         # checking the stored registry version would undo the test's own endpoint specs. The cross-instance
         # tests turn it on.
