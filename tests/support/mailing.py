@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -24,8 +24,7 @@ from app.core.database import Database
 from app.core.jobs import Job, JobState
 from app.features.users.models import AccountToken, TokenPurpose, User
 from app.main import create_app
-from app.models import metadata
-from tests.support import counters
+from tests.support import databases
 from tests.support.app import running
 from tests.support.polling import eventually
 from tests.support.settings import BASE_URL
@@ -103,12 +102,6 @@ async def age_tokens(database: Database, email: str, purpose: TokenPurpose, by: 
             )
 
 
-async def _empty_tables(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
-            await connection.execute(delete(table))
-
-
 @asynccontextmanager
 async def mailing_app(settings: Settings, smtp: SmtpServer, engine: AsyncEngine) -> AsyncIterator[Mailing]:
     """The app on `settings`, its mail sent to `smtp` by its embedded worker, its requests committed; every table
@@ -121,4 +114,4 @@ async def mailing_app(settings: Settings, smtp: SmtpServer, engine: AsyncEngine)
         ):
             yield Mailing(client=client, smtp=smtp, context=started.context)
     finally:
-        await _empty_tables(engine)
+        await databases.empty(engine)

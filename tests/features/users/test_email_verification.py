@@ -131,6 +131,16 @@ async def test_a_reset_token_does_not_verify_an_address(mailing: Mailing) -> Non
     assert (await me(mailing.client, headers))["email_verified"] is False
 
 
+@pytest.mark.settings(require_verified_email=True)
+async def test_with_verified_addresses_required_following_the_link_unlocks_api_keys(mailing: Mailing) -> None:
+    _, headers, token = await signed_up(mailing)
+    key = {"name": "ci", "scopes": ["api:read"]}
+    refused = await mailing.client.post("/api/v1/api-keys", json=key, headers=headers)
+    assert_problem(refused, 403, slug="email-not-verified")
+    assert (await verify(mailing.client, token)).status_code == 200
+    assert (await mailing.client.post("/api/v1/api-keys", json=key, headers=headers)).status_code == 201
+
+
 # --- Changing the address -----------------------------------------------------------------------------------------
 
 
