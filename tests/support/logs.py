@@ -1,4 +1,4 @@
-"""The app's log lines as a test reads them: what the `forgeapi` handler (app.core.logging) writes, captured."""
+"""The app's log lines as a test reads them: what the handler app.core.logging installs writes, captured."""
 
 import io
 import json
@@ -29,7 +29,8 @@ class CapturedLog:
 def captured_log() -> Iterator[CapturedLog]:
     """Everything the app's log handler writes inside the block. The handler is the one the last `create_app`
     configured: enter after making the app."""
-    [handler] = [h for h in logging.getLogger().handlers if h.get_name() == "forgeapi"]
+    root = logging.getLogger()
+    [handler] = [h for h in root.handlers if h.get_name() == "forgeapi"]
     assert isinstance(handler, logging.StreamHandler)
     captured = CapturedLog()
     previous = handler.setStream(captured.output)
