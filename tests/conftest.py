@@ -28,6 +28,7 @@ from app.models import metadata
 from tests import helpers
 from tests.support import counters, databases, smtp
 from tests.support.app import Running, running
+from tests.support.mailing import Mailing, mailing_app
 from tests.support.otlp import OtlpReceiver, otlp_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
@@ -189,3 +190,11 @@ async def smtp_server(tmp_path: Path) -> AsyncIterator[smtp.SmtpServer]:
     points an app's mail at it, and `received` holds what arrived."""
     async with smtp.serving(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+async def mailing(settings: Settings, smtp_server: smtp.SmtpServer, engine: AsyncEngine) -> AsyncIterator[Mailing]:
+    """The app on the test's settings with its requests committed and its mail sent, by its embedded worker, to
+    `smtp_server` (tests/support/mailing.py): for following mailed links. The tables are emptied afterwards."""
+    async with mailing_app(settings, smtp_server, engine) as started:
+        yield started

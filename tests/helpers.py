@@ -62,7 +62,7 @@ async def admin_headers(client: httpx.AsyncClient, session: AsyncSession, hasher
     """An administrator, created through the service (as `forge users create-admin` does), and its token."""
     email = unique_email("admin")
     data = UserCreate(email=email, password=SecretStr(PASSWORD))
-    await users_service.register_user(session, data=data, hasher=hasher, role=UserRole.ADMIN)
+    await users_service.register_user(session, data=data, hasher=hasher, role=UserRole.ADMIN, verified=True)
     await session.commit()
     return bearer((await login(client, email))["access_token"])
 
@@ -72,7 +72,9 @@ async def committed_admin_headers(context: AppContext, client: httpx.AsyncClient
     email = unique_email("admin")
     data = UserCreate(email=email, password=SecretStr(PASSWORD))
     async with context.database.session(writes=True) as session, session.begin():
-        await users_service.register_user(session, data=data, hasher=context.password_hasher, role=UserRole.ADMIN)
+        await users_service.register_user(
+            session, data=data, hasher=context.password_hasher, role=UserRole.ADMIN, verified=True
+        )
     return bearer((await login(client, email))["access_token"])
 
 

@@ -270,6 +270,15 @@ def test_the_worker_s_health_check_asks_its_readiness_and_its_stop_lets_jobs_fin
     assert grace > _stack_settings("worker", monkeypatch).jobs_shutdown_seconds
 
 
+def test_the_stack_s_mail_links_name_an_https_web_app_as_production_needs() -> None:
+    value = compose()["services"]["app"]["environment"]["FORGE_FRONTEND_URL"]
+    default = re.sub(r"^\$\{FORGE_FRONTEND_URL:-(.*)\}$", r"\1", value)
+    assert default != value  # a variable with a default: the stack starts without it
+    secrets = {name: value for name, value in PRODUCTION_SECRETS.items() if name != "frontend_url"}
+    production = Settings(_env_file=None, **secrets, frontend_url=default)
+    assert production.frontend_url.startswith("https://")
+
+
 def test_the_collector_pipeline_uses_only_defined_components_and_exports_to_jaeger() -> None:
     config = collector_config()
     service = config["service"]

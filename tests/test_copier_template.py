@@ -171,8 +171,13 @@ def test_each_project_gets_its_own_secrets_that_production_accepts(projects: tup
         cwd=billing,
         env={k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}
         | {"PYTHONPATH": str(billing / "src"), "FORGE_ENVIRONMENT": "production"}
-        # Not secrets, so not in .env: production's mail server, which it refuses to start without.
-        | {"FORGE_MAIL_BACKEND": "smtp", "FORGE_MAIL_FROM": "noreply@billing.test"},
+        # Not secrets, so not in .env: production's mail server and the web app its links open, which it refuses to
+        # start without.
+        | {
+            "FORGE_MAIL_BACKEND": "smtp",
+            "FORGE_MAIL_FROM": "noreply@billing.test",
+            "FORGE_FRONTEND_URL": "https://app.billing.test",
+        },
         capture_output=True,
         text=True,
         check=False,

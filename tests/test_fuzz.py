@@ -77,7 +77,7 @@ async def _migrate_and_add_admins(url: str) -> None:
             for email in (FUZZ_ADMIN, KEY_OWNER):
                 data = UserCreate(email=email, password=SecretStr(helpers.PASSWORD))
                 await users_service.register_user(
-                    session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN
+                    session, data=data, hasher=PasswordHasher(settings), role=UserRole.ADMIN, verified=True
                 )
     finally:
         await engine.dispose()

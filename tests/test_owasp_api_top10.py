@@ -16,13 +16,15 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pwdlib import PasswordHash
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.context import AppContext
+from app.features.users.models import TokenPurpose
 from app.main import create_app
 from tests import helpers
-from tests.support import mfa, sessions
+from tests.support import databases, mfa, sessions
 from tests.support.app import running
+from tests.support.mailing import Mailing, age_tokens, link_token
 from tests.support.settings import BASE_URL, PRODUCTION_SECRETS, make_settings
 
 type Access = Literal["public", "user", "admin"]
@@ -36,9 +38,14 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/refresh"): "public",
     ("POST", "/api/v1/auth/logout"): "user",  # the session's access token, or its refresh token cookie
     ("POST", "/api/v1/auth/mfa"): "public",  # a login's second step: the MFA token a right password earned, a code
+    ("POST", "/api/v1/auth/password-reset"): "public",  # the same 202 whether or not an account has the address
+    ("POST", "/api/v1/auth/password-reset/confirm"): "public",  # the mailed token is the credential
+    ("POST", "/api/v1/auth/verify-email"): "public",  # the mailed token is the credential
+    ("POST", "/api/v1/auth/verify-email/resend"): "user",
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
     ("POST", "/api/v1/users/me/password"): "user",
+    ("POST", "/api/v1/users/me/email"): "user",
     ("GET", "/api/v1/users/me/sessions"): "user",
     ("POST", "/api/v1/users/me/sessions/revoke-all"): "user",
     ("DELETE", "/api/v1/users/me/sessions/{session_id}"): "user",
@@ -291,3 +298,51 @@ async def test_api2_a_second_factor_code_works_once(app: FastAPI, client: httpx.
     used = await mfa.complete(client, (await mfa.password_step(client, victim.email))["mfa_token"], recovery_code)
     assert used.status_code == 200
     assert (await mfa.complete(client, stolen["mfa_token"], recovery_code)).status_code == 401  # single use
+
+
+async def _reset_link_token(mailing: Mailing, email: str, *, number: int = 1) -> str:
+    assert (await mailing.client.post("/api/v1/auth/password-reset", json={"email": email})).status_code == 202
+    return link_token(await mailing.mail_to(email, subject="Reset your password", number=number), "reset-password")
+
+
+async def test_api2_a_password_reset_does_the_same_work_whether_or_not_the_account_exists(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """No account discovery through the reset form: the same statements, status and body for an address with an
+    account and one without (the job they queue looks the address up later, where the requester cannot see or time
+    it: tests/features/users/test_password_reset.py follows it to the mail)."""
+    known = (await helpers.register(client))["email"]
+    answers, work = [], []
+    for email in (known, "no-account-here@example.com"):
+        with databases.statements_sent(engine) as sent:
+            answers.append(await client.post("/api/v1/auth/password-reset", json={"email": email}))
+        work.append(sent)
+    assert [(a.status_code, a.json()) for a in answers] == [(202, answers[0].json())] * 2
+    assert work[0] == work[1]
+    assert "INSERT" in work[0]  # the job
+
+
+async def test_api2_a_reset_link_works_once_and_for_30_minutes_only(mailing: Mailing) -> None:
+    email = (await helpers.register(mailing.client))["email"]
+    token = await _reset_link_token(mailing, email)
+    confirm = {"token": token, "new_password": "the owner's new passphrase"}
+    assert (await mailing.client.post("/api/v1/auth/password-reset/confirm", json=confirm)).status_code == 204
+    replay = {"token": token, "new_password": "an attacker's passphrase"}
+    assert (await mailing.client.post("/api/v1/auth/password-reset/confirm", json=replay)).status_code == 400
+
+    late = await _reset_link_token(mailing, email, number=2)
+    await age_tokens(mailing.database, email, TokenPurpose.PASSWORD_RESET, timedelta(minutes=30, seconds=1))
+    expired = {"token": late, "new_password": "an attacker's passphrase"}
+    assert (await mailing.client.post("/api/v1/auth/password-reset/confirm", json=expired)).status_code == 400
+    assert (await sessions.login(mailing.client, email, password="the owner's new passphrase"))["access_token"]
+
+
+async def test_api2_a_password_reset_signs_out_every_session(mailing: Mailing) -> None:
+    """An attacker's session (a stolen password, a stolen token) ends when the owner resets the password."""
+    email = (await helpers.register(mailing.client))["email"]
+    attacker = await sessions.login(mailing.client, email)
+    token = await _reset_link_token(mailing, email)
+    confirm = {"token": token, "new_password": "the owner's new passphrase"}
+    assert (await mailing.client.post("/api/v1/auth/password-reset/confirm", json=confirm)).status_code == 204
+    assert not await sessions.access_works(mailing.client, attacker["access_token"])
+    assert (await sessions.refresh(mailing.client, attacker["refresh_token"])).status_code == 401

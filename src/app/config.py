@@ -126,10 +126,29 @@ def _mail_address(value: str) -> str:
     return value
 
 
+def _frontend_url(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or any(char.isspace() for char in value)
+    ):
+        msg = (
+            f"{value!r} is not the address of a web app: http(s)://host[:port][/path], with no query, fragment or "
+            "credentials (https://app.example.com)"
+        )
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 _ORIGIN = re.compile(r"https?://[^/?#\s]+")
 _DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 IpNetwork = Annotated[str, AfterValidator(_ip_network)]
 Origin = Annotated[str, AfterValidator(_origin)]
+FrontendUrl = Annotated[str, AfterValidator(_frontend_url)]
 MailAddress = Annotated[str, AfterValidator(_mail_address)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 RedisUrl = Annotated[SecretStr, AfterValidator(_redis_url)]
@@ -174,6 +193,7 @@ class SmtpTls(StrEnum):
 
 _SMTP_PORTS = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465}
 _DEVELOPMENT_MAIL_DOMAIN = "localhost"
+_DEVELOPMENT_FRONTEND_URL = "http://localhost:3000"
 
 
 class RateLimitBackend(StrEnum):
@@ -269,6 +289,14 @@ class Settings(BaseSettings):
     # single-page app on a sibling host (app.example.com beside api.example.com) can read it.
     auth_cookies: bool = False
     auth_cookie_domain: str | None = None
+    # The web app that users read their mail's links in (`{frontend_url}/reset-password?token=...`,
+    # `/verify-email?token=...`): its base URL, without a trailing slash. Production needs an https one.
+    frontend_url: FrontendUrl = _DEVELOPMENT_FRONTEND_URL
+    # Accounts (docs/security.md#password-reset): a reset link's and a verification link's lifetimes; whether placing
+    # orders and issuing API keys need a verified e-mail address (403 email-not-verified otherwise).
+    password_reset_token_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    email_verification_token_hours: int = Field(default=72, ge=1, le=30 * 24)
+    require_verified_email: bool = False
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     password_hash_memory_kib: int = Field(default=19_456, ge=8)
     password_hash_iterations: int = Field(default=2, ge=1)
@@ -370,6 +398,11 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute;100/hour"
     rate_limit_login_account: str = "5/minute;30/hour"
     rate_limit_register: str = "5/minute;30/hour"
+    # Password resets asked for and confirmed, per client address; asked for, per address asked about (whether or
+    # not an account has it). Verification mail a signed-in user has sent (again, or to a new address), per user.
+    rate_limit_password_reset: str = "5/minute;30/hour"  # noqa: S105 - a rate limit, not a password
+    rate_limit_password_reset_account: str = "3/hour;10/day"  # noqa: S105 - a rate limit, not a password
+    rate_limit_email_verification: str = "3/hour;10/day"
     # Failed authentications (bad API key, bad or expired bearer token) per client address.
     rate_limit_auth_failures: str = "30/minute;300/hour"
     # Two-factor codes: attempts per MFA token (every attempt), and wrong codes per account, wherever they are
@@ -523,6 +556,12 @@ class Settings(BaseSettings):
             raise InsecureSettingsError(msg)
         if "*" in self.cors_origins:
             msg = "FORGE_CORS_ORIGINS must list origins explicitly in production, not '*'"
+            raise InsecureSettingsError(msg)
+        if urlsplit(self.frontend_url).scheme != "https":
+            msg = (
+                "FORGE_FRONTEND_URL must be the https address of the web app that mail links open in production "
+                f"(it is {self.frontend_url}): a reset link over http gives its token to the network"
+            )
             raise InsecureSettingsError(msg)
         if self.metrics_enabled and self.metrics_token is None and self.metrics_port is None:
             msg = (

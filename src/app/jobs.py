@@ -11,6 +11,8 @@ from app.config import Settings
 from app.core.events import ANY_EVENT, Subscriptions, events_housekeeping
 from app.core.jobs import JobRegistry, JobType, Periodic
 from app.core.mail import send_mail
+from app.features.sessions import jobs as sessions
+from app.features.users import jobs as users
 from app.features.webhooks import dispatch as webhooks
 from app.features.webhooks.housekeeping import webhooks_housekeeping
 
@@ -19,12 +21,15 @@ __all__ = ["event_subscriptions", "job_registry", "job_types", "periodic_jobs"]
 
 def job_types() -> tuple[JobType[Any], ...]:
     """Every job type of the app."""
-    return (send_mail, webhooks.DELIVER)  # mail any feature queues (docs/mail.md); webhook deliveries
+    # Mail any feature queues (docs/mail.md); webhook deliveries; password reset links (mailed by a job, so that a
+    # request does the same work whether or not an account has the address: docs/security.md#password-reset).
+    return (send_mail, webhooks.DELIVER, users.MAIL_PASSWORD_RESET)
 
 
 def periodic_jobs() -> tuple[Periodic[Any], ...]:
     """The jobs enqueued on a schedule: `Periodic(job_type=..., schedule=Cron("0 3 * * *"), payload=...)`."""
-    return ()
+    # Housekeeping, daily: expired reset and verification tokens, and sessions that ended over a week ago.
+    return (users.DAILY_PURGE, sessions.DAILY_PURGE)
 
 
 def event_subscriptions() -> Subscriptions:

@@ -10,10 +10,11 @@ from app.features.mfa.models import RecoveryCode, TotpCredential
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.sessions.models import SpentRefreshToken, UserSession
-from app.features.users.models import User
+from app.features.users.models import AccountToken, User
 from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountToken",
     "ApiKey",
     "Base",
     "EndpointDocument",

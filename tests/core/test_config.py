@@ -13,6 +13,7 @@ from app.config import (
     LogFormat,
     Settings,
 )
+from app.core.ratelimit import build_policies
 from tests.support.settings import PRODUCTION_SECRETS, TEST_ENCRYPTION_KEY
 
 PRODUCTION: dict[str, Any] = PRODUCTION_SECRETS
@@ -153,6 +154,56 @@ def test_session_lifetimes_default_to_two_weeks_idle_and_ninety_days() -> None:
     assert defaults.auth_cookies is False
     with pytest.raises(ValidationError, match="session_refresh_grace_seconds"):
         settings(session_refresh_grace_seconds=600)
+
+
+def test_account_defaults_a_local_web_app_30_minute_resets_and_no_verified_address_required() -> None:
+    defaults = settings()
+    assert defaults.frontend_url == "http://localhost:3000"
+    assert (defaults.password_reset_token_minutes, defaults.email_verification_token_hours) == (30, 72)
+    assert defaults.require_verified_email is False
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://app.example.com", "https://app.example.com"),
+        ("https://app.example.com/", "https://app.example.com"),
+        ("http://localhost:5173/accounts/", "http://localhost:5173/accounts"),
+    ],
+)
+def test_the_frontend_url_is_kept_without_its_trailing_slash(given: str, kept: str) -> None:
+    assert settings(frontend_url=given).frontend_url == kept
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://",
+        "https://app.example.com/?next=/",
+        "https://app.example.com/#top",
+        "https://user:pw@app.example.com",
+        "https://app.example.com/a b",
+    ],
+)
+def test_a_frontend_url_that_is_not_a_web_app_s_address_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="frontend_url"):
+        settings(frontend_url=url)
+
+
+def test_production_needs_an_https_frontend_url_and_names_the_setting() -> None:
+    for url in (None, "http://app.example.com"):
+        values = {k: v for k, v in PRODUCTION.items() if k != "frontend_url"}
+        with pytest.raises(ValidationError, match="FORGE_FRONTEND_URL"):
+            settings(**values, **({"frontend_url": url} if url else {}))
+    assert settings(**PRODUCTION).frontend_url == "https://app.forge.test"
+
+
+@pytest.mark.parametrize("variable", ["password_reset", "password_reset_account", "email_verification"])
+def test_a_malformed_account_rate_limit_stops_the_app_naming_the_setting(variable: str) -> None:
+    with pytest.raises(ValueError, match=f"FORGE_RATE_LIMIT_{variable.upper()}"):
+        build_policies(settings(**{f"rate_limit_{variable}": "often"}))
 
 
 def test_settings_are_read_from_forge_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,17 @@ __all__ = [
 
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-USER_READ_KEYS = {"id", "email", "full_name", "phone", "role", "is_active", "created_at"}
+USER_READ_KEYS = {
+    "id",
+    "email",
+    "full_name",
+    "phone",
+    "role",
+    "is_active",
+    "email_verified",
+    "pending_email",
+    "created_at",
+}
 ME = "/api/v1/users/me"
 
 

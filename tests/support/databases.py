@@ -7,13 +7,15 @@ from typing import Any
 
 import asyncpg
 from alembic import command
-from sqlalchemy import event
+from sqlalchemy import delete, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import migrations
+from app.models import metadata
+from tests.support import counters
 
-__all__ = ["downgrade", "for_worker", "recreate", "statements_sent", "upgrade"]
+__all__ = ["downgrade", "empty", "for_worker", "recreate", "statements_sent", "upgrade"]
 
 
 async def recreate(database_url: str) -> None:
@@ -35,6 +37,14 @@ async def recreate(database_url: str) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+async def empty(engine: AsyncEngine) -> None:
+    """Delete every row of every table (the app's and the tests' counters), children first: after a test whose
+    requests committed."""
+    async with engine.begin() as connection:
+        for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
+            await connection.execute(delete(table))
 
 
 def for_worker(database_url: str, worker: str) -> str:

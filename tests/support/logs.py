@@ -1,42 +1,40 @@
-"""What the app's log handler writes, captured: for tests that read the log lines of real requests."""
+"""The app's log lines as a test reads them: what the handler app.core.logging installs writes, captured."""
 
 import io
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["CapturedLog", "captured_log"]
 
 
+@dataclass
 class CapturedLog:
-    def __init__(self) -> None:
-        self.output = io.StringIO()
+    output: io.StringIO = field(default_factory=io.StringIO)
 
+    @property
     def lines(self) -> list[str]:
         return [line for line in self.output.getvalue().splitlines() if line.strip()]
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every line, parsed: the app must log JSON (`log_format="json"`)."""
-        return [json.loads(line) for line in self.lines()]
-
-    def security_events(self) -> list[dict[str, Any]]:
-        return [record for record in self.records() if record.get("logger") == "app.security"]
+    def records(self, logger: str | None = None) -> list[dict[str, Any]]:
+        """The JSON lines (FORGE_LOG_FORMAT=json), in order: every logger's, or `logger`'s only."""
+        parsed = [json.loads(line) for line in self.lines if line.startswith("{")]
+        return [record for record in parsed if logger is None or record.get("logger") == logger]
 
 
 @contextmanager
 def captured_log() -> Iterator[CapturedLog]:
-    """Everything the app's log handler writes meanwhile, structlog's lines and the stdlib loggers' alike. The app
-    must have been created (creating it installs the handler); the handler is removed afterwards, as the next app
-    installs its own."""
+    """Everything the app's log handler writes inside the block. The handler is the one the last `create_app`
+    configured: enter after making the app."""
     root = logging.getLogger()
     [handler] = [h for h in root.handlers if h.get_name() == "forgeapi"]
     assert isinstance(handler, logging.StreamHandler)
     captured = CapturedLog()
-    handler.setStream(captured.output)
+    previous = handler.setStream(captured.output)
     try:
         yield captured
     finally:
-        root.removeHandler(handler)
-        root.setLevel(logging.WARNING)
+        handler.setStream(previous)

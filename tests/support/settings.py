@@ -51,6 +51,8 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     # Production sends its mail (docs/mail.md): it refuses the development backends and address.
     "mail_backend": "smtp",
     "mail_from": "Forge Tests <noreply@forge.test>",
+    # Mail links open the web app, over https in production.
+    "frontend_url": "https://app.forge.test",
 }
 
 
@@ -73,6 +75,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limit_auth_failures": "100000/minute",
         "rate_limit_mfa": "100000/minute",
         "rate_limit_mfa_account": "100000/minute",
+        "rate_limit_password_reset": "100000/minute",
+        "rate_limit_password_reset_account": "100000/minute",
+        "rate_limit_email_verification": "100000/minute",
         # Each test's writes stay in its rolled-back transaction, invisible to other connections: an instance
         # checking the stored registry version would undo the test's own endpoint specs. The cross-instance
         # tests turn it on.

@@ -30,6 +30,12 @@ class SecurityEvent(StrEnum):
     MFA_DISABLED = "mfa_disabled"
     MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
     MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event's name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event's name
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGE_REFUSED = "email_change_refused"
+    EMAIL_CHANGED = "email_changed"
 
 
 _WARNINGS = frozenset(
@@ -40,6 +46,7 @@ _WARNINGS = frozenset(
         SecurityEvent.MFA_FAILED,
         # A recovery code stands in for a lost authenticator, or for one an attacker does not have.
         SecurityEvent.MFA_RECOVERY_CODE_USED,
+        SecurityEvent.EMAIL_CHANGE_REFUSED,
     }
 )
 

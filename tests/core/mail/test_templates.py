@@ -3,6 +3,7 @@ name by name and layouts included; HTML is autoescaped, text is not; a missing v
 composed, never as a blank in a sent mail."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
@@ -102,3 +103,36 @@ def test_the_mailer_composes_a_message_to_its_recipient(
 def test_a_templates_directory_that_does_not_exist_stops_the_app_at_start(tmp_path: Path, settings: Settings) -> None:
     with pytest.raises(ValueError, match=r"FORGE_MAIL_TEMPLATES_DIR=.*missing is not a directory"):
         create_app(settings.model_copy(update={"mail_templates_dir": tmp_path / "missing"}))
+
+
+# The app's own mails, with the variables docs/mail.md lists for each (a name may be None).
+APP_MAILS: dict[str, dict[str, Any]] = {
+    "verify_email": {"link": LINK, "name": "<b>Ada</b>", "hours": 72, "change": False},
+    "password_reset": {"link": LINK, "name": "<b>Ada</b>", "minutes": 30},
+    "email_changed": {"old_email": "ada@example.com", "new_email": "ada@example.org", "name": "<b>Ada</b>"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(APP_MAILS))
+def test_the_app_s_mails_render_both_bodies_from_their_documented_variables(name: str) -> None:
+    templates = MailTemplates(shared={"service_name": "Billing"})
+    for variables in (APP_MAILS[name], {**APP_MAILS[name], "name": None}):
+        rendered = templates.render(name, variables)
+        assert rendered.subject
+        assert rendered.html is not None
+        assert "None" not in rendered.text
+        assert rendered.text.endswith("\n\nBilling\n")
+        if "link" in variables:  # the link whole in both bodies, its `&` escaped as HTML needs
+            assert LINK in rendered.text
+            assert LINK.replace("&", "&amp;") in rendered.html
+    named = templates.render(name, APP_MAILS[name])
+    assert "&lt;b&gt;Ada&lt;/b&gt;" in (named.html or "")  # a user's name is text in HTML
+    assert "<b>Ada</b>" in named.text
+
+
+def test_a_verification_mail_for_a_new_address_says_so() -> None:
+    templates = MailTemplates(shared={"service_name": "Billing"})
+    first = templates.render("verify_email", APP_MAILS["verify_email"])
+    change = templates.render("verify_email", {**APP_MAILS["verify_email"], "change": True})
+    assert (first.subject, change.subject) == ("Confirm your e-mail address", "Confirm your new e-mail address")
+    assert "keeps its current address" in change.text

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.features.api_keys.models import ApiKey
 from tests import helpers
 from tests.support import counters
+from tests.support.accounts import set_email_verified
 
 KEYS = "/api/v1/api-keys"
 CALLER = f"{counters.PATH}/caller"
@@ -192,3 +193,25 @@ async def test_a_deactivated_owners_keys_stop_working(client: httpx.AsyncClient,
 async def test_the_api_key_header_is_in_openapi(client: httpx.AsyncClient) -> None:
     schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
     assert any(s.get("type") == "apiKey" and s.get("name") == "X-API-Key" for s in schemes.values())
+
+
+# --- FORGE_REQUIRE_VERIFIED_EMAIL --------------------------------------------------------------------------------
+
+
+@pytest.mark.settings(require_verified_email=True)
+async def test_with_verified_addresses_required_only_a_verified_user_issues_keys(
+    client: httpx.AsyncClient, db_session: AsyncSession, user: helpers.Headers, admin: helpers.Headers
+) -> None:
+    refused = await issue(client, user, scopes=["api:read"])
+    body = helpers.problem(refused, 403, "email-not-verified")
+    assert "verify-email/resend" in body["detail"]
+    assert (await client.get(KEYS, headers=user)).json() == []  # nothing issued; listing is still allowed
+
+    await set_email_verified(client, db_session, user, verified=True)
+    assert (await issue(client, user, scopes=["api:read"])).status_code == 201
+    assert (await issue(client, admin, scopes=["api:read"])).status_code == 201  # create-admin's are verified
+
+
+async def test_by_default_an_unverified_user_issues_keys(client: httpx.AsyncClient, user: helpers.Headers) -> None:
+    assert (await client.get("/api/v1/users/me", headers=user)).json()["email_verified"] is False
+    assert (await issue(client, user, scopes=["api:read"])).status_code == 201

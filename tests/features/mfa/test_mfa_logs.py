@@ -59,7 +59,7 @@ async def test_events_name_the_user_and_request_and_no_line_holds_a_secret_or_a_
         body = {"password": helpers.PASSWORD, "code": new_codes[0]}
         assert (await client.post(mfa.TOTP_DISABLE, json=body, headers=headers)).status_code == 204
 
-    events = [e for e in log.security_events() if e["event"].startswith("mfa_")]
+    events = [e for e in log.records("app.security") if e["event"].startswith("mfa_")]
     assert [(e["event"], e.get("purpose"), e.get("reason")) for e in events] == [
         ("mfa_failed", "confirm", "wrong_code"),
         ("mfa_enabled", None, None),
@@ -75,10 +75,10 @@ async def test_events_name_the_user_and_request_and_no_line_holds_a_secret_or_a_
     assert all(e["user_id"] == user["id"] and e["request_id"] for e in events)
     assert [e["level"] for e in events if e["event"] in {"mfa_failed", "mfa_recovery_code_used"}] == ["warning"] * 5
     assert events[5]["recovery_codes_left"] == 9
-    logins = [e for e in log.security_events() if e["event"] == "login_succeeded"]
+    logins = [e for e in log.records("app.security") if e["event"] == "login_succeeded"]
     assert len(logins) == 3  # the password-only login, and the two completed with a second factor
 
-    lines = log.lines()
+    lines = log.lines
     long_secrets = {
         "secret": secret,
         "otpauth uri": enrolment["otpauth_uri"],

@@ -4,11 +4,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests import helpers
 from tests.features.orders.helpers import JSON, ORDERS, PRODUCTS, line, place, placed, stock
 from tests.features.products.helpers import create_product
 from tests.helpers import error_pointers, problem
+from tests.support.accounts import set_email_verified
 
 
 async def my_orders(client: httpx.AsyncClient, headers: helpers.Headers, **params: int) -> JSON:
@@ -19,6 +21,28 @@ async def my_orders(client: httpx.AsyncClient, headers: helpers.Headers, **param
 
 
 # --- Placing ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.settings(require_verified_email=True)
+async def test_with_verified_addresses_required_placing_needs_one_by_token_or_api_key(
+    client: httpx.AsyncClient, db_session: AsyncSession, admin: helpers.Headers, user: helpers.Headers
+) -> None:
+    product = await create_product(client, admin, name="verified only", price="1.00", quantity=5)
+    await set_email_verified(client, db_session, user, verified=True)
+    issued = await client.post("/api/v1/api-keys", json={"name": "shop", "scopes": ["orders:write"]}, headers=user)
+    assert issued.status_code == 201, issued.text
+    key = {"X-API-Key": issued.json()["key"]}
+    await set_email_verified(client, db_session, user, verified=False)
+
+    for caller in (user, key):
+        problem(await place(client, caller, line(product["id"], 1)), 403, "email-not-verified")
+    assert await stock(client, product["id"]) == 5  # nothing placed
+    assert (await client.get(ORDERS, headers=user)).status_code == 200  # reading needs no verified address
+
+    await set_email_verified(client, db_session, user, verified=True)
+    for caller in (user, key):
+        assert (await place(client, caller, line(product["id"], 1))).status_code == 201
+    assert await stock(client, product["id"]) == 3
 
 
 async def test_placing_an_order_computes_an_exact_total_and_takes_stock(

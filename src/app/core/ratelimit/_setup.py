@@ -20,6 +20,9 @@ POLICY_SETTINGS = {
     "auth_failures": "rate_limit_auth_failures",
     "mfa": "rate_limit_mfa",
     "mfa_account": "rate_limit_mfa_account",
+    "password_reset": "rate_limit_password_reset",
+    "password_reset_account": "rate_limit_password_reset_account",
+    "email_verification": "rate_limit_email_verification",
 }
 
 

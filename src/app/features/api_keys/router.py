@@ -7,7 +7,7 @@ from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.features.api_keys import service
 from app.features.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from app.features.auth.dependencies import CurrentUser
+from app.features.auth.dependencies import CurrentUser, VerifiedUser
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
@@ -17,8 +17,9 @@ router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=ForgeRoute
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_api_key(data: ApiKeyCreate, session: DBSession, user: CurrentUser, context: Context) -> ApiKeyCreated:
-    """Issue a key. The reply's `key` is the secret, shown this once."""
+async def create_api_key(data: ApiKeyCreate, session: DBSession, user: VerifiedUser, context: Context) -> ApiKeyCreated:
+    """Issue a key. The reply's `key` is the secret, shown this once. With FORGE_REQUIRE_VERIFIED_EMAIL, only for a
+    user whose e-mail address is verified (403 `email-not-verified`)."""
     hasher = context.secret_hasher
     return await service.issue(session, user_id=user.id, is_admin=user.is_admin, data=data, hasher=hasher)
 

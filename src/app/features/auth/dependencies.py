@@ -1,6 +1,8 @@
-"""The route side of who is calling: `CurrentUser`, `DetachedCurrentUser`, `AdminUser`, and `Authorized(scope)`
-for routes that take a JWT user or an API key holding a scope; each resolves to an account in the database. A
-bearer token's user is loaded only if the session the token names is live, in the same statement.
+"""The route side of who is calling: `CurrentUser`, `DetachedCurrentUser`, `AdminUser`, `VerifiedUser`, and
+`Authorized(scope)` for routes that take a JWT user or an API key holding a scope; each resolves to an account in the
+database. A bearer token's user is loaded only if the session the token names is live, in the same statement.
+`VerifiedUser` and `Authorized(scope, verified_email=True)` also need a verified e-mail address when
+FORGE_REQUIRE_VERIFIED_EMAIL is on (403 `email-not-verified`).
 `CurrentSessionID` is that session; `BearerSession` the user and session of an optional bearer token.
 
 The credentials themselves come from the request's `RequestCaller` (parsed once, verified once); the two security
@@ -36,6 +38,7 @@ __all__ = [
     "DetachedCurrentUser",
     "Principal",
     "SignedIn",
+    "VerifiedUser",
     "api_key_scheme",
     "authentication_attempt",
     "authorize",
@@ -168,6 +171,16 @@ async def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
+@answers(401, 403)
+async def require_verified_user(request: Request, user: CurrentUser) -> User:
+    """The caller, if their e-mail address is verified or FORGE_REQUIRE_VERIFIED_EMAIL is off."""
+    service.require_verified_email(user, settings=context_of(request).settings)
+    return user
+
+
+VerifiedUser = Annotated[User, Depends(require_verified_user)]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a user, directly (JWT) or through one of its API keys."""
@@ -178,11 +191,14 @@ class Principal:
 
 @answers(401, 403)
 class Authorized:
-    """A JWT user (admins only when `admin`), or an API key carrying `scope` whose owner is active (and admin)."""
+    """A JWT user (admins only when `admin`), or an API key carrying `scope` whose owner is active (and admin). With
+    `verified_email`, the user (the key's owner) also needs a verified address when FORGE_REQUIRE_VERIFIED_EMAIL is
+    on: the routes that act in the world in the user's name (placing an order) say so."""
 
-    def __init__(self, scope: Scope, *, admin: bool = False) -> None:
+    def __init__(self, scope: Scope, *, admin: bool = False, verified_email: bool = False) -> None:
         self.scope = scope
         self.admin = admin
+        self.verified_email = verified_email
 
     async def __call__(  # keyword-only: FastAPI passes dependencies by name
         self,
@@ -193,7 +209,10 @@ class Authorized:
         _bearer: Annotated[str | None, Depends(bearer_scheme)],
         _api_key: Annotated[str | None, Security(api_key_scheme)],
     ) -> Principal:
-        return await authorize(session, request=request, scope=self.scope, admin=self.admin)
+        principal = await authorize(session, request=request, scope=self.scope, admin=self.admin)
+        if self.verified_email:
+            service.require_verified_email(principal.user, settings=context_of(request).settings)
+        return principal
 
 
 async def authorize(session: AsyncSession, *, request: Request, scope: Scope | None, admin: bool) -> Principal:

@@ -9,7 +9,7 @@ from app.features.api_keys import service as api_keys_service
 from app.features.users import service as users_service
 from app.features.users.models import User
 
-__all__ = ["key_holder", "token_user"]
+__all__ = ["key_holder", "require_verified_email", "token_user"]
 
 
 async def token_user(session: AsyncSession, *, access: AccessClaims | None, settings: Settings) -> User:
@@ -27,3 +27,8 @@ async def key_holder(session: AsyncSession, *, digest: bytes | None) -> tuple[ap
         msg = "The API key's owner is deactivated."
         raise AuthenticationError(msg)
     return key, user
+
+
+def require_verified_email(user: User, *, settings: Settings) -> None:
+    """403 `email-not-verified` for a user with an unverified address, when FORGE_REQUIRE_VERIFIED_EMAIL is on."""
+    users_service.require_verified_email(user, settings=settings)

@@ -19,6 +19,8 @@ __all__ = ["router"]
 
 OrdersReader = Annotated[Principal, Depends(Authorized(Scope.ORDERS_READ))]
 OrdersWriter = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE))]
+# Placing an order also needs a verified e-mail address when FORGE_REQUIRE_VERIFIED_EMAIL is on.
+OrdersPlacer = Annotated[Principal, Depends(Authorized(Scope.ORDERS_WRITE, verified_email=True))]
 
 # The customers' routes under /orders and the admins' under /admin/orders: one router, so the app includes one.
 router = APIRouter(tags=["orders"], route_class=ForgeRoute)
@@ -41,7 +43,7 @@ _PLACE_ORDER_ERRORS = {
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderRead, responses=_PLACE_ORDER_ERRORS)
 async def place_order(
-    data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersWriter, context: Context
+    data: OrderCreate, idempotency: Idempotency, session: DBSession, caller: OrdersPlacer, context: Context
 ) -> Response:  # `idempotency` before `session`: its claim commits first (shared/idempotency.py)
     order = await service.place_order(
         session, user_id=caller.user.id, data=data, tracing=context.tracing, events=context.events

@@ -150,14 +150,19 @@ async def count_live(session: AsyncSession, *, user_id: int, cutoffs: Cutoffs) -
     return (await session.execute(statement)).scalar_one()
 
 
-async def purge_ended(session: AsyncSession, *, user_id: int, before: Cutoffs, revoked_before: datetime) -> None:
-    """Delete the user's sessions (and, by cascade, their spent tokens) that ended before these times."""
+async def purge_ended(
+    session: AsyncSession, *, before: Cutoffs, revoked_before: datetime, user_id: int | None = None
+) -> int:
+    """Delete the sessions (the user's, or everyone's) that ended before these times, and by cascade their spent
+    tokens; how many."""
     statement = delete(UserSession).where(
-        UserSession.user_id == user_id,
         or_(
             UserSession.revoked_at < revoked_before,
             UserSession.last_used_at <= before.idle,
             UserSession.created_at <= before.absolute,
         ),
     )
-    await session.execute(statement.execution_options(synchronize_session=False))
+    if user_id is not None:
+        statement = statement.where(UserSession.user_id == user_id)
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))

@@ -45,6 +45,7 @@ __all__ = [
     "end_by_refresh_token",
     "list_sessions",
     "live_session",
+    "purge_ended",
     "revoke",
     "revoke_all",
     "rotate",
@@ -53,7 +54,8 @@ __all__ = [
 
 REFRESH_TOKENS = OpaqueTokenFormat("fgr_")
 USER_AGENT_LENGTH = 200
-# Ended sessions stay this long (for an operator's questions) before a login of their user deletes them.
+# Ended sessions stay this long (for an operator's questions) before they are deleted: by a login of their user, or
+# by the daily `sessions.purge` job (sessions/jobs.py).
 ENDED_SESSIONS_KEPT = timedelta(days=7)
 _BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."  # noqa: S105 - a message, not a secret
 
@@ -159,9 +161,7 @@ async def start(session: AsyncSession, *, user_id: int, client: Client, issuer: 
     """A new session for a user whose credentials were checked, and its first tokens. The user's sessions that
     ended over ENDED_SESSIONS_KEPT ago are deleted on the way."""
     now = utcnow()
-    cutoffs = issuer.policy.cutoffs(now)
-    kept = repository.Cutoffs(idle=cutoffs.idle - ENDED_SESSIONS_KEPT, absolute=cutoffs.absolute - ENDED_SESSIONS_KEPT)
-    await repository.purge_ended(session, user_id=user_id, before=kept, revoked_before=now - ENDED_SESSIONS_KEPT)
+    await _purge_ended(session, policy=issuer.policy, now=now, user_id=user_id)
     refresh_token = REFRESH_TOKENS.generate()
     # Printable characters only: a control character is no part of a client's name, and PostgreSQL refuses NUL.
     user_agent = "".join(c for c in client.user_agent or "" if c.isprintable())[:USER_AGENT_LENGTH] or None
@@ -177,6 +177,18 @@ async def start(session: AsyncSession, *, user_id: int, client: Client, issuer: 
         ),
     )
     return _issue(issuer, row, refresh_token)
+
+
+async def _purge_ended(session: AsyncSession, *, policy: SessionPolicy, now: datetime, user_id: int | None) -> int:
+    cutoffs = policy.cutoffs(now)
+    kept = repository.Cutoffs(idle=cutoffs.idle - ENDED_SESSIONS_KEPT, absolute=cutoffs.absolute - ENDED_SESSIONS_KEPT)
+    return await repository.purge_ended(session, before=kept, revoked_before=now - ENDED_SESSIONS_KEPT, user_id=user_id)
+
+
+async def purge_ended(session: AsyncSession, *, policy: SessionPolicy) -> int:
+    """Delete every session that ended over ENDED_SESSIONS_KEPT ago (revoked, idle or too old), with its spent
+    refresh tokens; how many. A user who never logs in again would otherwise keep theirs for ever."""
+    return await _purge_ended(session, policy=policy, now=utcnow(), user_id=None)
 
 
 def _check_csrf(presented: PresentedRefreshToken, hasher: SecretHasher, session_id: SessionID) -> None:

@@ -1,17 +1,35 @@
 """SQL for users; nothing else in the codebase builds statements against `user_account`."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import best_effort_write
 from app.core.exceptions import ConflictError
-from app.features.users.models import User, UserID
+from app.features.users.models import AccountToken, TokenPurpose, User, UserID
 
-__all__ = ["add", "count", "get", "get_active", "get_by_email", "list_page", "update_password_hash"]
+__all__ = [
+    "TakenToken",
+    "add",
+    "add_token",
+    "count",
+    "delete_tokens",
+    "flush_email",
+    "get",
+    "get_active",
+    "get_by_email",
+    "list_page",
+    "purge_expired_tokens",
+    "take_token",
+    "update_password_hash",
+]
+
+_EMAIL_TAKEN = "An account with this e-mail address already exists."
 
 _log = structlog.get_logger("app.users")
 
@@ -37,9 +55,16 @@ async def add(session: AsyncSession, user: User) -> User:
     try:
         await session.flush()
     except IntegrityError as exc:
-        msg = "An account with this e-mail address already exists."
-        raise ConflictError(msg) from exc
+        raise ConflictError(_EMAIL_TAKEN) from exc
     return user
+
+
+async def flush_email(session: AsyncSession) -> None:
+    """Write a user's changed address; another account that took it meanwhile is `ConflictError`, not a 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(_EMAIL_TAKEN) from exc
 
 
 async def update_password_hash(session: AsyncSession, user: User, new_hash: str) -> None:
@@ -66,3 +91,44 @@ async def count(session: AsyncSession, *, phone_index: bytes | None = None) -> i
     if phone_index is not None:
         statement = statement.where(User.phone_index == phone_index)
     return (await session.execute(statement)).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class TakenToken:
+    """What a used token said: whose it was, and the address it was mailed to."""
+
+    user_id: UserID
+    email: str
+
+
+async def add_token(session: AsyncSession, token: AccountToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def take_token(
+    session: AsyncSession, *, digest: bytes, purpose: TokenPurpose, now: datetime
+) -> TakenToken | None:
+    """Use a token: delete its row if it exists for `purpose` and has not expired, in one statement, so that of two
+    requests presenting it only one gets it (None for the other, and for any token that is not live)."""
+    statement = (
+        delete(AccountToken)
+        .where(AccountToken.token_hash == digest, AccountToken.purpose == purpose, AccountToken.expires_at > now)
+        .returning(AccountToken.user_id, AccountToken.email)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else TakenToken(user_id=row.user_id, email=row.email)
+
+
+async def delete_tokens(session: AsyncSession, *, user_id: UserID, purpose: TokenPurpose) -> None:
+    """Void every token of the user for `purpose`."""
+    statement = delete(AccountToken).where(AccountToken.user_id == user_id, AccountToken.purpose == purpose)
+    await session.execute(statement.execution_options(synchronize_session=False))
+
+
+async def purge_expired_tokens(session: AsyncSession, *, now: datetime) -> int:
+    """Delete the tokens that expired unused (used and voided ones are deleted at once); how many."""
+    statement = delete(AccountToken).where(AccountToken.expires_at <= now)
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -25,11 +25,17 @@ from app.features.sessions.dependencies import (
     set_session_cookies,
 )
 from app.features.sessions.schemas import SessionsRevoked
-from app.features.users import service
-from app.features.users.dependencies import AdminUser, CurrentUser
+from app.features.users import email_verification, password_reset, service
+from app.features.users.dependencies import AccountMailer, AdminUser, CurrentUser
 from app.features.users.models import User
 from app.features.users.schemas import (
+    Accepted,
+    EmailChange,
+    EmailVerification,
+    EmailVerified,
     PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     PhoneNumber,
     RefreshRequest,
     TokenPair,
@@ -69,6 +75,11 @@ async def limit_login(request: Request, form: LoginForm) -> None:
     await enforce(request, "login_account", account_key(form.username))
 
 
+_INVALID_TOKEN: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The link's token is malformed, unknown, used, voided or expired (`invalid-token`)."}
+}
+
+
 @auth_router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
@@ -76,8 +87,64 @@ async def limit_login(request: Request, form: LoginForm) -> None:
     dependencies=[Depends(RateLimit("register"))],
     responses={409: {"description": "The e-mail address is taken (compared case-insensitively)."}},
 )
-async def register(data: UserCreate, session: DBSession, hasher: Hasher) -> User:
-    return await service.register_user(session, data=data, hasher=hasher)
+async def register(data: UserCreate, session: DBSession, hasher: Hasher, mail: AccountMailer) -> User:
+    """Create an account; its address is mailed a verification link (`email_verified` is false until followed)."""
+    return await email_verification.sign_up(session, data=data, hasher=hasher, mail=mail)
+
+
+@auth_router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED)
+async def request_password_reset(
+    request: Request, data: PasswordResetRequest, session: DBSession, context: Context
+) -> Accepted:
+    """Mail a password reset link to this address if an active account has it. The answer, and the work done
+    before it, are the same whether or not one does. Limited per client and per address asked about."""
+    await enforce(request, "password_reset", client_key(request))
+    await enforce(request, "password_reset_account", account_key(data.email))
+    await password_reset.request_reset(session, email=data.email)
+    minutes = context.settings.password_reset_token_minutes
+    return Accepted(
+        detail=f"If an account has this address, a link to reset its password is on its way; it works once, for "
+        f"{minutes} minutes."
+    )
+
+
+@auth_router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(RateLimit("password_reset"))],
+    responses=_INVALID_TOKEN,
+)
+async def confirm_password_reset(
+    data: PasswordResetConfirm, session: DBSession, hasher: Hasher, policy: Policy, context: Context
+) -> None:
+    """Set a new password with the token of a reset link (by registration's rules). The token is used up, the
+    address counts as verified, and every session of the account is revoked: log in with the new password."""
+    await password_reset.confirm_reset(
+        session, data=data, hasher=hasher, secret_hasher=context.secret_hasher, policy=policy
+    )
+
+
+@auth_router.post(
+    "/verify-email", responses={**_INVALID_TOKEN, 409: {"description": "Another account has the new address now."}}
+)
+async def verify_email(data: EmailVerification, session: DBSession, mail: AccountMailer) -> EmailVerified:
+    """Verify the address a verification link was mailed to; a new address (POST /users/me/email) becomes the
+    account's, and the old address is told."""
+    user = await email_verification.verify_email(session, token=data.token, mail=mail)
+    return EmailVerified(email=user.email)
+
+
+@auth_router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "The address is verified already, and no change of address is pending."}},
+)
+async def resend_verification(request: Request, session: DBSession, user: CurrentUser, mail: AccountMailer) -> Accepted:
+    """Mail a new verification link (the earlier one stops working) to the address awaiting verification: the
+    pending new address if there is one, else the account's. Limited per user."""
+    await enforce(request, "email_verification", f"user:{user.id}")
+    email = await email_verification.resend_verification(session, user=user, mail=mail)
+    return Accepted(detail=f"A verification link is on its way to {email}.")
 
 
 def _pair(issued: IssuedTokens) -> TokenPair:
@@ -203,6 +270,25 @@ async def get_me(user: CurrentUser) -> User:
 @router.patch("/me", response_model=UserRead)
 async def update_me(changes: UserSelfUpdate, session: DBSession, user: CurrentUser) -> User:
     return await service.update_me(session, user=user, changes=changes)
+
+
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UserRead,
+    responses={
+        409: {"description": "Another account has this address."},
+        422: {"description": "A wrong current password (`#/current_password`), or the account's own address."},
+    },
+)
+async def change_email(
+    request: Request, data: EmailChange, *, session: DBSession, user: CurrentUser, hasher: Hasher, mail: AccountMailer
+) -> User:
+    """Change the account's address, given the current password: the new address, in `pending_email`, is mailed a
+    verification link and replaces `email` once the link is followed (the old address is then told)."""
+    await enforce(request, "login_account", account_key(user.email))  # guesses share the login's budget
+    await enforce(request, "email_verification", f"user:{user.id}")
+    return await email_verification.request_email_change(session, user=user, data=data, hasher=hasher, mail=mail)
 
 
 @router.post(

@@ -9,7 +9,13 @@ from app.core.input import InputModel
 from app.features.users.models import UserRole
 
 __all__ = [
+    "Accepted",
+    "EmailChange",
+    "EmailVerification",
+    "EmailVerified",
     "PasswordChange",
+    "PasswordResetConfirm",
+    "PasswordResetRequest",
     "PhoneNumber",
     "RefreshRequest",
     "TokenPair",
@@ -84,14 +90,30 @@ class UserRead(BaseModel):
     phone: str | None
     role: UserRole
     is_active: bool
+    email_verified: bool = Field(description="Whether the owner of `email` followed a verification link sent to it.")
+    pending_email: str | None = Field(
+        description="An address the user asked to change to: it replaces `email` once its verification link is "
+        "followed (POST /users/me/email)."
+    )
     created_at: datetime
 
 
 class UserSelfUpdate(InputModel):
-    """What users change about themselves (PATCH /users/me): a field sent as null is cleared."""
+    """What users change about themselves (PATCH /users/me): a field sent as null is cleared. Not the e-mail
+    address, which changes only once the new one is verified (POST /users/me/email)."""
 
     full_name: Annotated[str | None, Field(max_length=200)] = None
     phone: PhoneNumber | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _email_elsewhere(cls, data: object) -> object:
+        if isinstance(data, dict) and "email" in data:
+            raise PydanticCustomError(
+                "email_not_here",
+                "the address changes through POST /api/v1/users/me/email, which verifies the new address first",
+            )
+        return data
 
     @model_validator(mode="after")
     def _not_empty(self) -> "UserSelfUpdate":
@@ -133,3 +155,45 @@ class PasswordChange(InputModel):
 
     current_password: Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
     new_password: Password
+
+
+# Tokens are 42 characters (app.features.users.tokens); the bound only keeps junk small.
+Token = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordResetRequest(InputModel):
+    """POST /auth/password-reset."""
+
+    email: NormalisedEmail
+
+
+class PasswordResetConfirm(InputModel):
+    """POST /auth/password-reset/confirm: the token of the mailed link, and a new password by registration's rules."""
+
+    token: Token
+    new_password: Password
+
+
+class EmailVerification(InputModel):
+    """POST /auth/verify-email: the token of the mailed link."""
+
+    token: Token
+
+
+class EmailChange(InputModel):
+    """POST /users/me/email: the new address, and the current password (a stolen access token cannot move the
+    account, and with it the password resets, to another address)."""
+
+    email: NormalisedEmail
+    current_password: Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+
+
+class EmailVerified(BaseModel):
+    email: str = Field(description="The account's address, now verified.")
+    email_verified: Literal[True] = True
+
+
+class Accepted(BaseModel):
+    """A request taken in: what it causes happens later (a mail is on its way)."""
+
+    detail: str

@@ -1,24 +1,35 @@
 """Users and authentication: registration, login (the credentials, a second factor when the user has one on, then a
 session), token refresh, logout, password changes, and the admin's user management. Sessions and their tokens are
-the sessions feature's; second factors the mfa feature's."""
+the sessions feature's; second factors the mfa feature's; password resets and e-mail verification are
+`password_reset` and `email_verification` beside this module."""
 
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.database import utcnow
 from app.core.encryption import blind_index
-from app.core.exceptions import AuthenticationError, ConflictError, FieldError, InvalidInputError, found
+from app.core.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    FieldError,
+    InvalidInputError,
+    PermissionDeniedError,
+    found,
+)
 from app.core.pagination import Page, PageParams
 from app.core.security import PasswordHasher
 from app.core.security_events import SecurityEvent, record_security_event
 from app.features.mfa import service as mfa_service
 from app.features.sessions import service as sessions_service
 from app.features.users import repository
-from app.features.users.models import User, UserID, UserRole
+from app.features.users.models import TokenPurpose, User, UserID, UserRole
 from app.features.users.schemas import PasswordChange, UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 
 __all__ = [
+    "EmailNotVerifiedError",
+    "SessionPolicy",
     "authenticate_user",
     "change_password",
     "check_credentials",
@@ -28,23 +39,42 @@ __all__ = [
     "list_users",
     "login",
     "logout",
+    "purge_expired_tokens",
     "refresh_tokens",
     "register_user",
+    "require_verified_email",
     "revoke_sessions",
+    "set_password",
     "start_session",
     "update_me",
     "update_user",
 ]
+
+# The sessions' lifetimes, which revoking a user's sessions takes: named here for this feature's other modules.
+SessionPolicy = sessions_service.SessionPolicy
 
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 _BAD_TOKEN = "The token is invalid or has expired."  # noqa: S105 - a message, not a secret
 _BAD_MFA_TOKEN = "The MFA token is invalid or has expired: log in again."  # noqa: S105 - a message, not a secret
 
 
+class EmailNotVerifiedError(PermissionDeniedError):
+    """FORGE_REQUIRE_VERIFIED_EMAIL is on and the caller has not verified their address yet."""
+
+    slug = "email-not-verified"
+    title = "E-mail Address Not Verified"
+
+
 async def register_user(
-    session: AsyncSession, *, data: UserCreate, hasher: PasswordHasher, role: UserRole = UserRole.USER
+    session: AsyncSession,
+    *,
+    data: UserCreate,
+    hasher: PasswordHasher,
+    role: UserRole = UserRole.USER,
+    verified: bool = False,
 ) -> User:
-    """Create an account; the role comes from the caller's code (registration or CLI), never from the client.
+    """Create an account; the role comes from the caller's code (registration or CLI), never from the client, and so
+    does `verified` (an administrator's account, made by an operator, is; a self-registered one is not).
 
     The password is hashed before the database is touched: the slow part then holds no lock (on SQLite a
     write request holds the write lock from its first statement), and a taken e-mail costs the same time.
@@ -53,8 +83,25 @@ async def register_user(
     if await repository.get_by_email(session, data.email) is not None:
         msg = "An account with this e-mail address already exists."
         raise ConflictError(msg)
-    user = User(email=data.email, hashed_password=hashed, full_name=data.full_name, role=role, is_active=True)
+    user = User(
+        email=data.email,
+        hashed_password=hashed,
+        full_name=data.full_name,
+        role=role,
+        is_active=True,
+        email_verified=verified,
+    )
     return await repository.add(session, user)
+
+
+def require_verified_email(user: User, *, settings: Settings) -> None:
+    """With FORGE_REQUIRE_VERIFIED_EMAIL on, `EmailNotVerifiedError` (403) for a user whose address is unverified."""
+    if settings.require_verified_email and not user.email_verified:
+        msg = (
+            "This operation needs a verified e-mail address: follow the link mailed to you, or ask for another with "
+            "POST /api/v1/auth/verify-email/resend."
+        )
+        raise EmailNotVerifiedError(msg)
 
 
 async def check_credentials(session: AsyncSession, *, email: str, password: str, hasher: PasswordHasher) -> User:
@@ -192,12 +239,24 @@ async def change_password(
     if new == current:
         error = FieldError("#/new_password", "must differ from the current password", "unchanged")
         raise InvalidInputError("The new password is the current one.", errors=[error])
-    user.hashed_password = await hasher.hash(new)
-    await session.flush()
+    await set_password(session, user=user, hashed=await hasher.hash(new))
     revoked = await revoke_sessions(session, user_id=user.id, policy=policy, reason="password_changed", keep=session_id)
     record_security_event(
         SecurityEvent.PASSWORD_CHANGED, user_id=user.id, session_id=session_id, sessions_revoked=revoked
     )
+
+
+async def set_password(session: AsyncSession, *, user: User, hashed: str) -> None:
+    """Store a new password's hash: the user's password reset links stop working (a reset is for a password that
+    is still the one forgotten)."""
+    user.hashed_password = hashed
+    await session.flush()
+    await repository.delete_tokens(session, user_id=user.id, purpose=TokenPurpose.PASSWORD_RESET)
+
+
+async def purge_expired_tokens(session: AsyncSession) -> int:
+    """Delete the reset and verification tokens that expired unused; how many."""
+    return await repository.purge_expired_tokens(session, now=utcnow())
 
 
 async def revoke_sessions(
