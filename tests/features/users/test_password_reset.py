@@ -180,6 +180,7 @@ async def test_a_refused_new_password_changes_nothing_and_the_link_still_works(m
         "fgp_" + "a" * 38,  # the right shape, a wrong checksum
         PASSWORD_RESET_TOKENS.generate(),  # well formed, never issued
     ],
+    ids=["malformed", "wrong-checksum", "never-issued"],  # the same ids in every xdist worker: the last is random
 )
 async def test_made_up_tokens_are_refused(mailing: Mailing, token: str) -> None:
     email = await new_account(mailing.client)
