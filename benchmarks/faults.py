@@ -95,6 +95,7 @@ def _server_env(pg: PostgresServer, redis: RedisServer) -> dict[str, str]:
         # No mail server here, and nothing under test sends mail: production's refusal of the console backend is lifted.
         "FORGE_MAIL_BACKEND": "console",
         "FORGE_MAIL_ALLOW_DEV_BACKEND_IN_PRODUCTION": "true",
+        "FORGE_FRONTEND_URL": "https://app.example.com",  # production's mail links need https; none is sent here
     }
 
 
