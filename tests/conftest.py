@@ -10,6 +10,7 @@ a Session into an External Transaction"). Tests that need real commits from conc
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.core.context import AppContext
-from app.core.database import committing, create_engine, get_db_session, get_read_db_session
+from app.core.database import (
+    committing,
+    create_engine,
+    get_db_session,
+    get_read_db_session,
+    get_writing_db_session,
+)
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
@@ -125,13 +132,26 @@ async def db_session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]
 async def client(app: FastAPI, started: Running, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, whose request sessions join the test's rolled-back transaction."""
 
+    # One session per request, whichever session dependencies its route takes (a GET route that writes takes
+    # DBSession and WritingDBSession): two sessions' savepoints on the one test connection would interleave. The
+    # request's session is found through a context variable, since dynamic endpoints call the override by hand.
+    in_request: ContextVar[AsyncSession | None] = ContextVar("request_test_session", default=None)
+
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        if (shared := in_request.get()) is not None:
+            yield shared
+            return
         session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
         async with committing(session) as joined:
-            yield joined
+            in_request.set(joined)
+            try:
+                yield joined
+            finally:
+                in_request.set(None)
 
     app.dependency_overrides[get_db_session] = session_in_test_transaction
     app.dependency_overrides[get_read_db_session] = session_in_test_transaction
+    app.dependency_overrides[get_writing_db_session] = session_in_test_transaction
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
         yield http
     app.dependency_overrides.clear()

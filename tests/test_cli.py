@@ -70,6 +70,7 @@ def test_db_upgrade_then_create_admin_reading_the_password_from_stdin(sqlite_url
     admin = _user(sqlite_url, "root@example.com")
     assert admin is not None
     assert admin.role is UserRole.ADMIN
+    assert admin.hashed_password is not None
     assert PASSWORD not in admin.hashed_password
 
 

@@ -42,6 +42,15 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/auth/password-reset/confirm"): "public",  # the mailed token is the credential
     ("POST", "/api/v1/auth/verify-email"): "public",  # the mailed token is the credential
     ("POST", "/api/v1/auth/verify-email/resend"): "user",
+    # Provider sign-in (docs/oidc.md): the browser's navigations, bound to it by the flow's signed cookie and
+    # single-use state; the exchange takes the one-time code of a finished sign-in.
+    ("GET", "/api/v1/auth/providers"): "public",
+    ("GET", "/api/v1/auth/oidc/{provider}/login"): "public",
+    ("GET", "/api/v1/auth/oidc/{provider}/callback"): "public",
+    ("POST", "/api/v1/auth/oidc/exchange"): "public",
+    ("GET", "/api/v1/auth/oidc/{provider}/link"): "user",
+    ("GET", "/api/v1/users/me/identities"): "user",
+    ("DELETE", "/api/v1/users/me/identities/{identity_id}"): "user",
     ("GET", "/api/v1/users/me"): "user",
     ("PATCH", "/api/v1/users/me"): "user",
     ("POST", "/api/v1/users/me/password"): "user",

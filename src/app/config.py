@@ -18,10 +18,14 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     AnyHttpUrl,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -40,9 +44,12 @@ __all__ = [
     "DEVELOPMENT_SECRET_KEY",
     "DatabasePool",
     "Environment",
+    "GithubProvider",
     "InsecureSettingsError",
     "LogFormat",
     "MailBackendName",
+    "OidcProvider",
+    "OidcProviderSettings",
     "OtelExporter",
     "OtlpProtocol",
     "RateLimitBackend",
@@ -158,6 +165,103 @@ LogLevel = Annotated[
 ]
 
 
+def _web_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        msg = f"{value!r} is not an http(s) URL without query or fragment (https://app.example.com)"
+        raise ValueError(msg)
+    if value.endswith("/"):
+        msg = f"{value!r} ends with '/': give the URL without a trailing slash (https://app.example.com)"
+        raise ValueError(msg)
+    return value
+
+
+def _issuer(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        msg = f"{value!r} is not an issuer URL: https://host[/path], no query or fragment"
+        raise ValueError(msg)
+    return value
+
+
+WebBaseUrl = Annotated[str, AfterValidator(_web_base_url)]
+# A provider's name is part of its URLs (/api/v1/auth/oidc/{name}/login) and of every identity linked through it.
+type ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class OidcProvider(BaseModel):
+    """An OpenID Connect provider of FORGE_OIDC_PROVIDERS: its endpoints and keys come from the issuer's discovery
+    document (`{issuer}/.well-known/openid-configuration`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["oidc"] = "oidc"
+    issuer: Annotated[str, AfterValidator(_issuer)]  # exactly as the provider's ID tokens say it (`iss`)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None  # None: a public client (PKCE alone)
+    scopes: str = "openid email profile"
+    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("scopes")
+    @classmethod
+    def _asks_for_openid(cls, scopes: str) -> str:
+        if "openid" not in scopes.split():
+            msg = f"scopes {scopes!r} must include 'openid'"
+            raise ValueError(msg)
+        return scopes
+
+
+class GithubProvider(BaseModel):
+    """GitHub, which is OAuth 2 and not OpenID Connect: the account comes from its user and e-mails API.
+    `base_url` is a GitHub Enterprise Server's address (its API is `{base_url}/api/v3`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["github"]
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    base_url: WebBaseUrl = "https://github.com"
+    scopes: str = "read:user user:email"
+    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+type OidcProviderSettings = Annotated[OidcProvider | GithubProvider, Field(discriminator="kind")]
+_OIDC_PROVIDERS = TypeAdapter(dict[ProviderName, OidcProviderSettings])
+_OIDC_PROVIDERS_EXAMPLE = (
+    '{"google": {"issuer": "https://accounts.google.com", "client_id": "...", "client_secret": "..."}, '
+    '"github": {"kind": "github", "client_id": "...", "client_secret": "..."}}'
+)
+
+
+def _oidc_providers(value: object) -> object:
+    """FORGE_OIDC_PROVIDERS, parsed and checked here so that every error names the variable (and never echoes a
+    value: a secret may be among them)."""
+    variable = "FORGE_OIDC_PROVIDERS"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            msg = f"{variable} is not valid JSON ({exc.msg}); expected a JSON object such as {_OIDC_PROVIDERS_EXAMPLE}"
+            raise ValueError(msg) from None
+    if not isinstance(value, dict):
+        msg = f"{variable} must be a JSON object such as {_OIDC_PROVIDERS_EXAMPLE}"
+        raise ValueError(msg)
+    # A provider without "kind" is an OpenID Connect provider.
+    value = {
+        name: {"kind": "oidc", **entry} if isinstance(entry, dict) and "kind" not in entry else entry
+        for name, entry in value.items()
+    }
+    try:
+        return _OIDC_PROVIDERS.validate_python(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        msg = f"{variable}: {problems}"
+        raise ValueError(msg) from None
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
@@ -227,7 +331,14 @@ def _refuse_guessable(secrets: list[tuple[str, str]]) -> None:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FORGE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_prefix="FORGE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        # A refused value is not echoed in the error: it may hold a secret (FORGE_OIDC_PROVIDERS' client secrets, a
+        # database URL's password); the message names the variable and what is wrong with it.
+        hide_input_in_errors=True,
     )
 
     environment: Environment = Environment.DEVELOPMENT
@@ -297,6 +408,15 @@ class Settings(BaseSettings):
     password_reset_token_minutes: int = Field(default=30, ge=5, le=24 * 60)
     email_verification_token_hours: int = Field(default=72, ge=1, le=30 * 24)
     require_verified_email: bool = False
+    # Sign in with OpenID Connect providers and GitHub (docs/oidc.md): a JSON object of name -> provider. Each
+    # request to a provider waits at most the timeout. The callback URL registered at each provider is
+    # `{base}/api/v1/auth/oidc/{name}/callback`, where base is oidc_redirect_base_url, or else the request's own
+    # scheme and host.
+    oidc_providers: Annotated[dict[ProviderName, OidcProviderSettings], NoDecode, BeforeValidator(_oidc_providers)] = (
+        Field(default_factory=dict)
+    )
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    oidc_redirect_base_url: WebBaseUrl | None = None
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     password_hash_memory_kib: int = Field(default=19_456, ge=8)
     password_hash_iterations: int = Field(default=2, ge=1)
@@ -511,6 +631,18 @@ class Settings(BaseSettings):
                 "FORGE_CORS_ORIGINS must list them, not '*'"
             )
             raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_over_https_in_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        for name, provider in self.oidc_providers.items():
+            address = provider.issuer if isinstance(provider, OidcProvider) else provider.base_url
+            if not address.startswith("https://"):
+                key = "issuer" if isinstance(provider, OidcProvider) else "base_url"
+                msg = f"FORGE_OIDC_PROVIDERS: {name}'s {key} must be https in production"
+                raise InsecureSettingsError(msg)
         return self
 
     @model_validator(mode="after")

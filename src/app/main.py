@@ -53,6 +53,9 @@ from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
 from app.features.jobs.router import router as jobs_router
 from app.features.mfa.router import router as mfa_router
+from app.features.oidc.providers import ProviderDirectory
+from app.features.oidc.router import identities_router as oidc_identities_router
+from app.features.oidc.router import router as oidc_router
 from app.features.orders.router import router as orders_router
 from app.features.products.router import router as products_router
 from app.features.sessions.dependencies import CSRF_HEADER
@@ -141,7 +144,11 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         http_client = create_http_client(settings, tracer_provider=telemetry.tracer_provider if telemetry else None)
         registry_sync = RegistrySync(runtime=built.endpoints, database=database, redis=redis, settings=settings)
         tracing = Tracing.of(telemetry)
-        components: dict[type, object] = {EndpointRuntime: built.endpoints}
+        components: dict[type, object] = {
+            EndpointRuntime: built.endpoints,
+            # The sign-in providers, with their discovery documents and signing keys cached for the app's life.
+            ProviderDirectory: ProviderDirectory(settings, http_client),
+        }
         if built.rate_limit_gate is not None:
             components[RateLimitGate] = built.rate_limit_gate
         context = AppContext(
@@ -213,8 +220,10 @@ def _api_routers() -> tuple[APIRouter, ...]:
     """The routers served under API_PREFIX."""
     return (
         auth_router,
+        oidc_router,
         sessions_router,  # /users/me/sessions/... before users' /users/{user_id}/...
         mfa_router,  # /users/me/mfa/... likewise
+        oidc_identities_router,  # /users/me/identities/..., likewise
         users_router,
         api_keys_router,
         products_router,

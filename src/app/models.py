@@ -7,6 +7,7 @@ from app.core.jobs import Job
 from app.features.api_keys.models import ApiKey
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.mfa.models import RecoveryCode, TotpCredential
+from app.features.oidc.models import OidcFlow, OidcLoginCode, UserIdentity
 from app.features.orders.models import Order, OrderItem
 from app.features.products.models import Product
 from app.features.sessions.models import SpentRefreshToken, UserSession
@@ -23,6 +24,8 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Job",
+    "OidcFlow",
+    "OidcLoginCode",
     "Order",
     "OrderItem",
     "Product",
@@ -30,6 +33,7 @@ __all__ = [
     "SpentRefreshToken",
     "TotpCredential",
     "User",
+    "UserIdentity",
     "UserSession",
     "WebhookAttempt",
     "WebhookDelivery",

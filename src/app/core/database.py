@@ -32,11 +32,13 @@ __all__ = [
     "ReadMostlyDBSession",
     "TimestampMixin",
     "UTCDateTime",
+    "WritingDBSession",
     "best_effort_write",
     "committing",
     "get_database",
     "get_db_session",
     "get_read_db_session",
+    "get_writing_db_session",
     "is_disconnect_error",
     "utcnow",
 ]
@@ -262,10 +264,20 @@ async def get_read_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_writing_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A transaction whatever the HTTP method, for the GET routes that write: a browser's navigation is a GET (the
+    provider sign-in's start and callback). A GET's `DBSession` autocommits each statement; this one commits once.
+    On SQLite it takes the write lock at its first statement: such a route reads and waits on the network first
+    (with `DBSession`), and writes with this session last."""
+    async with committing(get_database(request).session(writes=True)) as session:
+        yield session
+
+
 # scope="function": the commit runs before the response is sent, so a failed commit is an error response,
 # never a 2xx for a write that did not happen.
 DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 ReadMostlyDBSession = Annotated[AsyncSession, Depends(get_read_db_session, scope="function")]
+WritingDBSession = Annotated[AsyncSession, Depends(get_writing_db_session, scope="function")]
 
 
 def get_database(request: Request) -> Database:

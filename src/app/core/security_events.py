@@ -36,6 +36,9 @@ class SecurityEvent(StrEnum):
     EMAIL_CHANGE_REQUESTED = "email_change_requested"
     EMAIL_CHANGE_REFUSED = "email_change_refused"
     EMAIL_CHANGED = "email_changed"
+    OIDC_SIGN_IN_FAILED = "oidc_sign_in_failed"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_UNLINKED = "identity_unlinked"
 
 
 _WARNINGS = frozenset(
@@ -47,6 +50,7 @@ _WARNINGS = frozenset(
         # A recovery code stands in for a lost authenticator, or for one an attacker does not have.
         SecurityEvent.MFA_RECOVERY_CODE_USED,
         SecurityEvent.EMAIL_CHANGE_REFUSED,
+        SecurityEvent.OIDC_SIGN_IN_FAILED,
     }
 )
 

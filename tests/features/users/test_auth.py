@@ -197,6 +197,7 @@ async def test_register_stores_an_argon2id_hash_not_the_password(
 ) -> None:
     body = await helpers.register(client)
     stored = (await db_session.execute(select(User).where(User.id == body["id"]))).scalar_one()
+    assert stored.hashed_password is not None
     assert stored.hashed_password.startswith("$argon2id$")
     assert helpers.PASSWORD not in stored.hashed_password
 
@@ -458,11 +459,13 @@ async def test_login_upgrades_a_hash_with_outdated_parameters(
         db_session, data=UserCreate(email=email, password=SecretStr(helpers.PASSWORD)), hasher=old_hasher
     )
     await db_session.commit()
+    assert user.hashed_password is not None
     assert "m=2048," in user.hashed_password
 
     await helpers.login(client, email)
 
     await db_session.refresh(user)
+    assert user.hashed_password is not None
     assert user.hashed_password.startswith("$argon2id$")
     assert f"m={settings.password_hash_memory_kib}," in user.hashed_password
     await helpers.login(client, email)  # the upgraded hash still verifies

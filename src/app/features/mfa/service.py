@@ -98,14 +98,15 @@ class MfaNotPendingError(ConflictError):
 
 class Account(Protocol):
     """What two-factor authentication needs of a user: the id, the e-mail address (the authenticator's label) and
-    the password hash (enrolling and disabling need the password)."""
+    the password hash (enrolling and disabling need the password; an account that signs in only through a provider has
+    none, and no password matches it)."""
 
     @property
     def id(self) -> int: ...
     @property
     def email(self) -> str: ...
     @property
-    def hashed_password(self) -> str: ...
+    def hashed_password(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ class User(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased (see schemas), so that the unique constraint is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    hashed_password: Mapped[str] = mapped_column(String(255))
+    # None: the account signs in through a provider only (docs/oidc.md), until a password is set by a reset.
+    hashed_password: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[UserRole] = mapped_column(
         Enum(UserRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),

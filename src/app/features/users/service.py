@@ -34,6 +34,7 @@ __all__ = [
     "change_password",
     "check_credentials",
     "complete_login",
+    "find_user_by_email",
     "get_user",
     "get_user_by_email",
     "list_users",
@@ -41,6 +42,7 @@ __all__ = [
     "logout",
     "purge_expired_tokens",
     "refresh_tokens",
+    "register_external_user",
     "register_user",
     "require_verified_email",
     "revoke_sessions",
@@ -102,6 +104,22 @@ def require_verified_email(user: User, *, settings: Settings) -> None:
             "POST /api/v1/auth/verify-email/resend."
         )
         raise EmailNotVerifiedError(msg)
+
+
+async def register_external_user(
+    session: AsyncSession, *, email: str, full_name: str | None, email_verified: bool
+) -> User:
+    """An account made by a first sign-in through a provider: no password (a password reset sets one), the address
+    verified if the provider said so. A taken address is `ConflictError`."""
+    user = User(
+        email=email.strip().lower(),
+        hashed_password=None,
+        full_name=full_name[:200] if full_name else None,
+        role=UserRole.USER,
+        is_active=True,
+        email_verified=email_verified,
+    )
+    return await repository.add(session, user)
 
 
 async def check_credentials(session: AsyncSession, *, email: str, password: str, hasher: PasswordHasher) -> User:
@@ -276,6 +294,10 @@ async def revoke_sessions(
 
 async def get_user(session: AsyncSession, *, user_id: UserID) -> User:
     return found(await repository.get(session, user_id), f"User {user_id} does not exist.")
+
+
+async def find_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    return await repository.get_by_email(session, email.strip().lower())
 
 
 async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
