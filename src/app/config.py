@@ -18,14 +18,10 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     AnyHttpUrl,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
-    TypeAdapter,
-    ValidationError,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -37,6 +33,7 @@ from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
 from app import DISTRIBUTION, TITLE
+from app.oidc_settings import OidcProvider, OidcProviderSettings, ProviderName, WebBaseUrl, parse_oidc_providers
 
 __all__ = [
     "API_PREFIX",
@@ -44,12 +41,9 @@ __all__ = [
     "DEVELOPMENT_SECRET_KEY",
     "DatabasePool",
     "Environment",
-    "GithubProvider",
     "InsecureSettingsError",
     "LogFormat",
     "MailBackendName",
-    "OidcProvider",
-    "OidcProviderSettings",
     "OtelExporter",
     "OtlpProtocol",
     "RateLimitBackend",
@@ -163,103 +157,6 @@ LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
-
-
-def _web_base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-        msg = f"{value!r} is not an http(s) URL without query or fragment (https://app.example.com)"
-        raise ValueError(msg)
-    if value.endswith("/"):
-        msg = f"{value!r} ends with '/': give the URL without a trailing slash (https://app.example.com)"
-        raise ValueError(msg)
-    return value
-
-
-def _issuer(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-        msg = f"{value!r} is not an issuer URL: https://host[/path], no query or fragment"
-        raise ValueError(msg)
-    return value
-
-
-WebBaseUrl = Annotated[str, AfterValidator(_web_base_url)]
-# A provider's name is part of its URLs (/api/v1/auth/oidc/{name}/login) and of every identity linked through it.
-type ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-
-
-class OidcProvider(BaseModel):
-    """An OpenID Connect provider of FORGE_OIDC_PROVIDERS: its endpoints and keys come from the issuer's discovery
-    document (`{issuer}/.well-known/openid-configuration`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["oidc"] = "oidc"
-    issuer: Annotated[str, AfterValidator(_issuer)]  # exactly as the provider's ID tokens say it (`iss`)
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr | None = None  # None: a public client (PKCE alone)
-    scopes: str = "openid email profile"
-    display_name: str | None = Field(default=None, min_length=1, max_length=64)
-
-    @field_validator("scopes")
-    @classmethod
-    def _asks_for_openid(cls, scopes: str) -> str:
-        if "openid" not in scopes.split():
-            msg = f"scopes {scopes!r} must include 'openid'"
-            raise ValueError(msg)
-        return scopes
-
-
-class GithubProvider(BaseModel):
-    """GitHub, which is OAuth 2 and not OpenID Connect: the account comes from its user and e-mails API.
-    `base_url` is a GitHub Enterprise Server's address (its API is `{base_url}/api/v3`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["github"]
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-    base_url: WebBaseUrl = "https://github.com"
-    scopes: str = "read:user user:email"
-    display_name: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-type OidcProviderSettings = Annotated[OidcProvider | GithubProvider, Field(discriminator="kind")]
-_OIDC_PROVIDERS = TypeAdapter(dict[ProviderName, OidcProviderSettings])
-_OIDC_PROVIDERS_EXAMPLE = (
-    '{"google": {"issuer": "https://accounts.google.com", "client_id": "...", "client_secret": "..."}, '
-    '"github": {"kind": "github", "client_id": "...", "client_secret": "..."}}'
-)
-
-
-def _oidc_providers(value: object) -> object:
-    """FORGE_OIDC_PROVIDERS, parsed and checked here so that every error names the variable (and never echoes a
-    value: a secret may be among them)."""
-    variable = "FORGE_OIDC_PROVIDERS"
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as exc:
-            msg = f"{variable} is not valid JSON ({exc.msg}); expected a JSON object such as {_OIDC_PROVIDERS_EXAMPLE}"
-            raise ValueError(msg) from None
-    if not isinstance(value, dict):
-        msg = f"{variable} must be a JSON object such as {_OIDC_PROVIDERS_EXAMPLE}"
-        raise ValueError(msg)
-    # A provider without "kind" is an OpenID Connect provider.
-    value = {
-        name: {"kind": "oidc", **entry} if isinstance(entry, dict) and "kind" not in entry else entry
-        for name, entry in value.items()
-    }
-    try:
-        return _OIDC_PROVIDERS.validate_python(value)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_input=False)
-        )
-        msg = f"{variable}: {problems}"
-        raise ValueError(msg) from None
 
 
 class Environment(StrEnum):
@@ -412,9 +309,9 @@ class Settings(BaseSettings):
     # request to a provider waits at most the timeout. The callback URL registered at each provider is
     # `{base}/api/v1/auth/oidc/{name}/callback`, where base is oidc_redirect_base_url, or else the request's own
     # scheme and host.
-    oidc_providers: Annotated[dict[ProviderName, OidcProviderSettings], NoDecode, BeforeValidator(_oidc_providers)] = (
-        Field(default_factory=dict)
-    )
+    oidc_providers: Annotated[
+        dict[ProviderName, OidcProviderSettings], NoDecode, BeforeValidator(parse_oidc_providers)
+    ] = Field(default_factory=dict)
     oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     oidc_redirect_base_url: WebBaseUrl | None = None
     # Argon2id cost; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).

@@ -6,7 +6,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from app.config import GithubProvider, OidcProvider, Settings
+from app.config import Settings
+from app.oidc_settings import GithubProvider, OidcProvider
 from tests.support.settings import PRODUCTION_SECRETS
 
 SECRET = "the-client-secret-0a9f"

@@ -24,8 +24,9 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from app.config import GithubProvider, OidcProvider, Settings
+from app.config import Settings
 from app.features.oidc.errors import SignInError, SignInFailedError
+from app.oidc_settings import GithubProvider, OidcProvider
 
 __all__ = ["AccountClaims", "Provider", "ProviderDirectory"]
 
