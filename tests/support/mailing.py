@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.core.context import AppContext
+from app.core.context import AppContext, WithLifespanState
 from app.core.database import Database
 from app.core.jobs import Job, JobState
 from app.features.users.models import AccountToken, TokenPurpose, User
@@ -40,6 +40,7 @@ class Mailing:
     client: httpx.AsyncClient
     smtp: SmtpServer
     context: AppContext
+    asgi: WithLifespanState  # for a second client of the same app (a browser that also visits other hosts)
 
     @property
     def database(self) -> Database:
@@ -112,6 +113,6 @@ async def mailing_app(settings: Settings, smtp: SmtpServer, engine: AsyncEngine)
             running(create_app(configured)) as started,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as client,
         ):
-            yield Mailing(client=client, smtp=smtp, context=started.context)
+            yield Mailing(client=client, smtp=smtp, context=started.context, asgi=started.asgi)
     finally:
         await databases.empty(engine)

@@ -1,6 +1,7 @@
 """Linking a provider's account from a signed-in session, listing and unlinking identities (oidc-provider-mock)."""
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from app.features.oidc.dependencies import FLOW_COOKIE
 from tests import helpers
 from tests.support.app import Running
 from tests.support.auth import assert_problem, assert_unauthenticated
+from tests.support.mailing import Mailing, link_token
 from tests.support.oidc import LINK, Browser, MockProvider, mock_provider
 from tests.support.settings import BASE_URL, make_settings
 
@@ -147,3 +149,61 @@ async def test_a_user_without_a_password_cannot_log_in_with_one(
     for password in ("None", "null", helpers.PASSWORD):
         response = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
         assert_unauthenticated(response)
+
+
+# --- A password reset proves the mailbox ----------------------------------------------------------------------------
+
+RESET = "/api/v1/auth/password-reset"
+NEW_PASSWORD = "the mailbox owner's own passphrase"
+
+
+async def reset_password(mailing: Mailing, email: str) -> None:
+    assert (await mailing.client.post(RESET, json={"email": email})).status_code == 202
+    token = link_token(await mailing.mail_to(email, subject="Reset your password"), "reset-password")
+    confirmed = await mailing.client.post(f"{RESET}/confirm", json={"token": token, "new_password": NEW_PASSWORD})
+    assert confirmed.status_code == 204, confirmed.text
+
+
+@asynccontextmanager
+async def browser_of(mailing: Mailing) -> AsyncIterator[Browser]:
+    async with httpx.AsyncClient(mounts={BASE_URL: httpx.ASGITransport(app=mailing.asgi)}, timeout=30) as http:
+        yield Browser(http=http, frontend_url=FRONTEND)
+
+
+async def test_a_password_reset_unlinks_a_stranger_who_made_the_account_with_an_unproven_address(
+    mailing: Mailing, provider: MockProvider
+) -> None:
+    """A provider that does not verify addresses lets a stranger sign in as the victim's address, which makes the
+    account; the mailbox's owner who takes the account over by a reset does not share it with the stranger."""
+    email = helpers.unique_email("victim")
+    provider.set_user("stranger", email=email, email_verified=False)
+    async with browser_of(mailing) as browser:
+        landing = await browser.sign_in(subject="stranger")
+        stranger = (await browser.exchange(landing.params["code"])).json()
+
+        await reset_password(mailing, email)
+
+        assert_unauthenticated(
+            await mailing.client.get("/api/v1/users/me", headers=helpers.bearer(stranger["access_token"]))
+        )
+        assert (await browser.sign_in(subject="stranger")).params == {"error": "account-exists"}
+    owner = helpers.bearer((await helpers.login(mailing.client, email, password=NEW_PASSWORD))["access_token"])
+    assert (await mailing.client.get(IDENTITIES, headers=owner)).json() == []
+
+
+async def test_a_password_reset_keeps_identities_of_an_account_whose_address_was_proven(
+    mailing: Mailing, provider: MockProvider
+) -> None:
+    email = helpers.unique_email("owner")
+    provider.set_user("owner", email=email, email_verified=True)
+    async with browser_of(mailing) as browser:
+        first = (await browser.exchange((await browser.sign_in(subject="owner")).params["code"])).json()
+
+        await reset_password(mailing, email)
+
+        again = (await browser.exchange((await browser.sign_in(subject="owner")).params["code"])).json()
+    revoked = await mailing.client.get("/api/v1/users/me", headers=helpers.bearer(first["access_token"]))
+    assert_unauthenticated(revoked)
+    me = await mailing.client.get("/api/v1/users/me", headers=helpers.bearer(again["access_token"]))
+    assert me.json()["email"] == email  # the same account, through the identity it kept
+    assert len((await mailing.client.get(IDENTITIES, headers=helpers.bearer(again["access_token"]))).json()) == 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from app.main import create_app
 from tests import helpers
 from tests.support.app import Running, running
 from tests.support.auth import assert_problem
+from tests.support.mfa import TotpClock, complete, enabled_user
 from tests.support.oidc import Browser, Landing, MockProvider, mock_provider, silent_port
 from tests.support.settings import BASE_URL, make_settings
 
@@ -382,3 +384,25 @@ async def test_a_served_app_commits_the_sign_in_and_its_refusals(
         "/api/v1/users/me/identities", headers=helpers.bearer(first["access_token"])
     )
     assert [i["provider"] for i in identities.json()] == ["mock"]
+
+
+async def test_a_provider_stands_in_for_the_password_only_two_factor_authentication_still_applies(
+    app: FastAPI, browser: Browser, provider: MockProvider, client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    clock = TotpClock(app)
+    user = await enabled_user(client, clock)
+    await db_session.execute(update(User).where(User.id == user.id).values(email_verified=True))
+    await db_session.commit()
+    provider.set_user("second-factor", email=user.email, email_verified=True)
+
+    landing = await browser.sign_in(subject="second-factor")
+    answer = await browser.exchange(landing.params["code"])
+
+    assert answer.status_code == 200, answer.text
+    challenge = answer.json()
+    assert challenge["token_type"] == "mfa"
+    assert "access_token" not in challenge
+    assert_problem(await complete(client, challenge["mfa_token"], "000000"), 401)
+    completed = await complete(client, challenge["mfa_token"], clock.code(user.secret))
+    assert completed.status_code == 200, completed.text
+    assert (await me(client, completed.json()["access_token"]))["id"] == user.id

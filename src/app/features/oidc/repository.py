@@ -15,6 +15,7 @@ __all__ = [
     "add",
     "count_identities",
     "delete_identity",
+    "delete_login_codes",
     "find_code",
     "find_flow",
     "find_identity",
@@ -82,3 +83,7 @@ async def count_identities(session: AsyncSession, *, user_id: int) -> int:
 async def delete_identity(session: AsyncSession, identity: UserIdentity) -> None:
     await session.delete(identity)
     await session.flush()
+
+
+async def delete_login_codes(session: AsyncSession, *, user_id: int) -> None:
+    await session.execute(delete(OidcLoginCode).where(OidcLoginCode.user_id == user_id))

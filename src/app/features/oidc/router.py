@@ -19,8 +19,9 @@ from app.features.oidc.dependencies import (
 )
 from app.features.oidc.errors import SignInFailedError
 from app.features.oidc.schemas import AuthorizationRedirect, CodeExchange, IdentityRead, ProviderRead, ProvidersRead
-from app.features.sessions.dependencies import Issuer, SessionClient, set_session_cookies
-from app.features.users.schemas import TokenPair
+from app.features.sessions.dependencies import Issuer, SessionClient
+from app.features.users.dependencies import answer_login
+from app.features.users.schemas import LoginAnswer
 from app.shared.ratelimit import RateLimit
 from app.shared.routing import ForgeRoute
 
@@ -189,15 +190,15 @@ async def oidc_exchange(
     client: SessionClient,
     context: Context,
     response: Response,
-) -> TokenPair:
+) -> LoginAnswer:
     """The tokens of a provider sign-in, for its one-time code (once). With FORGE_AUTH_COOKIES the refresh token is
-    also set as a cookie, with the CSRF token, as a password login sets them."""
+    also set as a cookie, with the CSRF token, as a password login sets them. For an account with two-factor
+    authentication on, the answer is an MFA challenge, as after a password: `POST /auth/mfa` completes it."""
     async with authentication_attempt(request):
-        issued = await service.exchange(
+        outcome = await service.exchange(
             session, code=data.code, hasher=context.secret_hasher, client=client, issuer=issuer
         )
-    set_session_cookies(response, issued, context.settings)
-    return TokenPair(access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in)
+    return answer_login(outcome, response, context.settings)
 
 
 @identities_router.get("")

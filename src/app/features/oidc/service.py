@@ -5,7 +5,8 @@ and a cookie that binds that state to the browser. The callback checks the state
 provider exchange the code and vouch for the account (providers.py), deletes the row (single use: whatever the
 outcome), and finds or makes the account: an identity is (provider, subject), never an e-mail address. A sign-in
 ends with a one-time code in the frontend's URL, which the frontend exchanges once, within a minute, for the tokens
-of a session started as a password login starts one (users.service.start_session).
+of a session started as a password login starts one, after the second factor when the account has one
+(users.service.after_first_factor).
 """
 
 import asyncio
@@ -46,6 +47,7 @@ __all__ = [
     "list_identities",
     "state_of_cookie",
     "unlink",
+    "unlink_unproven",
 ]
 
 FLOW_LIFETIME = timedelta(minutes=10)
@@ -280,9 +282,10 @@ async def exchange(
     hasher: SecretHasher,
     client: sessions_service.Client,
     issuer: sessions_service.SessionIssuer,
-) -> sessions_service.IssuedTokens:
+) -> users_service.LoginOutcome:
     """The tokens of a finished sign-in, for its one-time code (once, within CODE_LIFETIME): a session started
-    as a password login starts one, so that it rotates and is revoked the same way."""
+    as a password login starts one, so that it rotates and is revoked the same way; for an account with two-factor
+    authentication on, the MFA challenge that `POST /auth/mfa` completes, as after a password."""
     row = None
     if CODES.is_well_formed(code):
         row = await repository.find_code(session, code_hash=hasher.digest(code), now=utcnow())
@@ -292,8 +295,7 @@ async def exchange(
     if not user.is_active:
         record_security_event(SecurityEvent.LOGIN_FAILED, user_id=user.id, reason="deactivated", provider=row.provider)
         raise InvalidExchangeCodeError("The sign-in code is invalid, expired or used.")
-    # A second factor, when the account has one, goes here, as in users.service.login.
-    return await users_service.start_session(session, user=user, client=client, issuer=issuer)
+    return await users_service.after_first_factor(session, user=user, client=client, issuer=issuer)
 
 
 async def list_identities(session: AsyncSession, *, user_id: int) -> list[IdentityRead]:
@@ -313,3 +315,22 @@ async def unlink(session: AsyncSession, *, user: User, identity_id: int) -> None
     record_security_event(
         SecurityEvent.IDENTITY_UNLINKED, user_id=user.id, provider=identity.provider, identity_id=identity.id
     )
+
+
+async def unlink_unproven(session: AsyncSession, *, user_id: int) -> int:
+    """Unlink every identity of an account whose address nobody had proven, when its owner proves it (a password
+    reset's link reached the mailbox). Such an identity may be anyone's: a provider that does not verify addresses
+    lets a stranger sign in as `victim@example.com`, which makes the account; the mailbox's owner who then takes the
+    account over by a reset must not share it with the stranger. Its pending one-time codes go too."""
+    identities = await repository.identities_of(session, user_id=user_id)
+    for identity in identities:
+        await repository.delete_identity(session, identity)
+        record_security_event(
+            SecurityEvent.IDENTITY_UNLINKED,
+            user_id=user_id,
+            provider=identity.provider,
+            identity_id=identity.id,
+            reason="address_proven_by_reset",
+        )
+    await repository.delete_login_codes(session, user_id=user_id)
+    return len(identities)

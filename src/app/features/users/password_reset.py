@@ -18,6 +18,7 @@ from app.core.logging import REQUEST_ID
 from app.core.opaque_tokens import SecretHasher
 from app.core.security import PasswordHasher
 from app.core.security_events import SecurityEvent, record_security_event
+from app.features.oidc import service as oidc_service
 from app.features.users import repository, service, tokens
 from app.features.users.models import TokenPurpose
 from app.features.users.schemas import PasswordResetConfirm
@@ -83,7 +84,8 @@ async def confirm_reset(
     policy: service.SessionPolicy,
 ) -> None:
     """Set the password of the reset token's account, which uses the token up, marks the address verified (the
-    link reached it) and revokes every session of the account. `AccountTokenInvalidError` for a token that is not
+    link reached it) and revokes every session of the account, and, if the address was not verified, every
+    identity linked to it (oidc.service.unlink_unproven). `AccountTokenInvalidError` for a token that is not
     live, or whose account is deactivated or has another address now."""
     if not tokens.is_well_formed(data.token, _PURPOSE):  # before Argon2: a made-up token costs nothing
         raise tokens.AccountTokenInvalidError
@@ -94,6 +96,8 @@ async def confirm_reset(
     if user is None or not user.is_active or user.email != taken.email:
         raise tokens.AccountTokenInvalidError
     await service.set_password(session, user=user, hashed=hashed)
+    if not user.email_verified:  # whoever linked a provider's account before the mailbox was proven goes
+        await oidc_service.unlink_unproven(session, user_id=user.id)
     user.email_verified = True
     revoked = await service.revoke_sessions(session, user_id=user.id, policy=policy, reason="password_reset")
     record_security_event(SecurityEvent.PASSWORD_RESET, user_id=user.id, sessions_revoked=revoked)

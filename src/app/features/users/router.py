@@ -2,7 +2,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import Field
 
 from app.core.context import Context
 from app.core.database import DBSession, ReadMostlyDBSession
@@ -13,26 +12,24 @@ from app.core.pagination import Page, Pagination
 from app.core.security import Hasher
 from app.features.auth.dependencies import BearerSession, CurrentSessionID, authentication_attempt
 from app.features.mfa.dependencies import PresentedMfaLogin, TotpTime, second_factor_attempt
-from app.features.mfa.schemas import MfaChallenge
 from app.features.sessions.dependencies import (
-    IssuedTokens,
     Issuer,
     Policy,
     PresentedRefreshToken,
     SessionClient,
     clear_session_cookies,
     refresh_token_cookie,
-    set_session_cookies,
 )
 from app.features.sessions.schemas import SessionsRevoked
 from app.features.users import email_verification, password_reset, service
-from app.features.users.dependencies import AccountMailer, AdminUser, CurrentUser
+from app.features.users.dependencies import AccountMailer, AdminUser, CurrentUser, answer_login, answer_session
 from app.features.users.models import User
 from app.features.users.schemas import (
     Accepted,
     EmailChange,
     EmailVerification,
     EmailVerified,
+    LoginAnswer,
     PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -147,16 +144,6 @@ async def resend_verification(request: Request, session: DBSession, user: Curren
     return Accepted(detail=f"A verification link is on its way to {email}.")
 
 
-def _pair(issued: IssuedTokens) -> TokenPair:
-    return TokenPair(access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in)
-
-
-# A login's answer: a token pair, or (two-factor authentication on) an MFA challenge. A discriminated union: the
-# document says `oneOf` with a `discriminator` on `token_type` ("bearer" or "mfa"), which generated clients turn
-# into a tagged union (TypeScript narrows on it; Java, Kotlin and C# generators pick the class by it).
-LoginAnswer = Annotated[TokenPair | MfaChallenge, Field(discriminator="token_type")]
-
-
 @auth_router.post(
     "/token",
     dependencies=[Depends(limit_login)],
@@ -181,10 +168,7 @@ async def issue_token(
     outcome = await service.login(
         session, email=form.username, password=form.password, hasher=hasher, client=client, issuer=issuer
     )
-    if not isinstance(outcome, IssuedTokens):
-        return MfaChallenge(mfa_token=outcome.mfa_token, expires_in=outcome.expires_in)
-    set_session_cookies(response, outcome, context.settings)
-    return _pair(outcome)
+    return answer_login(outcome, response, context.settings)
 
 
 @auth_router.post(
@@ -208,8 +192,7 @@ async def complete_mfa_login(
         issued = await service.complete_login(
             session, user_id=attempt.user_id, code=attempt.code, now=now, client=client, issuer=issuer
         )
-    set_session_cookies(response, issued, context.settings)
-    return _pair(issued)
+    return answer_session(issued, response, context.settings)
 
 
 @auth_router.post(
@@ -237,8 +220,7 @@ async def refresh(
     )
     async with authentication_attempt(request):
         issued = await service.refresh_tokens(session, presented=presented, issuer=issuer)
-    set_session_cookies(response, issued, context.settings)
-    return _pair(issued)
+    return answer_session(issued, response, context.settings)
 
 
 @auth_router.post(

@@ -6,6 +6,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Ema
 from pydantic_core import PydanticCustomError
 
 from app.core.input import InputModel
+from app.features.mfa.schemas import MfaChallenge
 from app.features.users.models import UserRole
 
 __all__ = [
@@ -144,6 +145,12 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+# A login's answer: a token pair, or (two-factor authentication on) an MFA challenge. A discriminated union: the
+# document says `oneOf` with a `discriminator` on `token_type` ("bearer" or "mfa"), which generated clients turn
+# into a tagged union (TypeScript narrows on it; Java, Kotlin and C# generators pick the class by it).
+LoginAnswer = Annotated[TokenPair | MfaChallenge, Field(discriminator="token_type")]
 
 
 class RefreshRequest(InputModel):

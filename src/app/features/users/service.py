@@ -29,7 +29,9 @@ from app.features.users.schemas import PasswordChange, UserAdminUpdate, UserCrea
 
 __all__ = [
     "EmailNotVerifiedError",
+    "LoginOutcome",
     "SessionPolicy",
+    "after_first_factor",
     "authenticate_user",
     "change_password",
     "check_credentials",
@@ -136,6 +138,10 @@ async def check_credentials(session: AsyncSession, *, email: str, password: str,
     return user
 
 
+# What a checked first factor earns: the session, or (two-factor authentication on) the challenge of the second.
+type LoginOutcome = sessions_service.IssuedTokens | mfa_service.Challenge
+
+
 async def start_session(
     session: AsyncSession,
     *,
@@ -157,10 +163,22 @@ async def login(
     hasher: PasswordHasher,
     client: sessions_service.Client,
     issuer: sessions_service.SessionIssuer,
-) -> sessions_service.IssuedTokens | mfa_service.Challenge:
+) -> LoginOutcome:
     """Exchange credentials for a session's tokens; with two-factor authentication on, for an MFA token instead,
     which `complete_login` exchanges, with a code, for the session."""
     user = await check_credentials(session, email=email, password=password, hasher=hasher)
+    return await after_first_factor(session, user=user, client=client, issuer=issuer)
+
+
+async def after_first_factor(
+    session: AsyncSession,
+    *,
+    user: User,
+    client: sessions_service.Client,
+    issuer: sessions_service.SessionIssuer,
+) -> LoginOutcome:
+    """A login whose first factor was checked (a password, or a provider's word for the account): the second
+    factor's challenge when the account has one, else its session. A provider stands in for the password only."""
     challenge = await mfa_service.challenge(session, user_id=user.id, tokens=issuer.tokens)
     if challenge is not None:
         return challenge
