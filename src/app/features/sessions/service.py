@@ -199,6 +199,32 @@ def _check_csrf(presented: PresentedRefreshToken, hasher: SecretHasher, session_
         raise CsrfTokenError(msg)
 
 
+async def _replace(
+    session: AsyncSession,
+    issuer: SessionIssuer,
+    row: UserSession,
+    *,
+    current_hash: bytes,
+    rotated_from_hash: bytes,
+    now: datetime,
+) -> IssuedTokens | None:
+    """Spend the session's refresh token `current_hash` and issue its successor, rotated from `rotated_from_hash`;
+    None when another request replaced `current_hash` first (one conditional UPDATE decides)."""
+    successor = REFRESH_TOKENS.generate()
+    replaced = await repository.replace_refresh_token(
+        session,
+        session_id=row.id,
+        current_hash=current_hash,
+        new_hash=issuer.hasher.digest(successor),
+        rotated_from_hash=rotated_from_hash,
+        now=now,
+    )
+    if not replaced:
+        return None
+    await repository.spend(session, session_id=row.id, token_hash=current_hash, now=now)
+    return _issue(issuer, row, successor)
+
+
 async def rotate(session: AsyncSession, *, presented: PresentedRefreshToken, issuer: SessionIssuer) -> IssuedTokens:
     """A new pair for the session of a live refresh token, which is spent by it. A spent token is reuse and
     revokes the session (`RefreshTokenReusedError`), unless it is a retry within the grace."""
@@ -212,17 +238,9 @@ async def rotate(session: AsyncSession, *, presented: PresentedRefreshToken, iss
         if not cutoffs.admit(current):
             raise AuthenticationError(_BAD_REFRESH_TOKEN)
         _check_csrf(presented, issuer.hasher, current.id)
-        successor = REFRESH_TOKENS.generate()
-        if await repository.replace_refresh_token(
-            session,
-            session_id=current.id,
-            current_hash=digest,
-            new_hash=issuer.hasher.digest(successor),
-            rotated_from_hash=digest,
-            now=now,
-        ):
-            await repository.spend(session, session_id=current.id, token_hash=digest, now=now)
-            return _issue(issuer, current, successor)
+        issued = await _replace(session, issuer, current, current_hash=digest, rotated_from_hash=digest, now=now)
+        if issued is not None:
+            return issued
         # Another request rotated this token since it was read: it is spent now, and judged as such.
     return await _present_spent(session, digest=digest, presented=presented, issuer=issuer, now=now)
 
@@ -239,19 +257,12 @@ async def _present_spent(
         raise AuthenticationError(_BAD_REFRESH_TOKEN)
     _check_csrf(presented, issuer.hasher, row.id)
     if row.rotated_from_hash == digest and token.spent_at > now - issuer.policy.grace:
-        superseded = row.refresh_token_hash
-        successor = REFRESH_TOKENS.generate()
-        if await repository.replace_refresh_token(
-            session,
-            session_id=row.id,
-            current_hash=superseded,
-            new_hash=issuer.hasher.digest(successor),
-            rotated_from_hash=digest,
-            now=now,
-        ):
-            await repository.spend(session, session_id=row.id, token_hash=superseded, now=now)
-            return _issue(issuer, row, successor)
-        raise AuthenticationError(_BAD_REFRESH_TOKEN)  # a third request of the same retry won: this one loses
+        # The retry supersedes the pair its token's rotation issued first.
+        current_hash = row.refresh_token_hash
+        issued = await _replace(session, issuer, row, current_hash=current_hash, rotated_from_hash=digest, now=now)
+        if issued is None:  # a third request of the same retry won: this one loses
+            raise AuthenticationError(_BAD_REFRESH_TOKEN)
+        return issued
     await repository.revoke(session, user_id=row.user_id, now=now, cutoffs=cutoffs, only=row.id)
     record_security_event(SecurityEvent.REFRESH_TOKEN_REUSED, user_id=row.user_id, session_id=row.id)
     msg = "The refresh token was used before: its session is revoked. Log in again."
