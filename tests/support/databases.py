@@ -1,7 +1,7 @@
 """Creating, emptying and migrating the test databases."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +11,13 @@ from sqlalchemy import delete, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.core import migrations
+from app.core.database import Database
 from app.models import metadata
 from tests.support import counters
 
-__all__ = ["downgrade", "empty", "for_worker", "recreate", "statements_sent", "upgrade"]
+__all__ = ["committed", "downgrade", "empty", "for_worker", "recreate", "statements_sent", "upgrade"]
 
 
 async def recreate(database_url: str) -> None:
@@ -45,6 +47,17 @@ async def empty(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
             await connection.execute(delete(table))
+
+
+@asynccontextmanager
+async def committed(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Database]:
+    """The app's database object on the test database, its writes committed; every table emptied afterwards."""
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await empty(engine)
 
 
 def for_worker(database_url: str, worker: str) -> str:

@@ -26,13 +26,8 @@ from tests.support.mail import settled
 
 @pytest.fixture
 async def database(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Database]:
-    """The app's database object on the test database, its writes committed; every table emptied afterwards."""
-    database = Database(settings)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-        await databases.empty(engine)
+    async with databases.committed(settings, engine) as committed:
+        yield committed
 
 
 async def test_expired_tokens_go_and_live_ones_stay(settings: Settings, database: Database) -> None:
