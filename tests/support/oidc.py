@@ -126,10 +126,13 @@ class MockProvider:
     token_lifetime: timedelta
     _running: ExitStack
 
+    def stop(self) -> None:
+        self._running.close()
+
     def restart(self) -> None:
         """Stop the server and start it again on its port: the same issuer, signing with a new key (and knowing no
         users: they live in its memory)."""
-        self._running.close()
+        self.stop()
         self._running = ExitStack()
         self._running.enter_context(_serve(self.port, self.token_lifetime))
 
@@ -158,7 +161,7 @@ def mock_provider(*, token_lifetime: timedelta = timedelta(hours=1)) -> Iterator
         try:
             yield provider
         finally:
-            provider._running.close()
+            provider.stop()
 
 
 @contextmanager
