@@ -99,16 +99,14 @@ def _generate(command: Sequence[str], *, what: str) -> None:
         raise _fail(f"{what} failed (exit {done.returncode}).")
 
 
-def _typescript(document: Path, out_dir: Path, work: Path) -> None:
-    npx = _program("npx", "install Node.js (20.19 or later) and npm to generate the TypeScript client")
+def _typescript(npx: str, document: Path, out_dir: Path, work: Path) -> None:
     config = {"input": str(document), "output": {"path": str(out_dir)}, "plugins": _TYPESCRIPT_PLUGINS}
     config_file = work / "openapi-ts.config.mjs"
     config_file.write_text(f"export default {json.dumps(config, indent=2)};\n", encoding="utf-8")
     _generate([npx, "--yes", TYPESCRIPT_GENERATOR, "--file", str(config_file)], what=TYPESCRIPT_GENERATOR)
 
 
-def _python(document: Path, out_dir: Path, work: Path, *, package: str) -> None:
-    uv = os.environ.get("UV") or _program("uv", "install uv (https://docs.astral.sh/uv/) to generate the Python client")
+def _python(uv: str, document: Path, out_dir: Path, work: Path, *, package: str) -> None:
     config_file = work / "openapi-python-client.json"  # its config is YAML, of which JSON is a part
     project = package.replace("_", "-")
     config_file.write_text(json.dumps({"project_name_override": project, "package_name_override": package}))
@@ -164,7 +162,8 @@ def client_commands(settings: Callable[[], Settings]) -> typer.Typer:
         url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
     ) -> None:
         """A typed TypeScript client (fetch, no runtime dependency), by @hey-api/openapi-ts through npx."""
-        generate(url, lambda spec, work: _typescript(spec, out_dir.resolve(), work))
+        npx = _program("npx", "install Node.js (20.19 or later) and npm to generate the TypeScript client")
+        generate(url, lambda spec, work: _typescript(npx, spec, out_dir.resolve(), work))
         typer.secho(f"TypeScript client written to {out_dir}.", fg="green")
 
     @commands.command("python")
@@ -176,7 +175,8 @@ def client_commands(settings: Callable[[], Settings]) -> typer.Typer:
         ),
     ) -> None:
         """A typed Python package (httpx and attrs), by openapi-python-client through `uv tool run`."""
-        generate(url, lambda spec, work: _python(spec, out_dir.resolve(), work, package=package))
+        uv = os.environ.get("UV") or _program("uv", "install uv (docs.astral.sh/uv) to generate the Python client")
+        generate(url, lambda spec, work: _python(uv, spec, out_dir.resolve(), work, package=package))
         typer.secho(f"Python client written to {out_dir} (package {package}).", fg="green")
 
     return commands
