@@ -43,7 +43,8 @@ def _run(command: Sequence[str | Path], *, cwd: Path, env: Mapping[str, str] | N
     done = subprocess.run(  # noqa: S603 - our own programs and arguments
         [str(part) for part in command],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        # Only the given FORGE_* settings, as the server has them: none of the test run's own.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FORGE_")}, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
