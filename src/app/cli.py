@@ -21,6 +21,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from app import TITLE
+from app.client_generation import client_commands
 from app.config import AsgiServer, Settings
 from app.core import migrations
 from app.core.api_keys import ApiKeyHasher
@@ -100,6 +101,9 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         _refuse(exc, name=_variable, prefix="Configuration error: ")
+
+
+app.add_typer(client_commands(_settings), name="client")
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

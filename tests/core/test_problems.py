@@ -11,9 +11,11 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.context import AppContext
 from app.core.database import DBSession
-from app.core.exceptions import ConflictError
-from app.core.problems import Problem
+from app.core.exceptions import ConflictError, ForgeError
+from app.core.problems import Problem, problem_type
+from app.main import create_app
 from tests.support.problems import assert_problem
+from tests.support.settings import make_settings
 
 
 async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:
@@ -202,3 +204,19 @@ def test_the_core_problem_knows_no_feature_members() -> None:
     assert set(Problem.model_fields) == {
         "type", "title", "status", "detail", "instance", "request_id", "errors", "sources", "retry_after", "checks",
     }  # fmt: skip
+
+
+def _error_classes(base: type[ForgeError]) -> list[type[ForgeError]]:
+    return [base, *(error for subclass in base.__subclasses__() for error in _error_classes(subclass))]
+
+
+def test_the_document_names_every_problem_type_in_an_enum_for_generated_clients() -> None:
+    schemas = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()["components"]["schemas"]
+    assert schemas["Problem"]["properties"]["type"] == {"$ref": "#/components/schemas/ProblemType"}
+    enum = schemas["ProblemType"]
+    types = dict(zip(enum["x-enum-varnames"], enum["enum"], strict=True))
+    assert types["ABOUT_BLANK"] == "about:blank"  # 404 for no route, 405
+    # The slugs the handlers send without an error class of their own, and one a feature declares.
+    for name in ("VALIDATION_ERROR", "MALFORMED_JSON", "INTERNAL_ERROR", "INSUFFICIENT_STOCK"):
+        assert types[name] == "urn:forgeapi:problem:" + name.lower().replace("_", "-")
+    assert {problem_type(error.slug) for error in _error_classes(ForgeError)} <= set(types.values())

@@ -27,12 +27,14 @@ from app.core.exceptions import ConflictError, ForgeError, InvalidInputError, Se
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_SCHEMA_REF",
+    "PROBLEM_TYPE_SCHEMA_REF",
     "Problem",
     "ProblemFieldError",
     "install_exception_handlers",
     "install_problem_schema",
     "problem_body",
     "problem_type",
+    "problem_types",
     "send_problem",
     "validation_errors",
 ]
@@ -43,6 +45,7 @@ _log = structlog.get_logger("app.errors")
 
 
 PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+PROBLEM_TYPE_SCHEMA_REF = "#/components/schemas/ProblemType"
 
 
 class ProblemFieldError(BaseModel):
@@ -92,10 +95,32 @@ def _documented_problem() -> type[Problem]:
     return create_model("Problem", __base__=Problem, __doc__=Problem.__doc__, **fields) if fields else Problem
 
 
+def problem_types() -> dict[str, str]:
+    """Every problem `type` the service answers with, by a constant's name (`INSUFFICIENT_STOCK`): one per error
+    class defined so far, and `about:blank` for plain HTTP errors (no such route, a method not allowed)."""
+    slugs = sorted({ForgeError.slug, *(error.slug for error in _error_classes())})
+    return {"ABOUT_BLANK": "about:blank"} | {slug.upper().replace("-", "_"): problem_type(slug) for slug in slugs}
+
+
+def _problem_type_schema() -> dict[str, Any]:
+    # An enum component of its own, named: generated clients turn it into a named enum (`ProblemType`), so that a
+    # client tells one problem from another by a constant its compiler checks. `x-enum-varnames` names the
+    # constants (openapi-python-client and @hey-api/openapi-ts read it) after the slugs, not the URNs.
+    types = problem_types()
+    return {
+        "type": "string",
+        "enum": list(types.values()),
+        "x-enum-varnames": list(types),
+        "title": "ProblemType",
+        "description": f"A problem's `type`: `{_PROBLEM_TYPE_PREFIX}<slug>`, or `about:blank` for plain HTTP errors.",
+    }
+
+
 def _problem_schemas() -> dict[str, Any]:
     schema = _documented_problem().model_json_schema(ref_template="#/components/schemas/{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
-    return {**definitions, "Problem": schema}
+    schema["properties"]["type"] = {"$ref": PROBLEM_TYPE_SCHEMA_REF}
+    return {**definitions, "Problem": schema, "ProblemType": _problem_type_schema()}
 
 
 def install_problem_schema(app: FastAPI) -> None:
