@@ -572,6 +572,21 @@ def worker(
         raise typer.Exit(code=2) from None
 
 
+@app.command()
+def mcp(
+    api_key: Annotated[
+        str | None, typer.Option(envvar="FORGE_MCP_API_KEY", help="The API key (fgk_...) the session acts with.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="FORGE_MCP_TOKEN", help="Or a bearer access token, instead of a key.")
+    ] = None,
+) -> None:
+    """Serve the API's operations as MCP tools over stdin/stdout, for a desktop agent (docs/mcp.md)."""
+    from app.mcp_command import run_mcp  # noqa: PLC0415 - the MCP SDK loads only for this command
+
+    run_mcp(_settings(), api_key=api_key, token=token)
+
+
 def _job_line(job: Job | JobRead) -> str:
     error = (job.last_error or "").splitlines()[0][:120] if job.last_error else ""
     return (
