@@ -653,3 +653,7 @@ def feature_new(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m app.cli, where the `forge` script is not installed
+    main()

@@ -6,6 +6,7 @@ carries, as every HTTP request is.
 makes, and a listing is counted by the server (`server._grants`), so that neither costs twice.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,8 +40,26 @@ class McpSessions:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.manager.run():
+        # The manager's task group is entered and left in a task of its own: a lifespan may end in another task
+        # than it began (a test's fixture), and a task group refuses that.
+        started, stopping = asyncio.Event(), asyncio.Event()
+
+        async def run() -> None:
+            async with self.manager.run():
+                started.set()
+                await stopping.wait()
+
+        task = asyncio.create_task(run(), name="mcp-sessions")
+        waiter = asyncio.create_task(started.wait())
+        await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()  # the manager failed to start: raise its error
+        try:
             yield
+        finally:
+            stopping.set()
+            await task
 
 
 class McpEndpoint:
