@@ -13,6 +13,7 @@ from app.main import create_app
 from tests import helpers
 from tests.support import dynamic_endpoints as specs
 from tests.support.app import Running, running
+from tests.support.logs import captured_log
 from tests.support.mcp import api_key, http_client, text_of, tool_names
 from tests.support.polling import eventually
 
@@ -198,3 +199,23 @@ async def test_a_dynamic_endpoint_registered_on_another_instance_becomes_a_tool(
             return "dynamic_status_static_get" in tool_names((await client.list_tools()).tools)
 
         await eventually(listed, message="the other instance never offered the new endpoint")
+
+
+@pytest.mark.settings(log_format="json", log_level="INFO")
+async def test_a_tool_call_is_logged_as_the_request_it_stands_for(
+    started: Running, context: AppContext, committing_client: httpx.AsyncClient
+) -> None:
+    admin = await helpers.committed_admin_headers(context, committing_client)
+    key = await api_key(context, Scope.API_READ)
+    await specs.create(committing_client, admin, specs.static(path="/api/v1/x/logged", auth="scope:api:read"))
+
+    with captured_log() as log:
+        async with http_client(started.asgi, {"X-API-Key": key}) as client:
+            await client.call_tool("dynamic_status_static_get", {})
+
+    [line] = [record for record in log.records("app.access") if record.get("mcp_tool")]
+    assert line["mcp_tool"] == "dynamic_status_static_get"
+    assert line["path"] == "/api/v1/x/logged"
+    assert line["method"] == "GET"
+    assert line["status"] == 200
+    assert line["request_id"]
