@@ -576,6 +576,21 @@ def worker(
         raise typer.Exit(code=2) from None
 
 
+@app.command()
+def mcp(
+    api_key: Annotated[
+        str | None, typer.Option(envvar="FORGE_MCP_API_KEY", help="The API key (fgk_...) the session acts with.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="FORGE_MCP_TOKEN", help="Or a bearer access token, instead of a key.")
+    ] = None,
+) -> None:
+    """Serve the API's operations as MCP tools over stdin/stdout, for a desktop agent (docs/mcp.md)."""
+    from app.mcp_command import run_mcp  # noqa: PLC0415 - the MCP SDK loads only for this command
+
+    run_mcp(_settings(), api_key=api_key, token=token)
+
+
 def _job_line(job: Job | JobRead) -> str:
     error = (job.last_error or "").splitlines()[0][:120] if job.last_error else ""
     return (
@@ -642,3 +657,7 @@ def feature_new(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m app.cli, where the `forge` script is not installed
+    main()

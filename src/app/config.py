@@ -442,6 +442,15 @@ class Settings(BaseSettings):
     # Redis pub/sub channels ignore the database number: deployments (or test runs) sharing one Redis need their own.
     dynamic_endpoints_channel: str = Field(default="forge:endpoints", min_length=1)
 
+    # The MCP server (docs/mcp.md): the API's operations as tools for AI agents, at /mcp and by `forge mcp`. On by
+    # default everywhere but production, like the docs: serving agents there is a decision. Admin operations are
+    # left out unless exposed deliberately; so are the operations tagged with one of `mcp_excluded_tags`.
+    mcp_enabled: bool = Field(default_factory=lambda data: data.get("environment") is not Environment.PRODUCTION)
+    mcp_expose_admin: bool = False
+    mcp_excluded_tags: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["auth", "health", "sessions", "mfa", "api-keys"]
+    )
+
     # Tracing (docs/observability.md): none | console | otlp; the OTEL_* variables configure the rest.
     otel_exporter: OtelExporter = "none"
     # The standard OTel variables, read here (not by the SDK) so that a wrong value fails at start-up.
@@ -480,7 +489,7 @@ class Settings(BaseSettings):
     def _mask_database_password(self, _url: str) -> str:
         return self.database_url_masked
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "mcp_excluded_tags", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):

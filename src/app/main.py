@@ -3,7 +3,7 @@
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,7 @@ from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.features.webhooks.router import router as webhooks_router
 from app.jobs import event_subscriptions, job_registry
+from app.mcp.streamable import MCP_PATH, McpEndpoint, McpSessions
 from app.shared.access_log import AccessLog
 from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.body_limit import BodyLimit
@@ -100,6 +101,7 @@ class _Built:
     job_metrics: JobMetrics | None  # the metrics' own, or over OTLP alone when /metrics is off
     endpoints: EndpointRuntime
     rate_limit_gate: RateLimitGate | None
+    mcp: McpEndpoint | None
     jobs: JobRegistry
     events: Events
     mailer: Mailer
@@ -127,6 +129,21 @@ async def _embedded_jobs(built: _Built, database: Database, tracing: Tracing) ->
         await worker.stop()  # running jobs finish (within FORGE_JOBS_SHUTDOWN_SECONDS) or are released
 
 
+def _edge_components(built: _Built, components: dict[type, object]) -> McpSessions | None:
+    """Registers the HTTP edge's components: the rate-limit gate and MCP's sessions (returned: the lifespan runs
+    them)."""
+    if built.rate_limit_gate is not None:
+        components[RateLimitGate] = built.rate_limit_gate
+    if built.mcp is None:
+        return None
+    components[McpSessions] = sessions = built.mcp.sessions()
+    return sessions
+
+
+def _mcp_running(sessions: McpSessions | None) -> AbstractAsyncContextManager[None]:
+    return sessions.running() if sessions is not None else nullcontext()
+
+
 def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any]]]:
     settings = built.settings
 
@@ -149,8 +166,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             # The sign-in providers, with their discovery documents and signing keys cached for the app's life.
             ProviderDirectory: ProviderDirectory(settings, http_client),
         }
-        if built.rate_limit_gate is not None:
-            components[RateLimitGate] = built.rate_limit_gate
+        mcp_sessions = _edge_components(built, components)
         context = AppContext(
             settings=settings,
             docs_url=DOCS_URL if settings.docs_enabled else None,
@@ -192,7 +208,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
                 version=__version__,
             )
             # The lifespan state: the server gives every request a copy, where `app.core.context` reads it.
-            async with _embedded_jobs(built, database, tracing):
+            async with _embedded_jobs(built, database, tracing), _mcp_running(mcp_sessions):
                 yield {CONTEXT_KEY: context}
         finally:
             if purger is not None:
@@ -255,8 +271,11 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     if settings.rate_limit_enabled:
         build_policies(settings)  # a malformed FORGE_RATE_LIMIT_* fails here, at start-up, naming the setting
         # Built with the app: the middleware holds it; the limiter it counts with is the context's, per request.
-        rate_limit = RateLimitGate(tracing=telemetry is not None)
+        # MCP's messages are counted as the API requests they make (features/mcp/streamable.py).
+        exempt = frozenset({MCP_PATH}) if settings.mcp_enabled else frozenset()
+        rate_limit = RateLimitGate(tracing=telemetry is not None, exempt_paths=exempt)
     encryption_keys = load_keys(settings)  # a missing production key fails here, before any start
+    mcp = McpEndpoint(settings) if settings.mcp_enabled else None  # /mcp, added after the API's routes
     built = _Built(
         settings=settings,
         telemetry=telemetry,
@@ -269,6 +288,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         job_metrics=jobs_metrics,
         endpoints=endpoints,
         rate_limit_gate=rate_limit,
+        mcp=mcp,
         jobs=jobs if jobs is not None else job_registry(settings),
         events=Events(event_subscriptions()),
         # A missing FORGE_MAIL_TEMPLATES_DIR or FORGE_SMTP_CA_FILE fails here, naming the setting.
@@ -295,6 +315,8 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     include_flat(app, health_router)
     for router in _api_routers():
         include_flat(app, router, prefix=API_PREFIX)
+    if mcp is not None:
+        mcp.install(app)
     assert_prefix_reserved(app)
     install_openapi(app, endpoints)
     docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}

@@ -71,14 +71,16 @@ class RateLimitGate(RequestUnit):
     scope, so the gate, built with the app, never waits for the lifespan to complete it.
     """
 
-    def __init__(self, *, tracing: bool) -> None:
-        """`tracing`: whether the app traces (then each decision is recorded on the request's span)."""
+    def __init__(self, *, tracing: bool, exempt_paths: frozenset[str] = frozenset()) -> None:
+        """`tracing`: whether the app traces (then each decision is recorded on the request's span); `exempt_paths`:
+        paths besides the probes that the gate lets through, whose requests are counted otherwise (MCP's)."""
         self._tracing = tracing
+        self._exempt = OPERATIONAL_PATHS | exempt_paths
 
     async def admit(self, cycle: RequestCycle) -> ForgeError | None:
         scope = cycle.scope
         limiter = scope["state"][CONTEXT_KEY].rate_limiter
-        if limiter is None or scope["path"] in OPERATIONAL_PATHS:
+        if limiter is None or scope["path"] in self._exempt:
             return None
         try:
             decision = await limiter.hit(caller_of(scope).limit_key(), "default")

@@ -41,6 +41,7 @@ from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 from app.shared.caching import cached_handler, edge_cache_policy
 
 __all__ = [
+    "ADMIN_EXTENSION",
     "BODY_ERRORS",
     "MAX_ID",
     "ForgeRoute",
@@ -187,6 +188,8 @@ def _declared_by_dependencies(dependant: Dependant) -> set[int]:
 
 
 # What an operation that reads a JSON (or form) body can answer because of it.
+# An OpenAPI operation's marker: only administrators may call it (where its security requirements cannot say so).
+ADMIN_EXTENSION = "x-forge-admin"
 BODY_ERRORS = frozenset({400, 415, 422})
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "CurrentSessionID",
     "CurrentUser",
     "DetachedCurrentUser",
+    "Grants",
     "Principal",
     "SignedIn",
     "VerifiedUser",
@@ -43,6 +44,7 @@ __all__ = [
     "authentication_attempt",
     "authorize",
     "bearer_scheme",
+    "caller_grants",
     "client_network",
 ]
 
@@ -239,3 +241,34 @@ async def authorize(session: AsyncSession, *, request: Request, scope: Scope | N
         msg = "This operation is for administrators."
         raise PermissionDeniedError(msg)
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What a caller may do: its user (and so its role) and, for an API key, the key's scopes. A bearer token is
+    bound by its user's role alone (`scopes` None)."""
+
+    user: User
+    scopes: frozenset[str] | None = None
+
+    def allows(self, *, scope: str | None, admin: bool) -> bool:
+        """Whether `authorize(scope=scope, admin=admin)` would admit this caller (scope None: a bearer token only)."""
+        if admin and not self.user.is_admin:
+            return False
+        if self.scopes is None:
+            return True
+        return scope is not None and scope in self.scopes
+
+
+async def caller_grants(session: AsyncSession, *, request: Request) -> Grants:
+    """The request's caller, verified as `authorize` verifies it (401 without a valid token or key), with what it
+    may do: for listing what a caller can call before it calls (the MCP server's tools)."""
+    caller = request_caller(request)
+    if caller.bearer is not None:
+        return Grants(await _bearer_user(request, session))
+    if caller.api_key is not None:
+        async with authentication_attempt(request, api_key=True):
+            key, user = await service.key_holder(session, digest=caller.key_digest())
+        return Grants(user, frozenset(key.scopes))
+    msg = f"This operation needs a bearer token or an API key (header {API_KEY_HEADER})."
+    raise AuthenticationError(msg)

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from app.features.dynamic_endpoints.registry import CompiledSpec, Leaf, Snapshot
 from app.features.dynamic_endpoints.state import EndpointRuntime
-from app.shared.routing import BODY_ERRORS, common_errors, error_responses
+from app.shared.routing import ADMIN_EXTENSION, BODY_ERRORS, common_errors, error_responses
 
 __all__ = ["component_name", "install_openapi", "merged_document"]
 
@@ -79,7 +79,8 @@ def _security(auth: str) -> list[dict[str, list[str]]] | None:
     if auth == "public":
         return None
     if auth.startswith("scope:"):
-        return [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
+        # The scope a key needs, as the role list OpenAPI allows for a scheme that is not OAuth2.
+        return [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": [auth.removeprefix("scope:")]}]
     return [{"OAuth2PasswordBearer": []}]
 
 
@@ -125,6 +126,8 @@ def _operation(spec: CompiledSpec, leaf: Leaf, method: str, schemas: dict[str, d
         ]
     if (security := _security(data.auth)) is not None:
         operation["security"] = security
+    if data.auth == "admin":
+        operation[ADMIN_EXTENSION] = True
     return operation
 
 
