@@ -624,7 +624,7 @@ def feature_new(
         Path, typer.Option(file_okay=False, help="The project's root directory.", show_default="the current one")
     ] = Path(),
 ) -> None:
-    """Write a complete feature slice (CRUD, pagination, admin-only writes), its tests and its migration."""
+    """Write a complete feature slice (CRUD, pagination, audited admin-only writes), its tests and its migration."""
     try:
         written = new_feature(project, name, singular=singular)
     except ScaffoldError as exc:
