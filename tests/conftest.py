@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -31,7 +30,6 @@ from app.core.database import (
     get_writing_db_session,
 )
 from app.main import create_app
-from app.models import metadata
 from tests import helpers
 from tests.support import counters, databases, smtp
 from tests.support.app import Running, running
@@ -162,9 +160,7 @@ async def committing_client(started: Running, engine: AsyncEngine) -> AsyncItera
     """A client whose requests commit for real (for concurrency tests); the tables are emptied afterwards."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
         yield http
-    async with engine.begin() as conn:
-        for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
-            await conn.execute(delete(table))
+    await databases.empty(engine)
 
 
 @pytest.fixture

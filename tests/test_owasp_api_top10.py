@@ -102,6 +102,8 @@ INVENTORY: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "admin",
     ("POST", "/api/v1/admin/webhooks/{webhook_id}/test"): "admin",
     ("GET", "/api/v1/admin/events"): "admin",
+    ("GET", "/api/v1/admin/audit"): "admin",
+    ("GET", "/api/v1/admin/dashboard"): "admin",
     # forge feature new: operations go above this line
 }
 BODIES: dict[str, dict[str, Any]] = {"POST": {}, "PATCH": {"name": "x"}, "PUT": {}, "DELETE": {}, "GET": {}}

@@ -237,7 +237,7 @@ def test_a_generated_feature_passes_lint_types_contracts_and_its_own_tests(proje
     failures = {name: f"{r.stdout}\n{r.stderr}" for name, r in checks.items() if r.returncode != 0}
     assert failures == {}
     ran = checks["pytest"].stdout.splitlines()
-    assert len([line for line in ran if f"test_{feature}.py::" in line and "PASSED" in line]) == 6
+    assert len([line for line in ran if f"test_{feature}.py::" in line and "PASSED" in line]) == 7
     assert any("test_upgrade_from_empty_to_head_matches_the_models[sqlite] PASSED" in line for line in ran)
     # Each admin operation of the inventory, the new ones included, was tried by an ordinary user and refused.
     admin_operations = (project / "tests" / "test_owasp_api_top10.py").read_text(encoding="utf-8").count('"): "admin",')

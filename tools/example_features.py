@@ -43,9 +43,11 @@ DELETED = [
 LINES: dict[str, list[str]] = {
     "src/app/main.py": [
         "from app.features.orders.router import router as orders_router",
+        "from app.features.orders.service import daily_series as orders_daily_series",
         "from app.features.products.router import router as products_router",
         "        products_router,",
         "        orders_router,",
+        "            orders_daily_series,",
     ],
     "src/app/models.py": [
         "from app.features.orders.models import Order, OrderItem",

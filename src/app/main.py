@@ -15,6 +15,7 @@ from app import DESCRIPTION, TITLE, __version__
 from app.config import API_PREFIX, Settings, get_settings
 from app.core import idempotency
 from app.core.context import CONTEXT_KEY, AppContext
+from app.core.dashboard import DashboardSources
 from app.core.database import Database
 from app.core.encryption import EncryptionKeys, configure_encryption, load_keys
 from app.core.events import Events
@@ -40,9 +41,12 @@ from app.core.tracing import (
 )
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.router import router as api_keys_router
+from app.features.audit.router import router as audit_router
+from app.features.audit.service import AuditLog
 from app.features.auth.addresses import TrustedProxies
 from app.features.auth.caller import Identification
 from app.features.client_config.router import router as client_config_router
+from app.features.dashboard.router import router as dashboard_router
 from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
 from app.features.dynamic_endpoints.dispatch import router as dynamic_router
 from app.features.dynamic_endpoints.openapi import install_openapi
@@ -57,11 +61,13 @@ from app.features.oidc.providers import ProviderDirectory
 from app.features.oidc.router import identities_router as oidc_identities_router
 from app.features.oidc.router import router as oidc_router
 from app.features.orders.router import router as orders_router
+from app.features.orders.service import daily_series as orders_daily_series
 from app.features.products.router import router as products_router
 from app.features.sessions.dependencies import CSRF_HEADER
 from app.features.sessions.router import router as sessions_router
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
+from app.features.users.service import daily_series as users_daily_series
 from app.features.webhooks.router import router as webhooks_router
 from app.jobs import event_subscriptions, job_registry
 from app.mcp.streamable import MCP_PATH, McpEndpoint, McpSessions
@@ -163,6 +169,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         tracing = Tracing.of(telemetry)
         components: dict[type, object] = {
             EndpointRuntime: built.endpoints,
+            DashboardSources: _dashboard_sources(),
             # The sign-in providers, with their discovery documents and signing keys cached for the app's life.
             ProviderDirectory: ProviderDirectory(settings, http_client),
         }
@@ -183,6 +190,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             http_client=http_client,
             events=built.events,
             mailer=built.mailer,
+            audit=AuditLog(),
             components=components,
         )
 
@@ -232,6 +240,16 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
     return lifespan
 
 
+def _dashboard_sources() -> DashboardSources:
+    """What the admins' dashboard collects from the features: their daily series (core/dashboard.py)."""
+    return DashboardSources(
+        daily=(
+            users_daily_series,  # accounts registered per day
+            orders_daily_series,  # orders placed and revenue per day
+        )
+    )
+
+
 def _api_routers() -> tuple[APIRouter, ...]:
     """The routers served under API_PREFIX."""
     return (
@@ -250,6 +268,8 @@ def _api_routers() -> tuple[APIRouter, ...]:
         jobs_router,
         webhooks_router,
         events_router,
+        audit_router,
+        dashboard_router,
         # forge feature new: routers go above this line
     )
 

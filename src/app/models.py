@@ -5,6 +5,7 @@ from app.core.events import Event
 from app.core.idempotency import IdempotencyRecord
 from app.core.jobs import Job
 from app.features.api_keys.models import ApiKey
+from app.features.audit.models import AuditEntry
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.mfa.models import RecoveryCode, TotpCredential
 from app.features.oidc.models import OidcFlow, OidcLoginCode, UserIdentity
@@ -17,6 +18,7 @@ from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, Webhoo
 __all__ = [
     "AccountToken",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "EndpointDocument",
     "EndpointRegistry",

@@ -16,6 +16,7 @@ from app.core import migrations
 from app.core.database import Database
 from app.models import metadata
 from tests.support import counters
+from tests.support.audit import empty_audit_table
 
 __all__ = ["committed", "downgrade", "empty", "for_worker", "recreate", "statements_sent", "upgrade"]
 
@@ -43,10 +44,12 @@ async def recreate(database_url: str) -> None:
 
 async def empty(engine: AsyncEngine) -> None:
     """Delete every row of every table (the app's and the tests' counters), children first: after a test whose
-    requests committed."""
+    requests committed. The audit trail, append-only, is emptied as only a superuser may."""
     async with engine.begin() as connection:
+        await empty_audit_table(connection)
         for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
-            await connection.execute(delete(table))
+            if table.name != "audit_entry":
+                await connection.execute(delete(table))
 
 
 @asynccontextmanager

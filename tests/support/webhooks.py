@@ -30,6 +30,7 @@ from app.core.events import Event
 from app.features.webhooks import service
 from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.features.webhooks.schemas import WebhookCreate, WebhookWithSecret
+from tests.support.audit import audit_as, clear_audit
 from tests.support.certificates import ServerCertificate
 from tests.support.jobs import clear_jobs
 
@@ -173,6 +174,7 @@ async def webhook_database(settings: Settings, engine: AsyncEngine) -> AsyncIter
         await database.dispose()
         await clear_jobs(engine)
         await clear_webhooks(engine)
+        await clear_audit(engine)
 
 
 async def register(
@@ -181,7 +183,7 @@ async def register(
     """An endpoint registered (committed) as the admin API registers one."""
     async with database.session(writes=True) as session, session.begin():
         data = WebhookCreate(url=url, events=events, description=description)
-        return await service.create_endpoint(session, data=data, settings=settings)
+        return await service.create_endpoint(session, data=data, settings=settings, audit=audit_as())
 
 
 async def endpoint_of(database: Database, endpoint_id: int) -> WebhookEndpoint:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from app.config import Settings
+    from app.core.audit import AuditTrail
     from app.core.caller import Caller
     from app.core.database import Database
     from app.core.events import Events
@@ -63,6 +64,7 @@ class AppContext:
     http_client: httpx.AsyncClient
     events: Events  # records domain events with the writes they describe (docs/events.md)
     mailer: Mailer  # composes mail and queues it with the request's writes (docs/mail.md)
+    audit: AuditTrail  # where admin actions are recorded, in the action's transaction (the audit feature's AuditLog)
     components: Mapping[type, object] = field(default_factory=dict)
 
     def component[T](self, kind: type[T]) -> T:

@@ -25,7 +25,7 @@ from structlog.typing import EventDict, Processor
 from app.config import LogFormat, Settings
 from app.core.tracing import add_trace_context
 
-__all__ = ["REQUEST_ID", "configure_logging"]
+__all__ = ["REQUEST_ID", "configure_logging", "is_sensitive_name"]
 
 _REDACTED = "[redacted]"
 _HANDLER_NAME = "forgeapi"
@@ -51,7 +51,7 @@ _MAX_DEPTH = 6
 # end a URL: a rendered line puts URLs between them.
 _URL_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s\"'<>]+@")
 _URL_QUERY_PARAMETER = re.compile(r"([?&;])([^=&#\s\"'<>]+)=([^&#\s\"'<>]*)")
-# Query parameters that carry a credential under names `_is_sensitive` does not know: signed URLs' signatures,
+# Query parameters that carry a credential under names `is_sensitive_name` does not know: signed URLs' signatures,
 # plain `key`, `sig`, `auth`, `code` (an OAuth authorization code).
 _SENSITIVE_QUERY_NAMES = frozenset({"key", "sig", "signature", "auth", "code", "x-amz-signature"})
 
@@ -69,7 +69,9 @@ def _add_request_id(_logger: Any, _method: str, event_dict: EventDict) -> EventD
 
 
 @lru_cache(maxsize=1024)
-def _is_sensitive(key: str) -> bool:
+def is_sensitive_name(key: str) -> bool:
+    """Whether a value under this name holds a secret (`client_secret`, `X-Api-Key`; not `api_key_id`): what the
+    logs redact and the audit trail masks."""
     name = key.lower().replace("-", "_")
     return any(fragment in name for fragment in _SENSITIVE_FRAGMENTS) and not name.endswith(_HARMLESS_SUFFIXES)
 
@@ -81,7 +83,7 @@ def _redacted(value: Any, depth: int) -> Any:
         if depth >= _MAX_DEPTH:
             return _REDACTED
         items = {
-            k: _REDACTED if isinstance(k, str) and _is_sensitive(k) else _redacted(v, depth + 1)
+            k: _REDACTED if isinstance(k, str) and is_sensitive_name(k) else _redacted(v, depth + 1)
             for k, v in value.items()
         }
         return items if any(items[k] is not v for k, v in value.items()) else value
@@ -97,7 +99,7 @@ def _redacted(value: Any, depth: int) -> Any:
 
 def _redact_query_parameter(match: re.Match[str]) -> str:
     separator, name, _value = match.groups()
-    if _is_sensitive(name) or name.lower() in _SENSITIVE_QUERY_NAMES:
+    if is_sensitive_name(name) or name.lower() in _SENSITIVE_QUERY_NAMES:
         return f"{separator}{name}={_REDACTED}"
     return match.group(0)
 
@@ -112,7 +114,7 @@ def _redact_urls(_logger: Any, _method: str, line: str | EventDict) -> str | Eve
 
 def _redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     for key, value in event_dict.items():
-        if _is_sensitive(key):
+        if is_sensitive_name(key):
             event_dict[key] = _REDACTED
         elif isinstance(value, Mapping | list | tuple) and key != "exc_info":
             event_dict[key] = _redacted(value, 1)

@@ -118,6 +118,7 @@ SERVICE = Template('''\
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import Audit, snapshot
 from app.core.exceptions import found
 from app.core.pagination import Page, PageParams
 from app.features.$feature import repository
@@ -125,6 +126,8 @@ from app.features.$feature.models import $Model, ${Model}ID
 from app.features.$feature.schemas import ${Model}Create, ${Model}Read, ${Model}Update
 
 __all__ = ["create_$singular", "delete_$singular", "get_$singular", "list_$feature", "update_$singular"]
+
+_AUDITED = ("name",)  # the fields an admin's writes are audited with (docs/security.md#audit-trail)
 
 
 async def get_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID) -> $Model:
@@ -141,23 +144,53 @@ async def list_$feature(session: AsyncSession, *, params: PageParams) -> Page[${
     return Page[${Model}Read].build([${Model}Read.model_validate(row) for row in rows], total=total, params=params)
 
 
-async def create_$singular(session: AsyncSession, *, data: ${Model}Create) -> $Model:
-    """Store a new $singular."""
-    return await repository.add(session, $Model(name=data.name))
-
-
-async def update_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID, changes: ${Model}Update) -> $Model:
-    """Apply the fields given in `changes`."""
-    $singular = await get_$singular(session, ${singular}_id=${singular}_id)
-    for field in changes.model_fields_set:
-        setattr($singular, field, getattr(changes, field))
-    await session.flush()
+async def create_$singular(session: AsyncSession, *, data: ${Model}Create, audit: Audit) -> $Model:
+    """Store a new $singular, audited in the same transaction."""
+    $singular = await repository.add(session, $Model(name=data.name))
+    after = snapshot($singular, _AUDITED)
+    await audit.record(
+        session,
+        action="$singular.create",
+        target_type="$singular",
+        target_id=$singular.id,
+        after=after,
+    )
     return $singular
 
 
-async def delete_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID) -> None:
-    """Delete the $singular (NotFoundError when there is none)."""
-    await repository.delete(session, await get_$singular(session, ${singular}_id=${singular}_id))
+async def update_$singular(
+    session: AsyncSession, *, ${singular}_id: ${Model}ID, changes: ${Model}Update, audit: Audit
+) -> $Model:
+    """Apply the fields given in `changes`; audited with their values before and after."""
+    $singular = await get_$singular(session, ${singular}_id=${singular}_id)
+    before = snapshot($singular, _AUDITED)
+    for field in changes.model_fields_set:
+        setattr($singular, field, getattr(changes, field))
+    await session.flush()
+    after = snapshot($singular, _AUDITED)
+    await audit.record(
+        session,
+        action="$singular.update",
+        target_type="$singular",
+        target_id=$singular.id,
+        before=before,
+        after=after,
+    )
+    return $singular
+
+
+async def delete_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID, audit: Audit) -> None:
+    """Delete the $singular (NotFoundError when there is none), audited."""
+    $singular = await get_$singular(session, ${singular}_id=${singular}_id)
+    before = snapshot($singular, _AUDITED)
+    await repository.delete(session, $singular)
+    await audit.record(
+        session,
+        action="$singular.delete",
+        target_type="$singular",
+        target_id=${singular}_id,
+        before=before,
+    )
 ''')
 
 ROUTER = Template("""\
@@ -169,7 +202,7 @@ from app.core.pagination import Page, Pagination
 from app.features.$feature import service
 from app.features.$feature.models import $Model
 from app.features.$feature.schemas import ${Model}Create, ${Model}Read, ${Model}Update
-from app.features.auth.dependencies import AdminUser
+from app.features.auth.dependencies import AdminAudit
 from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
@@ -188,26 +221,26 @@ async def get_$singular(${singular}_id: ResourceID, session: DBSession) -> $Mode
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=${Model}Read)
-async def create_$singular(data: ${Model}Create, session: DBSession, _admin: AdminUser) -> $Model:
-    return await service.create_$singular(session, data=data)
+async def create_$singular(data: ${Model}Create, session: DBSession, audit: AdminAudit) -> $Model:
+    return await service.create_$singular(session, data=data, audit=audit)
 
 
 @router.patch("/{${singular}_id}", response_model=${Model}Read)
 async def update_$singular(
-    ${singular}_id: ResourceID, changes: ${Model}Update, session: DBSession, _admin: AdminUser
+    ${singular}_id: ResourceID, changes: ${Model}Update, session: DBSession, audit: AdminAudit
 ) -> $Model:
-    return await service.update_$singular(session, ${singular}_id=${singular}_id, changes=changes)
+    return await service.update_$singular(session, ${singular}_id=${singular}_id, changes=changes, audit=audit)
 
 
 @router.delete("/{${singular}_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_$singular(${singular}_id: ResourceID, session: DBSession, _admin: AdminUser) -> None:
-    await service.delete_$singular(session, ${singular}_id=${singular}_id)
+async def delete_$singular(${singular}_id: ResourceID, session: DBSession, audit: AdminAudit) -> None:
+    await service.delete_$singular(session, ${singular}_id=${singular}_id, audit=audit)
 """)
 
 TESTS = Template('''\
 """$Title through the HTTP API.
 
-Admin writes, public reads, pages, problem+json errors.
+Admin writes (audited), public reads, pages, problem+json errors.
 """
 
 import httpx
@@ -280,6 +313,20 @@ async def test_invalid_input_is_422_at_the_field(client: httpx.AsyncClient, admi
     assert error_pointers(await client.post(URL, json={"name": 1}, headers=admin)) == ["#/name"]
     created = await create(client, admin)
     assert error_pointers(await client.patch(f"{URL}/{created['id']}", json={}, headers=admin)) == ["#"]
+
+
+async def test_admin_writes_are_audited(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
+    created = await create(client, admin)
+    await client.patch(f"{URL}/{created['id']}", json={"name": "Renamed"}, headers=admin)
+    trail = {"target_type": "$singular", "target_id": str(created["id"])}
+    response = await client.get("/api/v1/admin/audit", params=trail, headers=admin)
+    updated, made = response.json()["items"]  # newest first
+    assert (made["action"], made["before"], made["after"]) == ("$singular.create", None, {"name": "First"})
+    assert (updated["action"], updated["before"], updated["after"]) == (
+        "$singular.update",
+        {"name": "First"},
+        {"name": "Renamed"},
+    )
 ''')
 
 MIGRATION = Template('''\

@@ -7,15 +7,14 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.core.context import AppContext
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
-from app.models import metadata
 from tests import helpers
+from tests.support import databases
 from tests.support.app import running
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, snapshot, spec, static
 from tests.support.polling import until_status
@@ -27,9 +26,7 @@ DEADLINE_SECONDS = 2.0
 @pytest.fixture
 async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield engine
-    async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(delete(table))
+    await databases.empty(engine)
 
 
 async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:

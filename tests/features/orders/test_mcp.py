@@ -16,6 +16,7 @@ from app.main import create_app
 from tests import helpers
 from tests.support import databases
 from tests.support.app import Running, running
+from tests.support.audit import audit_as
 from tests.support.mcp import api_key, http_client, stdio_client, text_of, tool_names
 from tests.support.settings import make_settings
 
@@ -29,7 +30,7 @@ def _order(product_id: int, quantity: int) -> dict[str, object]:
 async def _product(context: AppContext, *, quantity: int = 5) -> int:
     data = ProductCreate(name="Widget", price=helpers.money("9.99"), quantity=quantity)
     async with context.database.session(writes=True) as session, session.begin():
-        product = await products_service.create_product(session, data=data, events=context.events)
+        product = await products_service.create_product(session, data=data, events=context.events, audit=audit_as())
     return product.id
 
 

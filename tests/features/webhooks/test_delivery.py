@@ -23,6 +23,7 @@ from app.features.webhooks import service
 from app.features.webhooks.dispatch import DELIVER, FAN_OUT
 from app.features.webhooks.models import DeliveryState, WebhookEndpoint
 from app.jobs import event_subscriptions
+from tests.support.audit import audit_as
 from tests.support.jobs import all_jobs, job_of, set_job, working
 from tests.support.polling import eventually
 from tests.support.webhooks import Answer, Receiver, Request, attempts_of, deliveries, endpoint_of, register
@@ -194,7 +195,7 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(
 ) -> None:
     endpoint = await register(database, settings, hooks.url("/in"), ["test.happened"])
     async with database.session(writes=True) as session, session.begin():
-        rotated = await service.rotate_secret(session, endpoint_id=endpoint.id)
+        rotated = await service.rotate_secret(session, endpoint_id=endpoint.id, audit=audit_as())
     await _record(database, "test.happened", {"n": 1})
     async with delivering(database, settings):
         await eventually(lambda: _settled(database, 1))
@@ -276,7 +277,7 @@ async def test_a_redelivery_sends_the_same_message_again(
         await eventually(lambda: _settled(database, 1))
         [delivery] = await deliveries(database)
         async with database.session(writes=True) as session, session.begin():
-            await service.redeliver(session, endpoint_id=endpoint.id, delivery_id=delivery.id)
+            await service.redeliver(session, endpoint_id=endpoint.id, delivery_id=delivery.id, audit=audit_as())
         await eventually(lambda: len(hooks.received("/in")) == 2)
         await eventually(lambda: _settled(database, 1))
     first, second = (_verified(endpoint.secret, request) for request in hooks.received("/in"))
@@ -298,7 +299,7 @@ async def test_nothing_is_sent_for_a_rolled_back_event_or_a_deleted_endpoint(
     async with working(database, [FAN_OUT], settings=settings):  # fanned out, not yet delivered
         await eventually(lambda: _queued_delivery(database))
     async with database.session(writes=True) as session, session.begin():
-        await service.delete_endpoint(session, endpoint_id=endpoint.id)
+        await service.delete_endpoint(session, endpoint_id=endpoint.id, audit=audit_as())
     async with delivering(database, settings):
         await eventually(lambda: _all_jobs_done(database))
     assert hooks.requests == []

@@ -7,7 +7,15 @@ retries failures with exponential backoff and jitter (or when a handler's `Retry
 attempt, after which the job is dead (at once when a handler raises `GiveUp`).
 """
 
-from app.core.jobs._admin import JobStateError, cancel_job, count_jobs, get_job, list_jobs, retry_job
+from app.core.jobs._admin import (
+    JobStateError,
+    cancel_job,
+    count_by_state,
+    count_jobs,
+    get_job,
+    list_jobs,
+    retry_job,
+)
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._periodic import Cron, Every, Periodic, Schedule
 from app.core.jobs._registry import (
@@ -42,6 +50,7 @@ __all__ = [
     "Worker",
     "cancel_job",
     "configured_worker",
+    "count_by_state",
     "count_jobs",
     "counting_enqueued",
     "enqueue",

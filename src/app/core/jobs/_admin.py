@@ -10,7 +10,7 @@ from app.core.exceptions import ConflictError, found
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._store import notify
 
-__all__ = ["JobStateError", "cancel_job", "count_jobs", "get_job", "list_jobs", "retry_job"]
+__all__ = ["JobStateError", "cancel_job", "count_by_state", "count_jobs", "get_job", "list_jobs", "retry_job"]
 
 RETRYABLE = (JobState.DEAD, JobState.CANCELLED)
 CANCELLABLE = (JobState.QUEUED, JobState.DEAD)
@@ -36,6 +36,14 @@ async def count_jobs(session: AsyncSession, *, state: JobState | None) -> int:
     if state is not None:
         statement = statement.where(Job.state == state)
     return (await session.execute(statement)).scalar_one()
+
+
+async def count_by_state(session: AsyncSession) -> dict[JobState, int]:
+    """How many jobs are in each state (every state, 0 included)."""
+    counts = dict.fromkeys(JobState, 0)
+    for state, count in await session.execute(select(Job.state, func.count()).group_by(Job.state)):
+        counts[JobState(state)] = int(count)
+    return counts
 
 
 async def get_job(session: AsyncSession, *, job_id: int) -> Job:

@@ -20,7 +20,7 @@ every `PUBLISH_SECONDS` and when it answers a scrape.
 """
 
 from app.core.metrics._directory import MetricsDirectoryInUseError, server_metrics_directory
-from app.core.metrics._http import HttpMetrics
+from app.core.metrics._http import HttpMetrics, RequestCounts
 from app.core.metrics._jobs import JOB_OUTCOMES, JobMetrics
 from app.core.metrics._labels import METHOD_LABELS, ROUTE_TEMPLATE_STATE, STATUS_LABELS, route_template
 from app.core.metrics._metrics import (
@@ -46,6 +46,7 @@ __all__ = [
     "JobMetrics",
     "Metrics",
     "MetricsDirectoryInUseError",
+    "RequestCounts",
     "ShardReading",
     "WebhookMetrics",
     "authorise_scrape",

@@ -3,14 +3,14 @@
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from app.core.metrics._labels import KNOWN_METHODS, OTHER_METHOD, OTHER_STATUS, STATUS_LABEL, route_template
 from app.core.metrics._shard import STARTED, Shard, ShardReading
 
-__all__ = ["HttpMetrics", "http_families"]
+__all__ = ["HttpMetrics", "RequestCounts", "http_families", "request_counts"]
 
 # Seconds; from a cache hit to a slow database query.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -113,3 +113,28 @@ def _errors_family(requests: Mapping[tuple[str, str, str], float]) -> CounterMet
     for labels, count in server_errors.items():
         family.add_metric(list(labels), count)
     return family
+
+
+class RequestCounts(NamedTuple):
+    """Requests answered since the server started (every worker's), and how many with a 4xx or a 5xx status."""
+
+    total: int
+    client_errors: int
+    server_errors: int
+
+
+def request_counts(shards: Iterable[ShardReading]) -> RequestCounts:
+    """The HTTP series' counts added up over every worker, as `http_requests_total` reports them."""
+    total = client_errors = server_errors = 0.0
+    for shard in shards:
+        for key, values in shard.entries.items():
+            if key[0] != HTTP:
+                continue
+            count = sum(values[:_SUM])
+            total += count
+            status_class = str(key[3])[0]
+            if status_class == "4":
+                client_errors += count
+            elif status_class == "5":
+                server_errors += count
+    return RequestCounts(int(total), int(client_errors), int(server_errors))

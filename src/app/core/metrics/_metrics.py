@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.pool import Pool, QueuePool
 
 from app.core.exceptions import AuthenticationError
-from app.core.metrics._http import HttpMetrics, http_families
+from app.core.metrics._http import HttpMetrics, RequestCounts, http_families, request_counts
 from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
 from app.core.metrics._webhooks import webhook_families
@@ -100,8 +100,15 @@ class Metrics:
     def render(self, readings: Mapping[str, Any]) -> bytes:
         """The exposition text of the whole server, with this worker's `readings` (`state_readings`) as of now."""
         self.publish(readings)
+        return exposition(self._server_shards())
+
+    def request_counts(self) -> RequestCounts:
+        """The requests the whole server answered so far, and its 4xx and 5xx, as /metrics would report them."""
+        return request_counts(self._server_shards())
+
+    def _server_shards(self) -> list[ShardReading]:
         directory = self.shard.directory
-        return exposition([self.shard.read()] if directory is None else read_shards(directory))
+        return [self.shard.read()] if directory is None else read_shards(directory)
 
 
 def job_metrics(metrics: Metrics | None, meter: Meter | None) -> JobMetrics | None:

@@ -4,6 +4,7 @@ database. A bearer token's user is loaded only if the session the token names is
 `VerifiedUser` and `Authorized(scope, verified_email=True)` also need a verified e-mail address when
 FORGE_REQUIRE_VERIFIED_EMAIL is on (403 `email-not-verified`).
 `CurrentSessionID` is that session; `BearerSession` the user and session of an optional bearer token.
+`AdminAudit` is the administrator's `Audit`, with which the services record admin actions (core/audit.py).
 
 The credentials themselves come from the request's `RequestCaller` (parsed once, verified once); the two security
 schemes below read them from there too, and exist to document the schemes in the OpenAPI document.
@@ -17,6 +18,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from app.core.audit import Actor, Audit
 from app.core.context import context_of
 from app.core.database import DBSession, ReadMostlyDBSession
 from app.core.exceptions import AuthenticationError, PermissionDeniedError
@@ -30,6 +32,7 @@ from app.shared.routing import answers
 
 __all__ = [
     "API_KEY_HEADER",
+    "AdminAudit",
     "AdminUser",
     "Authorized",
     "BearerSession",
@@ -174,6 +177,15 @@ AdminUser = Annotated[User, Depends(require_admin)]
 
 
 @answers(401, 403)
+async def get_admin_audit(request: Request, admin: AdminUser) -> Audit:
+    """The administrator's audit: what the services record this request's admin actions with."""
+    return Audit(context_of(request).audit, Actor(user_id=admin.id))
+
+
+AdminAudit = Annotated[Audit, Depends(get_admin_audit)]
+
+
+@answers(401, 403)
 async def require_verified_user(request: Request, user: CurrentUser) -> User:
     """The caller, if their e-mail address is verified or FORGE_REQUIRE_VERIFIED_EMAIL is off."""
     service.require_verified_email(user, settings=context_of(request).settings)
@@ -189,6 +201,11 @@ class Principal:
 
     user: User
     api_key_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit trail names them."""
+        return Actor(user_id=self.user.id, api_key_id=self.api_key_id)
 
 
 @answers(401, 403)

@@ -6,7 +6,7 @@ from app.core.context import context_of
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
-from app.features.auth.dependencies import AdminUser
+from app.features.auth.dependencies import AdminAudit, AdminUser
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.models import EndpointSpec
 from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
@@ -27,9 +27,9 @@ Runtime = Annotated[EndpointRuntime, Depends(get_runtime)]
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointSpecRead)
 async def create_endpoint(
-    data: EndpointSpecWrite, session: DBSession, admin: AdminUser, runtime: Runtime
+    data: EndpointSpecWrite, session: DBSession, audit: AdminAudit, runtime: Runtime
 ) -> EndpointSpec:
-    return await service.create_spec(session, data=data, actor_id=admin.id, runtime=runtime)
+    return await service.create_spec(session, data=data, runtime=runtime, audit=audit)
 
 
 @router.get("")
@@ -44,11 +44,11 @@ async def get_endpoint(spec_id: ResourceID, session: DBSession, _admin: AdminUse
 
 @router.put("/{spec_id}", response_model=EndpointSpecRead)
 async def replace_endpoint(
-    spec_id: ResourceID, data: EndpointSpecWrite, session: DBSession, admin: AdminUser, runtime: Runtime
+    spec_id: ResourceID, data: EndpointSpecWrite, session: DBSession, audit: AdminAudit, runtime: Runtime
 ) -> EndpointSpec:
-    return await service.replace_spec(session, spec_id=spec_id, data=data, actor_id=admin.id, runtime=runtime)
+    return await service.replace_spec(session, spec_id=spec_id, data=data, runtime=runtime, audit=audit)
 
 
 @router.delete("/{spec_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_endpoint(spec_id: ResourceID, session: DBSession, _admin: AdminUser, runtime: Runtime) -> None:
-    await service.delete_spec(session, spec_id=spec_id, runtime=runtime)
+async def delete_endpoint(spec_id: ResourceID, session: DBSession, audit: AdminAudit, runtime: Runtime) -> None:
+    await service.delete_spec(session, spec_id=spec_id, runtime=runtime, audit=audit)

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.core.audit import Audit, snapshot
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, found
 from app.core.pagination import Page, PageParams
 from app.features.api_keys import service as api_keys_service
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _SCOPES = frozenset(scope.value for scope in api_keys_service.Scope)
+_AUDITED = (*EndpointSpecWrite.model_fields, "version")  # a spec as written, and its version
 
 
 def spec_data(spec: EndpointSpec) -> SpecData:
@@ -216,33 +218,50 @@ async def _check_documents(session: AsyncSession, *, spec_id: SpecID, data: Endp
 
 
 async def create_spec(
-    session: AsyncSession, *, data: EndpointSpecWrite, actor_id: int | None, runtime: EndpointRuntime
+    session: AsyncSession, *, data: EndpointSpecWrite, runtime: EndpointRuntime, audit: Audit
 ) -> EndpointSpec:
-    """Store a new spec; it is served as soon as the transaction commits."""
+    """Store a new spec, created by `audit`'s actor; it is served as soon as the transaction commits."""
     version = await repository.bump_version(session)
-    spec = await _upsert(session, spec=None, data=data, actor_id=actor_id, max_specs=runtime.max_specs)
+    spec = await _upsert(session, spec=None, data=data, actor_id=audit.actor.user_id, max_specs=runtime.max_specs)
     await _stage(session, runtime, version)
+    after = snapshot(spec, _AUDITED)
+    await audit.record(
+        session, action="endpoint_spec.create", target_type="endpoint_spec", target_id=spec.id, after=after
+    )
     return spec
 
 
 async def replace_spec(
-    session: AsyncSession, *, spec_id: SpecID, data: EndpointSpecWrite, actor_id: int | None, runtime: EndpointRuntime
+    session: AsyncSession, *, spec_id: SpecID, data: EndpointSpecWrite, runtime: EndpointRuntime, audit: Audit
 ) -> EndpointSpec:
     """Replace a spec whole (its `version` goes up); a collection keeps its documents, which must still fit."""
     version = await repository.bump_version(session)
     spec = await get_spec(session, spec_id=spec_id)
-    spec = await _upsert(session, spec=spec, data=data, actor_id=actor_id, max_specs=runtime.max_specs)
+    before = snapshot(spec, _AUDITED)
+    spec = await _upsert(session, spec=spec, data=data, actor_id=audit.actor.user_id, max_specs=runtime.max_specs)
     await _stage(session, runtime, version)
+    await audit.record(
+        session,
+        action="endpoint_spec.replace",
+        target_type="endpoint_spec",
+        target_id=spec_id,
+        before=before,
+        after=snapshot(spec, _AUDITED),
+    )
     return spec
 
 
-async def delete_spec(session: AsyncSession, *, spec_id: SpecID, runtime: EndpointRuntime) -> None:
+async def delete_spec(session: AsyncSession, *, spec_id: SpecID, runtime: EndpointRuntime, audit: Audit) -> None:
     """Remove a spec (a collection's documents go with it); its routes vanish when the transaction commits."""
     version = await repository.bump_version(session)
     spec = await get_spec(session, spec_id=spec_id)
+    before = snapshot(spec, _AUDITED)
     await session.delete(spec)
     await session.flush()
     await _stage(session, runtime, version)
+    await audit.record(
+        session, action="endpoint_spec.delete", target_type="endpoint_spec", target_id=spec_id, before=before
+    )
 
 
 async def export_specs(session: AsyncSession) -> list[EndpointSpecWrite]:

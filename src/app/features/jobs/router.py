@@ -6,7 +6,7 @@ from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.jobs import JobState
 from app.core.pagination import Page, Pagination
-from app.features.auth.dependencies import AdminUser
+from app.features.auth.dependencies import AdminAudit, AdminUser
 from app.features.jobs import service
 from app.features.jobs.schemas import JobRead
 from app.shared.routing import ForgeRoute
@@ -31,12 +31,12 @@ async def list_jobs(
 
 
 @router.post("/{job_id}/retry", responses=_STATE_CONFLICT)
-async def retry_job(job_id: ResourceID, session: DBSession, _admin: AdminUser) -> JobRead:
+async def retry_job(job_id: ResourceID, session: DBSession, audit: AdminAudit) -> JobRead:
     """Queue a dead or cancelled job again, due now, with all its attempts."""
-    return await service.retry_job(session, job_id=job_id)
+    return await service.retry_job(session, job_id=job_id, audit=audit)
 
 
 @router.post("/{job_id}/cancel", responses=_STATE_CONFLICT)
-async def cancel_job(job_id: ResourceID, session: DBSession, _admin: AdminUser) -> JobRead:
+async def cancel_job(job_id: ResourceID, session: DBSession, audit: AdminAudit) -> JobRead:
     """Cancel a queued (or scheduled, or awaiting a retry) or dead job. A running job cannot be cancelled."""
-    return await service.cancel_job(session, job_id=job_id)
+    return await service.cancel_job(session, job_id=job_id, audit=audit)

@@ -3,10 +3,13 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import jobs
+from app.core.audit import Audit, Snapshot, snapshot
 from app.core.pagination import Page, PageParams
 from app.features.jobs.schemas import JobRead
 
 __all__ = ["cancel_job", "list_jobs", "retry_job"]
+
+_AUDITED = ("state", "attempts", "run_at")  # what retrying and cancelling change, as audited
 
 
 async def list_jobs(session: AsyncSession, *, params: PageParams, state: jobs.JobState | None) -> Page[JobRead]:
@@ -16,11 +19,23 @@ async def list_jobs(session: AsyncSession, *, params: PageParams, state: jobs.Jo
     return Page[JobRead].build([JobRead.model_validate(job) for job in found], total=total, params=params)
 
 
-async def retry_job(session: AsyncSession, *, job_id: int) -> JobRead:
-    """Queue a dead or cancelled job again (409 for any other state)."""
-    return JobRead.model_validate(await jobs.retry_job(session, job_id=job_id))
+async def retry_job(session: AsyncSession, *, job_id: int, audit: Audit) -> JobRead:
+    """Queue a dead or cancelled job again (409 for any other state), recorded with `audit`."""
+    before = snapshot(await jobs.get_job(session, job_id=job_id), _AUDITED)
+    job = await jobs.retry_job(session, job_id=job_id)
+    await _audit(session, audit, "job.retry", job, before=before)
+    return JobRead.model_validate(job)
 
 
-async def cancel_job(session: AsyncSession, *, job_id: int) -> JobRead:
-    """Cancel a queued or dead job (409 for a running or succeeded one; a cancelled one is returned as is)."""
-    return JobRead.model_validate(await jobs.cancel_job(session, job_id=job_id))
+async def cancel_job(session: AsyncSession, *, job_id: int, audit: Audit) -> JobRead:
+    """Cancel a queued or dead job (409 for a running or succeeded one; a cancelled one is returned as is),
+    recorded with `audit`."""
+    before = snapshot(await jobs.get_job(session, job_id=job_id), _AUDITED)
+    job = await jobs.cancel_job(session, job_id=job_id)
+    await _audit(session, audit, "job.cancel", job, before=before)
+    return JobRead.model_validate(job)
+
+
+async def _audit(session: AsyncSession, audit: Audit, action: str, job: jobs.Job, *, before: Snapshot) -> None:
+    after = snapshot(job, _AUDITED)
+    await audit.record(session, action=action, target_type="job", target_id=job.id, before=before, after=after)

@@ -1,13 +1,15 @@
 """SQL for orders and their items."""
 
 from collections.abc import Sequence
+from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.dashboard import utc_day
 from app.features.orders.models import Order, OrderID, OrderStatus
 
-__all__ = ["add", "count_all", "count_for_user", "get", "list_all", "list_for_user", "set_status"]
+__all__ = ["add", "count_all", "count_for_user", "daily_totals", "get", "list_all", "list_for_user", "set_status"]
 
 
 async def add(session: AsyncSession, order: Order) -> Order:
@@ -56,3 +58,16 @@ async def set_status(session: AsyncSession, order: Order, *, expected: OrderStat
     changed = int(getattr(await session.execute(statement), "rowcount", 0)) > 0
     await session.refresh(order, ["status", "updated_at"])
     return changed
+
+
+async def daily_totals(session: AsyncSession, *, since: datetime) -> list[tuple[date, int, int]]:
+    """Per UTC day from `since`: the orders placed, and the cents of those not cancelled.
+
+    Summed as integer cents: SQLite keeps NUMERIC values as binary floats, whose sum is not exact (0.1 + 0.2);
+    rounded to cents each total is exact again, and the sum of integers stays exact on both backends.
+    """
+    day = utc_day(Order.created_at)
+    cents = cast(func.round(Order.total * 100), BigInteger)
+    kept = func.sum(case((Order.status != OrderStatus.CANCELLED, cents), else_=0))
+    statement = select(day, func.count(), kept).where(Order.created_at >= since).group_by(day)
+    return [(found_day, int(count), int(total or 0)) for found_day, count, total in await session.execute(statement)]

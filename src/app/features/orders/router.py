@@ -3,12 +3,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 from starlette.responses import Response
 
+from app.core.audit import Audit
 from app.core.context import Context
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.models import Scope
-from app.features.auth.dependencies import AdminUser, Authorized, Principal
+from app.features.auth.dependencies import AdminAudit, AdminUser, Authorized, Principal
 from app.features.orders import service
 from app.features.orders.models import Order, OrderStatus
 from app.features.orders.schemas import OrderCreate, OrderRead, OrderStatusChange
@@ -66,9 +67,9 @@ async def get_order(order_id: ResourceID, session: DBSession, caller: OrdersRead
 async def cancel_order(order_id: ResourceID, session: DBSession, caller: OrdersWriter, context: Context) -> Order:
     """Cancel a placed or paid order and put its items back in stock; an order already cancelled is returned as it
     is. The owner's, or any order for an admin."""
-    user = caller.user
+    user, audit = caller.user, Audit(context.audit, caller.actor)
     return await service.cancel_order(
-        session, user_id=user.id, is_admin=user.is_admin, order_id=order_id, events=context.events
+        session, user_id=user.id, is_admin=user.is_admin, order_id=order_id, events=context.events, audit=audit
     )
 
 
@@ -85,10 +86,10 @@ async def list_all_orders(
 
 @router.patch("/admin/orders/{order_id}", response_model=OrderRead, responses=_TRANSITION_ERRORS)
 async def change_order_status(
-    order_id: ResourceID, change: OrderStatusChange, session: DBSession, _admin: AdminUser, context: Context
+    order_id: ResourceID, change: OrderStatusChange, session: DBSession, audit: AdminAudit, context: Context
 ) -> Order:
     """Move the order along placed -> paid -> shipped -> delivered, or cancel it from placed or paid (its stock
     restored). The status it already has changes nothing."""
     return await service.change_status(
-        session, order_id=order_id, status=OrderStatus(change.status), events=context.events
+        session, order_id=order_id, status=OrderStatus(change.status), events=context.events, audit=audit
     )

@@ -4,11 +4,14 @@ stock). Every change records its event (`order.<status>`) in the same transactio
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import Audit
+from app.core.dashboard import DailyAmounts, DailyCounts
 from app.core.events import Events
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, ProblemField, found
 from app.core.pagination import Page, PageParams
@@ -24,6 +27,7 @@ __all__ = [
     "InvalidTransitionError",
     "cancel_order",
     "change_status",
+    "daily_series",
     "get_order",
     "list_all_orders",
     "list_orders",
@@ -136,18 +140,40 @@ async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, 
 
 
 async def cancel_order(
-    session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID, events: Events
+    session: AsyncSession, *, user_id: int, is_admin: bool, order_id: OrderID, events: Events, audit: Audit
 ) -> Order:
     """Cancel the caller's order (an admin: any order), restoring its stock; an order already cancelled is returned
-    unchanged. 404 for another user's order, 409 `invalid-transition` once it has shipped."""
+    unchanged. 404 for another user's order, 409 `invalid-transition` once it has shipped. An admin cancelling
+    another user's order is an admin action, recorded with `audit`."""
     order = await get_order(session, user_id=user_id, is_admin=is_admin, order_id=order_id)
-    return await _transition(session, order, OrderStatus.CANCELLED, events)
+    before = order.status
+    order = await _transition(session, order, OrderStatus.CANCELLED, events)
+    if order.user_id != user_id:  # only an admin gets this far with another user's order
+        await _audit_status(session, audit, order, before=before, action="order.cancel")
+    return order
 
 
-async def change_status(session: AsyncSession, *, order_id: OrderID, status: OrderStatus, events: Events) -> Order:
-    """An admin's change of an order's status along the state machine; the status it already has changes nothing."""
+async def change_status(
+    session: AsyncSession, *, order_id: OrderID, status: OrderStatus, events: Events, audit: Audit
+) -> Order:
+    """An admin's change of an order's status along the state machine; the status it already has changes nothing
+    (the request is audited all the same)."""
     order = found(await repository.get(session, order_id), f"Order {order_id} does not exist.")
-    return await _transition(session, order, status, events)
+    before = order.status
+    order = await _transition(session, order, status, events)
+    await _audit_status(session, audit, order, before=before, action="order.change_status")
+    return order
+
+
+async def _audit_status(session: AsyncSession, audit: Audit, order: Order, *, before: OrderStatus, action: str) -> None:
+    await audit.record(
+        session,
+        action=action,
+        target_type="order",
+        target_id=order.id,
+        before={"status": before},
+        after={"status": order.status},
+    )
 
 
 async def _transition(session: AsyncSession, order: Order, new: OrderStatus, events: Events) -> Order:
@@ -182,3 +208,13 @@ def _event_data(order: Order) -> dict[str, object]:
             {"product_id": i.product_id, "quantity": i.quantity, "unit_price": str(i.unit_price)} for i in order.items
         ],
     }
+
+
+async def daily_series(session: AsyncSession, *, since: datetime) -> list[DailyCounts | DailyAmounts]:
+    """The admins' dashboard's series (a core.dashboard `DailySource`): `orders` placed per UTC day, and `revenue`,
+    the totals of those of them not cancelled."""
+    totals = await repository.daily_totals(session, since=since)
+    return [
+        DailyCounts("orders", {day: count for day, count, _ in totals}),
+        DailyAmounts("revenue", {day: Decimal(cents).scaleb(-2) for day, _, cents in totals}),
+    ]

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from app.core.audit import Audit
 from app.core.context import Context
 from app.core.database import DBSession
 from app.core.identifiers import ResourceID
@@ -37,15 +38,19 @@ async def get_product(product_id: ResourceID, session: DBSession) -> Product:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
-async def create_product(data: ProductCreate, session: DBSession, _writer: ProductsWriter, context: Context) -> Product:
-    return await service.create_product(session, data=data, events=context.events)
+async def create_product(data: ProductCreate, session: DBSession, writer: ProductsWriter, context: Context) -> Product:
+    audit = Audit(context.audit, writer.actor)
+    return await service.create_product(session, data=data, events=context.events, audit=audit)
 
 
 @router.patch("/{product_id}", response_model=ProductRead)
 async def update_product(
-    product_id: ResourceID, changes: ProductUpdate, session: DBSession, _writer: ProductsWriter, context: Context
+    product_id: ResourceID, changes: ProductUpdate, session: DBSession, writer: ProductsWriter, context: Context
 ) -> Product:
-    return await service.update_product(session, product_id=product_id, changes=changes, events=context.events)
+    audit = Audit(context.audit, writer.actor)
+    return await service.update_product(
+        session, product_id=product_id, changes=changes, events=context.events, audit=audit
+    )
 
 
 @router.delete(
@@ -53,5 +58,6 @@ async def update_product(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={409: {"description": "Orders refer to the product; set its quantity to 0 instead."}},
 )
-async def delete_product(product_id: ResourceID, session: DBSession, _writer: ProductsWriter, context: Context) -> None:
-    await service.delete_product(session, product_id=product_id, events=context.events)
+async def delete_product(product_id: ResourceID, session: DBSession, writer: ProductsWriter, context: Context) -> None:
+    audit = Audit(context.audit, writer.actor)
+    await service.delete_product(session, product_id=product_id, events=context.events, audit=audit)

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import Audit, snapshot
 from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
@@ -38,38 +39,55 @@ async def list_products(session: AsyncSession, *, params: PageParams, filters: P
     return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
 
 
+_AUDITED = ("name", "price", "quantity")
+
+
 def _event_data(product: Product) -> dict[str, object]:
     return {"id": product.id, "name": product.name, "price": str(product.price), "quantity": product.quantity}
 
 
-async def create_product(session: AsyncSession, *, data: ProductCreate, events: Events) -> Product:
-    """Add the product, and its `product.created` event in the same transaction."""
+async def create_product(session: AsyncSession, *, data: ProductCreate, events: Events, audit: Audit) -> Product:
+    """Add the product, and its `product.created` event and audit entry in the same transaction."""
     product = await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
     await events.record(session, "product.created", _event_data(product))
+    after = snapshot(product, _AUDITED)
+    await audit.record(session, action="product.create", target_type="product", target_id=product.id, after=after)
     return product
 
 
 async def update_product(
-    session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate, events: Events
+    session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate, events: Events, audit: Audit
 ) -> Product:
-    """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed)."""
+    """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed) and the
+    audit entry (the fields' values before and after)."""
     product = await get_product(session, product_id=product_id)
+    before = snapshot(product, _AUDITED)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
     await events.record(
         session, "product.updated", {**_event_data(product), "changed": sorted(changes.model_fields_set)}
     )
+    await audit.record(
+        session,
+        action="product.update",
+        target_type="product",
+        target_id=product.id,
+        before=before,
+        after=snapshot(product, _AUDITED),
+    )
     return product
 
 
-async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events) -> None:
+async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events, audit: Audit) -> None:
     """Delete a product that no order refers to; orders keep their history, so those products stay (409)."""
     product = await get_product(session, product_id=product_id)
+    before = snapshot(product, _AUDITED)
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
     await events.record(session, "product.deleted", {"id": product_id})
+    await audit.record(session, action="product.delete", target_type="product", target_id=product_id, before=before)
 
 
 class InsufficientStockError(ConflictError):

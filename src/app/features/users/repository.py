@@ -2,13 +2,14 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import structlog
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.dashboard import utc_day
 from app.core.database import best_effort_write
 from app.core.exceptions import ConflictError
 from app.features.users.models import AccountToken, TokenPurpose, User, UserID
@@ -18,6 +19,7 @@ __all__ = [
     "add",
     "add_token",
     "count",
+    "daily_registrations",
     "delete_tokens",
     "flush_email",
     "get",
@@ -132,3 +134,10 @@ async def purge_expired_tokens(session: AsyncSession, *, now: datetime) -> int:
     statement = delete(AccountToken).where(AccountToken.expires_at <= now)
     result = await session.execute(statement.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0))
+
+
+async def daily_registrations(session: AsyncSession, *, since: datetime) -> list[tuple[date, int]]:
+    """Accounts created per UTC day from `since`."""
+    day = utc_day(User.created_at)
+    statement = select(day, func.count()).where(User.created_at >= since).group_by(day)
+    return [(found_day, int(count)) for found_day, count in await session.execute(statement)]

@@ -10,7 +10,7 @@ from app.core.identifiers import ResourceID
 from app.core.input import NUL_MESSAGE
 from app.core.pagination import Page, Pagination
 from app.core.security import Hasher
-from app.features.auth.dependencies import BearerSession, CurrentSessionID, authentication_attempt
+from app.features.auth.dependencies import AdminAudit, BearerSession, CurrentSessionID, authentication_attempt
 from app.features.mfa.dependencies import PresentedMfaLogin, TotpTime, second_factor_attempt
 from app.features.sessions.dependencies import (
     Issuer,
@@ -311,17 +311,17 @@ async def list_users(
     responses={409: {"description": "Admins cannot demote or deactivate their own account."}},
 )
 async def update_user(
-    user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, admin: AdminUser, policy: Policy
+    user_id: ResourceID, changes: UserAdminUpdate, session: DBSession, audit: AdminAudit, policy: Policy
 ) -> User:
     """Deactivating a user revokes every session of theirs."""
-    return await service.update_user(session, actor=admin, user_id=user_id, changes=changes, policy=policy)
+    return await service.update_user(session, user_id=user_id, changes=changes, policy=policy, audit=audit)
 
 
 @router.post("/{user_id}/sessions/revoke-all")
 async def revoke_user_sessions(
-    user_id: ResourceID, session: DBSession, _admin: AdminUser, policy: Policy
+    user_id: ResourceID, session: DBSession, audit: AdminAudit, policy: Policy
 ) -> SessionsRevoked:
     """Sign a user out everywhere: every live session revoked, with its tokens."""
     return SessionsRevoked(
-        revoked=await service.revoke_sessions(session, user_id=user_id, policy=policy, reason="admin")
+        revoked=await service.admin_revoke_sessions(session, user_id=user_id, policy=policy, audit=audit)
     )

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.audit import Audit, snapshot
+from app.core.dashboard import DailyCounts
 from app.core.database import utcnow
 from app.core.encryption import blind_index
 from app.core.exceptions import (
@@ -31,11 +33,13 @@ __all__ = [
     "EmailNotVerifiedError",
     "LoginOutcome",
     "SessionPolicy",
+    "admin_revoke_sessions",
     "after_first_factor",
     "authenticate_user",
     "change_password",
     "check_credentials",
     "complete_login",
+    "daily_series",
     "find_user_by_email",
     "get_user",
     "get_user_by_email",
@@ -57,6 +61,7 @@ __all__ = [
 # The sessions' lifetimes, which revoking a user's sessions takes: named here for this feature's other modules.
 SessionPolicy = sessions_service.SessionPolicy
 
+_ADMIN_FIELDS = ("role", "is_active")  # what an administrator changes (update_user), as audited
 _BAD_CREDENTIALS = "Incorrect e-mail or password."
 _BAD_TOKEN = "The token is invalid or has expired."  # noqa: S105 - a message, not a secret
 _BAD_MFA_TOKEN = "The MFA token is invalid or has expired: log in again."  # noqa: S105 - a message, not a secret
@@ -345,17 +350,19 @@ async def update_me(session: AsyncSession, *, user: User, changes: UserSelfUpdat
 async def update_user(
     session: AsyncSession,
     *,
-    actor: User,
     user_id: UserID,
     changes: UserAdminUpdate,
     policy: sessions_service.SessionPolicy,
+    audit: Audit,
 ) -> User:
-    """Change a user's role or active flag. Admins cannot demote or deactivate themselves (no lock-out). A
-    deactivated user's sessions are revoked: reactivating the account does not bring them back."""
+    """An administrator's change of a user's role or active flag, recorded with `audit` (whose actor is the
+    administrator). Admins cannot demote or deactivate themselves (no lock-out). A deactivated user's sessions are
+    revoked: reactivating the account does not bring them back."""
     user = await get_user(session, user_id=user_id)
-    if user.id == actor.id and (changes.role not in (None, UserRole.ADMIN) or changes.is_active is False):
+    if user.id == audit.actor.user_id and (changes.role not in (None, UserRole.ADMIN) or changes.is_active is False):
         msg = "Admins cannot demote or deactivate their own account."
         raise ConflictError(msg)
+    before = snapshot(user, _ADMIN_FIELDS)
     if changes.role is not None:
         user.role = changes.role
     if changes.is_active is False and user.is_active:
@@ -363,4 +370,22 @@ async def update_user(
     if changes.is_active is not None:
         user.is_active = changes.is_active
     await session.flush()
+    after = snapshot(user, _ADMIN_FIELDS)
+    await audit.record(session, action="user.update", target_type="user", target_id=user.id, before=before, after=after)
     return user
+
+
+async def admin_revoke_sessions(
+    session: AsyncSession, *, user_id: UserID, policy: sessions_service.SessionPolicy, audit: Audit
+) -> int:
+    """An administrator signs a user out everywhere (`revoke_sessions`), recorded with `audit`; how many."""
+    revoked = await revoke_sessions(session, user_id=user_id, policy=policy, reason="admin")
+    await audit.record(
+        session, action="user.revoke_sessions", target_type="user", target_id=user_id, after={"revoked": revoked}
+    )
+    return revoked
+
+
+async def daily_series(session: AsyncSession, *, since: datetime) -> list[DailyCounts]:
+    """The admins' dashboard's series (a core.dashboard `DailySource`): `registrations`, accounts made per UTC day."""
+    return [DailyCounts("registrations", dict(await repository.daily_registrations(session, since=since)))]

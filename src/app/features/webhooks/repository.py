@@ -22,6 +22,7 @@ __all__ = [
     "disable_if_failing_since",
     "enabled_endpoints",
     "finished_deliveries_before",
+    "finished_since",
     "get_delivery",
     "get_endpoint",
     "list_deliveries",
@@ -187,3 +188,13 @@ async def delete_finished_deliveries(session: AsyncSession, delivery_ids: Sequen
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0))
+
+
+async def finished_since(session: AsyncSession, *, since: datetime) -> dict[str, int]:
+    """How many deliveries finished (succeeded, or failed for good) from `since` on, by state."""
+    statement = (
+        select(WebhookDelivery.state, func.count())
+        .where(WebhookDelivery.finished_at >= since)
+        .group_by(WebhookDelivery.state)
+    )
+    return {state: int(count) for state, count in await session.execute(statement)}

@@ -1,11 +1,13 @@
 """Admins' webhook endpoints: register (the secret is returned once), read, change, delete, rotate the secret; the
 deliveries with their attempts, a redelivery, a test message. Events reach the endpoints through `dispatch`."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.audit import Audit, snapshot
 from app.core.database import utcnow
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, NotFoundError, found
 from app.core.pagination import Page, PageParams
@@ -26,10 +28,12 @@ from app.features.webhooks.signing import message_body, new_message_id, new_secr
 __all__ = [
     "PREVIOUS_SECRET_SIGNS_FOR",
     "TEST_EVENT",
+    "DeliveryOutcomes",
     "DeliveryPendingError",
     "WebhookDisabledError",
     "create_endpoint",
     "delete_endpoint",
+    "delivery_outcomes",
     "get_endpoint",
     "list_deliveries",
     "list_endpoints",
@@ -40,6 +44,9 @@ __all__ = [
 ]
 
 PREVIOUS_SECRET_SIGNS_FOR = timedelta(hours=24)
+# What admins set on an endpoint, as audited (the secret sealed: its change shows, its value never).
+_AUDITED = ("url", "event_types", "description", "enabled", "secret")
+_ROTATED = ("secret", "previous_secret", "previous_secret_expires_at")
 TEST_EVENT = "webhook.test"
 
 
@@ -109,7 +116,9 @@ async def _endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
     return found(await repository.get_endpoint(session, endpoint_id), f"Webhook {endpoint_id} does not exist.")
 
 
-async def create_endpoint(session: AsyncSession, *, data: WebhookCreate, settings: Settings) -> WebhookWithSecret:
+async def create_endpoint(
+    session: AsyncSession, *, data: WebhookCreate, settings: Settings, audit: Audit
+) -> WebhookWithSecret:
     """Register an endpoint; its signing secret is in the reply and never shown again."""
     _check_url(data.url, settings)
     secret = new_secret()
@@ -117,6 +126,8 @@ async def create_endpoint(session: AsyncSession, *, data: WebhookCreate, setting
         url=data.url, event_types=list(dict.fromkeys(data.events)), description=data.description, secret=secret
     )
     await repository.add(session, endpoint)
+    after = snapshot(endpoint, _AUDITED)
+    await audit.record(session, action="webhook.create", target_type="webhook", target_id=endpoint.id, after=after)
     return WebhookWithSecret(**_read(endpoint).model_dump(), secret=secret)
 
 
@@ -131,10 +142,11 @@ async def get_endpoint(session: AsyncSession, *, endpoint_id: int) -> WebhookRea
 
 
 async def update_endpoint(
-    session: AsyncSession, *, endpoint_id: int, data: WebhookUpdate, settings: Settings
+    session: AsyncSession, *, endpoint_id: int, data: WebhookUpdate, settings: Settings, audit: Audit
 ) -> WebhookRead:
     """Change the given fields. Enabling a disabled endpoint starts its record of failures afresh."""
     endpoint = await _endpoint(session, endpoint_id)
+    before = snapshot(endpoint, _AUDITED)
     if data.url is not None:
         _check_url(data.url, settings)
         endpoint.url = data.url
@@ -147,23 +159,39 @@ async def update_endpoint(
         endpoint.disabled_at = None if data.enabled else utcnow()
         endpoint.failing_since = None
     await session.flush()
+    after = snapshot(endpoint, _AUDITED)
+    await audit.record(
+        session, action="webhook.update", target_type="webhook", target_id=endpoint_id, before=before, after=after
+    )
     return _read(endpoint)
 
 
-async def delete_endpoint(session: AsyncSession, *, endpoint_id: int) -> None:
+async def delete_endpoint(session: AsyncSession, *, endpoint_id: int, audit: Audit) -> None:
     """Delete the endpoint with its deliveries; jobs still queued for them find nothing to send."""
+    before = snapshot(await _endpoint(session, endpoint_id), _AUDITED)
     if not await repository.delete_endpoint(session, endpoint_id):
         raise NotFoundError(f"Webhook {endpoint_id} does not exist.")
+    await audit.record(session, action="webhook.delete", target_type="webhook", target_id=endpoint_id, before=before)
 
 
-async def rotate_secret(session: AsyncSession, *, endpoint_id: int) -> WebhookWithSecret:
+async def rotate_secret(session: AsyncSession, *, endpoint_id: int, audit: Audit) -> WebhookWithSecret:
     """A new secret, returned this once; the replaced one signs beside it for PREVIOUS_SECRET_SIGNS_FOR, so that
     receivers can switch without losing a message."""
     endpoint = await _endpoint(session, endpoint_id)
+    before = snapshot(endpoint, _ROTATED)
     secret = new_secret()
     endpoint.previous_secret, endpoint.secret = endpoint.secret, secret
     endpoint.previous_secret_expires_at = utcnow() + PREVIOUS_SECRET_SIGNS_FOR
     await session.flush()
+    after = snapshot(endpoint, _ROTATED)
+    await audit.record(
+        session,
+        action="webhook.rotate_secret",
+        target_type="webhook",
+        target_id=endpoint_id,
+        before=before,
+        after=after,
+    )
     return WebhookWithSecret(**_read(endpoint).model_dump(), secret=secret)
 
 
@@ -179,7 +207,7 @@ async def list_deliveries(session: AsyncSession, *, endpoint_id: int, params: Pa
     return Page[DeliveryRead].build(items, total=total, params=params)
 
 
-async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int) -> DeliveryRead:
+async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int, audit: Audit) -> DeliveryRead:
     """Send a delivery that succeeded or failed once more, with the same message id and body, on a new job."""
     endpoint = await _endpoint(session, endpoint_id)
     delivery = found(
@@ -190,12 +218,22 @@ async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int
         raise DeliveryPendingError(f"Delivery {delivery_id} is still being attempted.")
     if not endpoint.enabled:
         raise WebhookDisabledError(f"Webhook {endpoint_id} is disabled: enable it to send to it.")
+    before = {"state": delivery.state, "job_id": delivery.job_id}
     delivery.state, delivery.finished_at = DeliveryState.PENDING, None
     await enqueue_delivery(session, delivery)
+    after = {"state": delivery.state, "job_id": delivery.job_id}
+    await audit.record(
+        session,
+        action="webhook.redeliver",
+        target_type="webhook_delivery",
+        target_id=delivery_id,
+        before=before,
+        after=after,
+    )
     return _delivery_read(delivery, (await repository.attempts_of(session, [delivery.id])).get(delivery.id, []))
 
 
-async def send_test(session: AsyncSession, *, endpoint_id: int) -> DeliveryRead:
+async def send_test(session: AsyncSession, *, endpoint_id: int, audit: Audit) -> DeliveryRead:
     """A `webhook.test` message for the endpoint, whatever event types it takes, delivered as events are."""
     endpoint = await _endpoint(session, endpoint_id)
     if not endpoint.enabled:
@@ -212,4 +250,18 @@ async def send_test(session: AsyncSession, *, endpoint_id: int) -> DeliveryRead:
     )
     await repository.add(session, delivery)
     await enqueue_delivery(session, delivery)
+    after = {"delivery_id": delivery.id, "event_type": TEST_EVENT}
+    await audit.record(session, action="webhook.test", target_type="webhook", target_id=endpoint_id, after=after)
     return _delivery_read(delivery, [])
+
+
+class DeliveryOutcomes(NamedTuple):
+    succeeded: int
+    failed: int
+
+
+async def delivery_outcomes(session: AsyncSession, *, since: datetime) -> DeliveryOutcomes:
+    """How the deliveries that finished from `since` on ended: delivered, or failed for good (every attempt spent,
+    or a final answer). Those still being attempted are in neither."""
+    finished = await repository.finished_since(session, since=since)
+    return DeliveryOutcomes(finished.get(DeliveryState.SUCCEEDED, 0), finished.get(DeliveryState.FAILED, 0))

@@ -1,0 +1,44 @@
+"""The audit trail: `AuditLog`, where every admin action is appended in the action's transaction (the app's
+`AppContext.audit`), and the admins' listing of it. Entries are never changed or deleted (docs/security.md)."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.audit import AdminAction
+from app.core.pagination import Page, PageParams
+from app.features.audit import repository
+from app.features.audit.models import AuditEntry
+from app.features.audit.schemas import AuditEntryRead, AuditFilters
+
+__all__ = ["AuditLog", "list_entries"]
+
+
+class AuditLog:
+    """The app's `AuditTrail`: an admin action becomes an `audit_entry` row in the action's session."""
+
+    async def append(self, session: AsyncSession, action: AdminAction) -> None:
+        entry = AuditEntry(
+            actor_user_id=action.actor.user_id,
+            actor_api_key_id=action.actor.api_key_id,
+            action=action.action,
+            target_type=action.target_type,
+            target_id=action.target_id,
+            request_id=action.request_id,
+            before=action.before,
+            after=action.after,
+        )
+        await repository.add(session, entry)
+
+
+async def list_entries(session: AsyncSession, *, params: PageParams, filters: AuditFilters) -> Page[AuditEntryRead]:
+    """A page of entries matching every filter given, newest first."""
+    query = repository.AuditQuery(
+        actor_user_id=filters.actor_user_id,
+        target_type=filters.target_type,
+        target_id=filters.target_id,
+        action=filters.action,
+        since=filters.since,
+        until=filters.until,
+    )
+    entries = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
+    total = await repository.count(session, query=query)
+    return Page[AuditEntryRead].build([AuditEntryRead.model_validate(e) for e in entries], total=total, params=params)
