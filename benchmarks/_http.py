@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["WrkResult", "run_wrk", "serve", "serve_forge", "wrk_available"]
+__all__ = ["WrkResult", "median", "run_wrk", "serve", "serve_forge", "wrk_available"]
 
 _CPUS = os.cpu_count() or 1
 _ROOT = Path(__file__).resolve().parent.parent
@@ -191,3 +192,16 @@ def run_wrk(url: str, *, seconds: int, connections: int = 64, script: str | None
     if non_2xx := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
         errors += int(non_2xx.group(1))
     return WrkResult(rps, latencies.get("50", 0.0), latencies.get("99", 0.0), errors, server_cpu_us, requests)
+
+
+def median(results: list[WrkResult]) -> WrkResult:
+    """The median of each figure over rounds (errors and requests: their sums)."""
+    cpu = [r.server_cpu_us for r in results if r.server_cpu_us is not None]
+    return WrkResult(
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+        statistics.median(cpu) if cpu else None,
+        sum(r.requests for r in results),
+    )

@@ -1,14 +1,21 @@
-"""ForgeAPI against bare FastAPI serving the same payloads from memory, scenario by scenario, in one run.
+"""ForgeAPI against the code a developer would write by hand, scenario by scenario, in one run.
 
 Run: `uv run python -m benchmarks [--database sqlite|postgresql] [--server uvicorn|granian|both] [--workers 1]
-[--connections 64] [--seconds 10] [--rounds 3] [--scenarios healthz,list,read,order,login]` (needs wrk:
-`apt-get install wrk`; PostgreSQL: FORGE_BENCH_DATABASE_URL, default
-postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench, created and emptied by the run).
+[--connections 64] [--seconds 10] [--rounds 3] [--scenarios healthz,config,read,page,deep] [--out DIR --name NAME]`
+(needs wrk: `apt-get install wrk`; PostgreSQL: FORGE_BENCH_DATABASE_URL, default
+postgresql+asyncpg://postgres@127.0.0.1/forgeapi_bench,
+created and emptied by the run; Redis for the peer's cached path: FORGE_BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/0).
 
 The service runs as users run it (`forge serve`, the full middleware stack, rate limiter on the memory backend with
 a limit no scenario reaches, metrics on, tracing off, access log off), pinned to one core; wrk runs on the other.
-Each scenario's baseline is a bare FastAPI app on the same server answering the same request with the same bytes,
-captured from ForgeAPI, from memory. Rounds alternate the order of the two; medians are reported.
+ForgeAPI runs twice: with its response cache off (FORGE_CACHE_ENABLED=false) and on (the default), plus once without
+its limiter for the limiter's cost. The database scenarios (a product read, the first page, page 250) are measured
+against plain SQLAlchemy Core (`_core_reads.py`, served by `plain_read.py`'s app) and a stand-in of a peer
+template's Redis-cached read (`_peer_cached.py`); the others against a bare FastAPI app answering the same request
+with the same bytes, captured from ForgeAPI, from memory. Rounds alternate the order of the apps; medians are
+reported, with the server's CPU per request (from /proc) and the issue's targets, and written as JSON, Markdown and
+a PNG chart to `--out/--name`.
 """
 
 import argparse
@@ -20,11 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import redis
 from sqlalchemy import delete, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -33,7 +43,10 @@ from app.config import Settings
 from app.core.security import PasswordHasher
 from app.features.products.models import Product
 from app.models import metadata
-from benchmarks._http import WrkResult, run_wrk, serve, serve_forge, wrk_available
+from benchmarks._chart import write_results
+from benchmarks._http import WrkResult, median, run_wrk, serve, serve_forge, wrk_available
+from benchmarks._report import Measured, Verdict, baseline_of, same_answer, text_report
+from benchmarks._report import verdicts as targets_of
 
 __all__ = ["main", "prepare_database"]
 
@@ -41,6 +54,9 @@ PRODUCTS = 10_000
 PASSWORD = "benchmark password 1234"  # noqa: S105 - a throw-away benchmark user
 EMAIL = "bench@example.com"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DATABASE_SCENARIOS = ("read", "page", "deep")
+type Serve = Callable[[], AbstractContextManager[str]]
 
 SERVICE_ENV = {
     "FORGE_LOG_LEVEL": "WARNING",
@@ -82,8 +98,10 @@ def scenarios(product_id: int) -> dict[str, Scenario]:
     login = f"username={EMAIL.replace('@', '%40')}&password={PASSWORD.replace(' ', '+')}"
     return {
         "healthz": Scenario("healthz", "GET", "/healthz"),
-        "list": Scenario("list", "GET", "/api/v1/products?page=250&size=20"),
+        "config": Scenario("config", "GET", "/api/v1/config"),
         "read": Scenario("read", "GET", f"/api/v1/products/{product_id}"),
+        "page": Scenario("page", "GET", "/api/v1/products?page=1&size=20"),
+        "deep": Scenario("deep", "GET", "/api/v1/products?page=250&size=20"),
         "order": Scenario("order", "POST", "/api/v1/orders", order, "application/json", authorized=True),
         "login": Scenario("login", "POST", "/api/v1/auth/token", login, "application/x-www-form-urlencoded"),
     }
@@ -142,92 +160,87 @@ def capture(base: str, chosen: dict[str, Scenario], folder: Path) -> tuple[str, 
     return token, path
 
 
-def measure(
-    chosen: dict[str, Scenario], *, url: str, server: str, args: argparse.Namespace, folder: Path
-) -> dict[str, tuple[WrkResult, WrkResult]]:
-    env = {**SERVICE_ENV, "FORGE_DATABASE_URL": url}
-    results: dict[str, tuple[list[WrkResult], list[WrkResult]]] = {name: ([], []) for name in chosen}
-    with serve_forge(env=env, server=server, workers=args.workers) as forge_base:
-        token, payloads = capture(forge_base, chosen, folder)
-    baseline_env = {"FORGE_BENCH_PAYLOADS": str(payloads)}
+@dataclass(frozen=True)
+class Setup:
+    """What every app of one server's run is given."""
+
+    url: str
+    server: str
+    workers: int
+    redis_url: str | None  # None: no Redis answered, so the peer's cached path is not measured
+    folder: Path
+
+
+def _apps(setup: Setup, chosen: dict[str, Scenario], payloads: Path) -> dict[str, tuple[Serve, list[str]]]:
+    """Each app of the run (by its variant key), how to start it, and the scenarios it answers."""
+
+    def app(path: str, **env: str) -> Serve:
+        return lambda: serve(path, env=env, factory=True, server=setup.server, workers=setup.workers)
+
+    def forge(**env: str) -> Serve:
+        settings = {**SERVICE_ENV, "FORGE_DATABASE_URL": setup.url, **env}
+        return lambda: serve_forge(env=settings, server=setup.server, workers=setup.workers)
+
+    database = [name for name in chosen if name in DATABASE_SCENARIOS]
+    # An unknown FORGE_ variable is ignored by the settings: before the cache exists, off and on are one app.
+    apps = {
+        "bare": (
+            app("benchmarks._baseline:create", FORGE_BENCH_PAYLOADS=str(payloads)),
+            [name for name in chosen if baseline_of(name) == "bare"],
+        ),
+        "core": (app("benchmarks.plain_read:create", FORGE_BENCH_DATABASE_URL=setup.url), database),
+        "off": (forge(FORGE_CACHE_ENABLED="false"), list(chosen)),
+        "on": (forge(), list(chosen)),
+        "nolimit": (
+            forge(FORGE_CACHE_ENABLED="false", FORGE_RATE_LIMIT_ENABLED="false"),
+            [name for name in chosen if name == "config"],
+        ),
+    }
+    if setup.redis_url is not None:
+        # A prefix of this run's own: no key an earlier run cached is read.
+        prefix = f"forgeapi-bench-peer:{os.getpid()}:{time.time_ns()}"
+        peer = app(
+            "benchmarks._peer_cached:create",
+            FORGE_BENCH_DATABASE_URL=setup.url,
+            FORGE_BENCH_REDIS_URL=setup.redis_url,
+            FORGE_BENCH_PEER_PREFIX=prefix,
+        )
+        apps["peer"] = (peer, database)
+    return {key: app for key, app in apps.items() if app[1]}
+
+
+def measure(chosen: dict[str, Scenario], *, setup: Setup, args: argparse.Namespace) -> Measured:
+    with serve_forge(
+        env={**SERVICE_ENV, "FORGE_DATABASE_URL": setup.url}, server=setup.server, workers=setup.workers
+    ) as forge_base:
+        token, payloads = capture(forge_base, chosen, setup.folder)
+    answers = json.loads(payloads.read_text())
+    apps = _apps(setup, chosen, payloads)
+    results: dict[str, dict[str, list[WrkResult]]] = {name: {} for name in chosen}
     for round_ in range(args.rounds):
-        for forge_first in [True, False] if round_ % 2 == 0 else [False, True]:
-            if forge_first:
-                with serve_forge(env=env, server=server, workers=args.workers) as base:
-                    for name, scenario in chosen.items():
-                        results[name][0].append(_load(base, scenario, token, args, folder))
-            else:
-                with serve(
-                    "benchmarks._baseline:create", env=baseline_env, factory=True, server=server, workers=args.workers
-                ) as base:
-                    for name, scenario in chosen.items():
-                        results[name][1].append(_load(base, scenario, token, args, folder))
-    return {name: (_median(ours), _median(theirs)) for name, (ours, theirs) in results.items()}
+        for key in list(apps) if round_ % 2 == 0 else list(reversed(apps)):
+            start, names = apps[key]
+            with start() as base:
+                for name in names:
+                    scenario = chosen[name]
+                    if round_ == 0 and key in {"core", "peer"}:
+                        _check_answer(base, scenario, answers[f"{scenario.method} {scenario.path}"]["body"], key)
+                    results[name].setdefault(key, []).append(_load(base, scenario, token, args, setup.folder))
+    return {name: {key: median(runs) for key, runs in by_app.items()} for name, by_app in results.items()}
+
+
+def _check_answer(base: str, scenario: Scenario, forge_body: str, key: str) -> None:
+    """The baselines must answer what ForgeAPI answers (the same products, the same fields), or the ratio lies."""
+    body = httpx.get(f"{base}{scenario.path}", timeout=30).text
+    if not same_answer(forge_body, body):
+        print(f"  WARNING: {key} does not answer {scenario.path} as ForgeAPI does:")
+        print(f"    ForgeAPI: {forge_body[:200]}\n    {key}: {body[:200]}")
 
 
 def _load(base: str, scenario: Scenario, token: str, args: argparse.Namespace, folder: Path) -> WrkResult:
     script = scenario.wrk_script(folder, token)
     run_wrk(f"{base}{scenario.path}", seconds=1, connections=args.connections, script=script)  # warm-up
     return run_wrk(f"{base}{scenario.path}", seconds=args.seconds, connections=args.connections, script=script)
-
-
-def _median(results: list[WrkResult]) -> WrkResult:
-    cpu = [r.server_cpu_us for r in results if r.server_cpu_us is not None]
-    return WrkResult(
-        statistics.median(r.requests_per_second for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
-        sum(r.errors for r in results),
-        statistics.median(cpu) if cpu else None,
-    )
-
-
-def _cpu_ratio(ours: WrkResult, bare: WrkResult) -> str:
-    """The baseline's server CPU per request over ours: the throughput ratio a saturated worker would show."""
-    if ours.server_cpu_us is None or bare.server_cpu_us is None or not ours.server_cpu_us:
-        return "   n/a"
-    return f"{bare.server_cpu_us / ours.server_cpu_us:>6.3f}"
-
-
-def _cpu_per_request(ours: WrkResult, bare: WrkResult) -> str:
-    if ours.server_cpu_us is None or bare.server_cpu_us is None:
-        return "n/a"
-    return f"{ours.server_cpu_us:.0f} / {bare.server_cpu_us:.0f}"
-
-
-# The performance issue's targets, as ratios to the bare app (1 worker, 64 connections, PostgreSQL for the reads).
-TARGET_RATIOS = {"healthz": 0.80, "list": 0.25, "read": 0.25}
-READ_P99_MS = 100.0
-
-
-def _verdict(name: str, ours: WrkResult, ratio: float) -> str:
-    if name not in TARGET_RATIOS:
-        return ""
-    met = ratio >= TARGET_RATIOS[name] and (name != "read" or (ours.p99_ms < READ_P99_MS and ours.errors == 0))
-    wanted = f">= {TARGET_RATIOS[name]:.2f}" + (f", p99 < {READ_P99_MS:.0f} ms, 0 errors" if name == "read" else "")
-    return f"{'met' if met else 'NOT MET'} ({wanted})"
-
-
-def report(server: str, database: str, measured: dict[str, tuple[WrkResult, WrkResult]]) -> None:
-    print(f"\n{server}, {database}:")
-    print(
-        f"  {'scenario':<9} {'ForgeAPI req/s':>14} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
-        f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   {'ratio':>6} {'CPU ratio':>9} "
-        f"{'CPU us/req':>10}   target"
-    )
-    for name, (ours, bare) in measured.items():
-        ratio = ours.requests_per_second / bare.requests_per_second
-        print(
-            f"  {name:<9} {ours.requests_per_second:>14,.0f} {ours.p50_ms:>7.1f} {ours.p99_ms:>7.1f} "
-            f"{ours.errors:>6}   {bare.requests_per_second:>10,.0f} {bare.p50_ms:>7.1f} {bare.p99_ms:>7.1f} "
-            f"{bare.errors:>6}   {ratio:>6.3f} {_cpu_ratio(ours, bare):>9} {_cpu_per_request(ours, bare):>10}   "
-            f"{_verdict(name, ours, ratio)}"
-        )
-    print(
-        "  ratio: requests/s against the bare app's. CPU ratio: the bare server's CPU time per request over ours,"
-        " which other load on the machine hardly moves. CPU us/req: the server's CPU time per request (user +"
-        " system, from /proc), ForgeAPI / bare"
-    )
 
 
 def password_hash_ms(settings: Settings, *, rounds: int = 5) -> float:
@@ -242,6 +255,16 @@ def password_hash_ms(settings: Settings, *, rounds: int = 5) -> float:
     return statistics.median(asyncio.run(once()) for _ in range(rounds))
 
 
+def _redis_url() -> str | None:
+    url = os.environ.get("FORGE_BENCH_REDIS_URL", DEFAULT_REDIS)
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        print(f"peer's cached path: not measured (no Redis answered at {url})")
+        return None
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -250,7 +273,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
-    parser.add_argument("--scenarios", default="healthz,list,read,order,login")
+    parser.add_argument("--scenarios", default="healthz,config,read,page,deep", help="also: order, login")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where the results go")
+    parser.add_argument("--name", default="harness", help="file name of the results (.json, .md, .png)")
     args = parser.parse_args()
     if not wrk_available():
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -268,16 +293,30 @@ def main() -> None:
             f"{PRODUCTS:,} products; 1 product page = 20 with its total; {args.workers} worker(s), "
             f"wrk {args.connections} connections, {args.rounds} x {args.seconds} s, medians"
         )
-        print(
-            f"login: Argon2id m={settings.password_hash_memory_kib} KiB, t={settings.password_hash_iterations}, "
-            f"p={settings.password_hash_parallelism}: {password_hash_ms(settings):.1f} ms per hash, median of 5 "
-            "(the baseline replays the token response without hashing)"
-        )
+        if "cache_enabled" not in Settings.model_fields:
+            print("FORGE_CACHE_ENABLED is not a setting of this build: ForgeAPI's cache on and off are the same app")
+        if "login" in chosen:
+            print(
+                f"login: Argon2id m={settings.password_hash_memory_kib} KiB, t={settings.password_hash_iterations}, "
+                f"p={settings.password_hash_parallelism}: {password_hash_ms(settings):.1f} ms per hash, median of 5 "
+                "(the baseline replays the token response without hashing)"
+            )
+        redis_url = _redis_url() if any(name in DATABASE_SCENARIOS for name in chosen) else None
         servers = ["uvicorn", "granian"] if args.server == "both" else [args.server]
+        runs: dict[str, Measured] = {}
+        found: list[Verdict] = []
         for server in servers:
-            if len(chosen) > 1 or server != servers[0]:
+            if server != servers[0]:
                 prepare_database(url)  # every server starts from the same data (orders add rows)
-            report(server, args.database, measure(chosen, url=url, server=server, args=args, folder=folder))
+            setup = Setup(url=url, server=server, workers=args.workers, redis_url=redis_url, folder=folder)
+            runs[server] = measure(chosen, setup=setup, args=args)
+            server_targets = targets_of(server, runs[server], connections=args.connections)
+            found += server_targets
+            print(text_report(server, args.database, runs[server], server_targets))
+        meta = {key: getattr(args, key) for key in ("database", "workers", "connections", "seconds", "rounds")}
+        write_results(
+            args.out, args.name, runs, found, {**meta, "products": PRODUCTS, "date": time.strftime("%Y-%m-%d")}
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ with 64 connections on the other: the bare app answering from memory (the harnes
 endpoint (`session.get`, a dict back) and a plain SQLAlchemy Core one (one `select`, a dict back), each reported as
 a ratio to the bare app. ForgeAPI's own read, in the harness, is best compared with these two: PostgreSQL runs on
 the same two cores, so no endpoint that queries it comes near an answer from memory.
+
+The same app also answers ForgeAPI's own paths (`/api/v1/products/{id}`, `/api/v1/products?page=&size=`) with plain
+Core (`_core_reads.py`): the harness's baseline for its database scenarios, measured in the same run.
 """
 
 import argparse
@@ -19,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app.features.products.models import Product
+from benchmarks._core_reads import add_routes
 from benchmarks._http import run_wrk, serve, wrk_available
 from benchmarks.harness import DEFAULT_PG, prepare_database
 
@@ -55,6 +59,7 @@ def create() -> FastAPI:
             row = (await connection.execute(select(*columns).where(Product.id == product_id))).one()
         return {"id": row.id, "name": row.name, "price": str(row.price), "quantity": row.quantity}
 
+    add_routes(app, engine)
     return app
 
 

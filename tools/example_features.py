@@ -32,6 +32,11 @@ DELETED = [
     "benchmarks/harness.py",
     "benchmarks/_baseline.py",
     "benchmarks/plain_read.py",
+    "benchmarks/_core_reads.py",
+    "benchmarks/_peer_cached.py",
+    "benchmarks/_report.py",
+    "benchmarks/_chart.py",
+    "tests/test_benchmark_report.py",  # the harness's report and chart
     "benchmarks/serialization.py",
     "benchmarks/tracing.py",
     "benchmarks/faults.py",
