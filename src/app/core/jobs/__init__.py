@@ -7,7 +7,7 @@ retries failures with exponential backoff and jitter (or when a handler's `Retry
 attempt, after which the job is dead (at once when a handler raises `GiveUp`).
 """
 
-from app.core.jobs._admin import JobStateError, cancel_job, count_jobs, get_job, list_jobs, retry_job
+from app.core.jobs._admin import NEWEST_JOBS_FIRST, JobStateError, cancel_job, count_jobs, get_job, list_jobs, retry_job
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._periodic import Cron, Every, Periodic, Schedule
 from app.core.jobs._registry import (
@@ -24,6 +24,7 @@ from app.core.jobs._store import EnqueuedObserver, counting_enqueued, enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
 __all__ = [
+    "NEWEST_JOBS_FIRST",
     "Backoff",
     "Cron",
     "EnqueuedObserver",
