@@ -16,6 +16,9 @@ template's Redis-cached read (`_peer_cached.py`); the others against a bare Fast
 with the same bytes, captured from ForgeAPI, from memory. Rounds alternate the order of the apps; medians are
 reported, with the server's CPU per request (from /proc) and the issue's targets, and written as JSON, Markdown and
 a PNG chart to `--out/--name`.
+
+`uv run python -m benchmarks --pagination-depth [its options]` runs benchmarks/pagination_depth.py instead: the
+first page, a deep cursor page and an offset page at the same depth of 1,000,000 products on PostgreSQL.
 """
 
 import argparse
@@ -43,6 +46,7 @@ from app.config import Settings
 from app.core.security import PasswordHasher
 from app.features.products.models import Product
 from app.models import metadata
+from benchmarks import pagination_depth
 from benchmarks._chart import write_results
 from benchmarks._http import WrkResult, median, run_wrk, serve, serve_forge, wrk_available
 from benchmarks._report import Measured, Verdict, baseline_of, same_answer, text_report
@@ -266,6 +270,9 @@ def _redis_url() -> str | None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--pagination-depth"]:  # a run of its own, with options of its own
+        pagination_depth.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--server", choices=["uvicorn", "granian", "both"], default="uvicorn")

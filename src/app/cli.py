@@ -35,6 +35,7 @@ from app.core.key_rotation import RotationReport, rotate_all
 from app.core.logging import configure_logging
 from app.core.mail import configured_mailer
 from app.core.metrics import MetricsDirectoryInUseError, server_metrics_directory
+from app.core.pagination import PageParams
 from app.core.problems import error_message
 from app.core.ratelimit import build_policies
 from app.core.security import PasswordHasher
@@ -605,7 +606,7 @@ def jobs_list(
     """List jobs, newest first: id, type, state, attempts, when due, and the last error's first line."""
 
     async def listing(session: AsyncSession) -> Sequence[Job]:
-        return await list_jobs(session, state=state, offset=0, limit=limit)
+        return (await list_jobs(session, state=state, params=PageParams(size=limit)))[:limit]  # it reads one more
 
     for job in _run(_settings(), listing):
         typer.echo(_job_line(job))

@@ -82,9 +82,13 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import Keyset, PageParams
 from app.features.$feature.models import $Model, ${Model}ID
 
-__all__ = ["add", "count", "delete", "get", "list_page"]
+__all__ = ["BY_ID", "add", "count", "delete", "get", "list_page"]
+
+# The listing's order: the primary key's index serves a cursor page at any depth.
+BY_ID = Keyset($Model.id)
 
 
 async def get(session: AsyncSession, ${singular}_id: ${Model}ID) -> $Model | None:
@@ -102,10 +106,13 @@ async def delete(session: AsyncSession, $singular: $Model) -> None:
     await session.flush()
 
 
-async def list_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[Sequence[$Model], int | None]:
-    """A page and the total, in one statement; None for the total when the page is past the end (no row carries it)."""
-    total = func.count().over().label("total")
-    rows = (await session.execute(select($Model, total).order_by($Model.id).offset(offset).limit(limit))).all()
+async def list_page(session: AsyncSession, *, params: PageParams) -> tuple[Sequence[$Model], int | None]:
+    """A page (and one row more, see Keyset) and the total, in one statement; None for the total when the page is
+    past the end (no row carries it) or asks for none."""
+    if not params.include_total:
+        return (await session.execute(BY_ID.page(select($Model), params))).scalars().all(), None
+    total = select(func.count()).select_from($Model).scalar_subquery().label("total")
+    rows = (await session.execute(BY_ID.page(select($Model, total), params))).all()
     return [row[0] for row in rows], (rows[0][1] if rows else None)
 
 
@@ -137,11 +144,13 @@ async def get_$singular(session: AsyncSession, *, ${singular}_id: ${Model}ID) ->
 
 
 async def list_$feature(session: AsyncSession, *, params: PageParams) -> Page[${Model}Read]:
-    """A page of $feature in a stable order (by id)."""
-    rows, total = await repository.list_page(session, offset=params.offset, limit=params.size)
-    if total is None:
+    """A page of $feature in a stable order (by id), by number or after a cursor."""
+    found, total = await repository.list_page(session, params=params)
+    if total is None and params.include_total:
         total = await repository.count(session)
-    return Page[${Model}Read].build([${Model}Read.model_validate(row) for row in rows], total=total, params=params)
+    rows, next_cursor = repository.BY_ID.split(found, params)
+    items = [${Model}Read.model_validate(row) for row in rows]
+    return Page[${Model}Read].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def create_$singular(session: AsyncSession, *, data: ${Model}Create, audit: Audit) -> $Model:

@@ -347,7 +347,14 @@ async def test_the_order_list_pages(client: httpx.AsyncClient, admin: helpers.He
 
 
 async def test_a_new_user_has_an_empty_list(client: httpx.AsyncClient, user: helpers.Headers) -> None:
-    assert await my_orders(client, user) == {"items": [], "total": 0, "page": 1, "size": 20, "pages": 0}
+    assert await my_orders(client, user) == {
+        "items": [],
+        "total": 0,
+        "page": 1,
+        "size": 20,
+        "pages": 0,
+        "next_cursor": None,
+    }
 
 
 # --- Authentication ---------------------------------------------------------------------------------------------

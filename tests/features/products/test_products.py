@@ -427,12 +427,12 @@ async def test_the_list_is_a_page(client: httpx.AsyncClient, admin: helpers.Head
     page = await list_products(client)
     mine = await list_products(client, q=tag)
 
-    assert set(page) == {"items", "total", "page", "size", "pages"}
+    assert set(page) == {"items", "total", "page", "size", "pages", "next_cursor"}
     assert (page["page"], page["size"]) == (1, 20)
     assert page["total"] >= 1
     assert page["pages"] == -(-page["total"] // 20)
     assert len(page["items"]) == min(page["total"], 20)
-    assert mine == {"items": [product], "total": 1, "page": 1, "size": 20, "pages": 1}
+    assert mine == {"items": [product], "total": 1, "page": 1, "size": 20, "pages": 1, "next_cursor": None}
 
 
 async def test_q_is_a_case_insensitive_name_substring(client: httpx.AsyncClient, admin: helpers.Headers) -> None:
@@ -577,13 +577,13 @@ async def test_a_page_past_the_end_is_empty_with_the_right_total(
 
     page = await list_products(client, q=tag, size=2, page=7)
 
-    assert page == {"items": [], "total": 3, "page": 7, "size": 2, "pages": 2}
+    assert page == {"items": [], "total": 3, "page": 7, "size": 2, "pages": 2, "next_cursor": None}
 
 
 async def test_an_empty_result_has_zero_pages(client: httpx.AsyncClient) -> None:
     page = await list_products(client, q=unique_tag())
 
-    assert page == {"items": [], "total": 0, "page": 1, "size": 20, "pages": 0}
+    assert page == {"items": [], "total": 0, "page": 1, "size": 20, "pages": 0, "next_cursor": None}
 
 
 async def test_the_largest_page_size_is_accepted(client: httpx.AsyncClient, admin: helpers.Headers) -> None:

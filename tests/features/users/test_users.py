@@ -61,7 +61,7 @@ async def test_admin_lists_users_as_a_page(client: httpx.AsyncClient, admin: hel
     response = await client.get(USERS, headers=admin)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"items", "total", "page", "size", "pages"}
+    assert set(body) == {"items", "total", "page", "size", "pages", "next_cursor"}
     assert body["total"] == before + 3
     assert body["page"] == 1
     assert body["size"] == 20

@@ -4,7 +4,7 @@ event and its jobs exist if and only if the business write commits. Events are p
 FORGE_EVENTS_RETENTION_DAYS after they occurred.
 """
 
-from app.core.events._admin import count_events, list_events
+from app.core.events._admin import NEWEST_EVENTS_FIRST, count_events, list_events
 from app.core.events._models import Event
 from app.core.events._purge import PurgeEvents, events_housekeeping, purge_events, purge_events_before
 from app.core.events._record import Events
@@ -12,6 +12,7 @@ from app.core.events._subscriptions import ANY_EVENT, EventMessage, Subscription
 
 __all__ = [
     "ANY_EVENT",
+    "NEWEST_EVENTS_FIRST",
     "Event",
     "EventMessage",
     "Events",

@@ -13,7 +13,11 @@ __all__ = ["Event"]
 
 class Event(Base):
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_type_occurred_at", "type", "occurred_at"),)
+    # (type, id): the admins' listing of one type's events, newest first, by keyset.
+    __table_args__ = (
+        Index("ix_event_type_occurred_at", "type", "occurred_at"),
+        Index("ix_event_type_id", "type", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(100))  # `<resource>.<what happened>`, e.g. `order.placed`

@@ -8,6 +8,7 @@ attempt, after which the job is dead (at once when a handler raises `GiveUp`).
 """
 
 from app.core.jobs._admin import (
+    NEWEST_JOBS_FIRST,
     JobStateError,
     cancel_job,
     count_by_state,
@@ -32,6 +33,7 @@ from app.core.jobs._store import EnqueuedObserver, counting_enqueued, enqueue
 from app.core.jobs._worker import Worker, configured_worker
 
 __all__ = [
+    "NEWEST_JOBS_FIRST",
     "Backoff",
     "Cron",
     "EnqueuedObserver",

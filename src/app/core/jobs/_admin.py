@@ -9,8 +9,18 @@ from app.core.database import utcnow
 from app.core.exceptions import ConflictError, found
 from app.core.jobs._models import Job, JobState
 from app.core.jobs._store import notify
+from app.core.pagination import Keyset, PageParams
 
-__all__ = ["JobStateError", "cancel_job", "count_by_state", "count_jobs", "get_job", "list_jobs", "retry_job"]
+__all__ = [
+    "NEWEST_JOBS_FIRST",
+    "JobStateError",
+    "cancel_job",
+    "count_by_state",
+    "count_jobs",
+    "get_job",
+    "list_jobs",
+    "retry_job",
+]
 
 RETRYABLE = (JobState.DEAD, JobState.CANCELLED)
 CANCELLABLE = (JobState.QUEUED, JobState.DEAD)
@@ -23,11 +33,16 @@ class JobStateError(ConflictError):
     title = "Invalid Job State"
 
 
-async def list_jobs(session: AsyncSession, *, state: JobState | None, offset: int, limit: int) -> Sequence[Job]:
-    """Newest first."""
-    statement = select(Job).order_by(Job.id.desc()).offset(offset).limit(limit)
+# The listing's order: the primary key's index, and (state, id) for one state's jobs.
+NEWEST_JOBS_FIRST = Keyset(Job.id, descending=True)
+
+
+async def list_jobs(session: AsyncSession, *, state: JobState | None, params: PageParams) -> Sequence[Job]:
+    """Newest first: a page of `params`, and one job more (see Keyset.split)."""
+    statement = select(Job)
     if state is not None:
         statement = statement.where(Job.state == state)
+    statement = NEWEST_JOBS_FIRST.page(statement, params)
     return (await session.execute(statement)).scalars().all()
 
 

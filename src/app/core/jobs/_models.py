@@ -22,8 +22,13 @@ class JobState(StrEnum):
 
 class Job(Base):
     __tablename__ = "job"
-    # The claim reads queued jobs by due time, the reaper running jobs by lease: one index serves both.
-    __table_args__ = (Index("ix_job_state_run_at", "state", "run_at"), UniqueConstraint("unique_key"))
+    # The claim reads queued jobs by due time, the reaper running jobs by lease: one index serves both. The admins'
+    # listing of one state's jobs, newest first, pages by (state, id).
+    __table_args__ = (
+        Index("ix_job_state_run_at", "state", "run_at"),
+        Index("ix_job_state_id", "state", "id"),
+        UniqueConstraint("unique_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(100))

@@ -29,7 +29,7 @@ from app.core.context import CONTEXT_KEY, context_of
 from app.core.database import committing, get_database, get_db_session
 from app.core.exceptions import MalformedJSONError
 from app.core.metrics import ROUTE_TEMPLATE_STATE
-from app.core.pagination import page_params_of
+from app.core.pagination import cursor_seal, page_params_of
 from app.features.api_keys import service as api_keys_service
 from app.features.auth.dependencies import authorize
 from app.features.dynamic_endpoints import documents
@@ -136,7 +136,8 @@ async def _serve(request: Request, session: AsyncSession, leaf: Leaf, raw: list[
         return Response(spec.static_body, media_type=JSON)
     if leaf.role == "collection":
         if method == "GET":
-            return _json(await documents.list_page(session, spec=spec, params=page_params_of(request.query_params)))
+            params = page_params_of(request.query_params, cursor_seal(request))
+            return _json(await documents.list_page(session, spec=spec, params=params))
         return _json(await documents.create(session, spec=spec, body=await _json_body(request)), 201)
     document_id = int(raw[-1])
     if method == "GET":

@@ -97,12 +97,14 @@ async def delete(session: AsyncSession, *, spec: CompiledSpec, document_id: int)
 async def list_page(session: AsyncSession, *, spec: CompiledSpec, params: PageParams) -> dict[str, Any]:
     """A `Page` of documents, by id, as the dict it serialises to: `Page.model_dump` would walk every document again
     (measured 8x slower for a page of 100)."""
-    documents = await repository.documents_page(session, spec_id=spec.id, offset=params.offset, limit=params.size)
-    total = await repository.count_documents(session, spec_id=spec.id)
+    rows = await repository.documents_page(session, spec_id=spec.id, params=params)
+    documents, next_cursor = repository.DOCUMENTS_BY_ID.split(rows, params)
+    total = await repository.count_documents(session, spec_id=spec.id) if params.include_total else None
     return {
         "items": [await _answer(spec, document) for document in documents],
         "total": total,
         "page": params.page,
         "size": params.size,
-        "pages": params.pages_for(total),
+        "pages": None if total is None else params.pages_for(total),
+        "next_cursor": next_cursor,
     }

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -38,9 +38,11 @@ class EndpointSpec(TimestampMixin, Base):
 
 class EndpointDocument(TimestampMixin, Base):
     __tablename__ = "endpoint_document"
+    # A collection's documents in the listing's keyset order; also the spec_id lookups' index.
+    __table_args__ = (Index("ix_endpoint_document_spec_id_id", "spec_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    spec_id: Mapped[int] = mapped_column(ForeignKey("endpoint_spec.id", ondelete="CASCADE"), index=True)
+    spec_id: Mapped[int] = mapped_column(ForeignKey("endpoint_spec.id", ondelete="CASCADE"))
     data: Mapped[Any] = mapped_column(_JSON)
 
 

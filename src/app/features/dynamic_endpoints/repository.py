@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import Keyset, PageParams
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec, SpecID
 
 __all__ = [
@@ -54,8 +55,14 @@ async def list_specs(session: AsyncSession) -> Sequence[EndpointSpec]:
     return (await session.execute(select(EndpointSpec).order_by(EndpointSpec.name))).scalars().all()
 
 
-async def specs_page(session: AsyncSession, *, offset: int, limit: int) -> Sequence[EndpointSpec]:
-    statement = select(EndpointSpec).order_by(EndpointSpec.id).offset(offset).limit(limit)
+# The specs' listing's order (the primary key's index).
+SPECS_BY_ID = Keyset(EndpointSpec.id)
+# A collection's documents, oldest first: the index on (spec_id, id).
+DOCUMENTS_BY_ID = Keyset(EndpointDocument.id)
+
+
+async def specs_page(session: AsyncSession, *, params: PageParams) -> Sequence[EndpointSpec]:
+    statement = SPECS_BY_ID.page(select(EndpointSpec), params)
     return (await session.execute(statement)).scalars().all()
 
 
@@ -82,16 +89,8 @@ async def get_document(session: AsyncSession, *, spec_id: SpecID, document_id: i
     return await session.scalar(statement)
 
 
-async def documents_page(
-    session: AsyncSession, *, spec_id: SpecID, offset: int, limit: int
-) -> Sequence[EndpointDocument]:
-    statement = (
-        select(EndpointDocument)
-        .where(EndpointDocument.spec_id == spec_id)
-        .order_by(EndpointDocument.id)
-        .offset(offset)
-        .limit(limit)
-    )
+async def documents_page(session: AsyncSession, *, spec_id: SpecID, params: PageParams) -> Sequence[EndpointDocument]:
+    statement = DOCUMENTS_BY_ID.page(select(EndpointDocument).where(EndpointDocument.spec_id == spec_id), params)
     return (await session.execute(statement)).scalars().all()
 
 

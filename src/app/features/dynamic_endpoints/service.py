@@ -169,9 +169,11 @@ async def get_spec(session: AsyncSession, *, spec_id: SpecID) -> EndpointSpec:
 
 
 async def list_specs(session: AsyncSession, *, params: PageParams) -> Page[EndpointSpecRead]:
-    specs = await repository.specs_page(session, offset=params.offset, limit=params.size)
-    total = await repository.count_specs(session)
-    return Page[EndpointSpecRead].build([EndpointSpecRead.model_validate(s) for s in specs], total=total, params=params)
+    rows = await repository.specs_page(session, params=params)
+    total = await repository.count_specs(session) if params.include_total else None
+    specs, next_cursor = repository.SPECS_BY_ID.split(rows, params)
+    items = [EndpointSpecRead.model_validate(s) for s in specs]
+    return Page[EndpointSpecRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 def _assign(spec: EndpointSpec, data: EndpointSpecWrite, actor_id: int | None) -> None:

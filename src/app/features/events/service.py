@@ -11,6 +11,8 @@ __all__ = ["list_events"]
 
 async def list_events(session: AsyncSession, *, params: PageParams, event_type: str | None) -> Page[EventRead]:
     """A page of events, newest first; with `event_type`, only the events of that type."""
-    found = await events.list_events(session, event_type=event_type, offset=params.offset, limit=params.size)
-    total = await events.count_events(session, event_type=event_type)
-    return Page[EventRead].build([EventRead.model_validate(event) for event in found], total=total, params=params)
+    rows = await events.list_events(session, event_type=event_type, params=params)
+    total = await events.count_events(session, event_type=event_type) if params.include_total else None
+    found, next_cursor = events.NEWEST_EVENTS_FIRST.split(rows, params)
+    items = [EventRead.model_validate(event) for event in found]
+    return Page[EventRead].build(items, total=total, params=params, next_cursor=next_cursor)

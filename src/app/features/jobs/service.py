@@ -14,9 +14,11 @@ _AUDITED = ("state", "attempts", "run_at")  # what retrying and cancelling chang
 
 async def list_jobs(session: AsyncSession, *, params: PageParams, state: jobs.JobState | None) -> Page[JobRead]:
     """A page of jobs, newest first; with `state`, only the jobs in it."""
-    found = await jobs.list_jobs(session, state=state, offset=params.offset, limit=params.size)
-    total = await jobs.count_jobs(session, state=state)
-    return Page[JobRead].build([JobRead.model_validate(job) for job in found], total=total, params=params)
+    rows = await jobs.list_jobs(session, state=state, params=params)
+    total = await jobs.count_jobs(session, state=state) if params.include_total else None
+    found, next_cursor = jobs.NEWEST_JOBS_FIRST.split(rows, params)
+    items = [JobRead.model_validate(job) for job in found]
+    return Page[JobRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def retry_job(session: AsyncSession, *, job_id: int, audit: Audit) -> JobRead:

@@ -1,7 +1,7 @@
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Numeric, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
@@ -25,10 +25,13 @@ class Order(TimestampMixin, Base):
     # The service enforces the transitions; the database refuses a status outside the state machine's.
     __table_args__ = (
         CheckConstraint("status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')", name="status_known"),
+        # The listings' keyset orders, newest first: a customer's orders, and the admins' by status.
+        Index("ix_customer_order_user_id_id", "user_id", "id"),
+        Index("ix_customer_order_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     status: Mapped[OrderStatus] = mapped_column(
         Enum(OrderStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=OrderStatus.PLACED,

@@ -7,9 +7,24 @@ from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.dashboard import utc_day
+from app.core.pagination import Keyset, PageParams
 from app.features.orders.models import Order, OrderID, OrderStatus
 
-__all__ = ["add", "count_all", "count_for_user", "daily_totals", "get", "list_all", "list_for_user", "set_status"]
+__all__ = [
+    "NEWEST_FIRST",
+    "add",
+    "count_all",
+    "count_for_user",
+    "daily_totals",
+    "get",
+    "list_all",
+    "list_for_user",
+    "set_status",
+]
+
+
+# Both listings' order: served by the indexes on (user_id, id) and (status, id), and the primary key's.
+NEWEST_FIRST = Keyset(Order.id, descending=True)
 
 
 async def add(session: AsyncSession, order: Order) -> Order:
@@ -22,8 +37,8 @@ async def get(session: AsyncSession, order_id: OrderID) -> Order | None:
     return await session.get(Order, order_id)
 
 
-async def list_for_user(session: AsyncSession, *, user_id: int, offset: int, limit: int) -> Sequence[Order]:
-    statement = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).offset(offset).limit(limit)
+async def list_for_user(session: AsyncSession, *, user_id: int, params: PageParams) -> Sequence[Order]:
+    statement = NEWEST_FIRST.page(select(Order).where(Order.user_id == user_id), params)
     return (await session.execute(statement)).scalars().all()
 
 
@@ -32,10 +47,11 @@ async def count_for_user(session: AsyncSession, *, user_id: int) -> int:
     return (await session.execute(statement)).scalar_one()
 
 
-async def list_all(session: AsyncSession, *, status: OrderStatus | None, offset: int, limit: int) -> Sequence[Order]:
-    statement = select(Order).order_by(Order.id.desc()).offset(offset).limit(limit)
+async def list_all(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Sequence[Order]:
+    statement = select(Order)
     if status is not None:
         statement = statement.where(Order.status == status)
+    statement = NEWEST_FIRST.page(statement, params)
     return (await session.execute(statement)).scalars().all()
 
 

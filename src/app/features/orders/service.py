@@ -3,7 +3,7 @@ follows one state machine (placed -> paid -> shipped -> delivered; placed or pai
 stock). Every change records its event (`order.<status>`) in the same transaction."""
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -127,16 +127,22 @@ async def get_order(session: AsyncSession, *, user_id: int, is_admin: bool, orde
 
 async def list_orders(session: AsyncSession, *, user_id: int, params: PageParams) -> Page[OrderRead]:
     """The user's own orders, newest first."""
-    orders = await repository.list_for_user(session, user_id=user_id, offset=params.offset, limit=params.size)
-    total = await repository.count_for_user(session, user_id=user_id)
-    return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
+    rows = await repository.list_for_user(session, user_id=user_id, params=params)
+    total = await repository.count_for_user(session, user_id=user_id) if params.include_total else None
+    return _page(rows, total=total, params=params)
 
 
 async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Page[OrderRead]:
     """Every user's orders (an admin's view), newest first, optionally only those in `status`."""
-    orders = await repository.list_all(session, status=status, offset=params.offset, limit=params.size)
-    total = await repository.count_all(session, status=status)
-    return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
+    rows = await repository.list_all(session, status=status, params=params)
+    total = await repository.count_all(session, status=status) if params.include_total else None
+    return _page(rows, total=total, params=params)
+
+
+def _page(rows: Sequence[Order], *, total: int | None, params: PageParams) -> Page[OrderRead]:
+    orders, next_cursor = repository.NEWEST_FIRST.split(rows, params)
+    items = [OrderRead.model_validate(o) for o in orders]
+    return Page[OrderRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def cancel_order(

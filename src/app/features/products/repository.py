@@ -9,10 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
+from app.core.pagination import Keyset, PageParams
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import Reservation
 
-__all__ = ["ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
+__all__ = ["BY_ID", "ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
+
+
+# The listing's order; the primary key's index serves it, a cursor page starting at its position at any depth.
+BY_ID = Keyset(Product.id)
 
 
 class ProductQuery(NamedTuple):
@@ -53,19 +58,23 @@ async def delete(session: AsyncSession, product: Product) -> bool:
 
 
 async def list_page(
-    session: AsyncSession, *, query: ProductQuery, offset: int, limit: int
+    session: AsyncSession, *, query: ProductQuery, params: PageParams
 ) -> tuple[Sequence[Product], int | None]:
-    """A page and the number of matching products, in one statement (one round-trip, one snapshot).
+    """A page (one product more, see Keyset) and, unless the page asks not to, the number of matching products, in
+    one statement (one round-trip, one snapshot).
 
     The total is an uncorrelated scalar subquery, which PostgreSQL and SQLite evaluate once per statement (an
     index-only count). `count(*) OVER ()` would do it too, but makes the database fetch and window every matching
     row before the LIMIT: three times slower on 10,000 rows. A page past the end has no row to carry the total:
-    None then, and the caller counts.
+    None then, and the caller counts. The count reads every matching row, so on a large catalogue it costs far more
+    than the page: `include_total=false` leaves it out.
     """
     conditions = query.conditions()
+    if not params.include_total:
+        statement = BY_ID.page(select(Product).where(*conditions), params)
+        return (await session.execute(statement)).scalars().all(), None
     total = select(func.count()).select_from(Product).where(*conditions).scalar_subquery().label("total")
-    statement = select(Product, total).where(*conditions).order_by(Product.id).offset(offset).limit(limit)
-    rows = (await session.execute(statement)).all()
+    rows = (await session.execute(BY_ID.page(select(Product, total).where(*conditions), params))).all()
     return [row[0] for row in rows], (rows[0][1] if rows else None)
 
 

@@ -31,12 +31,14 @@ async def get_product(session: AsyncSession, *, product_id: ProductID) -> Produc
 
 
 async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
-    """A page of products matching the filters, in a stable order (by id)."""
+    """A page of products matching the filters, in a stable order (by id), by number or after a cursor."""
     query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
-    products, total = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
-    if total is None:  # past the last page (or nothing matches): only then a second statement
+    rows, total = await repository.list_page(session, query=query, params=params)
+    if total is None and params.include_total:  # past the last page (or nothing matches): only then a second statement
         total = await repository.count(session, query=query)
-    return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
+    products, next_cursor = repository.BY_ID.split(rows, params)
+    items = [ProductRead.model_validate(p) for p in products]
+    return Page[ProductRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 _AUDITED = ("name", "price", "quantity")

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, utcnow
@@ -15,9 +15,11 @@ class UserSession(Base):
     the session is used, so they are not stored). Its access tokens name it; its refresh token is the current one."""
 
     __tablename__ = "user_session"
+    # A user's sessions in the listing's keyset order (most recently used first); also the user_id lookups' index.
+    __table_args__ = (Index("ix_user_session_user_id_last_used_at_id", "user_id", "last_used_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     # HMAC-SHA-256(pepper, refresh token) of the current refresh token: the only trace of it that is stored.
     refresh_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The digest of the spent token whose presentation issued the current one: presented again within the grace, it

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import Keyset, PageParams
 from app.features.sessions.models import SessionID, SpentRefreshToken, UserSession
 
 __all__ = [
@@ -132,16 +133,16 @@ async def revoke(
     return int(getattr(await session.execute(statement), "rowcount", 0))
 
 
+# The listing's order, served by the index on (user_id, last_used_at, id). A session used during a walk moves to
+# the front, before the cursor: the walk then misses it (it is live, and the first page shows it).
+MOST_RECENTLY_USED_FIRST = Keyset(UserSession.last_used_at, UserSession.id, descending=True)
+
+
 async def list_live(
-    session: AsyncSession, *, user_id: int, cutoffs: Cutoffs, offset: int, limit: int
+    session: AsyncSession, *, user_id: int, cutoffs: Cutoffs, params: PageParams
 ) -> Sequence[UserSession]:
-    statement = (
-        select(UserSession)
-        .where(UserSession.user_id == user_id, _is_live(cutoffs))
-        .order_by(UserSession.last_used_at.desc(), UserSession.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
+    statement = select(UserSession).where(UserSession.user_id == user_id, _is_live(cutoffs))
+    statement = MOST_RECENTLY_USED_FIRST.page(statement, params)
     return (await session.execute(statement)).scalars().all()
 
 

@@ -316,10 +316,9 @@ async def list_sessions(
 ) -> Page[SessionRead]:
     """A page of the user's live sessions, the most recently used first; `current` is marked."""
     cutoffs = policy.cutoffs(utcnow())
-    rows = await repository.list_live(
-        session, user_id=user_id, cutoffs=cutoffs, offset=params.offset, limit=params.size
-    )
-    total = await repository.count_live(session, user_id=user_id, cutoffs=cutoffs)
+    found = await repository.list_live(session, user_id=user_id, cutoffs=cutoffs, params=params)
+    total = await repository.count_live(session, user_id=user_id, cutoffs=cutoffs) if params.include_total else None
+    rows, next_cursor = repository.MOST_RECENTLY_USED_FIRST.split(found, params)
     items = [
         SessionRead(
             id=row.id,
@@ -332,4 +331,4 @@ async def list_sessions(
         )
         for row in rows
     ]
-    return Page[SessionRead].build(items, total=total, params=params)
+    return Page[SessionRead].build(items, total=total, params=params, next_cursor=next_cursor)

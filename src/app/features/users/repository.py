@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.dashboard import utc_day
 from app.core.database import best_effort_write
 from app.core.exceptions import ConflictError
+from app.core.pagination import Keyset, PageParams
 from app.features.users.models import AccountToken, TokenPurpose, User, UserID
 
 __all__ = [
@@ -79,12 +80,15 @@ async def update_password_hash(session: AsyncSession, user: User, new_hash: str)
         _log.info("password_rehash_deferred", user_id=user.id)
 
 
-async def list_page(
-    session: AsyncSession, *, offset: int, limit: int, phone_index: bytes | None = None
-) -> Sequence[User]:
-    statement = select(User).order_by(User.id).offset(offset).limit(limit)
+# The admins' listing's order (the primary key's index; with a phone, the few users its blind index finds).
+BY_ID = Keyset(User.id)
+
+
+async def list_page(session: AsyncSession, *, params: PageParams, phone_index: bytes | None = None) -> Sequence[User]:
+    statement = select(User)
     if phone_index is not None:
         statement = statement.where(User.phone_index == phone_index)
+    statement = BY_ID.page(statement, params)
     return (await session.execute(statement)).scalars().all()
 
 

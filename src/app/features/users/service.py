@@ -331,9 +331,11 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
 async def list_users(session: AsyncSession, *, params: PageParams, phone: str | None = None) -> Page[UserRead]:
     """A page of users; with `phone` (normalised), only those with that number, found by its blind index."""
     index = blind_index(phone) if phone is not None else None
-    users = await repository.list_page(session, offset=params.offset, limit=params.size, phone_index=index)
-    total = await repository.count(session, phone_index=index)
-    return Page[UserRead].build([UserRead.model_validate(u) for u in users], total=total, params=params)
+    rows = await repository.list_page(session, params=params, phone_index=index)
+    total = await repository.count(session, phone_index=index) if params.include_total else None
+    users, next_cursor = repository.BY_ID.split(rows, params)
+    items = [UserRead.model_validate(u) for u in users]
+    return Page[UserRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def update_me(session: AsyncSession, *, user: User, changes: UserSelfUpdate) -> User:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import Keyset, PageParams
 from app.features.webhooks.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -43,8 +44,14 @@ async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoi
     return await session.get(WebhookEndpoint, endpoint_id)
 
 
-async def list_endpoints(session: AsyncSession, *, offset: int, limit: int) -> Sequence[WebhookEndpoint]:
-    statement = select(WebhookEndpoint).order_by(WebhookEndpoint.id).offset(offset).limit(limit)
+# The endpoints' listing's order (the primary key's index).
+ENDPOINTS_BY_ID = Keyset(WebhookEndpoint.id)
+# An endpoint's deliveries, newest first: the index on (endpoint_id, id).
+NEWEST_DELIVERIES_FIRST = Keyset(WebhookDelivery.id, descending=True)
+
+
+async def list_endpoints(session: AsyncSession, *, params: PageParams) -> Sequence[WebhookEndpoint]:
+    statement = ENDPOINTS_BY_ID.page(select(WebhookEndpoint), params)
     return (await session.scalars(statement)).all()
 
 
@@ -78,15 +85,9 @@ async def get_delivery(session: AsyncSession, *, endpoint_id: int, delivery_id: 
     return (await session.scalars(statement)).one_or_none()
 
 
-async def list_deliveries(
-    session: AsyncSession, *, endpoint_id: int, offset: int, limit: int
-) -> Sequence[WebhookDelivery]:
-    statement = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.endpoint_id == endpoint_id)
-        .order_by(WebhookDelivery.id.desc())
-        .offset(offset)
-        .limit(limit)
+async def list_deliveries(session: AsyncSession, *, endpoint_id: int, params: PageParams) -> Sequence[WebhookDelivery]:
+    statement = NEWEST_DELIVERIES_FIRST.page(
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id), params
     )
     return (await session.scalars(statement)).all()
 

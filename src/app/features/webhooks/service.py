@@ -132,9 +132,11 @@ async def create_endpoint(
 
 
 async def list_endpoints(session: AsyncSession, *, params: PageParams) -> Page[WebhookRead]:
-    endpoints = await repository.list_endpoints(session, offset=params.offset, limit=params.size)
-    total = await repository.count_endpoints(session)
-    return Page[WebhookRead].build([_read(endpoint) for endpoint in endpoints], total=total, params=params)
+    rows = await repository.list_endpoints(session, params=params)
+    total = await repository.count_endpoints(session) if params.include_total else None
+    endpoints, next_cursor = repository.ENDPOINTS_BY_ID.split(rows, params)
+    items = [_read(endpoint) for endpoint in endpoints]
+    return Page[WebhookRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def get_endpoint(session: AsyncSession, *, endpoint_id: int) -> WebhookRead:
@@ -198,13 +200,12 @@ async def rotate_secret(session: AsyncSession, *, endpoint_id: int, audit: Audit
 async def list_deliveries(session: AsyncSession, *, endpoint_id: int, params: PageParams) -> Page[DeliveryRead]:
     """The endpoint's deliveries, newest first, each with its attempts."""
     await _endpoint(session, endpoint_id)
-    deliveries = await repository.list_deliveries(
-        session, endpoint_id=endpoint_id, offset=params.offset, limit=params.size
-    )
+    rows = await repository.list_deliveries(session, endpoint_id=endpoint_id, params=params)
+    deliveries, next_cursor = repository.NEWEST_DELIVERIES_FIRST.split(rows, params)
     attempts = await repository.attempts_of(session, [delivery.id for delivery in deliveries])
-    total = await repository.count_deliveries(session, endpoint_id=endpoint_id)
+    total = await repository.count_deliveries(session, endpoint_id=endpoint_id) if params.include_total else None
     items = [_delivery_read(delivery, attempts.get(delivery.id, [])) for delivery in deliveries]
-    return Page[DeliveryRead].build(items, total=total, params=params)
+    return Page[DeliveryRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
 async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int, audit: Audit) -> DeliveryRead:
