@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
+from app.core.reads import Reader
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
@@ -25,17 +26,26 @@ __all__ = [
 ]
 
 
-async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
-    return found(await repository.get(session, product_id), f"Product {product_id} does not exist.")
+def _missing(product_id: ProductID) -> str:
+    return f"Product {product_id} does not exist."
 
 
-async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
+async def get_product(reader: Reader, *, product_id: ProductID) -> ProductRead:
+    """The product, read in one statement and validated straight from its row."""
+    return ProductRead.model_validate(found(await repository.read(reader, product_id), _missing(product_id)))
+
+
+async def list_products(reader: Reader, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
     """A page of products matching the filters, in a stable order (by id)."""
     query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
-    products, total = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
+    rows, total = await repository.read_page(reader, query=query, offset=params.offset, limit=params.size)
     if total is None:  # past the last page (or nothing matches): only then a second statement
-        total = await repository.count(session, query=query)
-    return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
+        total = await repository.count(reader, query=query)
+    return Page[ProductRead].build([ProductRead.model_validate(row) for row in rows], total=total, params=params)
+
+
+async def _product_to_change(session: AsyncSession, product_id: ProductID) -> Product:
+    return found(await repository.get(session, product_id), _missing(product_id))
 
 
 def _event_data(product: Product) -> dict[str, object]:
@@ -53,7 +63,7 @@ async def update_product(
     session: AsyncSession, *, product_id: ProductID, changes: ProductUpdate, events: Events
 ) -> Product:
     """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed)."""
-    product = await get_product(session, product_id=product_id)
+    product = await _product_to_change(session, product_id)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
@@ -65,7 +75,7 @@ async def update_product(
 
 async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events) -> None:
     """Delete a product that no order refers to; orders keep their history, so those products stay (409)."""
-    product = await get_product(session, product_id=product_id)
+    product = await _product_to_change(session, product_id)
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
