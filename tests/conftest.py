@@ -10,7 +10,7 @@ a Session into an External Transaction"). Tests that need real commits from conc
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -156,11 +156,10 @@ async def client(app: FastAPI, started: Running, connection: AsyncConnection) ->
     app.dependency_overrides[get_read_db_session] = session_in_test_transaction
     app.dependency_overrides[get_writing_db_session] = session_in_test_transaction
 
-    @asynccontextmanager
-    async def test_connection() -> AsyncIterator[AsyncConnection]:
-        yield connection
-
-    reader = Reader(test_connection)  # the read-only endpoints' statements, on the test's transaction too
+    on_test_connection = connection.sync_connection
+    assert on_test_connection is not None
+    # The read-only endpoints' statements, on the test's transaction too.
+    reader = Reader(lambda: nullcontext(on_test_connection))
 
     async def reader_in_test_transaction() -> Reader:
         return reader

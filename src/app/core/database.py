@@ -214,7 +214,7 @@ class Database:
         # endpoints' `reader` runs its statements on the same connections, without a session (core/reads.py).
         autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_factory = async_sessionmaker(autocommit, expire_on_commit=False, info=info)
-        self.reader = Reader(autocommit.connect)
+        self.reader = Reader(autocommit.sync_engine.connect)
 
     def session(self, *, writes: bool) -> AsyncSession:
         """A new session. Writing sessions are transactions (on SQLite taking the write lock as they begin);
