@@ -10,6 +10,7 @@ a Session into an External Transaction"). Tests that need real commits from conc
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from app.core.database import (
     create_engine,
     get_db_session,
     get_read_db_session,
+    get_reader,
     get_writing_db_session,
 )
+from app.core.reads import Reader
 from app.main import create_app
 from tests import helpers
 from tests.support import counters, databases, smtp
@@ -150,6 +153,16 @@ async def client(app: FastAPI, started: Running, connection: AsyncConnection) ->
     app.dependency_overrides[get_db_session] = session_in_test_transaction
     app.dependency_overrides[get_read_db_session] = session_in_test_transaction
     app.dependency_overrides[get_writing_db_session] = session_in_test_transaction
+
+    on_test_connection = connection.sync_connection
+    assert on_test_connection is not None
+    # The read-only endpoints' statements, on the test's transaction too.
+    reader = Reader(lambda: nullcontext(on_test_connection))
+
+    async def reader_in_test_transaction() -> Reader:
+        return reader
+
+    app.dependency_overrides[get_reader] = reader_in_test_transaction
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
         yield http
     app.dependency_overrides.clear()

@@ -1,8 +1,9 @@
-"""Reads cost one round-trip: no BEGIN/COMMIT around them. (That a page carries its total in the same statement is
-each repository's own, tested with its feature.)
+"""Reads cost one round-trip: no BEGIN/COMMIT around them, and no ping of the pooled connection before them. (That
+a page carries its total in the same statement is each repository's own, tested with its feature.)
 
 Counted at the driver (tests.support.databases.statements_sent): every statement SQLAlchemy sends plus, on
-PostgreSQL, what asyncpg itself sends for transactions (its query logger sees `BEGIN`/`COMMIT`).
+PostgreSQL, what asyncpg itself sends for transactions and pings (its query logger sees `BEGIN`/`COMMIT`/`;`);
+`everything_sent` also sees what the pool sends while checking a connection out.
 """
 
 import httpx
@@ -30,6 +31,23 @@ async def test_a_read_is_one_statement_without_begin_or_commit(
     with databases.statements_sent(context.database.engine) as sent:
         assert (await client.get(f"{counters_path}/{created['id']}")).status_code == 200
     assert [s for s in sent if s != "PREPARE"] == ["SELECT"]  # asyncpg may prepare the statement first
+
+
+async def test_nothing_but_the_statement_reaches_the_driver_not_even_a_ping(
+    context: AppContext, committing_client: httpx.AsyncClient, counters_path: str
+) -> None:
+    """A pooled connection is checked at checkout without a round trip (core/database.py). SQLAlchemy's pre-ping
+    sent BEGIN, `;` and ROLLBACK there first: three round trips of four."""
+    client = committing_client
+    admin = await helpers.committed_admin_headers(context, client)
+    created = (await client.post(counters_path, json={"name": "read"}, headers=admin)).json()
+
+    async with databases.everything_sent(context.database.engine) as sent:
+        for path in (f"{counters_path}/{created['id']}", counters_path):  # `Reads`, then a GET's `DBSession`
+            assert (await client.get(path)).status_code == 200  # a new connection (never pinged) prepares it
+            sent.clear()
+            assert (await client.get(path)).status_code == 200  # the same connection, from the pool
+            assert sent == ["SELECT"], path
 
 
 async def test_writes_still_run_in_a_transaction(

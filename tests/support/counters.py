@@ -2,10 +2,11 @@
 
 A project made from ForgeAPI may have no example features (copier's `example_features` question), so the tests of
 idempotency, connection pools, read round-trips, business spans and API keys drive this instead of products and
-orders. It has what they need and nothing more: public, edge-cached reads (one counter, or a page of them with the
-total in the same statement); an administrator's create and update; an increment that takes an Idempotency-Key,
-makes a business span and refuses to pass the counter's ceiling (a 409 that changes nothing); and a read that
-names its caller, for a bearer token or an API key with the `api:read` scope (increments take `api:write`).
+orders. It has what they need and nothing more: public, edge-cached reads (one counter, read as a read-only
+endpoint reads, through `Reads`; or a page of them with the total in the same statement, through `DBSession`); an
+administrator's create and update; an increment that takes an Idempotency-Key, makes a business span and refuses
+to pass the counter's ceiling (a 409 that changes nothing); and a read that names its caller, for a bearer token or
+an API key with the `api:read` scope (increments take `api:write`).
 
 The table is on a MetaData of its own, outside the migrations and `app.models`: tests/conftest.py creates it beside
 the migrated schema, and its `counters` fixture mounts the routes on the test's app.
@@ -15,13 +16,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
 
 from app.config import API_PREFIX
 from app.core.context import Context
-from app.core.database import DBSession
+from app.core.database import DBSession, Reads
 from app.core.exceptions import ConflictError, found
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
@@ -46,7 +47,7 @@ counter = Table(
     Column("ceiling", Integer, nullable=False),
 )
 
-Reader = Annotated[Principal, Depends(Authorized(Scope.API_READ))]
+ApiReader = Annotated[Principal, Depends(Authorized(Scope.API_READ))]
 Writer = Annotated[Principal, Depends(Authorized(Scope.API_WRITE))]
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -90,6 +91,7 @@ class Caller(BaseModel):
     api_key_id: int | None
 
 
+_BY_ID = select(counter).where(counter.c.id == bindparam("counter_id"))  # built once, as read-only endpoints do
 _INCREMENT_ERRORS = {
     **IDEMPOTENCY_RESPONSES,
     409: {"description": "Past the ceiling, or a request with the same Idempotency-Key still in progress."},
@@ -104,7 +106,7 @@ async def _get(session: AsyncSession, counter_id: int) -> CounterRead:
 
 
 @router.get("/caller")
-async def get_caller(caller: Reader) -> Caller:
+async def get_caller(caller: ApiReader) -> Caller:
     return Caller(user_id=caller.user.id, api_key_id=caller.api_key_id)
 
 
@@ -120,8 +122,9 @@ async def list_counters(session: DBSession, pagination: Pagination) -> Page[Coun
 
 @router.get("/{counter_id}")
 @edge_cached()
-async def get_counter(counter_id: ResourceID, session: DBSession) -> CounterRead:
-    return await _get(session, counter_id)
+async def get_counter(counter_id: ResourceID, reads: Reads) -> CounterRead:
+    row = await reads.first(_BY_ID, {"counter_id": counter_id})
+    return CounterRead.model_validate(found(row, f"Counter {counter_id} does not exist.")._mapping)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

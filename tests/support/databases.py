@@ -18,7 +18,7 @@ from app.models import metadata
 from tests.support import counters
 from tests.support.audit import empty_audit_table
 
-__all__ = ["committed", "downgrade", "empty", "for_worker", "recreate", "statements_sent", "upgrade"]
+__all__ = ["committed", "downgrade", "empty", "everything_sent", "for_worker", "recreate", "statements_sent", "upgrade"]
 
 
 async def recreate(database_url: str) -> None:
@@ -89,7 +89,9 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 @contextmanager
 def statements_sent(async_engine: AsyncEngine) -> Iterator[list[str]]:
     """The first word of every statement sent while inside: SQLAlchemy's cursor executions, and what asyncpg sends
-    on its own for transactions (`BEGIN`, `COMMIT`)."""
+    on its own for transactions (`BEGIN`, `COMMIT`) and pings (`;`, recorded as ""). A connection made inside is
+    watched from its first statement; one pooled before, from the end of its checkout (what the pool sends while
+    checking it out is missed: `everything_sent` sees that too)."""
     engine = async_engine.sync_engine
     sent: list[str] = []
 
@@ -101,18 +103,36 @@ def statements_sent(async_engine: AsyncEngine) -> Iterator[list[str]]:
 
     loggers: list[Any] = []
 
-    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    def watch(dbapi_connection: Any) -> None:
         driver = getattr(dbapi_connection, "driver_connection", None)
         if driver is not None and hasattr(driver, "add_query_logger"):  # asyncpg
             driver.add_query_logger(on_driver_query)
             loggers.append(driver)
 
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        watch(dbapi_connection)
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        watch(dbapi_connection)
+
     event.listen(engine, "before_cursor_execute", on_cursor)
+    event.listen(engine.pool, "connect", on_connect)
     event.listen(engine.pool, "checkout", on_checkout)
     try:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", on_cursor)
+        event.remove(engine.pool, "connect", on_connect)
         event.remove(engine.pool, "checkout", on_checkout)
         for driver in loggers:
             driver.remove_query_logger(on_driver_query)
+
+
+@asynccontextmanager
+async def everything_sent(async_engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """`statements_sent`, the pool's own statements at checkout included (a pre-ping, say): the pool is emptied
+    first, so that every connection used inside is made inside and watched from its first statement. A new
+    connection's first checkout is never pinged: make a read before the one to count."""
+    await async_engine.dispose()
+    with statements_sent(async_engine) as sent:
+        yield sent

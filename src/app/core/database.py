@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, MetaData, event
 from sqlalchemy.engine import Connection, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -23,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from app.config import DatabasePool, Settings
 from app.core.context import context_of
 from app.core.exceptions import ForgeError
+from app.core.reads import Reader
 
 __all__ = [
     "Base",
@@ -30,6 +32,7 @@ __all__ = [
     "Database",
     "DatabaseDep",
     "ReadMostlyDBSession",
+    "Reads",
     "TimestampMixin",
     "UTCDateTime",
     "WritingDBSession",
@@ -38,6 +41,7 @@ __all__ = [
     "get_database",
     "get_db_session",
     "get_read_db_session",
+    "get_reader",
     "get_writing_db_session",
     "is_disconnect_error",
     "utcnow",
@@ -125,7 +129,6 @@ def _pool_arguments(settings: Settings) -> dict[str, Any]:
     return {
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
-        "pool_pre_ping": settings.database_pool_pre_ping,
         "pool_recycle": settings.database_pool_recycle,
         "pool_timeout": settings.database_pool_timeout,
     }
@@ -146,13 +149,27 @@ def is_disconnect_error(error: BaseException) -> bool:
     return isinstance(error, asyncpg.InternalClientError) or isinstance(error.__cause__, asyncpg.InternalClientError)
 
 
-def _install_postgresql_hooks(engine: AsyncEngine) -> None:
+def _install_postgresql_hooks(engine: AsyncEngine, *, check_on_checkout: bool) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
-        # Marked as a disconnect, the connection is invalidated (never returned to the pool) and the raised error
-        # says `connection_invalidated`, which the error handlers answer with 503.
+        # Marked as a disconnect, the connection is invalidated (never returned to the pool), so is every one
+        # pooled before it, and the raised error says `connection_invalidated`: a read retries on a new
+        # connection (core/reads.py); anything else is answered 503.
         if context.original_exception is not None and is_disconnect_error(context.original_exception):
             context.is_disconnect = True
+
+    if not check_on_checkout:
+        return
+
+    # No pre-ping: SQLAlchemy's would cost a read three round trips more (asyncpg wraps its `;` in BEGIN and
+    # ROLLBACK, as the ping runs before a reading connection's autocommit applies); in autocommit still one more.
+    # What a restart or a terminated backend leaves in the pool is a connection whose socket the server closed,
+    # and asyncpg knows it without asking the server: replaced here, with no round trip. A connection that died
+    # unseen (no close received yet) is found by its first statement: reads retry once (core/reads.py).
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")  # the pool connects anew
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -178,7 +195,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={"timeout": settings.database_connect_timeout},
         **_pool_arguments(settings),
     )
-    _install_postgresql_hooks(engine)
+    _install_postgresql_hooks(engine, check_on_checkout=settings.database_pool_pre_ping)
     return engine
 
 
@@ -193,10 +210,11 @@ class Database:
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         # Reads run without BEGIN/COMMIT: two round-trips fewer per request, on PostgreSQL as much as the query
         # itself (docs/performance.md). Each statement sees a consistent snapshot; a read that needs several
-        # statements to agree asks for a transaction (writes=True) or does it in one statement.
-        self._read_factory = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, info=info
-        )
+        # statements to agree asks for a transaction (writes=True) or does it in one statement. The read-only
+        # endpoints' `reader` runs its statements on the same connections, without a session (core/reads.py).
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_factory = async_sessionmaker(autocommit, expire_on_commit=False, info=info)
+        self.reader = Reader(autocommit.sync_engine.connect)
 
     def session(self, *, writes: bool) -> AsyncSession:
         """A new session. Writing sessions are transactions (on SQLite taking the write lock as they begin);
@@ -285,3 +303,11 @@ def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_reader(request: Request) -> Reader:
+    """The app's `Reader`, for read-only endpoints: a plain dependency, none of `yield`'s machinery."""
+    return context_of(request).database.reader
+
+
+Reads = Annotated[Reader, Depends(get_reader)]

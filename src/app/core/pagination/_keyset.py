@@ -63,14 +63,21 @@ class Keyset:
         """`statement` ordered, from the cursor's position (or the page's offset), one row more than the page."""
         order = [column.desc() if self.descending else column.asc() for column in self.columns]
         statement = statement.order_by(*order).limit(params.size + 1)
-        if params.after is not None:
-            return statement.where(self._beyond(params.after))
+        values = self.position(params)
+        if values is not None:
+            return statement.where(self._beyond(values))
         return statement.offset(params.offset) if params.offset else statement
 
-    def _beyond(self, after: Sequence[KeyValue]) -> ColumnElement[bool]:
-        if len(after) != len(self.columns):
+    def position(self, params: PageParams) -> list[object] | None:
+        """The cursor's sort-key values, checked against the columns' types (`InvalidCursorError`); None for a page
+        by number. For a statement built once, with the position as parameters (`page` builds one per call)."""
+        if params.after is None:
+            return None
+        if len(params.after) != len(self.columns):
             raise InvalidCursorError
-        values = [_decode(column, value) for column, value in zip(self.columns, after, strict=True)]
+        return [_decode(column, value) for column, value in zip(self.columns, params.after, strict=True)]
+
+    def _beyond(self, values: Sequence[object]) -> ColumnElement[bool]:
         if len(self.columns) == 1:
             left, right = self.columns[0], values[0]
         else:  # a row value: PostgreSQL reads it as one index range; SQLite (3.15+) compares it too

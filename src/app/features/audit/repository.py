@@ -7,9 +7,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import Keyset, PageParams
 from app.features.audit.models import AuditEntry
 
-__all__ = ["AuditQuery", "add", "count", "list_page"]
+__all__ = ["NEWEST_FIRST", "AuditQuery", "add", "count", "list_page"]
+
+# The trail's order, newest first: by id, which the entries take in the order they are written.
+NEWEST_FIRST = Keyset(AuditEntry.id, descending=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,9 +51,9 @@ async def add(session: AsyncSession, entry: AuditEntry) -> AuditEntry:
     return entry
 
 
-async def list_page(session: AsyncSession, *, query: AuditQuery, offset: int, limit: int) -> Sequence[AuditEntry]:
-    """Newest first."""
-    statement = select(AuditEntry).where(*_conditions(query)).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+async def list_page(session: AsyncSession, *, query: AuditQuery, params: PageParams) -> Sequence[AuditEntry]:
+    """Newest first, one more than the page (see Keyset.split)."""
+    statement = NEWEST_FIRST.page(select(AuditEntry).where(*_conditions(query)), params)
     return (await session.execute(statement)).scalars().all()
 
 

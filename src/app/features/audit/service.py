@@ -39,6 +39,8 @@ async def list_entries(session: AsyncSession, *, params: PageParams, filters: Au
         since=filters.since,
         until=filters.until,
     )
-    entries = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
-    total = await repository.count(session, query=query)
-    return Page[AuditEntryRead].build([AuditEntryRead.model_validate(e) for e in entries], total=total, params=params)
+    rows = await repository.list_page(session, query=query, params=params)
+    total = await repository.count(session, query=query) if params.include_total else None
+    entries, next_cursor = repository.NEWEST_FIRST.split(rows, params)
+    items = [AuditEntryRead.model_validate(e) for e in entries]
+    return Page[AuditEntryRead].build(items, total=total, params=params, next_cursor=next_cursor)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from app.core.audit import Audit
 from app.core.context import Context
-from app.core.database import DBSession
+from app.core.database import DBSession, Reads
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
 from app.features.api_keys.models import Scope
@@ -26,15 +26,15 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute
 @router.get("")
 @edge_cached()
 async def list_products(
-    session: DBSession, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
+    reads: Reads, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
 ) -> Page[ProductRead]:
-    return await service.list_products(session, params=pagination, filters=filters)
+    return await service.list_products(reads, params=pagination, filters=filters)
 
 
-@router.get("/{product_id}", response_model=ProductRead)
+@router.get("/{product_id}")
 @edge_cached()
-async def get_product(product_id: ResourceID, session: DBSession) -> Product:
-    return await service.get_product(session, product_id=product_id)
+async def get_product(product_id: ResourceID, reads: Reads) -> ProductRead:
+    return await service.get_product(reads, product_id=product_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)

@@ -9,6 +9,7 @@ from app.core.audit import Audit, snapshot
 from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
+from app.core.reads import Reader
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
@@ -26,19 +27,28 @@ __all__ = [
 ]
 
 
-async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
-    return found(await repository.get(session, product_id), f"Product {product_id} does not exist.")
+def _missing(product_id: ProductID) -> str:
+    return f"Product {product_id} does not exist."
 
 
-async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
+async def get_product(reader: Reader, *, product_id: ProductID) -> ProductRead:
+    """The product, read in one statement and validated straight from its row."""
+    return ProductRead.model_validate(found(await repository.read(reader, product_id), _missing(product_id)))
+
+
+async def list_products(reader: Reader, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
     """A page of products matching the filters, in a stable order (by id), by number or after a cursor."""
     query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
-    rows, total = await repository.list_page(session, query=query, params=params)
+    rows, total = await repository.read_page(reader, query=query, params=params)
     if total is None and params.include_total:  # past the last page (or nothing matches): only then a second statement
-        total = await repository.count(session, query=query)
-    products, next_cursor = repository.BY_ID.split(rows, params)
-    items = [ProductRead.model_validate(p) for p in products]
+        total = await repository.count(reader, query=query)
+    shown, next_cursor = repository.BY_ID.split(rows, params)
+    items = [ProductRead.model_validate(row) for row in shown]
     return Page[ProductRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def _product_to_change(session: AsyncSession, product_id: ProductID) -> Product:
+    return found(await repository.get(session, product_id), _missing(product_id))
 
 
 _AUDITED = ("name", "price", "quantity")
@@ -62,7 +72,7 @@ async def update_product(
 ) -> Product:
     """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed) and the
     audit entry (the fields' values before and after)."""
-    product = await get_product(session, product_id=product_id)
+    product = await _product_to_change(session, product_id)
     before = snapshot(product, _AUDITED)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
@@ -83,7 +93,7 @@ async def update_product(
 
 async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events, audit: Audit) -> None:
     """Delete a product that no order refers to; orders keep their history, so those products stay (409)."""
-    product = await get_product(session, product_id=product_id)
+    product = await _product_to_change(session, product_id)
     before = snapshot(product, _AUDITED)
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
