@@ -28,6 +28,7 @@ from app.core.opaque_tokens import SecretHasher
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
 from app.core.redis import create_redis
+from app.core.response_cache import ResponseCache, following_writes, observing_versions
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import (
     Telemetry,
@@ -134,9 +135,17 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
     async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         configure_encryption(built.encryption_keys)
         enqueued = built.job_metrics.enqueued if built.job_metrics is not None else None
-        database = Database(settings, session_info=counting_enqueued(enqueued))  # jobs counted as they commit
         # No connection is made here: the service starts while Redis is down, and /readyz reports it.
         redis = create_redis(settings)
+        response_cache = ResponseCache.configured(settings, redis)
+        database = Database(
+            settings,
+            session_info={
+                **counting_enqueued(enqueued),  # jobs counted as they commit
+                # committed writes drop this instance's cached reads of their data at once, and tell the others
+                **observing_versions(response_cache),
+            },
+        )
         rate_limiter = build_rate_limiter(settings, redis)
         purger: asyncio.Task[None] | None = None
         # One outbound client (one connection pool) for every request; tracing was configured by create_app.
@@ -167,6 +176,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             http_client=http_client,
             events=built.events,
             mailer=built.mailer,
+            response_cache=response_cache,
             components=components,
         )
 
@@ -192,7 +202,7 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
                 version=__version__,
             )
             # The lifespan state: the server gives every request a copy, where `app.core.context` reads it.
-            async with _embedded_jobs(built, database, tracing):
+            async with following_writes(response_cache, database), _embedded_jobs(built, database, tracing):
                 yield {CONTEXT_KEY: context}
         finally:
             if purger is not None:

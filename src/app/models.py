@@ -4,6 +4,7 @@ from app.core.database import Base
 from app.core.events import Event
 from app.core.idempotency import IdempotencyRecord
 from app.core.jobs import Job
+from app.core.response_cache import CacheVersion
 from app.features.api_keys.models import ApiKey
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
 from app.features.mfa.models import RecoveryCode, TotpCredential
@@ -18,6 +19,7 @@ __all__ = [
     "AccountToken",
     "ApiKey",
     "Base",
+    "CacheVersion",
     "EndpointDocument",
     "EndpointRegistry",
     "EndpointSpec",

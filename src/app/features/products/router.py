@@ -23,7 +23,7 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute
 
 
 @router.get("")
-@edge_cached()
+@edge_cached(namespace=service.CACHE_NAMESPACE)
 async def list_products(
     session: DBSession, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
 ) -> Page[ProductRead]:
@@ -31,7 +31,7 @@ async def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductRead)
-@edge_cached()
+@edge_cached(namespace=service.CACHE_NAMESPACE)
 async def get_product(product_id: ResourceID, session: DBSession) -> Product:
     return await service.get_product(session, product_id=product_id)
 

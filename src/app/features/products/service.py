@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
+from app.core.response_cache import mark_changed
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
 
 __all__ = [
+    "CACHE_NAMESPACE",
     "InsufficientStockError",
     "UnknownProductError",
     "create_product",
@@ -23,6 +25,10 @@ __all__ = [
     "restore_stock",
     "update_product",
 ]
+
+# The response cache's namespace of product reads: every write that changes what they show marks it changed, in
+# its transaction (stock reserved by orders included: a product shows its quantity).
+CACHE_NAMESPACE = "products"
 
 
 async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
@@ -45,6 +51,7 @@ def _event_data(product: Product) -> dict[str, object]:
 async def create_product(session: AsyncSession, *, data: ProductCreate, events: Events) -> Product:
     """Add the product, and its `product.created` event in the same transaction."""
     product = await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(session, "product.created", _event_data(product))
     return product
 
@@ -57,6 +64,7 @@ async def update_product(
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(
         session, "product.updated", {**_event_data(product), "changed": sorted(changes.model_fields_set)}
     )
@@ -69,6 +77,7 @@ async def delete_product(session: AsyncSession, *, product_id: ProductID, events
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(session, "product.deleted", {"id": product_id})
 
 
@@ -105,6 +114,7 @@ async def reserve_stock(session: AsyncSession, *, product_id: ProductID, quantit
         if product is None:
             raise UnknownProductError(product_id)
         raise InsufficientStockError(product_id, requested=quantity, available=product.quantity)
+    mark_changed(session, CACHE_NAMESPACE)
     return reservation
 
 
@@ -112,3 +122,4 @@ async def restore_stock(session: AsyncSession, *, product_id: ProductID, quantit
     """Put `quantity` units back into stock (a cancelled order's), in the caller's transaction."""
     if not await repository.restock(session, product_id=product_id, quantity=quantity):
         raise UnknownProductError(product_id)
+    mark_changed(session, CACHE_NAMESPACE)
