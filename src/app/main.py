@@ -181,7 +181,8 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         )
 
         def readings() -> dict[str, Any]:
-            return state_readings(pool=database.engine.pool, limiter=rate_limiter)
+            store = response_cache.store if response_cache is not None else None
+            return state_readings(pool=database.engine.pool, limiter=rate_limiter, cache=store)
 
         observe_state(telemetry, readings)
         try:
