@@ -2,12 +2,15 @@
 write committed through the first.
 
 Run: `uv run python -m benchmarks.cache_staleness [--writes 200] [--database-url URL] [--redis-url URL]`
-(defaults: FORGE_BENCH_DATABASE_URL or postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench, and
-FORGE_BENCH_REDIS_URL or redis://127.0.0.1:6379/0). Two apps in this process on one database stand for two
-instances. For each write: the second instance caches the product (a hit confirmed), the first changes its price
-through the products service (its commit bumps the version and publishes), and the second is asked again and again,
-yielding to the event loop between asks, until it answers the new price. Reported: the delay's median, p99 and
-maximum, with Redis pub/sub, and with the periodic read of the versions alone (`--sync-seconds`, no Redis).
+(defaults: FORGE_BENCH_DATABASE_URL, else
+postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench;
+FORGE_BENCH_REDIS_URL, else redis://127.0.0.1:6379/0).
+
+Two apps in this process on one database stand for two instances. For each write: the second instance caches the
+product (a hit confirmed), the first changes its price through the products service (its commit bumps the version
+and publishes), and the second is asked again and again, yielding to the event loop between asks, until it answers
+the new price. Reported: the delay's median, p99 and maximum, with Redis pub/sub, and with the periodic read of the
+versions alone (`--sync-seconds`, no Redis).
 """
 
 import argparse
