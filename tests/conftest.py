@@ -142,7 +142,12 @@ async def client(app: FastAPI, started: Running, connection: AsyncConnection) ->
         if (shared := in_request.get()) is not None:
             yield shared
             return
-        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        session = AsyncSession(
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            info=dict(started.context.database.session_info),  # as the app's own sessions: its commits observed
+        )
         async with committing(session) as joined:
             in_request.set(joined)
             try:

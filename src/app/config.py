@@ -343,6 +343,17 @@ class Settings(BaseSettings):
     edge_cache_max_age: int = Field(default=0, ge=0, le=31_536_000)
     edge_cache_s_maxage: int = Field(default=60, ge=0, le=31_536_000)
     edge_cache_stale_while_revalidate: int = Field(default=30, ge=0, le=31_536_000)
+    # The response cache of public reads (docs/caching.md#the-response-cache): on by default, in this process; an
+    # entry lives at most FORGE_CACHE_TTL_SECONDS, and the whole store at most so many entries and bytes. Writes
+    # invalidate every instance: at once where they ran, by Redis pub/sub on FORGE_CACHE_CHANNEL elsewhere, and
+    # through the stored versions, read every FORGE_CACHE_SYNC_SECONDS, should a message be lost (or without Redis).
+    cache_enabled: bool = True
+    cache_ttl_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    cache_sync_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Redis pub/sub channels ignore the database number: deployments (or test runs) sharing one Redis need their own.
+    cache_channel: str = Field(default="forge:cache", min_length=1)
     # Public feature flags for clients, served by GET /api/v1/config: JSON, e.g. {"new_checkout": true}.
     client_feature_flags: Annotated[dict[str, bool], NoDecode] = Field(default_factory=dict)
 

@@ -29,6 +29,7 @@ from app.core.opaque_tokens import SecretHasher
 from app.core.problems import install_exception_handlers, install_problem_schema
 from app.core.ratelimit import build_policies, build_rate_limiter
 from app.core.redis import create_redis
+from app.core.response_cache import ResponseCache, following_writes, observing_versions
 from app.core.security import PasswordHasher, TokenService
 from app.core.tracing import (
     Telemetry,
@@ -157,9 +158,17 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
     async def lifespan(_app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         configure_encryption(built.encryption_keys)
         enqueued = built.job_metrics.enqueued if built.job_metrics is not None else None
-        database = Database(settings, session_info=counting_enqueued(enqueued))  # jobs counted as they commit
         # No connection is made here: the service starts while Redis is down, and /readyz reports it.
         redis = create_redis(settings)
+        response_cache = ResponseCache.configured(settings, redis)
+        database = Database(
+            settings,
+            session_info={
+                **counting_enqueued(enqueued),  # jobs counted as they commit
+                # committed writes drop this instance's cached reads of their data at once, and tell the others
+                **observing_versions(response_cache),
+            },
+        )
         rate_limiter = build_rate_limiter(settings, redis)
         purger: asyncio.Task[None] | None = None
         # One outbound client (one connection pool) for every request; tracing was configured by create_app.
@@ -191,11 +200,13 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
             events=built.events,
             mailer=built.mailer,
             audit=AuditLog(),
+            response_cache=response_cache,
             components=components,
         )
 
         def readings() -> dict[str, Any]:
-            return state_readings(pool=database.engine.pool, limiter=rate_limiter)
+            store = response_cache.store if response_cache is not None else None
+            return state_readings(pool=database.engine.pool, limiter=rate_limiter, cache=store)
 
         observe_state(telemetry, readings)
         try:
@@ -216,7 +227,11 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
                 version=__version__,
             )
             # The lifespan state: the server gives every request a copy, where `app.core.context` reads it.
-            async with _embedded_jobs(built, database, tracing), _mcp_running(mcp_sessions):
+            async with (
+                following_writes(response_cache, database),
+                _embedded_jobs(built, database, tracing),
+                _mcp_running(mcp_sessions),
+            ):
                 yield {CONTEXT_KEY: context}
         finally:
             if purger is not None:

@@ -4,6 +4,7 @@ from app.core.database import Base
 from app.core.events import Event
 from app.core.idempotency import IdempotencyRecord
 from app.core.jobs import Job
+from app.core.response_cache import CacheVersion
 from app.features.api_keys.models import ApiKey
 from app.features.audit.models import AuditEntry
 from app.features.dynamic_endpoints.models import EndpointDocument, EndpointRegistry, EndpointSpec
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "CacheVersion",
     "EndpointDocument",
     "EndpointRegistry",
     "EndpointSpec",

@@ -17,6 +17,7 @@ __all__ = [
     "BASE_URL",
     "PRODUCTION_SECRETS",
     "TEST_BLIND_INDEX_KEY",
+    "TEST_CACHE_CHANNEL",
     "TEST_ENCRYPTION_KEY",
     "TEST_ENDPOINTS_CHANNEL",
     "TEST_OTHER_ENCRYPTION_KEY",
@@ -33,6 +34,7 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_RUN_ID = uuid.uuid4().hex[:12]
 TEST_REDIS_PREFIX = f"forge-test:{TEST_RUN_ID}:"
 TEST_ENDPOINTS_CHANNEL = f"{TEST_REDIS_PREFIX}endpoints"
+TEST_CACHE_CHANNEL = f"{TEST_REDIS_PREFIX}cache"
 
 # Fixed test keys (urlsafe base64 of 32 bytes), so that tests never generate key files.
 TEST_ENCRYPTION_KEY = "9aEJGeHjd-o4ogX49IH5QorLEM-vd5-E_S7e556RU0c="
@@ -87,6 +89,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "events_retention_days": 0,
         "webhook_delivery_retention_days": 0,
         "dynamic_endpoints_channel": TEST_ENDPOINTS_CHANNEL,
+        "cache_channel": TEST_CACHE_CHANNEL,
         "rate_limit_key_prefix": f"{TEST_REDIS_PREFIX}rl:",
         # Mail a test's app sends goes to the (captured) stderr, not into the working directory's var/mail/; the mail
         # tests point it at their own SMTP server or directory.

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from app.core.metrics import Metrics
     from app.core.opaque_tokens import SecretHasher
     from app.core.ratelimit import RateLimiter
+    from app.core.response_cache import ResponseCache
     from app.core.security import PasswordHasher, TokenService
     from app.core.tracing import Telemetry, Tracing
 
@@ -65,6 +66,7 @@ class AppContext:
     events: Events  # records domain events with the writes they describe (docs/events.md)
     mailer: Mailer  # composes mail and queues it with the request's writes (docs/mail.md)
     audit: AuditTrail  # where admin actions are recorded, in the action's transaction (the audit feature's AuditLog)
+    response_cache: ResponseCache | None = None  # public reads kept in memory; None when FORGE_CACHE_ENABLED=false
     components: Mapping[type, object] = field(default_factory=dict)
 
     def component[T](self, kind: type[T]) -> T:

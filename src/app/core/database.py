@@ -206,7 +206,8 @@ class Database:
         """`session_info`: put in every session's `info` (copied), for hooks such as counting committed jobs."""
         self.engine = create_engine(settings)
         self.is_sqlite = settings.is_sqlite
-        info = dict(session_info or {})
+        self.session_info: Mapping[str, Any] = dict(session_info or {})
+        info = dict(self.session_info)
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         # Reads run without BEGIN/COMMIT: two round-trips fewer per request, on PostgreSQL as much as the query
         # itself (docs/performance.md). Each statement sees a consistent snapshot; a read that needs several

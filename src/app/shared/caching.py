@@ -37,18 +37,24 @@ from starlette.responses import Response
 
 from app.config import Settings
 from app.core.context import context_of
+from app.core.response_cache import StoredResponse
 from app.shared.pipeline import RawHeaders, RequestCycle, RequestUnit
 
 __all__ = [
     "PRIVATE_NO_STORE",
     "EdgeCache",
+    "Handler",
     "PrivateByDefault",
+    "accepts_gzip",
+    "answer",
     "cache_response",
     "cached_handler",
     "edge_cache_policy",
     "edge_cached",
     "entity_tag",
     "if_none_match",
+    "represent",
+    "response_cache_namespace",
 ]
 
 PRIVATE_NO_STORE = b"private, no-store"
@@ -106,15 +112,23 @@ def _directives(max_age: int, s_maxage: int, stale_while_revalidate: int) -> tup
 _policies: WeakKeyDictionary[Callable[..., Any], EdgeCache] = WeakKeyDictionary()
 
 
-def edge_cached[F: Callable[..., Any]](policy: EdgeCache | None = None) -> Callable[[F], F]:
+_namespaces: WeakKeyDictionary[Callable[..., Any], str] = WeakKeyDictionary()
+
+
+def edge_cached[F: Callable[..., Any]](
+    policy: EdgeCache | None = None, *, namespace: str | None = None
+) -> Callable[[F], F]:
     """Mark a GET endpoint as publicly cacheable; place it beneath the route decorator.
 
     Only for answers that are the same for every caller: the response is stored by shared caches (`public`)
-    even when the request carried credentials (RFC 9111 §3.5).
+    even when the request carried credentials (RFC 9111 §3.5). With `namespace`, the app's response cache keeps
+    its answers too, until a write marks that namespace changed (`app.core.response_cache.mark_changed`).
     """
 
     def mark(endpoint: F) -> F:
         _policies[endpoint] = policy or EdgeCache()
+        if namespace is not None:
+            _namespaces[endpoint] = namespace
         return endpoint
 
     return mark
@@ -122,6 +136,11 @@ def edge_cached[F: Callable[..., Any]](policy: EdgeCache | None = None) -> Calla
 
 def edge_cache_policy(endpoint: Callable[..., Any]) -> EdgeCache | None:
     return _policies.get(endpoint)
+
+
+def response_cache_namespace(endpoint: Callable[..., Any]) -> str | None:
+    """The response-cache namespace of an `@edge_cached(namespace=...)` endpoint."""
+    return _namespaces.get(endpoint)
 
 
 def entity_tag(body: Buffer, *, gzipped: bool) -> str:
@@ -147,12 +166,13 @@ def _gzip(body: Buffer) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
-def cache_response(request: Request, response: Response, policy: EdgeCache) -> Response:
-    """Add the caching headers to a serialised 200 response; a 304 instead when `If-None-Match` matches."""
+def represent(request: Request, response: Response, policy: EdgeCache) -> StoredResponse:
+    """A serialised 200 response as this request gets it: its coding (gzip or identity) chosen, its caching headers
+    and ETag added, and the headers of its 304 beside; what the response cache keeps."""
     settings = context_of(request).settings
-    body = response.body
+    body = bytes(response.body)
     large = len(body) >= settings.gzip_minimum_size
-    gzipped = large and "gzip" in request.headers.get("accept-encoding", "")
+    gzipped = large and accepts_gzip(request)
     etag = entity_tag(body, gzipped=gzipped)
     cache_control, cdn_cache_control = policy.header_values(settings)
     headers: RawHeaders = [
@@ -160,19 +180,42 @@ def cache_response(request: Request, response: Response, policy: EdgeCache) -> R
         (b"cdn-cache-control", cdn_cache_control),
         (b"etag", etag.encode()),
     ]
-    if if_none_match(request.headers.getlist("if-none-match"), etag):
-        not_modified = Response(status_code=304)
-        not_modified.raw_headers = [*headers, _VARY]
-        return not_modified
+    not_modified = (*headers, _VARY)
     if gzipped:
         body = _gzip(body)
         headers += [(b"content-encoding", b"gzip"), _VARY]
     elif not large:
         headers.append(_VARY)  # larger identity bodies get it from GZipMiddleware
-    response.body = body
     kept = [(name, value) for name, value in response.raw_headers if name != b"content-length"]
-    response.raw_headers = [*kept, (b"content-length", b"%d" % len(body)), *headers]
+    return StoredResponse(
+        body=body,
+        headers=(*kept, (b"content-length", b"%d" % len(body)), *headers),
+        etag=etag,
+        not_modified_headers=not_modified,
+    )
+
+
+def answer(request: Request, stored: StoredResponse) -> Response:
+    """The response to send for `stored`: a 304 when the request's `If-None-Match` names its ETag."""
+    if stored.etag is not None and if_none_match(request.headers.getlist("if-none-match"), stored.etag):
+        response = Response(status_code=304)
+        response.raw_headers = list(stored.not_modified_headers)
+        return response
+    response = Response(stored.body)
+    response.raw_headers = list(stored.headers)
     return response
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the request's body is sent gzipped (when large enough): `GZipMiddleware`'s own test."""
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def cache_response(request: Request, response: Response, policy: EdgeCache) -> Response:
+    """Add the caching headers to a serialised 200 response; a 304 instead when `If-None-Match` matches."""
+    answered = answer(request, represent(request, response, policy))
+    answered.background = response.background
+    return answered
 
 
 def cached_handler(handler: Handler, policy: EdgeCache) -> Handler:

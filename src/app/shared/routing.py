@@ -38,7 +38,8 @@ from app.core.exceptions import UnsupportedMediaTypeError
 from app.core.identifiers import MAX_ID, ResourceID
 from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
-from app.shared.caching import cached_handler, edge_cache_policy
+from app.shared.caching import EdgeCache, Handler, cached_handler, edge_cache_policy, response_cache_namespace
+from app.shared.response_cache import stored_handler
 
 __all__ = [
     "ADMIN_EXTENSION",
@@ -273,13 +274,23 @@ class ForgeRoute(APIRoute):
         else:
             await super().handle(scope, receive, send)
 
+    def _edge_handler(self, handler: Handler, policy: EdgeCache) -> Handler:
+        namespace = response_cache_namespace(self.endpoint)
+        if namespace is None:
+            return cached_handler(handler, policy)
+        if reads_caller := _declared_by_dependencies(self.dependant) & {401, 403}:
+            # Its answer may depend on who asks (or whether they may): a stored one would be served to anyone.
+            msg = f"{self.path} reads the caller (it can answer {sorted(reads_caller)}); its answers cannot be stored"
+            raise TypeError(msg)
+        return stored_handler(handler, policy, namespace)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if (policy := edge_cache_policy(self.endpoint)) is not None:
             if writes := (self.methods or set()) - {"GET", "HEAD"}:
                 msg = f"@edge_cached is for reads; {self.path} also takes {sorted(writes)}"
                 raise TypeError(msg)
-            handler = cached_handler(handler, policy)
+            handler = self._edge_handler(handler, policy)
         if self.body_field is None:
             return handler
         is_form = isinstance(self.body_field.field_info, params.Form)

@@ -19,6 +19,7 @@ from app.core.metrics._jobs import JobMetrics, job_families
 from app.core.metrics._shard import Shard, ShardReading, read_shards
 from app.core.metrics._webhooks import webhook_families
 from app.core.ratelimit import RateLimiter
+from app.core.response_cache import ResponseStore
 
 __all__ = ["PUBLISH_SECONDS", "Metrics", "authorise_scrape", "exposition", "job_metrics", "state_readings"]
 
@@ -30,6 +31,13 @@ _GAUGES = {
     "db_pool_connections_in_use": "Database connections checked out.",
     "db_pool_size": "Connections the pool keeps open (before overflow).",
     "db_pool_overflow": "Connections open beyond the pool size.",
+    "response_cache_entries": "Responses the response cache keeps.",
+    "response_cache_bytes": "Bytes the response cache keeps (bodies, headers, a fixed overhead per entry).",
+}
+_CACHE_COUNTERS = {
+    "response_cache_hits": "Public reads answered from the response cache.",
+    "response_cache_misses": "Public reads the response cache did not hold (computed, then stored if they may be).",
+    "response_cache_evictions": "Entries evicted by the response cache's bounds (entries or bytes).",
 }
 _REJECTIONS = "rate_limit_rejections"
 _BACKEND_FAILURES = "rate_limit_backend_failures"
@@ -37,8 +45,11 @@ _BACKEND_FAILURES = "rate_limit_backend_failures"
 type Family = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
 
 
-def state_readings(*, pool: Pool | None, limiter: RateLimiter | None) -> dict[str, Any]:
-    """Counters and gauges that live elsewhere (the pool, the rate limiter), read now; absent parts are left out."""
+def state_readings(
+    *, pool: Pool | None, limiter: RateLimiter | None, cache: ResponseStore | None = None
+) -> dict[str, Any]:
+    """Counters and gauges that live elsewhere (the pool, the rate limiter, the response cache), read now; absent
+    parts are left out."""
     readings: dict[str, Any] = {}
     if isinstance(pool, QueuePool):
         readings["db_pool_connections_in_use"] = pool.checkedout()
@@ -47,6 +58,14 @@ def state_readings(*, pool: Pool | None, limiter: RateLimiter | None) -> dict[st
     if limiter is not None:
         readings[_REJECTIONS] = dict(limiter.rejections_by_policy)
         readings[_BACKEND_FAILURES] = limiter.backend_failures
+    if cache is not None:
+        readings |= {
+            "response_cache_entries": len(cache),
+            "response_cache_bytes": cache.bytes,
+            "response_cache_hits": cache.hits,
+            "response_cache_misses": cache.misses,
+            "response_cache_evictions": cache.evictions,
+        }
     return readings
 
 
@@ -91,6 +110,9 @@ class Metrics:
             shard.set((_COUNTER, _REJECTIONS, policy), count)
         if _BACKEND_FAILURES in readings:
             shard.set((_COUNTER, _BACKEND_FAILURES), readings[_BACKEND_FAILURES])
+        for name in _CACHE_COUNTERS:
+            if name in readings:
+                shard.set((_COUNTER, name), readings[name])
 
     async def _publish_every(self, readings: Callable[[], Mapping[str, Any]]) -> None:
         while True:
@@ -171,3 +193,10 @@ def _state_families(shards: Iterable[ShardReading]) -> Iterator[Family]:
         yield CounterMetricFamily(
             _BACKEND_FAILURES, "Rate-limit checks the backend did not answer.", value=counters[_BACKEND_FAILURES,]
         )
+    yield from _cache_families(counters)
+
+
+def _cache_families(counters: Mapping[tuple[str, ...], float]) -> Iterator[Family]:
+    for name, documentation in _CACHE_COUNTERS.items():
+        if (name,) in counters:
+            yield CounterMetricFamily(name, documentation, value=counters[name,])

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/config", tags=["config"], route_class=ForgeRoute)
 
 
 @router.get("")
-@edge_cached()
+@edge_cached(namespace="config")  # made of the settings alone: nothing invalidates it while the app runs
 async def get_client_config(context: Context) -> ClientConfig:
     """Public settings for clients (name, version, limits, feature flags); the same for every caller."""
     return service.client_config(settings=context.settings, docs_url=context.docs_url)

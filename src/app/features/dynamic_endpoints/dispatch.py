@@ -35,6 +35,7 @@ from app.features.auth.dependencies import authorize
 from app.features.dynamic_endpoints import documents
 from app.features.dynamic_endpoints.registry import PREFIX, Leaf
 from app.features.dynamic_endpoints.state import EndpointRuntime
+from app.shared.response_cache import through_cache
 from app.shared.routing import require_media_type
 
 __all__ = ["CATCH_ALL", "assert_prefix_reserved", "router"]
@@ -43,6 +44,9 @@ CATCH_ALL = PREFIX + "{rest:path}"
 JSON = "application/json"
 _READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# Only public specs' (the service refuses `cacheable` on others, and checked again here: a stored answer skips
+# authorisation).
+_CACHED_METHODS = frozenset({"GET", "HEAD"})
 
 _MATCH = "forge.dynamic_endpoint"
 
@@ -166,6 +170,15 @@ async def dispatch(request: Request) -> Response:
     spec = leaf.spec
     if leaf.role == "static" and spec.data.auth == "public" and spec.request_validator is None:
         return Response(spec.static_body, media_type=JSON)  # the hot path: no database, bytes made once
+    if spec.data.cacheable and spec.data.auth == "public" and request.method in _CACHED_METHODS:
+        return await through_cache(
+            request, namespace=spec.data.cache_namespace, compute=lambda: _served(request, leaf, raw)
+        )
+    return await _served(request, leaf, raw)
+
+
+async def _served(request: Request, leaf: Leaf, raw: list[str]) -> Response:
+    spec = leaf.spec
     async with _session(request, writes=request.method not in _READ_ONLY) as session:
         if spec.data.auth != "public":
             await _authorize(request, session, spec.data.auth)

@@ -17,6 +17,7 @@ from app.core.database import utcnow
 from app.core.exceptions import FieldError, ForgeError, InvalidInputError, found
 from app.core.identifiers import MAX_ID
 from app.core.pagination import PageParams
+from app.core.response_cache import mark_changed
 from app.features.dynamic_endpoints import jsonschemas, repository
 from app.features.dynamic_endpoints.models import EndpointDocument
 from app.features.dynamic_endpoints.registry import CompiledSpec
@@ -73,6 +74,7 @@ async def _document(session: AsyncSession, spec: CompiledSpec, document_id: int)
 async def create(session: AsyncSession, *, spec: CompiledSpec, body: Any) -> dict[str, Any]:
     await validate_body(spec, body)
     document = await repository.add(session, EndpointDocument(spec_id=spec.id, data=body))
+    mark_changed(session, spec.data.cache_namespace)
     return await _answer(spec, document)
 
 
@@ -86,12 +88,14 @@ async def replace(session: AsyncSession, *, spec: CompiledSpec, document_id: int
     document.data = body
     document.updated_at = utcnow()
     await session.flush()
+    mark_changed(session, spec.data.cache_namespace)
     return await _answer(spec, document)
 
 
 async def delete(session: AsyncSession, *, spec: CompiledSpec, document_id: int) -> None:
     await session.delete(await _document(session, spec, document_id))
     await session.flush()
+    mark_changed(session, spec.data.cache_namespace)
 
 
 async def list_page(session: AsyncSession, *, spec: CompiledSpec, params: PageParams) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -32,6 +32,8 @@ class EndpointSpec(TimestampMixin, Base):
     response_schema: Mapped[Any | None] = mapped_column(_JSON)
     example: Mapped[Any | None] = mapped_column(_JSON)
     version: Mapped[int] = mapped_column(default=1)
+    # Reads served from the response cache (public specs only; service._validate checks it).
+    cacheable: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 

@@ -144,6 +144,16 @@ class SpecData:
     response_schema: dict[str, Any] | None
     example: Any
     version: int
+    cacheable: bool = False
+
+    @property
+    def cache_namespace(self) -> str:
+        return cache_namespace(self.id)
+
+
+def cache_namespace(spec_id: int) -> str:
+    """The response cache's namespace of a spec's reads: by id, so that a renamed or moved spec keeps it."""
+    return f"endpoint:{spec_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,10 @@ class EndpointSpecWrite(InputModel):
     request_schema: Annotated[dict[str, Any] | None, Field(description="JSON Schema Draft 2020-12.")] = None
     response_schema: Annotated[dict[str, Any] | None, Field(description="JSON Schema Draft 2020-12.")] = None
     example: Annotated[Any, Field(description="A static spec's response; validated against response_schema.")] = None
+    cacheable: Annotated[
+        bool,
+        Field(description="Serve GETs from the response cache (public specs only); writes through it invalidate it."),
+    ] = False
 
     @field_validator("request_schema", "response_schema", "example", mode="before")
     @classmethod
@@ -60,6 +64,7 @@ class EndpointSpecRead(BaseModel):
     request_schema: dict[str, Any] | None
     response_schema: dict[str, Any] | None
     example: Any
+    cacheable: bool
     version: int
     created_by: int | None
     updated_by: int | None

@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session
 from app.core.audit import Audit, snapshot
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, found
 from app.core.pagination import Page, PageParams
+from app.core.response_cache import mark_changed
 from app.features.api_keys import service as api_keys_service
 from app.features.dynamic_endpoints import inclusion, jsonschemas, repository
 from app.features.dynamic_endpoints.models import EndpointSpec, SpecID
-from app.features.dynamic_endpoints.registry import Segment, SpecData, conflicts, parse_path, templates_of
+from app.features.dynamic_endpoints.registry import (
+    Segment,
+    SpecData,
+    cache_namespace,
+    conflicts,
+    parse_path,
+    templates_of,
+)
 from app.features.dynamic_endpoints.schemas import EndpointSpecRead, EndpointSpecWrite
 from app.features.dynamic_endpoints.state import EndpointRuntime
 
@@ -54,6 +62,7 @@ def spec_data(spec: EndpointSpec) -> SpecData:
         response_schema=spec.response_schema,
         example=spec.example,
         version=spec.version,
+        cacheable=spec.cacheable,
     )
 
 
@@ -86,6 +95,8 @@ def _validate(data: EndpointSpecWrite) -> tuple[Segment, ...]:
     for field in ("request_schema", "response_schema"):
         if (schema := getattr(data, field)) is not None:
             errors += jsonschemas.check_schema(schema, pointer=f"#/{field}")
+    if data.cacheable and (data.auth != "public" or (data.kind == "static" and data.method != "GET")):
+        errors.append(FieldError("#/cacheable", "only the reads of a public endpoint can be cached", "cacheable"))
     if data.example is not None:
         errors += jsonschemas.check_json_value(data.example, pointer="#/example")
     if not errors and data.example is not None and data.response_schema is not None:
@@ -201,6 +212,7 @@ async def _upsert(
     _assign(spec, data, actor_id)
     spec.version += 1
     await session.flush()
+    mark_changed(session, cache_namespace(spec.id))  # its stored reads may answer differently now
     return spec
 
 
@@ -260,6 +272,7 @@ async def delete_spec(session: AsyncSession, *, spec_id: SpecID, runtime: Endpoi
     before = snapshot(spec, _AUDITED)
     await session.delete(spec)
     await session.flush()
+    mark_changed(session, cache_namespace(spec_id))
     await _stage(session, runtime, version)
     await audit.record(
         session, action="endpoint_spec.delete", target_type="endpoint_spec", target_id=spec_id, before=before

@@ -37,7 +37,8 @@ async def metrics(request: Request, context: Context) -> Response:
     if collected is None or elsewhere:
         raise StarletteHTTPException(status_code=404)
     authorise_scrape(request.headers.get("authorization"), settings.metrics_token)
-    readings = state_readings(pool=context.database.engine.pool, limiter=context.rate_limiter)
+    store = context.response_cache.store if context.response_cache is not None else None
+    readings = state_readings(pool=context.database.engine.pool, limiter=context.rate_limiter, cache=store)
     return Response(collected.render(readings), media_type=CONTENT_TYPE)
 
 

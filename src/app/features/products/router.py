@@ -24,7 +24,7 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute
 
 
 @router.get("")
-@edge_cached()
+@edge_cached(namespace=service.CACHE_NAMESPACE)
 async def list_products(
     reads: Reads, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
 ) -> Page[ProductRead]:
@@ -32,7 +32,7 @@ async def list_products(
 
 
 @router.get("/{product_id}")
-@edge_cached()
+@edge_cached(namespace=service.CACHE_NAMESPACE)
 async def get_product(product_id: ResourceID, reads: Reads) -> ProductRead:
     return await service.get_product(reads, product_id=product_id)
 

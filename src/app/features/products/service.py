@@ -10,11 +10,13 @@ from app.core.events import Events
 from app.core.exceptions import ConflictError, NotFoundError, ProblemField, found
 from app.core.pagination import Page, PageParams
 from app.core.reads import Reader
+from app.core.response_cache import mark_changed
 from app.features.products import repository
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
 
 __all__ = [
+    "CACHE_NAMESPACE",
     "InsufficientStockError",
     "UnknownProductError",
     "create_product",
@@ -25,6 +27,10 @@ __all__ = [
     "restore_stock",
     "update_product",
 ]
+
+# The response cache's namespace of product reads: every write that changes what they show marks it changed, in
+# its transaction (stock reserved by orders included: a product shows its quantity).
+CACHE_NAMESPACE = "products"
 
 
 def _missing(product_id: ProductID) -> str:
@@ -61,6 +67,7 @@ def _event_data(product: Product) -> dict[str, object]:
 async def create_product(session: AsyncSession, *, data: ProductCreate, events: Events, audit: Audit) -> Product:
     """Add the product, and its `product.created` event and audit entry in the same transaction."""
     product = await repository.add(session, Product(name=data.name, price=data.price, quantity=data.quantity))
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(session, "product.created", _event_data(product))
     after = snapshot(product, _AUDITED)
     await audit.record(session, action="product.create", target_type="product", target_id=product.id, after=after)
@@ -77,6 +84,7 @@ async def update_product(
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
     await session.flush()
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(
         session, "product.updated", {**_event_data(product), "changed": sorted(changes.model_fields_set)}
     )
@@ -98,6 +106,7 @@ async def delete_product(session: AsyncSession, *, product_id: ProductID, events
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."
         raise ConflictError(msg)
+    mark_changed(session, CACHE_NAMESPACE)
     await events.record(session, "product.deleted", {"id": product_id})
     await audit.record(session, action="product.delete", target_type="product", target_id=product_id, before=before)
 
@@ -135,6 +144,7 @@ async def reserve_stock(session: AsyncSession, *, product_id: ProductID, quantit
         if product is None:
             raise UnknownProductError(product_id)
         raise InsufficientStockError(product_id, requested=quantity, available=product.quantity)
+    mark_changed(session, CACHE_NAMESPACE)
     return reservation
 
 
@@ -142,3 +152,4 @@ async def restore_stock(session: AsyncSession, *, product_id: ProductID, quantit
     """Put `quantity` units back into stock (a cancelled order's), in the caller's transaction."""
     if not await repository.restock(session, product_id=product_id, quantity=quantity):
         raise UnknownProductError(product_id)
+    mark_changed(session, CACHE_NAMESPACE)

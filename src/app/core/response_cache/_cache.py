@@ -1,0 +1,156 @@
+"""The app's response cache: the store, and keeping it in step with the writes of every instance.
+
+Three paths carry a committed write to the cached reads (docs/operations.md#the-response-cache):
+1. the instance that wrote drops the namespace when its COMMIT returns, before it answers the write;
+2. with `FORGE_REDIS_URL`, it publishes `namespace version` on `FORGE_CACHE_CHANNEL`, and every other instance,
+   subscribed, drops the namespace on receipt (a few milliseconds);
+3. every instance reads the committed versions every `FORGE_CACHE_SYNC_SECONDS` and drops the namespaces whose
+   version moved past the one it knows: a lost message (Redis restarting, a subscription re-established) or a
+   deployment without Redis is behind by at most that long.
+Entries also expire after `FORGE_CACHE_TTL_SECONDS`, whatever happens.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.core.database import Database
+from app.core.redis import reconnecting
+from app.core.response_cache._store import ResponseStore
+from app.core.response_cache._versions import read_versions
+
+__all__ = ["ResponseCache", "following_writes"]
+
+_log = structlog.get_logger("app.cache")
+_RESUBSCRIBE_SECONDS = 1.0
+
+
+class ResponseCache:
+    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self.store = ResponseStore(
+            max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
+            ttl_seconds=settings.cache_ttl_seconds,
+        )
+        self.database: Database | None = None
+        self.redis = redis
+        self._known: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def configured(cls, settings: Settings, redis: Redis | None) -> "ResponseCache | None":
+        """The app's cache, unless `FORGE_CACHE_ENABLED` is off."""
+        return cls(settings, redis=redis) if settings.cache_enabled else None
+
+    def observe(self, versions: Mapping[str, int]) -> None:
+        """Drop every namespace whose version is newer than the one this instance knows."""
+        for namespace, version in versions.items():
+            if version > self._known.get(namespace, 0):
+                self._known[namespace] = version
+                self.store.invalidate(namespace)
+
+    def committed(self, versions: Mapping[str, int]) -> None:
+        """A write of this instance committed (`mark_changed`'s observer): drop now, then tell the others."""
+        self.observe(versions)
+        if self.redis is not None:
+            message = " ".join(f"{namespace}={version}" for namespace, version in versions.items())
+            self._spawn(self._publish(message))
+
+    async def start(self, database: Database) -> None:
+        """Learn the committed versions, then follow them."""
+        self.database = database
+        await self.refresh()
+        if self.redis is not None and self.settings.redis_url is not None:
+            self._spawn(self._listen())
+        self._spawn(self._poll())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def refresh(self) -> None:
+        if self.database is None:
+            return
+        async with self.database.session(writes=False) as session:
+            self.observe(await read_versions(session))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.cache_sync_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - a failed read is retried at the next tick; entries still expire
+                _log.warning("cache_versions_check_failed", exc_info=True)
+
+    async def _publish(self, message: str) -> None:
+        assert self.redis is not None  # noqa: S101 - only spawned with Redis
+        try:
+            await self.redis.publish(self.settings.cache_channel, message)
+        except Exception:  # noqa: BLE001 - the others' periodic read of the versions catches the write instead
+            _log.warning("cache_announce_failed", exc_info=True)
+
+    async def _listen(self) -> None:
+        assert self.settings.redis_url is not None  # noqa: S101 - start() checked it
+        # A client of its own without a read timeout: the subscription waits for messages as long as it takes.
+        client = Redis.from_url(
+            self.settings.redis_url.get_secret_value(),
+            socket_connect_timeout=self.settings.redis_timeout_seconds,
+            **reconnecting(),
+        )
+        try:
+            while True:
+                try:
+                    await self._subscribed(client)
+                except Exception:  # noqa: BLE001 - Redis went away: resubscribe, the poll covers the gap
+                    _log.warning("cache_subscription_lost", exc_info=True)
+                    await asyncio.sleep(_RESUBSCRIBE_SECONDS)
+        finally:
+            await client.aclose()
+
+    async def _subscribed(self, client: Redis) -> None:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(self.settings.cache_channel)
+            await self.refresh()  # whatever was written while not subscribed
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is not None:
+                    self.observe(_parse(message["data"]))
+
+
+@asynccontextmanager
+async def following_writes(cache: ResponseCache | None, database: Database) -> AsyncIterator[None]:
+    """Keep `cache` in step with every instance's writes while the block runs (the app's lifespan)."""
+    if cache is None:
+        yield
+        return
+    await cache.start(database)
+    try:
+        yield
+    finally:
+        await cache.stop()
+
+
+def _parse(data: bytes | str) -> dict[str, int]:
+    """`namespace=version ...`; anything malformed is ignored (the periodic read still catches the write)."""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    versions: dict[str, int] = {}
+    for item in text.split():
+        namespace, _, version = item.rpartition("=")
+        if namespace and version.isdigit():
+            versions[namespace] = int(version)
+    return versions
