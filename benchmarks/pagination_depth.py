@@ -2,7 +2,8 @@
 1,000,000 products on PostgreSQL (issue 21: a deep cursor page within 1.2 x of the first page).
 
 Run: `uv run python -m benchmarks --pagination-depth` (or `uv run python -m benchmarks.pagination_depth`)
-[--products 1000000] [--depth 900000] [--seconds 2] [--rounds 3] [--connections 4] [--reuse]. Needs wrk and PostgreSQL:
+[--products 1000000] [--depth 900000] [--seconds 2] [--rounds 3] [--connections 4] [--reuse].
+Needs wrk and PostgreSQL:
 FORGE_BENCH_DEPTH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench_depth, created,
 migrated and filled by the run (one `INSERT ... SELECT generate_series`, a few seconds); `--reuse` keeps a database
 that already holds that many products.

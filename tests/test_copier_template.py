@@ -200,7 +200,15 @@ def test_the_example_features_migrations_alone_touch_their_tables_and_are_marked
         if re.search(rf"""\(\s*["']({"|".join(EXAMPLE_TABLES)})["']""", text)
     }
     marked = {name for name, text in _migrations(REPO).items() if MIGRATION_MARKER in text}
-    assert touching == marked == {"2026-11-25_example_products_and_orders.py", "2026-12-07_order_status_check.py"}
+    assert (
+        touching
+        == marked
+        == {
+            "2026-11-25_example_products_and_orders.py",
+            "2026-12-07_order_status_check.py",
+            "2026-12-09_order_keyset_indexes.py",
+        }
+    )
 
 
 def test_without_the_example_features_nothing_names_them(lean: Path) -> None:

@@ -63,11 +63,11 @@ def test_a_bad_page_is_a_request_validation_error_in_the_query() -> None:
 # A listing's table of its own: core's tests name no feature.
 ENTRY = Table("entry", MetaData(), Column("id", Integer, primary_key=True), Column("created_at", UTCDateTime()))
 HASHER = SecretHasher("a test pepper that is long enough for its purpose")
-PRODUCTS = listing_of("/api/v1/products", [("q", "lamp"), ("size", "5")])
+LAMPS = listing_of("/api/v1/entries", [("q", "lamp"), ("size", "5")])
 
 
 def test_a_cursor_opens_to_the_position_it_was_sealed_with() -> None:
-    seal = CursorSeal(HASHER, PRODUCTS)
+    seal = CursorSeal(HASHER, LAMPS)
     moment = datetime(2026, 12, 9, 8, 30, 1, 250, tzinfo=UTC)
 
     assert seal.open(seal.seal([41])) == (41,)
@@ -100,7 +100,7 @@ def _flip(text: str, at: int) -> str:
     ],
 )
 def test_an_altered_cursor_is_refused(alter: Callable[[str], str]) -> None:
-    seal = CursorSeal(HASHER, PRODUCTS)
+    seal = CursorSeal(HASHER, LAMPS)
 
     with pytest.raises(InvalidCursorError) as raised:
         seal.open(alter(seal.seal([42])))
@@ -110,17 +110,17 @@ def test_an_altered_cursor_is_refused(alter: Callable[[str], str]) -> None:
 
 
 def test_a_cursor_is_refused_by_another_listing_and_under_another_key() -> None:
-    cursor = CursorSeal(HASHER, PRODUCTS).seal([42])
-    elsewhere = listing_of("/api/v1/products", [("q", "lamps")])
+    cursor = CursorSeal(HASHER, LAMPS).seal([42])
+    elsewhere = listing_of("/api/v1/entries", [("q", "lamps")])
 
     with pytest.raises(InvalidCursorError):
         CursorSeal(HASHER, elsewhere).open(cursor)
     with pytest.raises(InvalidCursorError):
-        CursorSeal(SecretHasher("another pepper, as long as the first one is"), PRODUCTS).open(cursor)
+        CursorSeal(SecretHasher("another pepper, as long as the first one is"), LAMPS).open(cursor)
 
 
 def test_a_cursor_with_a_page_is_refused_but_with_another_size_is_not() -> None:
-    seal = CursorSeal(HASHER, PRODUCTS)
+    seal = CursorSeal(HASHER, LAMPS)
     cursor = seal.seal([42])
 
     with pytest.raises(InvalidInputError) as raised:
@@ -133,11 +133,11 @@ def test_a_cursor_with_a_page_is_refused_but_with_another_size_is_not() -> None:
 
 def test_a_listing_without_cursors_refuses_one() -> None:
     with pytest.raises(InvalidCursorError):
-        page_params_of({"cursor": CursorSeal(HASHER, PRODUCTS).seal([1])})
+        page_params_of({"cursor": CursorSeal(HASHER, LAMPS).seal([1])})
 
 
 def test_split_keeps_the_page_and_names_the_next_one_only_when_a_row_is_left() -> None:
-    seal = CursorSeal(HASHER, PRODUCTS)
+    seal = CursorSeal(HASHER, LAMPS)
     params = PageParams(size=2, seal=seal)
     by_id = Keyset(ENTRY.c.id)
     rows = [SimpleNamespace(id=i) for i in (3, 5, 8)]
@@ -151,7 +151,7 @@ def test_split_keeps_the_page_and_names_the_next_one_only_when_a_row_is_left() -
 
 def test_a_cursor_whose_values_do_not_fit_the_order_is_refused() -> None:
     """A cursor the app signed for an order that has since changed (another number or type of columns)."""
-    seal = CursorSeal(HASHER, PRODUCTS)
+    seal = CursorSeal(HASHER, LAMPS)
     statement = select(ENTRY)
     positions: list[list[KeyValue]] = [["2026-12-09T00:00:00+00:00"], [1, 2], [], ["not a time", 3], ["2026-12-09", 3]]
     for position in positions:

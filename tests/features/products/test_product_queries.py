@@ -2,11 +2,15 @@
 ping); a page carries its total in that statement (a scalar subquery), and knows it past its end too."""
 
 import httpx
+import pytest
 
 from app.core.context import AppContext
 from tests import helpers
 from tests.features.products.helpers import create_product
 from tests.support import databases
+
+# What reaches the database: the response cache, which would answer the repeated reads without it, is off.
+pytestmark = pytest.mark.settings(cache_enabled=False)
 
 
 async def test_a_product_read_and_a_product_page_are_one_statement_each(

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import SecretStr
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -19,11 +18,11 @@ from app.core.context import AppContext
 from app.core.response_cache import ResponseCache
 from app.features.auth.dependencies import CurrentUser
 from app.main import create_app
-from app.models import metadata
 from app.shared.caching import edge_cached
 from app.shared.routing import ForgeRoute
 from tests import helpers
 from tests.features.products.helpers import create_product
+from tests.support import databases
 from tests.support.app import running
 from tests.support.polling import eventually
 from tests.support.prometheus import sample
@@ -42,9 +41,7 @@ BOUND_SECONDS = {"redis": 2.0, "versions": SYNC_SECONDS + 2.0}
 @pytest.fixture
 async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield engine
-    async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(delete(table))
+    await databases.empty(engine)
 
 
 async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:
