@@ -21,6 +21,7 @@ from app.core.caller import caller_of
 from app.core.context import context_of
 from app.core.exceptions import ForgeError
 from app.core.problems import problem_type
+from app.core.tracing import record_error
 from app.features.auth.dependencies import Grants, caller_grants
 from app.mcp.calls import Invocation, call
 from app.mcp.catalogue import Tools
@@ -64,6 +65,25 @@ async def _grants(request: Request) -> Grants:
     return grants
 
 
+def _call_attributes(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> dict[str, str]:
+    """The tool call span's attributes, named as the SDK's own tracing middleware names them (OTel's MCP
+    conventions). That middleware traces through the process-wide tracer provider, which the app never sets (an
+    app's spans go to its own provider), so the app's tracer makes the span its request's span is a child of."""
+    attributes = {"mcp.method.name": "tools/call", "gen_ai.operation.name": "execute_tool"}
+    attributes["gen_ai.tool.name"] = params.name
+    if ctx.request_id is not None:
+        attributes["jsonrpc.request.id"] = str(ctx.request_id)
+    return attributes
+
+
+def _record_problem(result: types.CallToolResult) -> None:
+    """A tool error's problem on the tool call's span, as the request's span records it (5xx mark it failed)."""
+    problem = result.structured_content if result.is_error else None
+    if problem is not None:
+        detail = str(problem.get("detail", ""))
+        record_error(str(problem.get("type")), detail, status_code=int(problem.get("status", 500)))
+
+
 def build_server(tools: Tools, caller_of_request: CallerOf) -> Server[Any]:
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], _params: types.PaginatedRequestParams | None
@@ -83,7 +103,10 @@ def build_server(tools: Tools, caller_of_request: CallerOf) -> Server[Any]:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         # Not checked against the caller's grants here: the request is refused by the very dependencies that
         # refuse it over HTTP (401, 403 with the scope it lacks), and answered as that problem.
-        return await call(operation, params.arguments or {}, caller.invocation)
+        with context_of(caller.request).tracing.span(f"tools/call {params.name}", _call_attributes(ctx, params)):
+            result = await call(operation, params.arguments or {}, caller.invocation)
+            _record_problem(result)
+        return result
 
     return Server(
         "forgeapi",
