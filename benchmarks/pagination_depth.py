@@ -3,10 +3,10 @@
 
 Run: `uv run python -m benchmarks --pagination-depth` (or `uv run python -m benchmarks.pagination_depth`)
 [--products 1000000] [--depth 900000] [--seconds 2] [--rounds 3] [--connections 4] [--reuse].
-Needs wrk and PostgreSQL:
-FORGE_BENCH_DEPTH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench_depth, created,
-migrated and filled by the run (one `INSERT ... SELECT generate_series`, a few seconds); `--reuse` keeps a database
-that already holds that many products.
+Needs wrk and PostgreSQL: FORGE_BENCH_DEPTH_DATABASE_URL, default
+postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench_depth,
+created, migrated and filled by the run (one `INSERT ... SELECT generate_series`, a few seconds); `--reuse` keeps a
+database that already holds that many products.
 
 The service runs as the harness runs it (`forge serve`, one worker pinned to one core, wrk on the other). Each page
 is 20 products without the total (`include_total=false`: counting 1,000,000 rows is the cost that does grow, and

@@ -20,12 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_customer_order_user_id_id", "customer_order", ["user_id", "id"], unique=False)
-    op.drop_index("ix_customer_order_user_id", table_name="customer_order")
-    op.create_index("ix_customer_order_status_id", "customer_order", ["status", "id"], unique=False)
+    with op.batch_alter_table("customer_order", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_order_user_id_id", ["user_id", "id"], unique=False)
+        batch_op.drop_index("ix_customer_order_user_id")
+        batch_op.create_index("ix_customer_order_status_id", ["status", "id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_customer_order_status_id", table_name="customer_order")
-    op.create_index("ix_customer_order_user_id", "customer_order", ["user_id"], unique=False)
-    op.drop_index("ix_customer_order_user_id_id", table_name="customer_order")
+    with op.batch_alter_table("customer_order", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_order_status_id")
+        batch_op.create_index("ix_customer_order_user_id", ["user_id"], unique=False)
+        batch_op.drop_index("ix_customer_order_user_id_id")
