@@ -3,6 +3,7 @@ start delays, the queue's depth and the workers' readiness."""
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -167,15 +168,21 @@ async def test_job_metrics_are_exported_over_otlp(
     ):
         assert (await client.post(f"{API_PREFIX}/test-jobs", params={"text": "x"})).status_code == 201
         await eventually(lambda: _all_in(database, JobState.SUCCEEDED))
-        assert started.context.telemetry is not None
-        assert started.context.telemetry.meter_provider is not None
-        assert started.context.telemetry.meter_provider.force_flush()
+        telemetry = started.context.telemetry
+        assert telemetry is not None
+        assert telemetry.meter_provider is not None
+
+        def exported_success() -> bool:
+            """The success is counted once its row committed (the recorder's group commit): export until it is."""
+            assert telemetry.meter_provider is not None
+            assert telemetry.meter_provider.force_flush()
+            return ("test.exported", "succeeded") in _points(list(otlp.metrics), "jobs.attempts")
+
+        await eventually(exported_success)
         exported = list(otlp.metrics)  # as the worker runs (the shutdown's export says it stopped)
 
     def points(name: str) -> dict[tuple[str, ...], float]:
-        [metric] = [metric for metric in exported if metric.name == name][-1:]
-        found = metric.sum.data_points if metric.WhichOneof("data") == "sum" else metric.gauge.data_points
-        return {tuple(str(v) for v in attributes(p).values()): p.as_int or p.as_double for p in found}
+        return _points(exported, name)
 
     assert points("jobs.enqueued") == {("test.exported",): 1}
     assert points("jobs.attempts") == {("test.exported", "started"): 1, ("test.exported", "succeeded"): 1}
@@ -188,3 +195,13 @@ async def test_job_metrics_are_exported_over_otlp(
 async def _all_in(database: Database, state: JobState) -> bool:
     jobs = await all_jobs(database)
     return bool(jobs) and all(job.state == state for job in jobs)
+
+
+def _points(exported: list[Any], name: str) -> dict[tuple[str, ...], float]:
+    """The data points of the last export of metric `name`, by their attributes' values."""
+    found_metric = [metric for metric in exported if metric.name == name][-1:]
+    if not found_metric:
+        return {}
+    [metric] = found_metric
+    found = metric.sum.data_points if metric.WhichOneof("data") == "sum" else metric.gauge.data_points
+    return {tuple(str(v) for v in attributes(p).values()): p.as_int or p.as_double for p in found}
