@@ -2,9 +2,9 @@
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, UnaryExpression, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,13 +12,23 @@ from app.core.database import utcnow
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import Reservation
 
-__all__ = ["ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
+__all__ = ["SORTABLE", "ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
+
+
+# The columns a listing may be ordered by (the admin console's sortable columns).
+SORTABLE = {"id": Product.id, "name": Product.name, "price": Product.price, "quantity": Product.quantity}
 
 
 class ProductQuery(NamedTuple):
     name_contains: str | None = None
     min_price: Decimal | None = None
     max_price: Decimal | None = None
+    # (column, descending) pairs, among SORTABLE; the id breaks ties, so that pages never overlap.
+    order: Sequence[tuple[str, bool]] = ()
+
+    def order_by(self) -> list[UnaryExpression[Any]]:
+        columns = [SORTABLE[name].desc() if descending else SORTABLE[name].asc() for name, descending in self.order]
+        return [*columns, Product.id.asc()]
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -64,7 +74,7 @@ async def list_page(
     """
     conditions = query.conditions()
     total = select(func.count()).select_from(Product).where(*conditions).scalar_subquery().label("total")
-    statement = select(Product, total).where(*conditions).order_by(Product.id).offset(offset).limit(limit)
+    statement = select(Product, total).where(*conditions).order_by(*query.order_by()).offset(offset).limit(limit)
     rows = (await session.execute(statement)).all()
     return [row[0] for row in rows], (rows[0][1] if rows else None)
 

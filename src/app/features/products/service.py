@@ -1,6 +1,6 @@
 """Products: the catalogue that admins manage and anyone may read, and the stock that orders reserve."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
 
 __all__ = [
+    "SORTABLE",
     "InsufficientStockError",
     "UnknownProductError",
     "create_product",
@@ -24,14 +25,23 @@ __all__ = [
     "update_product",
 ]
 
+# The columns a listing may be ordered by.
+SORTABLE = frozenset(repository.SORTABLE)
+
 
 async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
     return found(await repository.get(session, product_id), f"Product {product_id} does not exist.")
 
 
-async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
-    """A page of products matching the filters, in a stable order (by id)."""
-    query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
+async def list_products(
+    session: AsyncSession, *, params: PageParams, filters: ProductFilters, order: Sequence[tuple[str, bool]] = ()
+) -> Page[ProductRead]:
+    """A page of products matching the filters, in a stable order: by `order`'s (column, descending) pairs, columns
+    among SORTABLE (others are ignored), then by id."""
+    order = [(name, descending) for name, descending in order if name in SORTABLE]
+    query = repository.ProductQuery(
+        name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price, order=order
+    )
     products, total = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
     if total is None:  # past the last page (or nothing matches): only then a second statement
         total = await repository.count(session, query=query)
