@@ -33,7 +33,7 @@ from app.core.database import (
 from app.main import create_app
 from app.models import metadata
 from tests import helpers
-from tests.support import counters, databases, smtp
+from tests.support import console, counters, databases, smtp
 from tests.support.app import Running, running
 from tests.support.mailing import Mailing, mailing_app
 from tests.support.otlp import OtlpReceiver, otlp_receiver
@@ -161,6 +161,18 @@ async def client(app: FastAPI, started: Running, connection: AsyncConnection) ->
 async def committing_client(started: Running, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose requests commit for real (for concurrency tests); the tables are emptied afterwards."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
+        yield http
+    async with engine.begin() as conn:
+        for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
+            await conn.execute(delete(table))
+
+
+@pytest.fixture
+async def console_client(started: Running, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the admin console (https: its cookie is Secure) whose requests commit for real, as the console
+    opens its own transactions; the tables are emptied afterwards."""
+    transport = httpx.ASGITransport(app=started.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=console.CONSOLE_URL) as http:
         yield http
     async with engine.begin() as conn:
         for table in [*reversed(metadata.sorted_tables), *counters.metadata.sorted_tables]:
