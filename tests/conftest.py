@@ -39,6 +39,9 @@ from tests.support.mailing import Mailing, mailing_app
 from tests.support.otlp import OtlpReceiver, otlp_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
 
+# The admin console in a real browser: its served console, pages, and screenshots of failed browser tests.
+pytest_plugins = ["tests.support.console_browser"]
+
 # A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
 # see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
 Settings.model_config["env_file"] = None

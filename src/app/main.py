@@ -52,11 +52,13 @@ from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
+from app.features.jobs.admin import section as jobs_console
 from app.features.jobs.router import router as jobs_router
 from app.features.mfa.router import router as mfa_router
 from app.features.oidc.providers import ProviderDirectory
 from app.features.oidc.router import identities_router as oidc_identities_router
 from app.features.oidc.router import router as oidc_router
+from app.features.orders.admin import section as orders_console
 from app.features.orders.router import router as orders_router
 from app.features.products.admin import section as products_console
 from app.features.products.router import router as products_router
@@ -245,6 +247,8 @@ def _console_sections() -> tuple[ConsoleSection, ...]:
     """What each feature shows in the admin console (FORGE_ADMIN_ENABLED), in the menu's order."""
     return (
         products_console,
+        orders_console,
+        jobs_console,
         # forge feature new: console sections go above this line
     )
 

@@ -1,13 +1,15 @@
 """SQL for orders and their items."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.features.orders.models import Order, OrderID, OrderStatus
 
-__all__ = ["add", "count_all", "count_for_user", "get", "list_all", "list_for_user", "set_status"]
+__all__ = ["add", "count_all", "count_for_user", "daily_totals", "get", "list_all", "list_for_user", "set_status"]
 
 
 async def add(session: AsyncSession, order: Order) -> Order:
@@ -30,17 +32,20 @@ async def count_for_user(session: AsyncSession, *, user_id: int) -> int:
     return (await session.execute(statement)).scalar_one()
 
 
-async def list_all(session: AsyncSession, *, status: OrderStatus | None, offset: int, limit: int) -> Sequence[Order]:
+async def list_all(
+    session: AsyncSession, *, statuses: Collection[OrderStatus], offset: int, limit: int
+) -> Sequence[Order]:
+    """Every user's orders, newest first; only those in `statuses` unless it is empty."""
     statement = select(Order).order_by(Order.id.desc()).offset(offset).limit(limit)
-    if status is not None:
-        statement = statement.where(Order.status == status)
+    if statuses:
+        statement = statement.where(Order.status.in_(statuses))
     return (await session.execute(statement)).scalars().all()
 
 
-async def count_all(session: AsyncSession, *, status: OrderStatus | None) -> int:
+async def count_all(session: AsyncSession, *, statuses: Collection[OrderStatus]) -> int:
     statement = select(func.count()).select_from(Order)
-    if status is not None:
-        statement = statement.where(Order.status == status)
+    if statuses:
+        statement = statement.where(Order.status.in_(statuses))
     return (await session.execute(statement)).scalar_one()
 
 
@@ -56,3 +61,15 @@ async def set_status(session: AsyncSession, order: Order, *, expected: OrderStat
     changed = int(getattr(await session.execute(statement), "rowcount", 0)) > 0
     await session.refresh(order, ["status", "updated_at"])
     return changed
+
+
+async def daily_totals(session: AsyncSession, *, since: datetime) -> Sequence[tuple[str, int, Decimal]]:
+    """Per day (UTC) since `since`: the orders placed and their total, cancelled ones left out; the oldest first."""
+    day = func.date(Order.created_at)
+    statement = (
+        select(day, func.count(), func.coalesce(func.sum(Order.total), 0))
+        .where(Order.created_at >= since, Order.status != OrderStatus.CANCELLED)
+        .group_by(day)
+        .order_by(day)
+    )
+    return [(str(d), int(n), Decimal(total)) for d, n, total in (await session.execute(statement)).all()]

@@ -3,12 +3,14 @@ follows one state machine (placed -> paid -> shipped -> delivered; placed or pai
 stock). Every change records its event (`order.<status>`) in the same transaction."""
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import utcnow
 from app.core.events import Events
 from app.core.exceptions import ConflictError, FieldError, InvalidInputError, ProblemField, found
 from app.core.pagination import Page, PageParams
@@ -22,8 +24,11 @@ from app.features.products.schemas import Reservation
 __all__ = [
     "TRANSITIONS",
     "InvalidTransitionError",
+    "browse_orders",
     "cancel_order",
     "change_status",
+    "daily_totals",
+    "find_order",
     "get_order",
     "list_all_orders",
     "list_orders",
@@ -130,9 +135,35 @@ async def list_orders(session: AsyncSession, *, user_id: int, params: PageParams
 
 async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Page[OrderRead]:
     """Every user's orders (an admin's view), newest first, optionally only those in `status`."""
-    orders = await repository.list_all(session, status=status, offset=params.offset, limit=params.size)
-    total = await repository.count_all(session, status=status)
+    statuses = [status] if status is not None else []
+    orders = await repository.list_all(session, statuses=statuses, offset=params.offset, limit=params.size)
+    total = await repository.count_all(session, statuses=statuses)
     return Page[OrderRead].build([OrderRead.model_validate(o) for o in orders], total=total, params=params)
+
+
+async def browse_orders(
+    session: AsyncSession, *, statuses: Collection[OrderStatus], params: PageParams
+) -> tuple[Sequence[Order], int]:
+    """Every user's orders with their owners and items (the admin console's listing), newest first; only those in
+    `statuses` unless it is empty. The orders and how many match."""
+    orders = await repository.list_all(session, statuses=statuses, offset=params.offset, limit=params.size)
+    return orders, await repository.count_all(session, statuses=statuses)
+
+
+async def daily_totals(session: AsyncSession, *, days: int) -> list[tuple[date, int, Decimal]]:
+    """The last `days` days (UTC, today included), each with the orders placed that day and their revenue
+    (cancelled orders left out); days without orders as zeros."""
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time(), tzinfo=UTC)
+    found_days = {d: (n, total) for d, n, total in await repository.daily_totals(session, since=since)}
+    days_list = [first + timedelta(days=offset) for offset in range(days)]
+    return [(d, *found_days.get(d.isoformat(), (0, Decimal(0)))) for d in days_list]
+
+
+async def find_order(session: AsyncSession, *, order_id: OrderID) -> Order | None:
+    """Any user's order (an administrator's look), or None."""
+    return await repository.get(session, order_id)
 
 
 async def cancel_order(

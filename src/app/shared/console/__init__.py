@@ -8,6 +8,7 @@ in its `admin.py`, and `app.main` lists their sections, as it lists the routers.
 
 from app.shared.console._actions import ConsoleAction, admin_of, perform, read_session, sign_in_admin
 from app.shared.console._errors import field_errors, refusal
+from app.shared.console._filters import OneOf, chosen
 from app.shared.console._site import (
     CONSOLE_CSP,
     CONSOLE_PATH,
@@ -25,9 +26,11 @@ __all__ = [
     "ConsoleAdmin",
     "ConsoleSection",
     "DashboardPanel",
+    "OneOf",
     "ServiceView",
     "admin_of",
     "build_console",
+    "chosen",
     "field_errors",
     "integer_pk",
     "page_of",
