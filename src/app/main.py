@@ -39,6 +39,7 @@ from app.core.tracing import (
     observe_state,
 )
 from app.features.aggregate.router import router as aggregate_router
+from app.features.api_keys.admin import section as api_keys_console
 from app.features.api_keys.router import router as api_keys_router
 from app.features.auth.addresses import TrustedProxies
 from app.features.auth.caller import Identification
@@ -64,6 +65,7 @@ from app.features.products.admin import section as products_console
 from app.features.products.router import router as products_router
 from app.features.sessions.dependencies import CSRF_HEADER
 from app.features.sessions.router import router as sessions_router
+from app.features.users.admin import section as users_console
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.features.webhooks.router import router as webhooks_router
@@ -246,6 +248,8 @@ def _api_routers() -> tuple[APIRouter, ...]:
 def _console_sections() -> tuple[ConsoleSection, ...]:
     """What each feature shows in the admin console (FORGE_ADMIN_ENABLED), in the menu's order."""
     return (
+        users_console,
+        api_keys_console,
         products_console,
         orders_console,
         jobs_console,

@@ -77,19 +77,29 @@ async def update_password_hash(session: AsyncSession, user: User, new_hash: str)
         _log.info("password_rehash_deferred", user_id=user.id)
 
 
+def _matching(phone_index: bytes | None, email_contains: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if phone_index is not None:
+        conditions.append(User.phone_index == phone_index)
+    if email_contains:  # addresses are stored lower-cased
+        conditions.append(User.email.contains(email_contains.strip().lower(), autoescape=True))
+    return conditions
+
+
 async def list_page(
-    session: AsyncSession, *, offset: int, limit: int, phone_index: bytes | None = None
+    session: AsyncSession,
+    *,
+    offset: int,
+    limit: int,
+    phone_index: bytes | None = None,
+    email_contains: str | None = None,
 ) -> Sequence[User]:
-    statement = select(User).order_by(User.id).offset(offset).limit(limit)
-    if phone_index is not None:
-        statement = statement.where(User.phone_index == phone_index)
-    return (await session.execute(statement)).scalars().all()
+    statement = select(User).where(*_matching(phone_index, email_contains)).order_by(User.id)
+    return (await session.execute(statement.offset(offset).limit(limit))).scalars().all()
 
 
-async def count(session: AsyncSession, *, phone_index: bytes | None = None) -> int:
-    statement = select(func.count()).select_from(User)
-    if phone_index is not None:
-        statement = statement.where(User.phone_index == phone_index)
+async def count(session: AsyncSession, *, phone_index: bytes | None = None, email_contains: str | None = None) -> int:
+    statement = select(func.count()).select_from(User).where(*_matching(phone_index, email_contains))
     return (await session.execute(statement)).scalar_one()
 
 

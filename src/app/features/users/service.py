@@ -305,11 +305,16 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
     return found(user, f"No user has the e-mail address {email}.")
 
 
-async def list_users(session: AsyncSession, *, params: PageParams, phone: str | None = None) -> Page[UserRead]:
-    """A page of users; with `phone` (normalised), only those with that number, found by its blind index."""
+async def list_users(
+    session: AsyncSession, *, params: PageParams, phone: str | None = None, email_contains: str | None = None
+) -> Page[UserRead]:
+    """A page of users; with `phone` (normalised), only those with that number, found by its blind index; with
+    `email_contains`, only those whose address contains it (case-insensitively)."""
     index = blind_index(phone) if phone is not None else None
-    users = await repository.list_page(session, offset=params.offset, limit=params.size, phone_index=index)
-    total = await repository.count(session, phone_index=index)
+    users = await repository.list_page(
+        session, offset=params.offset, limit=params.size, phone_index=index, email_contains=email_contains
+    )
+    total = await repository.count(session, phone_index=index, email_contains=email_contains)
     return Page[UserRead].build([UserRead.model_validate(u) for u in users], total=total, params=params)
 
 
