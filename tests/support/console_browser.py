@@ -18,11 +18,20 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests import helpers
-from tests.support import browser, processes
+from tests.support import browser, processes, services
 
-__all__ = ["SCREENSHOTS", "ServedConsole", "api_login", "console_page", "served_console", "sign_in"]
+__all__ = [
+    "SCREENSHOTS",
+    "ServedConsole",
+    "api_login",
+    "console_page",
+    "docs_screenshot",
+    "served_console",
+    "sign_in",
+]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-screenshots"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 _REPORT = pytest.StashKey[pytest.TestReport]()
 
 
@@ -58,7 +67,8 @@ def served_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedC
         "FORGE_PASSWORD_HASH_MEMORY_KIB": "1024",
         "FORGE_PASSWORD_HASH_ITERATIONS": "1",
     }
-    with processes.forge_serve(env, cwd=directory) as base:
+    # The server's output goes to a file: a pipe nobody reads fills up with access-log lines and stalls the server.
+    with services.forge_process(env, cwd=directory, output=directory / "server.log") as (_, base):
         admin = helpers.unique_email("console-admin")
         created = subprocess.run(  # noqa: S603 - our own console script
             [str(processes.FORGE), "users", "create-admin", "--email", admin],
@@ -105,6 +115,13 @@ def console_page(chromium_browser: Browser, request: pytest.FixtureRequest) -> I
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+def docs_screenshot(page: Page, name: str) -> None:
+    """With FORGE_TEST_DOCS_SCREENSHOTS=1, keep the page as docs/admin.md's picture `admin-<name>.png`."""
+    if os.environ.get("FORGE_TEST_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_IMAGES / f"admin-{name}.png"))
 
 
 def sign_in(page: Page, console: ServedConsole, email: str | None = None, password: str = helpers.PASSWORD) -> None:

@@ -2,26 +2,14 @@
 sees the dashboard's charts, drawn by the locally served ApexCharts; anyone else is refused; a form posted without
 its CSRF token is refused."""
 
-import os
-from pathlib import Path
-
 import httpx
 from playwright.sync_api import Page, expect
 
 from tests import helpers
 from tests.support import processes
-from tests.support.console_browser import ServedConsole, sign_in
+from tests.support.console_browser import ServedConsole, docs_screenshot, sign_in
 
 pytestmark = processes.HEAVY
-
-DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
-
-
-def docs_screenshot(page: Page, name: str) -> None:
-    """With FORGE_DOCS_SCREENSHOTS=1, keep the page as docs/admin.md's picture `name`."""
-    if os.environ.get("FORGE_DOCS_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMAGES / f"admin-{name}.png"))
 
 
 def test_an_administrator_signs_in_and_the_dashboard_draws_its_charts(

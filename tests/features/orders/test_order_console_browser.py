@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests import helpers
 from tests.support import processes
-from tests.support.console_browser import ServedConsole, api_login, sign_in
+from tests.support.console_browser import ServedConsole, api_login, docs_screenshot, sign_in
 
 pytestmark = processes.HEAVY
 
@@ -51,6 +51,7 @@ def test_an_order_placed_through_the_api_is_cancelled_in_the_console_and_its_sto
 
     console_page.goto(f"{served_console.base}/admin/orders/detail?pk={order_id}")
     expect(console_page.get_by_text("3 x Kettle")).to_be_visible()
+    docs_screenshot(console_page, "order")
     console_page.get_by_role("button", name="Cancel order").click()
     with console_page.expect_response(lambda response: "/row-action" in response.url) as cancelled:
         console_page.get_by_role("button", name="Yes, cancel it").click()
