@@ -13,11 +13,26 @@ from app.core.pagination import Keyset, PageParams
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import Reservation
 
-__all__ = ["BY_ID", "ProductQuery", "add", "count", "delete", "get", "list_page", "reserve", "restock"]
+__all__ = [
+    "BY_ID",
+    "SORTABLE",
+    "ProductQuery",
+    "add",
+    "count",
+    "delete",
+    "get",
+    "list_page",
+    "list_sorted",
+    "reserve",
+    "restock",
+]
 
 
 # The listing's order; the primary key's index serves it, a cursor page starting at its position at any depth.
 BY_ID = Keyset(Product.id)
+
+# The columns the admin console's listing may be sorted by.
+SORTABLE = {"id": Product.id, "name": Product.name, "price": Product.price, "quantity": Product.quantity}
 
 
 class ProductQuery(NamedTuple):
@@ -76,6 +91,17 @@ async def list_page(
     total = select(func.count()).select_from(Product).where(*conditions).scalar_subquery().label("total")
     rows = (await session.execute(BY_ID.page(select(Product, total).where(*conditions), params))).all()
     return [row[0] for row in rows], (rows[0][1] if rows else None)
+
+
+async def list_sorted(
+    session: AsyncSession, *, query: ProductQuery, order: Sequence[tuple[str, bool]], params: PageParams
+) -> Sequence[Product]:
+    """A page by number, ordered by `order`'s (column among SORTABLE, descending) pairs, then by id, so that pages
+    never overlap. By offset only: a cursor cannot carry a price (a Decimal), and the console pages by number."""
+    columns = [SORTABLE[name].desc() if descending else SORTABLE[name].asc() for name, descending in order]
+    statement = select(Product).where(*query.conditions()).order_by(*columns, Product.id.asc())
+    statement = statement.offset(params.offset).limit(params.size)
+    return (await session.execute(statement)).scalars().all()
 
 
 async def count(session: AsyncSession, *, query: ProductQuery) -> int:

@@ -1,6 +1,6 @@
 """Products: the catalogue that admins manage and anyone may read, and the stock that orders reserve."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,11 @@ from app.features.products.models import Product, ProductID
 from app.features.products.schemas import ProductCreate, ProductFilters, ProductRead, ProductUpdate, Reservation
 
 __all__ = [
+    "SORTABLE",
     "InsufficientStockError",
     "UnknownProductError",
+    "browse_products",
+    "count_products",
     "create_product",
     "delete_product",
     "get_product",
@@ -25,6 +28,9 @@ __all__ = [
     "update_product",
 ]
 
+# The columns a listing may be ordered by.
+SORTABLE = frozenset(repository.SORTABLE)
+
 
 async def get_product(session: AsyncSession, *, product_id: ProductID) -> Product:
     return found(await repository.get(session, product_id), f"Product {product_id} does not exist.")
@@ -32,13 +38,34 @@ async def get_product(session: AsyncSession, *, product_id: ProductID) -> Produc
 
 async def list_products(session: AsyncSession, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
     """A page of products matching the filters, in a stable order (by id), by number or after a cursor."""
-    query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
+    query = _query(filters)
     rows, total = await repository.list_page(session, query=query, params=params)
     if total is None and params.include_total:  # past the last page (or nothing matches): only then a second statement
         total = await repository.count(session, query=query)
     products, next_cursor = repository.BY_ID.split(rows, params)
     items = [ProductRead.model_validate(p) for p in products]
     return Page[ProductRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def browse_products(
+    session: AsyncSession, *, params: PageParams, filters: ProductFilters, order: Sequence[tuple[str, bool]] = ()
+) -> Page[ProductRead]:
+    """A page (by number) of products matching the filters, ordered by `order`'s (column, descending) pairs, columns
+    among SORTABLE (others are ignored), then by id: the admin console's sortable listing."""
+    order = [(name, descending) for name, descending in order if name in SORTABLE]
+    query = _query(filters)
+    products = await repository.list_sorted(session, query=query, order=order, params=params)
+    total = await repository.count(session, query=query) if params.include_total else None
+    return Page[ProductRead].build([ProductRead.model_validate(p) for p in products], total=total, params=params)
+
+
+async def count_products(session: AsyncSession, *, filters: ProductFilters) -> int:
+    """How many products match the filters."""
+    return await repository.count(session, query=_query(filters))
+
+
+def _query(filters: ProductFilters) -> repository.ProductQuery:
+    return repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
 
 
 _AUDITED = ("name", "price", "quantity")

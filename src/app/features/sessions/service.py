@@ -35,6 +35,7 @@ __all__ = [
     "Client",
     "CsrfTokenError",
     "IssuedTokens",
+    "Lifetimes",
     "PresentedRefreshToken",
     "RefreshTokenReusedError",
     "SessionID",
@@ -45,7 +46,10 @@ __all__ = [
     "end_by_refresh_token",
     "list_sessions",
     "live_session",
+    "mark_used",
+    "needs_marking",
     "purge_ended",
+    "resume",
     "revoke",
     "revoke_all",
     "rotate",
@@ -132,6 +136,16 @@ class IssuedTokens:
     refresh_token: str
     csrf_token: str
     session_ends_at: datetime  # the session's absolute end, which no refresh extends
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """Shorter lifetimes than the policy's that a kind of client holds its sessions to (the admin console's)."""
+
+    idle: timedelta
+    maximum: timedelta
+    # A session's last use is recorded at most this often: a write per page would be a write per request.
+    mark_every: timedelta = timedelta(minutes=1)
 
 
 def csrf_token(hasher: SecretHasher, session_id: SessionID) -> str:
@@ -267,6 +281,34 @@ async def _present_spent(
     record_security_event(SecurityEvent.REFRESH_TOKEN_REUSED, user_id=row.user_id, session_id=row.id)
     msg = "The refresh token was used before: its session is revoked. Log in again."
     raise RefreshTokenReusedError(msg)
+
+
+async def resume(
+    session: AsyncSession, *, token: str, hasher: SecretHasher, policy: SessionPolicy, lifetimes: Lifetimes
+) -> UserSession | None:
+    """The live session whose current refresh token this is, if it is also within `lifetimes`; None otherwise.
+
+    For a client that holds its session's refresh token server-side in an HttpOnly cookie and never rotates it (the
+    admin console): the token names the session, as the API's access tokens do, with no JWT to expire."""
+    if not REFRESH_TOKENS.is_well_formed(token):
+        return None
+    row = await repository.by_refresh_hash(session, hasher.digest(token))
+    now = utcnow()
+    if row is None or not policy.cutoffs(now).admit(row):
+        return None
+    if row.last_used_at <= now - lifetimes.idle or row.created_at <= now - lifetimes.maximum:
+        return None
+    return row
+
+
+def needs_marking(row: UserSession, lifetimes: Lifetimes) -> bool:
+    """Whether `resume`'s session should have its use recorded now (`mark_used`): not on every page."""
+    return row.last_used_at <= utcnow() - lifetimes.mark_every
+
+
+async def mark_used(session: AsyncSession, *, session_id: SessionID) -> None:
+    """Record a use of the session now: it stays live for another idle period."""
+    await repository.mark_used(session, session_id=session_id, now=utcnow())
 
 
 async def end(session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy) -> None:
