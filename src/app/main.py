@@ -42,6 +42,7 @@ from app.core.tracing import (
 from app.features.aggregate.router import router as aggregate_router
 from app.features.api_keys.admin import section as api_keys_console
 from app.features.api_keys.router import router as api_keys_router
+from app.features.audit.admin import section as audit_console
 from app.features.audit.router import router as audit_router
 from app.features.audit.service import AuditLog
 from app.features.auth.addresses import TrustedProxies
@@ -291,6 +292,7 @@ def _console_sections() -> tuple[ConsoleSection, ...]:
         products_console,
         orders_console,
         jobs_console,
+        audit_console,
         # forge feature new: console sections go above this line
     )
 

@@ -37,3 +37,27 @@ async def test_an_order_is_paid_then_cancelled_in_the_console_and_each_move_is_r
     assert await stock(console_client, product_id) == 5
     assert refused.status_code == 400, refused.text  # not a move from cancelled: the console offers none
     assert await audit_entries(context, refused) == []
+
+
+async def test_the_list_is_filtered_by_status_through_the_service(
+    context: AppContext, console_client: httpx.AsyncClient
+) -> None:
+    email = await account(context)
+    admin = helpers.bearer((await helpers.login(console_client, email))["access_token"])
+    product = await console_client.post(
+        "/api/v1/products", json={"name": "Cup", "price": "2.00", "quantity": 9}, headers=admin
+    )
+    customer = await helpers.user_headers(console_client)
+    kept = await placed(console_client, customer, line(product.json()["id"], 1))
+    dropped = await placed(console_client, customer, line(product.json()["id"], 1))
+    assert (await sign_in(console_client, email)).status_code == 303
+    assert (await row_action(console_client, "orders", "cancel", dropped["id"])).status_code == 200
+
+    cancelled = await console_client.get("/admin/orders/list", params={"filter": "status__in=cancelled"})
+    either = await console_client.get("/admin/orders/list", params={"filter": "status__in=placed,cancelled"})
+
+    assert cancelled.status_code == 200
+    assert f"/admin/orders/detail?pk={dropped['id']}" in cancelled.text
+    assert f"/admin/orders/detail?pk={kept['id']}" not in cancelled.text
+    assert f"/admin/orders/detail?pk={kept['id']}" in either.text
+    assert 'type="search"' not in cancelled.text  # no search box whose words would be ignored

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.features.audit.models import AuditEntry
 
-__all__ = ["AuditQuery", "add", "count", "list_page"]
+__all__ = ["AuditQuery", "add", "count", "get", "list_page"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +45,10 @@ async def add(session: AsyncSession, entry: AuditEntry) -> AuditEntry:
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def get(session: AsyncSession, entry_id: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, entry_id)
 
 
 async def list_page(session: AsyncSession, *, query: AuditQuery, offset: int, limit: int) -> Sequence[AuditEntry]:

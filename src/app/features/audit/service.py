@@ -9,7 +9,7 @@ from app.features.audit import repository
 from app.features.audit.models import AuditEntry
 from app.features.audit.schemas import AuditEntryRead, AuditFilters
 
-__all__ = ["AuditLog", "list_entries"]
+__all__ = ["AuditLog", "count_entries", "find_entry", "list_entries"]
 
 
 class AuditLog:
@@ -31,7 +31,25 @@ class AuditLog:
 
 async def list_entries(session: AsyncSession, *, params: PageParams, filters: AuditFilters) -> Page[AuditEntryRead]:
     """A page of entries matching every filter given, newest first."""
-    query = repository.AuditQuery(
+    query = _query(filters)
+    entries = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
+    total = await repository.count(session, query=query) if params.include_total else None
+    return Page[AuditEntryRead].build([AuditEntryRead.model_validate(e) for e in entries], total=total, params=params)
+
+
+async def count_entries(session: AsyncSession, *, filters: AuditFilters) -> int:
+    """How many entries match every filter given."""
+    return await repository.count(session, query=_query(filters))
+
+
+async def find_entry(session: AsyncSession, *, entry_id: int) -> AuditEntryRead | None:
+    """One entry, or None."""
+    entry = await repository.get(session, entry_id)
+    return None if entry is None else AuditEntryRead.model_validate(entry)
+
+
+def _query(filters: AuditFilters) -> repository.AuditQuery:
+    return repository.AuditQuery(
         actor_user_id=filters.actor_user_id,
         target_type=filters.target_type,
         target_id=filters.target_id,
@@ -39,6 +57,3 @@ async def list_entries(session: AsyncSession, *, params: PageParams, filters: Au
         since=filters.since,
         until=filters.until,
     )
-    entries = await repository.list_page(session, query=query, offset=params.offset, limit=params.size)
-    total = await repository.count(session, query=query)
-    return Page[AuditEntryRead].build([AuditEntryRead.model_validate(e) for e in entries], total=total, params=params)

@@ -22,7 +22,7 @@ from app.core.audit import Audit
 from app.core.jobs import JobState
 from app.features.jobs import service
 from app.features.jobs.schemas import JobRead
-from app.shared.console import ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
+from app.shared.console import UNSEARCHED, ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
 
 __all__ = ["section"]
 
@@ -55,8 +55,9 @@ class JobsView(ServiceView):
         DateTimeField("created_at", exclude_from_list=True),
         DateTimeField("finished_at", exclude_from_list=True),
     )
-    searchable_fields = ()
+    searchable_fields = ("state",)  # what the filter builder offers (the search box is left out)
     sortable_fields = ()
+    list_template = UNSEARCHED
 
     def can_create(self, request: Request) -> bool:
         return False

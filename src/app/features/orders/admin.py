@@ -18,7 +18,7 @@ from app.core.context import context_of
 from app.core.money import format_money
 from app.features.orders import service
 from app.features.orders.models import Order, OrderStatus
-from app.shared.console import ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
+from app.shared.console import UNSEARCHED, ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
 
 __all__ = ["section"]
 
@@ -76,8 +76,9 @@ class OrdersView(ServiceView):
         StringField("shipping_address", exclude_from_list=True),
         DateTimeField("created_at", label="Placed"),
     )
-    searchable_fields = ()
+    searchable_fields = ("status",)  # what the filter builder offers (the search box is left out)
     sortable_fields = ()
+    list_template = UNSEARCHED
 
     def can_create(self, request: Request) -> bool:
         return False

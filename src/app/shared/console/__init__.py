@@ -15,7 +15,7 @@ from app.shared.console._actions import (
     sign_in_admin,
 )
 from app.shared.console._errors import field_errors, refusal
-from app.shared.console._filters import OneOf, chosen
+from app.shared.console._filters import Between, NumberIs, OneOf, TextIs, chosen, rules_of
 from app.shared.console._site import (
     CONSOLE_CSP,
     CONSOLE_PATH,
@@ -24,17 +24,21 @@ from app.shared.console._site import (
     DashboardPanel,
     build_console,
 )
-from app.shared.console._views import ServiceView, integer_pk, page_of
+from app.shared.console._views import UNSEARCHED, ServiceView, integer_pk, page_of
 
 __all__ = [
     "CONSOLE_CSP",
     "CONSOLE_PATH",
+    "UNSEARCHED",
+    "Between",
     "ConsoleAction",
     "ConsoleAdmin",
     "ConsoleSection",
     "DashboardPanel",
+    "NumberIs",
     "OneOf",
     "ServiceView",
+    "TextIs",
     "UnauditedActionError",
     "admin_of",
     "build_console",
@@ -45,5 +49,6 @@ __all__ = [
     "perform",
     "read_session",
     "refusal",
+    "rules_of",
     "sign_in_admin",
 ]

@@ -16,7 +16,9 @@ from app.core.pagination import MAX_PAGE_SIZE, PageParams
 from app.shared.console._actions import ConsoleAction, perform
 from app.shared.console._errors import field_errors, refusal
 
-__all__ = ["ServiceView", "integer_pk", "page_of"]
+__all__ = ["UNSEARCHED", "ServiceView", "integer_pk", "page_of"]
+
+UNSEARCHED = "list_unsearched.html"
 
 
 def page_of(skip: int, limit: int) -> PageParams:
@@ -45,6 +47,7 @@ class ServiceView(BaseModelView):
     page_size = 25
     page_size_options: ClassVar[Sequence[int]] = [25, 50, 100]  # type: ignore[misc]
     search_auto_submit = False
+    # Views whose service searches nothing by text say `list_template = UNSEARCHED`: no search box to ignore.
 
     async def find_by_pks(self, request: Request, pks: list[Any]) -> Sequence[Any]:
         found = [await self.find_by_pk(request, pk) for pk in pks]
