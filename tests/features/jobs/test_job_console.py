@@ -57,3 +57,16 @@ async def test_a_move_the_state_does_not_allow_is_refused_and_leaves_no_entry(
     assert await audit_entries(context, refused) == []
     async with context.database.session(writes=False) as session:
         assert (await session.get_one(Job, running)).state == JobState.RUNNING
+
+
+async def test_the_list_is_filtered_by_one_state(context: AppContext, console_client: httpx.AsyncClient) -> None:
+    assert (await sign_in(console_client, await account(context))).status_code == 303
+    dead, queued = await _job(context, JobState.DEAD), await _job(context, JobState.QUEUED)
+
+    listed = await console_client.get("/admin/jobs/list", params={"filter": "state__in=dead"})
+    two = await console_client.get("/admin/jobs/list", params={"filter": "state__in=dead,queued"})
+
+    assert f"/admin/jobs/detail?pk={dead}&" in listed.text
+    assert f"/admin/jobs/detail?pk={queued}&" not in listed.text
+    assert two.status_code == 400
+    assert "one state at a time" in two.text

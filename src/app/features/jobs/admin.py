@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.status import HTTP_400_BAD_REQUEST
 from starlette_admin import (
     DateTimeField,
     EnumField,
@@ -22,7 +24,17 @@ from app.core.audit import Audit
 from app.core.jobs import JobState
 from app.features.jobs import service
 from app.features.jobs.schemas import JobRead
-from app.shared.console import UNSEARCHED, ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
+from app.shared.console import (
+    UNSEARCHED,
+    ConsoleSection,
+    OneOf,
+    ServiceView,
+    chosen,
+    integer_pk,
+    page_of,
+    read_session,
+    rules_of,
+)
 
 __all__ = ["section"]
 
@@ -31,9 +43,13 @@ _CANCELLABLE = {JobState.QUEUED, JobState.DEAD}
 
 
 def _state(filters: FilterGroup | None) -> JobState | None:
-    """The one state the list's filter picked (the service lists one state, or all)."""
-    states = {JobState(value) for value in chosen(filters, "state") if value in JobState}
-    return states.pop() if len(states) == 1 else None
+    """The one state the list's filter picked: the service lists one state, or all (400 for more than one, rather
+    than a list of every job)."""
+    rule = rules_of(filters).get("state")
+    states = {JobState(value) for value in chosen(filters, "state") if value in JobState} if rule else set()
+    if len(states) > 1:
+        raise HTTPException(HTTP_400_BAD_REQUEST, "The jobs are listed by one state at a time: pick one.")
+    return states.pop() if states else None
 
 
 class JobsView(ServiceView):

@@ -18,7 +18,17 @@ from app.core.context import context_of
 from app.core.money import format_money
 from app.features.orders import service
 from app.features.orders.models import Order, OrderStatus
-from app.shared.console import UNSEARCHED, ConsoleSection, OneOf, ServiceView, chosen, integer_pk, page_of, read_session
+from app.shared.console import (
+    UNSEARCHED,
+    ConsoleSection,
+    OneOf,
+    ServiceView,
+    chosen,
+    integer_pk,
+    page_of,
+    read_session,
+    rules_of,
+)
 
 __all__ = ["section"]
 
@@ -56,6 +66,8 @@ class OrderRow:
 
 def _statuses(filters: FilterGroup | None) -> list[OrderStatus]:
     """The statuses the list's filter asks for, or none (every order)."""
+    if "status" not in rules_of(filters):  # refuses what the service cannot express
+        return []
     return [OrderStatus(value) for value in chosen(filters, "status") if value in OrderStatus]
 
 
