@@ -70,6 +70,7 @@ from app.features.orders.router import router as orders_router
 from app.features.orders.service import daily_series as orders_daily_series
 from app.features.products.admin import section as products_console
 from app.features.products.router import router as products_router
+from app.features.sessions.admin import section as sessions_console
 from app.features.sessions.dependencies import CSRF_HEADER
 from app.features.sessions.router import router as sessions_router
 from app.features.users.admin import section as users_console
@@ -288,6 +289,7 @@ def _console_sections() -> tuple[ConsoleSection, ...]:
     return (
         dashboard_console,  # its panels only: the dashboard is the console's first page
         users_console,
+        sessions_console,
         api_keys_console,
         products_console,
         orders_console,

@@ -44,6 +44,7 @@ __all__ = [
     "csrf_token",
     "end",
     "end_by_refresh_token",
+    "find_session",
     "list_sessions",
     "live_session",
     "mark_used",
@@ -331,13 +332,16 @@ async def end_by_refresh_token(
     await end(session, user_id=row.user_id, session_id=row.id, policy=issuer.policy)
 
 
-async def revoke(session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy) -> None:
-    """Revoke one of the user's sessions (another user's is 404). Revoking an ended session changes nothing."""
+async def revoke(
+    session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy, reason: str = "user"
+) -> None:
+    """Revoke one of the user's sessions (another user's is 404). Revoking an ended session changes nothing.
+    `reason` is logged (`user`, or `admin` from the console)."""
     found(await repository.get_for_user(session, user_id=user_id, session_id=session_id), "No such session.")
     now = utcnow()
     if await repository.revoke(session, user_id=user_id, now=now, cutoffs=policy.cutoffs(now), only=session_id):
         record_security_event(
-            SecurityEvent.SESSIONS_REVOKED, user_id=user_id, session_id=session_id, count=1, reason="user"
+            SecurityEvent.SESSIONS_REVOKED, user_id=user_id, session_id=session_id, count=1, reason=reason
         )
 
 
@@ -353,6 +357,28 @@ async def revoke_all(
     return count
 
 
+def _read(row: UserSession, *, current: SessionID, policy: SessionPolicy) -> SessionRead:
+    return SessionRead(
+        id=row.id,
+        current=row.id == current,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=policy.ends_at(row),
+        user_agent=row.user_agent,
+        client_network=row.client_network,
+    )
+
+
+async def find_session(
+    session: AsyncSession, *, user_id: int, session_id: SessionID, current: SessionID, policy: SessionPolicy
+) -> SessionRead | None:
+    """One of the user's live sessions, or None (another user's, an ended one, none)."""
+    row = await repository.get_for_user(session, user_id=user_id, session_id=session_id)
+    return (
+        _read(row, current=current, policy=policy) if row is not None and policy.cutoffs(utcnow()).admit(row) else None
+    )
+
+
 async def list_sessions(
     session: AsyncSession, *, user_id: int, current: SessionID, policy: SessionPolicy, params: PageParams
 ) -> Page[SessionRead]:
@@ -361,16 +387,5 @@ async def list_sessions(
     found = await repository.list_live(session, user_id=user_id, cutoffs=cutoffs, params=params)
     total = await repository.count_live(session, user_id=user_id, cutoffs=cutoffs) if params.include_total else None
     rows, next_cursor = repository.MOST_RECENTLY_USED_FIRST.split(found, params)
-    items = [
-        SessionRead(
-            id=row.id,
-            current=row.id == current,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=policy.ends_at(row),
-            user_agent=row.user_agent,
-            client_network=row.client_network,
-        )
-        for row in rows
-    ]
+    items = [_read(row, current=current, policy=policy) for row in rows]
     return Page[SessionRead].build(items, total=total, params=params, next_cursor=next_cursor)

@@ -7,7 +7,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette_admin import BooleanField, DateTimeField, EmailField, EnumField, IntegerField, StringField, row_action
+from starlette_admin import (
+    BooleanField,
+    DateTimeField,
+    EmailField,
+    EnumField,
+    IntegerField,
+    StringField,
+    link_row_action,
+    row_action,
+)
 from starlette_admin.filters import FilterGroup
 
 from app.core.audit import Audit
@@ -125,6 +134,16 @@ class UsersView(ServiceView):
     async def make_user(self, request: Request, pk: Any) -> str:
         await self._update(request, pk, "make_user", UserAdminUpdate(role=UserRole.USER))
         return "The account is an ordinary user."
+
+    @link_row_action(name="sessions", text="Sessions", icon_class="fa fa-right-to-bracket")
+    def sessions(self, request: Request, pk: Any) -> str:
+        """The user's live sessions, each to revoke on its own (the sessions feature's page)."""
+        return str(request.url_for("admin:list", key="sessions").include_query_params(q=str(pk)))
+
+    @link_row_action(name="api_keys", text="API keys", icon_class="fa fa-key")
+    def api_keys(self, request: Request, pk: Any) -> str:
+        """The user's API keys (the API keys feature's page)."""
+        return str(request.url_for("admin:list", key="api-keys").include_query_params(q=str(pk)))
 
     @row_action(
         name="revoke_sessions",
