@@ -77,6 +77,7 @@ from app.features.users.admin import section as users_console
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.features.users.service import daily_series as users_daily_series
+from app.features.webhooks.admin import section as webhooks_console
 from app.features.webhooks.router import router as webhooks_router
 from app.jobs import event_subscriptions, job_registry
 from app.mcp.streamable import MCP_PATH, McpEndpoint, McpSessions
@@ -294,6 +295,7 @@ def _console_sections() -> tuple[ConsoleSection, ...]:
         products_console,
         orders_console,
         jobs_console,
+        webhooks_console,
         audit_console,
         # forge feature new: console sections go above this line
     )
