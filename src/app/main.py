@@ -51,6 +51,7 @@ from app.features.client_config.router import router as client_config_router
 from app.features.console.site import install_console
 from app.features.dashboard.admin import section as dashboard_console
 from app.features.dashboard.router import router as dashboard_router
+from app.features.dynamic_endpoints.admin import section as endpoint_specs_console
 from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
 from app.features.dynamic_endpoints.dispatch import router as dynamic_router
 from app.features.dynamic_endpoints.openapi import install_openapi
@@ -295,6 +296,7 @@ def _console_sections() -> tuple[ConsoleSection, ...]:
         products_console,
         orders_console,
         jobs_console,
+        endpoint_specs_console,
         webhooks_console,
         audit_console,
         # forge feature new: console sections go above this line

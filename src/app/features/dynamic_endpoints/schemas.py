@@ -40,6 +40,13 @@ class EndpointSpecWrite(InputModel):
     request_schema: Annotated[dict[str, Any] | None, Field(description="JSON Schema Draft 2020-12.")] = None
     response_schema: Annotated[dict[str, Any] | None, Field(description="JSON Schema Draft 2020-12.")] = None
     example: Annotated[Any, Field(description="A static spec's response; validated against response_schema.")] = None
+    enabled: Annotated[
+        bool,
+        Field(
+            description="false: kept (with a collection's documents, its name and its path) but not served: its "
+            "routes answer 404 and leave the OpenAPI document until it is enabled again."
+        ),
+    ] = True
 
     @field_validator("request_schema", "response_schema", "example", mode="before")
     @classmethod
@@ -60,6 +67,7 @@ class EndpointSpecRead(BaseModel):
     request_schema: dict[str, Any] | None
     response_schema: dict[str, Any] | None
     example: Any
+    enabled: bool
     version: int
     created_by: int | None
     updated_by: int | None
