@@ -34,11 +34,14 @@ from app.core.database import (
 from app.core.reads import Reader
 from app.main import create_app
 from tests import helpers
-from tests.support import counters, databases, smtp
+from tests.support import console, counters, databases, smtp
 from tests.support.app import Running, running
 from tests.support.mailing import Mailing, mailing_app
 from tests.support.otlp import OtlpReceiver, otlp_receiver
 from tests.support.settings import BASE_URL, make_settings, service_url_or_skip
+
+# The admin console in a real browser: its served console, pages, and screenshots of failed browser tests.
+pytest_plugins = ["tests.support.console_browser"]
 
 # A project's own .env (a generated project has one, with production-grade secrets) must not change what the tests
 # see: code under test that builds Settings() itself, as the CLI does, reads only the environment the test sets.
@@ -177,6 +180,16 @@ async def client(app: FastAPI, started: Running, connection: AsyncConnection) ->
 async def committing_client(started: Running, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose requests commit for real (for concurrency tests); the tables are emptied afterwards."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL) as http:
+        yield http
+    await databases.empty(engine)
+
+
+@pytest.fixture
+async def console_client(started: Running, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the admin console (https: its cookie is Secure) whose requests commit for real, as the console
+    opens its own transactions; the tables are emptied afterwards."""
+    transport = httpx.ASGITransport(app=started.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=console.CONSOLE_URL) as http:
         yield http
     await databases.empty(engine)
 

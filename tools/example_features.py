@@ -51,8 +51,12 @@ LINES: dict[str, list[str]] = {
     "src/app/main.py": [
         "from app.features.orders.router import router as orders_router",
         "from app.features.orders.service import daily_series as orders_daily_series",
+        "from app.features.orders.admin import section as orders_console",
+        "from app.features.products.admin import section as products_console",
         "from app.features.products.router import router as products_router",
         "        products_router,",
+        "        products_console,",
+        "        orders_console,",
         "        orders_router,",
         "            orders_daily_series,",
     ],

@@ -331,6 +331,14 @@ class Settings(BaseSettings):
     # HTTP. The interactive docs (/docs, /redoc, /openapi.json) map every route for whoever asks: on by default
     # everywhere but production, where FORGE_DOCS_ENABLED=true turns them on deliberately.
     docs_enabled: bool = Field(default_factory=lambda data: data.get("environment") is not Environment.PRODUCTION)
+    # The admin console at /admin (docs/admin.md): on by default everywhere but production, where
+    # FORGE_ADMIN_ENABLED=true turns it on deliberately. A console sign-in is a session of its own (listed and revoked
+    # with the user's others) that ends after `admin_session_idle_minutes` without a page, or
+    # `admin_session_max_hours` after the sign-in, whichever comes first (and sooner if the API's session lifetimes
+    # are shorter).
+    admin_enabled: bool = Field(default_factory=lambda data: data.get("environment") is not Environment.PRODUCTION)
+    admin_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    admin_session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
     max_body_bytes: int = Field(default=1_048_576, ge=0)
     gzip_minimum_size: int = Field(default=1000, ge=0)
     cors_origins: Annotated[list[Origin], NoDecode] = Field(default_factory=list)

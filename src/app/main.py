@@ -41,13 +41,18 @@ from app.core.tracing import (
     observe_state,
 )
 from app.features.aggregate.router import router as aggregate_router
+from app.features.api_keys.admin import section as api_keys_console
 from app.features.api_keys.router import router as api_keys_router
+from app.features.audit.admin import section as audit_console
 from app.features.audit.router import router as audit_router
 from app.features.audit.service import AuditLog
 from app.features.auth.addresses import TrustedProxies
 from app.features.auth.caller import Identification
 from app.features.client_config.router import router as client_config_router
+from app.features.console.site import install_console
+from app.features.dashboard.admin import section as dashboard_console
 from app.features.dashboard.router import router as dashboard_router
+from app.features.dynamic_endpoints.admin import section as endpoint_specs_console
 from app.features.dynamic_endpoints.dispatch import assert_prefix_reserved
 from app.features.dynamic_endpoints.dispatch import router as dynamic_router
 from app.features.dynamic_endpoints.openapi import install_openapi
@@ -56,19 +61,25 @@ from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.features.dynamic_endpoints.sync import RegistrySync
 from app.features.events.router import router as events_router
 from app.features.health.router import router as health_router
+from app.features.jobs.admin import section as jobs_console
 from app.features.jobs.router import router as jobs_router
 from app.features.mfa.router import router as mfa_router
 from app.features.oidc.providers import ProviderDirectory
 from app.features.oidc.router import identities_router as oidc_identities_router
 from app.features.oidc.router import router as oidc_router
+from app.features.orders.admin import section as orders_console
 from app.features.orders.router import router as orders_router
 from app.features.orders.service import daily_series as orders_daily_series
+from app.features.products.admin import section as products_console
 from app.features.products.router import router as products_router
+from app.features.sessions.admin import section as sessions_console
 from app.features.sessions.dependencies import CSRF_HEADER
 from app.features.sessions.router import router as sessions_router
+from app.features.users.admin import section as users_console
 from app.features.users.router import auth_router
 from app.features.users.router import router as users_router
 from app.features.users.service import daily_series as users_daily_series
+from app.features.webhooks.admin import section as webhooks_console
 from app.features.webhooks.router import router as webhooks_router
 from app.jobs import event_subscriptions, job_registry
 from app.mcp.streamable import MCP_PATH, McpEndpoint, McpSessions
@@ -77,6 +88,7 @@ from app.shared.api_docs import DOCS_URL, install_docs
 from app.shared.body_limit import BodyLimit
 from app.shared.caching import PrivateByDefault
 from app.shared.compression import Compression, VaryByEncoding
+from app.shared.console import CONSOLE_CSP, CONSOLE_PATH, ConsoleSection
 from app.shared.idempotency import install_idempotency
 from app.shared.pipeline import RequestPipeline, RequestUnit
 from app.shared.ratelimit import RateLimitGate
@@ -289,6 +301,23 @@ def _api_routers() -> tuple[APIRouter, ...]:
     )
 
 
+def _console_sections() -> tuple[ConsoleSection, ...]:
+    """What each feature shows in the admin console (FORGE_ADMIN_ENABLED), in the menu's order."""
+    return (
+        dashboard_console,  # its panels only: the dashboard is the console's first page
+        users_console,
+        sessions_console,
+        api_keys_console,
+        products_console,
+        orders_console,
+        jobs_console,
+        endpoint_specs_console,
+        webhooks_console,
+        audit_console,
+        # forge feature new: console sections go above this line
+    )
+
+
 def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = None) -> FastAPI:
     """The app; `jobs`, the job types its embedded worker runs, is the app's own (`job_registry(settings)`) by
     default."""
@@ -355,6 +384,8 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
     assert_prefix_reserved(app)
     install_openapi(app, endpoints)
     docs_policies = install_docs(app, openapi_url=OPENAPI_URL) if settings.docs_enabled else {}
+    if settings.admin_enabled:
+        install_console(app, settings=settings, title=TITLE, sections=_console_sections())
 
     # Added innermost first. The request pipeline is outermost, so that its request id, headers and last-resort 500
     # cover everything inside it; its units run in the order listed (docs/architecture.md, "A request's way").
@@ -379,7 +410,11 @@ def create_app(settings: Settings | None = None, *, jobs: JobRegistry | None = N
         RequestMetrics(metrics.http) if metrics is not None else None,
         AccessLog(),
         BodyLimit(settings.max_body_bytes),
-        SecurityHeaders(hsts=settings.effective_hsts, docs_policies=docs_policies),
+        SecurityHeaders(
+            hsts=settings.effective_hsts,
+            docs_policies=docs_policies,
+            prefix_policies={CONSOLE_PATH: CONSOLE_CSP} if settings.admin_enabled else None,
+        ),
         rate_limit,
     ]
     app.add_middleware(RequestPipeline, units=[unit for unit in units if unit is not None])

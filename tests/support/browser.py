@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.support.processes import unavailable
 
-__all__ = ["Rendered", "chromium_or_skip", "render"]
+__all__ = ["OFFLINE", "Rendered", "chromium_or_skip", "render"]
 
 # Every host name but 127.0.0.1 fails to resolve: a page that needs a CDN renders blank instead of quietly loading it.
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"

@@ -14,9 +14,10 @@ committed database, and deliveries read back.
 
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,7 +29,7 @@ from app.core.database import Database
 from app.core.encryption import configure_encryption, load_keys
 from app.core.events import Event
 from app.features.webhooks import service
-from app.features.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.features.webhooks.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.features.webhooks.schemas import WebhookCreate, WebhookWithSecret
 from tests.support.audit import audit_as, clear_audit
 from tests.support.certificates import ServerCertificate
@@ -44,6 +45,7 @@ __all__ = [
     "endpoint_of",
     "receiver",
     "register",
+    "stored_deliveries",
     "webhook_database",
 ]
 
@@ -203,3 +205,31 @@ async def attempts_of(database: Database, delivery_id: int) -> list[WebhookAttem
     statement = select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)
     async with database.session(writes=False) as session:
         return list((await session.scalars(statement)).all())
+
+
+async def stored_deliveries(
+    database: Database,
+    outcomes: Sequence[tuple[DeliveryState, datetime | None]],
+    *,
+    url: str = "https://hooks.example.com/in",
+) -> tuple[int, list[int]]:
+    """An endpoint with a delivery in each (state, finished_at), committed as a worker would have left them, with no
+    job behind them: the endpoint's id and the deliveries'."""
+    async with database.session(writes=True) as session, session.begin():
+        endpoint = WebhookEndpoint(url=url, event_types=["*"], secret="whsec_stored")
+        session.add(endpoint)
+        await session.flush()
+        made = [
+            WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_type="test.happened",
+                message_id=f"msg_stored_{n}",
+                body="{}",
+                state=state,
+                finished_at=finished_at,
+            )
+            for n, (state, finished_at) in enumerate(outcomes)
+        ]
+        session.add_all(made)
+        await session.flush()
+        return endpoint.id, [delivery.id for delivery in made]

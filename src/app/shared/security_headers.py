@@ -1,5 +1,6 @@
 """`SecurityHeaders`: the headers every answer carries (OWASP's secure headers), and a strict CSP but on the docs
-pages, which run scripts and get a policy of their own (`app.shared.api_docs`)."""
+pages, which run scripts and get a policy of their own (`app.shared.api_docs`), and under the admin console's
+prefix, whose pages get the console's policy (`app.shared.console`)."""
 
 from collections.abc import Mapping
 
@@ -11,8 +12,11 @@ STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
 class SecurityHeaders(RequestUnit):
-    def __init__(self, *, hsts: bool, docs_policies: Mapping[str, bytes]) -> None:
-        """`hsts`: where TLS is promised (production). `docs_policies`: each docs page's path and its CSP."""
+    def __init__(
+        self, *, hsts: bool, docs_policies: Mapping[str, bytes], prefix_policies: Mapping[str, bytes] | None = None
+    ) -> None:
+        """`hsts`: where TLS is promised (production). `docs_policies`: each docs page's path and its CSP.
+        `prefix_policies`: a path prefix (`/admin`) and the CSP of every path under it."""
         self.always: RawHeaders = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -25,9 +29,19 @@ class SecurityHeaders(RequestUnit):
         self.docs: dict[str, RawHeaders] = {
             path: [*self.always, (b"content-security-policy", policy)] for path, policy in docs_policies.items()
         }
+        self.prefixed: list[tuple[str, RawHeaders]] = [
+            (prefix.rstrip("/") + "/", [*self.always, (b"content-security-policy", policy)])
+            for prefix, policy in (prefix_policies or {}).items()
+        ]
 
     def for_path(self, path: str) -> RawHeaders:
-        return self.docs.get(path, self.strict)
+        found = self.docs.get(path)
+        if found is not None:
+            return found
+        for prefix, prefixed in self.prefixed:
+            if path.startswith(prefix) or path == prefix[:-1]:
+                return prefixed
+        return self.strict
 
     def response_headers(self, cycle: RequestCycle, headers: RawHeaders) -> None:
-        headers.extend(self.docs.get(cycle.scope["path"], self.strict))
+        headers.extend(self.for_path(cycle.scope["path"]))

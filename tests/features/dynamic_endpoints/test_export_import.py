@@ -47,8 +47,8 @@ def test_import_then_export_round_trips_in_name_order(tmp_path: Path) -> None:
     assert "2 created, 0 updated" in result.output
     exported = export()
     assert [spec["name"] for spec in exported] == ["books", "status"]
-    assert exported[0] == collection() | {"summary": "", "cacheable": False}
-    assert exported[1] == static(summary="Up?") | {"cacheable": False}
+    assert exported[0] == collection() | {"summary": "", "cacheable": False, "enabled": True}
+    assert exported[1] == static(summary="Up?") | {"cacheable": False, "enabled": True}
     assert not {"id", "version", "created_at"} & exported[0].keys()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.pagination import Keyset, PageParams
 from app.features.audit.models import AuditEntry
 
-__all__ = ["NEWEST_FIRST", "AuditQuery", "add", "count", "list_page"]
+__all__ = ["NEWEST_FIRST", "AuditQuery", "add", "count", "get", "list_page"]
 
 # The trail's order, newest first: by id, which the entries take in the order they are written.
 NEWEST_FIRST = Keyset(AuditEntry.id, descending=True)
@@ -49,6 +49,10 @@ async def add(session: AsyncSession, entry: AuditEntry) -> AuditEntry:
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def get(session: AsyncSession, entry_id: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, entry_id)
 
 
 async def list_page(session: AsyncSession, *, query: AuditQuery, params: PageParams) -> Sequence[AuditEntry]:

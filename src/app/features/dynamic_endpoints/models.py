@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -31,6 +31,7 @@ class EndpointSpec(TimestampMixin, Base):
     request_schema: Mapped[Any | None] = mapped_column(_JSON)
     response_schema: Mapped[Any | None] = mapped_column(_JSON)
     example: Mapped[Any | None] = mapped_column(_JSON)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())  # false: stored, not served
     version: Mapped[int] = mapped_column(default=1)
     # Reads served from the response cache (public specs only; service._validate checks it).
     cacheable: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -44,6 +44,13 @@ class EndpointSpecWrite(InputModel):
         bool,
         Field(description="Serve GETs from the response cache (public specs only); writes through it invalidate it."),
     ] = False
+    enabled: Annotated[
+        bool,
+        Field(
+            description="false: kept (with a collection's documents, its name and its path) but not served: its "
+            "routes answer 404 and leave the OpenAPI document until it is enabled again."
+        ),
+    ] = True
 
     @field_validator("request_schema", "response_schema", "example", mode="before")
     @classmethod
@@ -65,6 +72,7 @@ class EndpointSpecRead(BaseModel):
     response_schema: dict[str, Any] | None
     example: Any
     cacheable: bool
+    enabled: bool
     version: int
     created_by: int | None
     updated_by: int | None

@@ -42,6 +42,7 @@ __all__ = [
     "list_specs",
     "load_registry",
     "replace_spec",
+    "set_enabled",
     "spec_data",
 ]
 
@@ -151,10 +152,16 @@ def _check_conflicts(
         raise ConflictError(msg)
 
 
+def _served(rows: Sequence[EndpointSpec]) -> list[SpecData]:
+    """What the registry serves: the enabled specs (a disabled one keeps its name and path, so it cannot conflict
+    when it is enabled again)."""
+    return [spec_data(row) for row in rows if row.enabled]
+
+
 def _install_after_commit(
     session: AsyncSession, runtime: EndpointRuntime, snapshot_version: int, rows: Sequence[EndpointSpec]
 ) -> None:
-    snapshot = runtime.build(snapshot_version, [spec_data(row) for row in rows])
+    snapshot = runtime.build(snapshot_version, _served(rows))
 
     def installed(_session: Session) -> None:
         runtime.install(snapshot, local_change=True)
@@ -171,7 +178,7 @@ async def load_registry(session: AsyncSession, runtime: EndpointRuntime, *, know
     version = await repository.current_version(session)
     if version == known_version:
         return False
-    runtime.install(runtime.build(version, [spec_data(row) for row in await repository.list_specs(session)]))
+    runtime.install(runtime.build(version, _served(await repository.list_specs(session))))
     return True
 
 
@@ -257,6 +264,32 @@ async def replace_spec(
     await audit.record(
         session,
         action="endpoint_spec.replace",
+        target_type="endpoint_spec",
+        target_id=spec_id,
+        before=before,
+        after=snapshot(spec, _AUDITED),
+    )
+    return spec
+
+
+async def set_enabled(
+    session: AsyncSession, *, spec_id: SpecID, enabled: bool, runtime: EndpointRuntime, audit: Audit
+) -> EndpointSpec:
+    """Serve a spec again, or stop serving it while keeping it (and a collection's documents); the change reaches
+    every instance as any spec change does. Asking for what it already is changes nothing (it is audited all the
+    same, as the request was made)."""
+    version = await repository.bump_version(session)
+    spec = await get_spec(session, spec_id=spec_id)
+    before = snapshot(spec, _AUDITED)
+    if spec.enabled != enabled:
+        spec.enabled = enabled
+        spec.version += 1
+        spec.updated_by = audit.actor.user_id
+        await session.flush()
+    await _stage(session, runtime, version)
+    await audit.record(
+        session,
+        action="endpoint_spec.enable" if enabled else "endpoint_spec.disable",
         target_type="endpoint_spec",
         target_id=spec_id,
         before=before,

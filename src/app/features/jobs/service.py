@@ -4,10 +4,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import jobs
 from app.core.audit import Audit, Snapshot, snapshot
+from app.core.exceptions import NotFoundError
 from app.core.pagination import Page, PageParams
 from app.features.jobs.schemas import JobRead
 
-__all__ = ["cancel_job", "list_jobs", "retry_job"]
+__all__ = ["cancel_job", "count_jobs", "find_job", "list_jobs", "retry_job"]
 
 _AUDITED = ("state", "attempts", "run_at")  # what retrying and cancelling change, as audited
 
@@ -19,6 +20,19 @@ async def list_jobs(session: AsyncSession, *, params: PageParams, state: jobs.Jo
     found, next_cursor = jobs.NEWEST_JOBS_FIRST.split(rows, params)
     items = [JobRead.model_validate(job) for job in found]
     return Page[JobRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def count_jobs(session: AsyncSession, *, state: jobs.JobState | None) -> int:
+    """How many jobs there are (in `state`, when given)."""
+    return await jobs.count_jobs(session, state=state)
+
+
+async def find_job(session: AsyncSession, *, job_id: int) -> JobRead | None:
+    """One job, or None."""
+    try:
+        return JobRead.model_validate(await jobs.get_job(session, job_id=job_id))
+    except NotFoundError:
+        return None
 
 
 async def retry_job(session: AsyncSession, *, job_id: int, audit: Audit) -> JobRead:

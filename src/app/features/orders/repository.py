@@ -1,9 +1,9 @@
 """SQL for orders and their items."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, case, cast, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.dashboard import utc_day
@@ -47,18 +47,23 @@ async def count_for_user(session: AsyncSession, *, user_id: int) -> int:
     return (await session.execute(statement)).scalar_one()
 
 
-async def list_all(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Sequence[Order]:
-    statement = select(Order)
-    if status is not None:
-        statement = statement.where(Order.status == status)
-    statement = NEWEST_FIRST.page(statement, params)
+def _in_statuses(statuses: Collection[OrderStatus]) -> list[ColumnElement[bool]]:
+    """No condition for no statuses; one status as an equality, which the (status, id) index serves as one range."""
+    if not statuses:
+        return []
+    if len(statuses) == 1:
+        return [Order.status == next(iter(statuses))]
+    return [Order.status.in_(statuses)]
+
+
+async def list_all(session: AsyncSession, *, statuses: Collection[OrderStatus], params: PageParams) -> Sequence[Order]:
+    """Every user's orders, newest first; only those in `statuses` unless it is empty."""
+    statement = NEWEST_FIRST.page(select(Order).where(*_in_statuses(statuses)), params)
     return (await session.execute(statement)).scalars().all()
 
 
-async def count_all(session: AsyncSession, *, status: OrderStatus | None) -> int:
-    statement = select(func.count()).select_from(Order)
-    if status is not None:
-        statement = statement.where(Order.status == status)
+async def count_all(session: AsyncSession, *, statuses: Collection[OrderStatus]) -> int:
+    statement = select(func.count()).select_from(Order).where(*_in_statuses(statuses))
     return (await session.execute(statement)).scalar_one()
 
 

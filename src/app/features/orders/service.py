@@ -3,7 +3,7 @@ follows one state machine (placed -> paid -> shipped -> delivered; placed or pai
 stock). Every change records its event (`order.<status>`) in the same transaction."""
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -25,9 +25,12 @@ from app.features.products.schemas import Reservation
 __all__ = [
     "TRANSITIONS",
     "InvalidTransitionError",
+    "browse_orders",
     "cancel_order",
     "change_status",
+    "count_orders",
     "daily_series",
+    "find_order",
     "get_order",
     "list_all_orders",
     "list_orders",
@@ -134,8 +137,9 @@ async def list_orders(session: AsyncSession, *, user_id: int, params: PageParams
 
 async def list_all_orders(session: AsyncSession, *, status: OrderStatus | None, params: PageParams) -> Page[OrderRead]:
     """Every user's orders (an admin's view), newest first, optionally only those in `status`."""
-    rows = await repository.list_all(session, status=status, params=params)
-    total = await repository.count_all(session, status=status) if params.include_total else None
+    statuses = [status] if status is not None else []
+    rows = await repository.list_all(session, statuses=statuses, params=params)
+    total = await repository.count_all(session, statuses=statuses) if params.include_total else None
     return _page(rows, total=total, params=params)
 
 
@@ -143,6 +147,25 @@ def _page(rows: Sequence[Order], *, total: int | None, params: PageParams) -> Pa
     orders, next_cursor = repository.NEWEST_FIRST.split(rows, params)
     items = [OrderRead.model_validate(o) for o in orders]
     return Page[OrderRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def browse_orders(
+    session: AsyncSession, *, statuses: Collection[OrderStatus], params: PageParams
+) -> Sequence[Order]:
+    """A page of every user's orders with their items (the admin console's listing), newest first; only those in
+    `statuses` unless it is empty."""
+    rows = await repository.list_all(session, statuses=statuses, params=params)
+    return repository.NEWEST_FIRST.split(rows, params)[0]
+
+
+async def count_orders(session: AsyncSession, *, statuses: Collection[OrderStatus]) -> int:
+    """How many orders are in `statuses` (all of them when it is empty)."""
+    return await repository.count_all(session, statuses=statuses)
+
+
+async def find_order(session: AsyncSession, *, order_id: OrderID) -> Order | None:
+    """Any user's order (an administrator's look), or None."""
+    return await repository.get(session, order_id)
 
 
 async def cancel_order(

@@ -23,7 +23,20 @@ from app.core.reads import Reader
 from app.features.products.models import Product, ProductID
 from app.features.products.schemas import Reservation
 
-__all__ = ["BY_ID", "ProductQuery", "add", "count", "delete", "get", "read", "read_page", "reserve", "restock"]
+__all__ = [
+    "BY_ID",
+    "SORTABLE",
+    "ProductQuery",
+    "add",
+    "count",
+    "delete",
+    "get",
+    "read",
+    "read_page",
+    "read_sorted",
+    "reserve",
+    "restock",
+]
 
 # The listing's order; the primary key's index serves it, a cursor page starting at its position at any depth.
 BY_ID = Keyset(Product.id)
@@ -31,6 +44,9 @@ _READ_COLUMNS = (Product.id, Product.name, Product.price, Product.quantity, Prod
 _BY_ID = select(*_READ_COLUMNS).where(Product.id == bindparam("product_id"))
 # The escape character of SQLAlchemy's own `autoescape`, which takes a literal only (not a parameter).
 _LIKE_ESCAPE = "/"
+
+# The columns the admin console's listing may be sorted by.
+SORTABLE = {"id": Product.id, "name": Product.name, "price": Product.price, "quantity": Product.quantity}
 
 
 class ProductQuery(NamedTuple):
@@ -156,6 +172,23 @@ async def delete(session: AsyncSession, product: Product) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def read_sorted(
+    reader: Reader, *, query: ProductQuery, order: Sequence[tuple[str, bool]], params: PageParams
+) -> Sequence[Row[Any]]:
+    """A page by number, ordered by `order`'s (column among SORTABLE, descending) pairs, then by id, so that pages
+    never overlap. By offset only: a cursor cannot carry a price (a Decimal), and the console pages by number. Built
+    per call (the orders vary), with the filters' parameters as the prebuilt pages take them."""
+    columns = [SORTABLE[name].desc() if descending else SORTABLE[name].asc() for name, descending in order]
+    statement = (
+        select(*_READ_COLUMNS)
+        .where(*_conditions(*query.shape()))
+        .order_by(*columns, Product.id.asc())
+        .offset(params.offset)
+        .limit(params.size)
+    )
+    return await reader.all(statement, query.parameters())
 
 
 async def reserve(session: AsyncSession, *, product_id: ProductID, quantity: int) -> Reservation | None:

@@ -1,6 +1,6 @@
 """Products: the catalogue that admins manage and anyone may read, and the stock that orders reserve."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,12 +17,16 @@ from app.features.products.schemas import ProductCreate, ProductFilters, Product
 
 __all__ = [
     "CACHE_NAMESPACE",
+    "SORTABLE",
     "InsufficientStockError",
     "UnknownProductError",
+    "browse_products",
+    "count_products",
     "create_product",
     "delete_product",
     "get_product",
     "list_products",
+    "product_to_change",
     "reserve_stock",
     "restore_stock",
     "update_product",
@@ -31,6 +35,9 @@ __all__ = [
 # The response cache's namespace of product reads: every write that changes what they show marks it changed, in
 # its transaction (stock reserved by orders included: a product shows its quantity).
 CACHE_NAMESPACE = "products"
+
+# The columns a listing may be ordered by.
+SORTABLE = frozenset(repository.SORTABLE)
 
 
 def _missing(product_id: ProductID) -> str:
@@ -44,7 +51,7 @@ async def get_product(reader: Reader, *, product_id: ProductID) -> ProductRead:
 
 async def list_products(reader: Reader, *, params: PageParams, filters: ProductFilters) -> Page[ProductRead]:
     """A page of products matching the filters, in a stable order (by id), by number or after a cursor."""
-    query = repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
+    query = _query(filters)
     rows, total = await repository.read_page(reader, query=query, params=params)
     if total is None and params.include_total:  # past the last page (or nothing matches): only then a second statement
         total = await repository.count(reader, query=query)
@@ -53,7 +60,29 @@ async def list_products(reader: Reader, *, params: PageParams, filters: ProductF
     return Page[ProductRead].build(items, total=total, params=params, next_cursor=next_cursor)
 
 
-async def _product_to_change(session: AsyncSession, product_id: ProductID) -> Product:
+async def browse_products(
+    reader: Reader, *, params: PageParams, filters: ProductFilters, order: Sequence[tuple[str, bool]] = ()
+) -> Page[ProductRead]:
+    """A page (by number) of products matching the filters, ordered by `order`'s (column, descending) pairs, columns
+    among SORTABLE (others are ignored), then by id: the admin console's sortable listing."""
+    order = [(name, descending) for name, descending in order if name in SORTABLE]
+    query = _query(filters)
+    rows = await repository.read_sorted(reader, query=query, order=order, params=params)
+    total = await repository.count(reader, query=query) if params.include_total else None
+    return Page[ProductRead].build([ProductRead.model_validate(row) for row in rows], total=total, params=params)
+
+
+async def count_products(reader: Reader, *, filters: ProductFilters) -> int:
+    """How many products match the filters."""
+    return await repository.count(reader, query=_query(filters))
+
+
+def _query(filters: ProductFilters) -> repository.ProductQuery:
+    return repository.ProductQuery(name_contains=filters.q, min_price=filters.min_price, max_price=filters.max_price)
+
+
+async def product_to_change(session: AsyncSession, *, product_id: ProductID) -> Product:
+    """The product as an entity of `session`, to change or delete in its transaction (404 when there is none)."""
     return found(await repository.get(session, product_id), _missing(product_id))
 
 
@@ -79,7 +108,7 @@ async def update_product(
 ) -> Product:
     """Apply the changes, and record `product.updated` (the product as it now is, and which fields changed) and the
     audit entry (the fields' values before and after)."""
-    product = await _product_to_change(session, product_id)
+    product = await product_to_change(session, product_id=product_id)
     before = snapshot(product, _AUDITED)
     for field in changes.model_fields_set:
         setattr(product, field, getattr(changes, field))
@@ -101,7 +130,7 @@ async def update_product(
 
 async def delete_product(session: AsyncSession, *, product_id: ProductID, events: Events, audit: Audit) -> None:
     """Delete a product that no order refers to; orders keep their history, so those products stay (409)."""
-    product = await _product_to_change(session, product_id)
+    product = await product_to_change(session, product_id=product_id)
     before = snapshot(product, _AUDITED)
     if not await repository.delete(session, product):
         msg = f"Product {product_id} appears in orders and cannot be deleted; set its quantity to 0 instead."

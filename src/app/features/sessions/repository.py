@@ -18,6 +18,7 @@ __all__ = [
     "get_for_user",
     "list_live",
     "live",
+    "mark_used",
     "purge_ended",
     "replace_refresh_token",
     "revoke",
@@ -107,6 +108,16 @@ async def replace_refresh_token(
 async def spend(session: AsyncSession, *, session_id: SessionID, token_hash: bytes, now: datetime) -> None:
     session.add(SpentRefreshToken(session_id=session_id, token_hash=token_hash, spent_at=now))
     await session.flush()
+
+
+async def mark_used(session: AsyncSession, *, session_id: SessionID, now: datetime) -> None:
+    statement = (
+        update(UserSession)
+        .where(UserSession.id == session_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(statement)
 
 
 async def get_for_user(session: AsyncSession, *, user_id: int, session_id: SessionID) -> UserSession | None:

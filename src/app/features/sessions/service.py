@@ -35,6 +35,7 @@ __all__ = [
     "Client",
     "CsrfTokenError",
     "IssuedTokens",
+    "Lifetimes",
     "PresentedRefreshToken",
     "RefreshTokenReusedError",
     "SessionID",
@@ -43,9 +44,13 @@ __all__ = [
     "csrf_token",
     "end",
     "end_by_refresh_token",
+    "find_session",
     "list_sessions",
     "live_session",
+    "mark_used",
+    "needs_marking",
     "purge_ended",
+    "resume",
     "revoke",
     "revoke_all",
     "rotate",
@@ -132,6 +137,16 @@ class IssuedTokens:
     refresh_token: str
     csrf_token: str
     session_ends_at: datetime  # the session's absolute end, which no refresh extends
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """Shorter lifetimes than the policy's that a kind of client holds its sessions to (the admin console's)."""
+
+    idle: timedelta
+    maximum: timedelta
+    # A session's last use is recorded at most this often: a write per page would be a write per request.
+    mark_every: timedelta = timedelta(minutes=1)
 
 
 def csrf_token(hasher: SecretHasher, session_id: SessionID) -> str:
@@ -269,6 +284,34 @@ async def _present_spent(
     raise RefreshTokenReusedError(msg)
 
 
+async def resume(
+    session: AsyncSession, *, token: str, hasher: SecretHasher, policy: SessionPolicy, lifetimes: Lifetimes
+) -> UserSession | None:
+    """The live session whose current refresh token this is, if it is also within `lifetimes`; None otherwise.
+
+    For a client that holds its session's refresh token server-side in an HttpOnly cookie and never rotates it (the
+    admin console): the token names the session, as the API's access tokens do, with no JWT to expire."""
+    if not REFRESH_TOKENS.is_well_formed(token):
+        return None
+    row = await repository.by_refresh_hash(session, hasher.digest(token))
+    now = utcnow()
+    if row is None or not policy.cutoffs(now).admit(row):
+        return None
+    if row.last_used_at <= now - lifetimes.idle or row.created_at <= now - lifetimes.maximum:
+        return None
+    return row
+
+
+def needs_marking(row: UserSession, lifetimes: Lifetimes) -> bool:
+    """Whether `resume`'s session should have its use recorded now (`mark_used`): not on every page."""
+    return row.last_used_at <= utcnow() - lifetimes.mark_every
+
+
+async def mark_used(session: AsyncSession, *, session_id: SessionID) -> None:
+    """Record a use of the session now: it stays live for another idle period."""
+    await repository.mark_used(session, session_id=session_id, now=utcnow())
+
+
 async def end(session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy) -> None:
     """Log out: revoke the session of the caller's access token."""
     now = utcnow()
@@ -289,13 +332,16 @@ async def end_by_refresh_token(
     await end(session, user_id=row.user_id, session_id=row.id, policy=issuer.policy)
 
 
-async def revoke(session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy) -> None:
-    """Revoke one of the user's sessions (another user's is 404). Revoking an ended session changes nothing."""
+async def revoke(
+    session: AsyncSession, *, user_id: int, session_id: SessionID, policy: SessionPolicy, reason: str = "user"
+) -> None:
+    """Revoke one of the user's sessions (another user's is 404). Revoking an ended session changes nothing.
+    `reason` is logged (`user`, or `admin` from the console)."""
     found(await repository.get_for_user(session, user_id=user_id, session_id=session_id), "No such session.")
     now = utcnow()
     if await repository.revoke(session, user_id=user_id, now=now, cutoffs=policy.cutoffs(now), only=session_id):
         record_security_event(
-            SecurityEvent.SESSIONS_REVOKED, user_id=user_id, session_id=session_id, count=1, reason="user"
+            SecurityEvent.SESSIONS_REVOKED, user_id=user_id, session_id=session_id, count=1, reason=reason
         )
 
 
@@ -311,6 +357,28 @@ async def revoke_all(
     return count
 
 
+def _read(row: UserSession, *, current: SessionID, policy: SessionPolicy) -> SessionRead:
+    return SessionRead(
+        id=row.id,
+        current=row.id == current,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=policy.ends_at(row),
+        user_agent=row.user_agent,
+        client_network=row.client_network,
+    )
+
+
+async def find_session(
+    session: AsyncSession, *, user_id: int, session_id: SessionID, current: SessionID, policy: SessionPolicy
+) -> SessionRead | None:
+    """One of the user's live sessions, or None (another user's, an ended one, none)."""
+    row = await repository.get_for_user(session, user_id=user_id, session_id=session_id)
+    return (
+        _read(row, current=current, policy=policy) if row is not None and policy.cutoffs(utcnow()).admit(row) else None
+    )
+
+
 async def list_sessions(
     session: AsyncSession, *, user_id: int, current: SessionID, policy: SessionPolicy, params: PageParams
 ) -> Page[SessionRead]:
@@ -319,16 +387,5 @@ async def list_sessions(
     found = await repository.list_live(session, user_id=user_id, cutoffs=cutoffs, params=params)
     total = await repository.count_live(session, user_id=user_id, cutoffs=cutoffs) if params.include_total else None
     rows, next_cursor = repository.MOST_RECENTLY_USED_FIRST.split(found, params)
-    items = [
-        SessionRead(
-            id=row.id,
-            current=row.id == current,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=policy.ends_at(row),
-            user_agent=row.user_agent,
-            client_network=row.client_network,
-        )
-        for row in rows
-    ]
+    items = [_read(row, current=current, policy=policy) for row in rows]
     return Page[SessionRead].build(items, total=total, params=params, next_cursor=next_cursor)

@@ -84,18 +84,28 @@ async def update_password_hash(session: AsyncSession, user: User, new_hash: str)
 BY_ID = Keyset(User.id)
 
 
-async def list_page(session: AsyncSession, *, params: PageParams, phone_index: bytes | None = None) -> Sequence[User]:
-    statement = select(User)
+def _matching(phone_index: bytes | None, email_contains: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if phone_index is not None:
-        statement = statement.where(User.phone_index == phone_index)
-    statement = BY_ID.page(statement, params)
+        conditions.append(User.phone_index == phone_index)
+    if email_contains:  # addresses are stored lower-cased
+        conditions.append(User.email.contains(email_contains.strip().lower(), autoescape=True))
+    return conditions
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    params: PageParams,
+    phone_index: bytes | None = None,
+    email_contains: str | None = None,
+) -> Sequence[User]:
+    statement = BY_ID.page(select(User).where(*_matching(phone_index, email_contains)), params)
     return (await session.execute(statement)).scalars().all()
 
 
-async def count(session: AsyncSession, *, phone_index: bytes | None = None) -> int:
-    statement = select(func.count()).select_from(User)
-    if phone_index is not None:
-        statement = statement.where(User.phone_index == phone_index)
+async def count(session: AsyncSession, *, phone_index: bytes | None = None, email_contains: str | None = None) -> int:
+    statement = select(func.count()).select_from(User).where(*_matching(phone_index, email_contains))
     return (await session.execute(statement)).scalar_one()
 
 

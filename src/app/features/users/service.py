@@ -39,6 +39,7 @@ __all__ = [
     "change_password",
     "check_credentials",
     "complete_login",
+    "count_users",
     "daily_series",
     "find_user_by_email",
     "get_user",
@@ -328,14 +329,23 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
     return found(user, f"No user has the e-mail address {email}.")
 
 
-async def list_users(session: AsyncSession, *, params: PageParams, phone: str | None = None) -> Page[UserRead]:
-    """A page of users; with `phone` (normalised), only those with that number, found by its blind index."""
+async def list_users(
+    session: AsyncSession, *, params: PageParams, phone: str | None = None, email_contains: str | None = None
+) -> Page[UserRead]:
+    """A page of users; with `phone` (normalised), only those with that number, found by its blind index; with
+    `email_contains`, only those whose address contains it (case-insensitively)."""
     index = blind_index(phone) if phone is not None else None
-    rows = await repository.list_page(session, params=params, phone_index=index)
-    total = await repository.count(session, phone_index=index) if params.include_total else None
+    rows = await repository.list_page(session, params=params, phone_index=index, email_contains=email_contains)
+    total = await count_users(session, phone=phone, email_contains=email_contains) if params.include_total else None
     users, next_cursor = repository.BY_ID.split(rows, params)
     items = [UserRead.model_validate(u) for u in users]
     return Page[UserRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def count_users(session: AsyncSession, *, phone: str | None = None, email_contains: str | None = None) -> int:
+    """How many users `list_users` with the same filters finds."""
+    index = blind_index(phone) if phone is not None else None
+    return await repository.count(session, phone_index=index, email_contains=email_contains)
 
 
 async def update_me(session: AsyncSession, *, user: User, changes: UserSelfUpdate) -> User:

@@ -34,6 +34,7 @@ __all__ = [
     "create_endpoint",
     "delete_endpoint",
     "delivery_outcomes",
+    "find_delivery",
     "get_endpoint",
     "list_deliveries",
     "list_endpoints",
@@ -206,6 +207,14 @@ async def list_deliveries(session: AsyncSession, *, endpoint_id: int, params: Pa
     total = await repository.count_deliveries(session, endpoint_id=endpoint_id) if params.include_total else None
     items = [_delivery_read(delivery, attempts.get(delivery.id, [])) for delivery in deliveries]
     return Page[DeliveryRead].build(items, total=total, params=params, next_cursor=next_cursor)
+
+
+async def find_delivery(session: AsyncSession, *, endpoint_id: int, delivery_id: int) -> DeliveryRead | None:
+    """One of the endpoint's deliveries with its attempts, or None."""
+    delivery = await repository.get_delivery(session, endpoint_id=endpoint_id, delivery_id=delivery_id)
+    if delivery is None:
+        return None
+    return _delivery_read(delivery, (await repository.attempts_of(session, [delivery.id])).get(delivery.id, []))
 
 
 async def redeliver(session: AsyncSession, *, endpoint_id: int, delivery_id: int, audit: Audit) -> DeliveryRead:
