@@ -82,10 +82,11 @@ class Queue(ABC):
         await self._admin.close()
 
     async def empty(self) -> None:
-        """Every table emptied (a fresh queue for each round)."""
+        """Every table emptied (a fresh queue for each round), but the audit trail: append-only, it refuses TRUNCATE,
+        and no job writes it."""
         tables = await self._admin.fetch(
             "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
+            "AND tablename NOT IN ('alembic_version', 'audit_entry')"
         )
         await self._admin.execute(f"TRUNCATE {', '.join(row['name'] for row in tables)} RESTART IDENTITY CASCADE")
 

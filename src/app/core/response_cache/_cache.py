@@ -24,6 +24,7 @@ from app.core.database import Database
 from app.core.redis import reconnecting
 from app.core.response_cache._store import ResponseStore
 from app.core.response_cache._versions import read_versions
+from app.core.tracing import untraced
 
 __all__ = ["ResponseCache", "following_writes"]
 
@@ -43,6 +44,7 @@ class ResponseCache:
         self.redis = redis
         self._known: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reads: set[asyncio.Task[dict[str, int]]] = set()
 
     @classmethod
     def configured(cls, settings: Settings, redis: Redis | None) -> "ResponseCache | None":
@@ -77,12 +79,24 @@ class ResponseCache:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.gather(*self._reads, return_exceptions=True)
 
     async def refresh(self) -> None:
+        """Read the committed versions and drop what they outdate. The read runs to its end in a task of its own even
+        when the caller is cancelled (stop() awaits it): a read cut off inside the driver would leave its connection
+        checked out of the pool."""
         if self.database is None:
             return
-        async with self.database.session(writes=False) as session:
-            self.observe(await read_versions(session))
+        read = asyncio.get_running_loop().create_task(self._read_versions(self.database))
+        self._reads.add(read)
+        read.add_done_callback(self._reads.discard)
+        self.observe(await asyncio.shield(read))
+
+    @staticmethod
+    async def _read_versions(database: Database) -> dict[str, int]:
+        with untraced():  # a background read, no request's: its query would be a stray root span
+            async with database.session(writes=False) as session:
+                return await read_versions(session)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
