@@ -217,6 +217,6 @@ def test_the_document_names_every_problem_type_in_an_enum_for_generated_clients(
     types = dict(zip(enum["x-enum-varnames"], enum["enum"], strict=True))
     assert types["ABOUT_BLANK"] == "about:blank"  # 404 for no route, 405
     # The slugs the handlers send without an error class of their own, and one a feature declares.
-    for name in ("VALIDATION_ERROR", "MALFORMED_JSON", "INTERNAL_ERROR", "INSUFFICIENT_STOCK"):
+    for name in ("VALIDATION_ERROR", "MALFORMED_JSON", "INTERNAL_ERROR", "MFA_ALREADY_ENABLED"):
         assert types[name] == "urn:forgeapi:problem:" + name.lower().replace("_", "-")
     assert {problem_type(error.slug) for error in _error_classes(ForgeError)} <= set(types.values())
