@@ -61,8 +61,9 @@ async def http_client(asgi: ASGIApp, headers: Mapping[str, str]) -> AsyncIterato
 
 
 @asynccontextmanager
-async def stdio_client(database_url: str, key: str, **settings: str) -> AsyncIterator[Client]:
-    """An MCP client of `python -m app.cli mcp` started with `key`, on the database at `database_url`."""
+async def stdio_client(database_url: str, key: str, *, cwd: Path, **settings: str) -> AsyncIterator[Client]:
+    """An MCP client of `python -m app.cli mcp` started with `key`, on the database at `database_url`, in `cwd`: a
+    directory of the test's, where no project `.env` (a generated project's secrets: another API-key pepper) is read."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("FORGE_")}
     environment |= {
         "FORGE_ENVIRONMENT": "test",
@@ -75,7 +76,7 @@ async def stdio_client(database_url: str, key: str, **settings: str) -> AsyncIte
         **{f"FORGE_{name.upper()}": value for name, value in settings.items()},
     }
     parameters = StdioServerParameters(
-        command=sys.executable, args=["-m", "app.cli", "mcp"], env=environment, cwd=str(Path.cwd())
+        command=sys.executable, args=["-m", "app.cli", "mcp"], env=environment, cwd=str(cwd)
     )
     async with Client(parameters) as client:
         yield client

@@ -103,13 +103,13 @@ async def test_over_stdio_the_same_tools_and_gates(tmp_path: Path) -> None:
         reader = await api_key(started.context, Scope.ORDERS_READ)
         writer = await api_key(started.context, Scope.ORDERS_WRITE)
 
-    async with stdio_client(url, reader) as client:
+    async with stdio_client(url, reader, cwd=tmp_path) as client:
         names = tool_names((await client.list_tools()).tools)
         listed = await client.call_tool("list_products", {})
         refused = await client.call_tool("place_order", _order(product_id, 1))
         with pytest.raises(MCPError, match="Unknown tool"):
             await client.call_tool("list_users", {})
-    async with stdio_client(url, writer) as client:
+    async with stdio_client(url, writer, cwd=tmp_path) as client:
         placed = await client.call_tool("place_order", _order(product_id, 1))
 
     assert "list_products" in names
