@@ -14,7 +14,7 @@ from starlette_admin.filters import FilterGroup
 from app.core.audit import Audit
 from app.features.api_keys import service
 from app.features.api_keys.schemas import ApiKeyRead
-from app.shared.console import ConsoleSection, ServiceView, integer_pk, read_session
+from app.shared.console import ConsoleSection, ServiceView, integer_pk, pair_pk, read_session
 
 __all__ = ["section"]
 
@@ -46,12 +46,6 @@ class KeyRow:
             last_used_at=key.last_used_at,
             created_at=key.created_at,
         )
-
-
-def _owner_and_key(pk: Any) -> tuple[int, int] | None:
-    user, _, key = str(pk).partition("-")
-    user_id, key_id = integer_pk(user), integer_pk(key)
-    return (user_id, key_id) if user_id is not None and key_id is not None else None
 
 
 async def _revoked_at(session: AsyncSession, user_id: int, key_id: int) -> datetime | None:
@@ -110,7 +104,7 @@ class ApiKeysView(ServiceView):
         return len(await self._keys(request, q))
 
     async def find_by_pk(self, request: Request, pk: Any) -> KeyRow | None:
-        ids = _owner_and_key(pk)
+        ids = pair_pk(pk)
         if ids is None:
             return None
         return next((row for row in await self._keys(request, str(ids[0])) if row.id == str(pk)), None)
@@ -122,7 +116,7 @@ class ApiKeysView(ServiceView):
 
     @row_action(name="revoke", text="Revoke", confirmation="Revoke this key? It stops working at once.")
     async def revoke(self, request: Request, pk: Any) -> str:
-        user_id, key_id = _owner_and_key(pk) or (0, 0)
+        user_id, key_id = pair_pk(pk) or (0, 0)
 
         async def revoke(session: AsyncSession, audit: Audit) -> None:
             # The service revokes a user's own key, which is no admin action and so records none: the console does.

@@ -17,7 +17,7 @@ from app.core.context import context_of
 from app.core.pagination import PageParams
 from app.features.sessions import service
 from app.features.sessions.schemas import SessionRead
-from app.shared.console import ConsoleSection, ServiceView, admin_of, integer_pk, page_of, read_session
+from app.shared.console import ConsoleSection, ServiceView, admin_of, integer_pk, page_of, pair_pk, read_session
 
 __all__ = ["section"]
 
@@ -50,12 +50,6 @@ class SessionRow:
             user_agent=row.user_agent,
             client_network=row.client_network,
         )
-
-
-def _owner_and_session(pk: Any) -> tuple[int, int] | None:
-    user, _, session_id = str(pk).partition("-")
-    user_id, found_id = integer_pk(user), integer_pk(session_id)
-    return (user_id, found_id) if user_id is not None and found_id is not None else None
 
 
 class SessionsView(ServiceView):
@@ -114,7 +108,7 @@ class SessionsView(ServiceView):
         return (await self._sessions(request, q, PageParams(size=1)))[1]
 
     async def find_by_pk(self, request: Request, pk: Any) -> SessionRow | None:
-        ids = _owner_and_session(pk)
+        ids = pair_pk(pk)
         if ids is None:
             return None
         user_id, session_id = ids
@@ -134,7 +128,7 @@ class SessionsView(ServiceView):
         submit_btn_text="Yes, revoke it",
     )
     async def revoke(self, request: Request, pk: Any) -> str:
-        user_id, session_id = _owner_and_session(pk) or (0, 0)
+        user_id, session_id = pair_pk(pk) or (0, 0)
         policy = service.SessionPolicy.of(context_of(request).settings)
 
         async def revoke(session: AsyncSession, audit: Audit) -> None:

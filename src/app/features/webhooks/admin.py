@@ -28,7 +28,7 @@ from app.core.pagination import PageParams
 from app.features.webhooks import service
 from app.features.webhooks.models import DeliveryState
 from app.features.webhooks.schemas import DeliveryRead, WebhookRead, WebhookUpdate
-from app.shared.console import UNSEARCHED, ConsoleSection, ServiceView, integer_pk, page_of, read_session
+from app.shared.console import UNSEARCHED, ConsoleSection, ServiceView, integer_pk, page_of, pair_pk, read_session
 
 __all__ = ["section"]
 
@@ -204,12 +204,6 @@ class DeliveryRow:
         )
 
 
-def _endpoint_and_delivery(pk: Any) -> tuple[int, int] | None:
-    endpoint, _, delivery = str(pk).partition("-")
-    endpoint_id, delivery_id = integer_pk(endpoint), integer_pk(delivery)
-    return (endpoint_id, delivery_id) if endpoint_id is not None and delivery_id is not None else None
-
-
 class DeliveriesView(ServiceView):
     key = "webhook-deliveries"
     menu_label = "Webhook deliveries"
@@ -270,7 +264,7 @@ class DeliveriesView(ServiceView):
         return (await self._deliveries(request, q, PageParams(size=1)))[1]
 
     async def find_by_pk(self, request: Request, pk: Any) -> DeliveryRow | None:
-        ids = _endpoint_and_delivery(pk)
+        ids = pair_pk(pk)
         if ids is None:
             return None
         async with read_session(request) as session:
@@ -289,7 +283,7 @@ class DeliveriesView(ServiceView):
         icon_class="fa fa-rotate-right",
     )
     async def redeliver(self, request: Request, pk: Any) -> str:
-        endpoint_id, delivery_id = _endpoint_and_delivery(pk) or (0, 0)
+        endpoint_id, delivery_id = pair_pk(pk) or (0, 0)
 
         async def redeliver(session: AsyncSession, audit: Audit) -> None:
             await service.redeliver(session, endpoint_id=endpoint_id, delivery_id=delivery_id, audit=audit)

@@ -24,7 +24,7 @@ from app.shared.console._site import (
     DashboardPanel,
     build_console,
 )
-from app.shared.console._views import UNSEARCHED, ServiceView, integer_pk, page_of
+from app.shared.console._views import UNSEARCHED, ServiceView, integer_pk, page_of, pair_pk
 
 __all__ = [
     "CONSOLE_CSP",
@@ -46,6 +46,7 @@ __all__ = [
     "field_errors",
     "integer_pk",
     "page_of",
+    "pair_pk",
     "perform",
     "read_session",
     "refusal",

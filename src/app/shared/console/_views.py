@@ -16,7 +16,7 @@ from app.core.pagination import MAX_PAGE_SIZE, PageParams
 from app.shared.console._actions import ConsoleAction, perform
 from app.shared.console._errors import field_errors, refusal
 
-__all__ = ["UNSEARCHED", "ServiceView", "integer_pk", "page_of"]
+__all__ = ["UNSEARCHED", "ServiceView", "integer_pk", "page_of", "pair_pk"]
 
 UNSEARCHED = "list_unsearched.html"
 
@@ -35,6 +35,13 @@ def integer_pk(pk: Any) -> int | None:
     except ValueError:
         return None
     return value if 0 < value < 2**63 else None
+
+
+def pair_pk(pk: Any) -> tuple[int, int] | None:
+    """A record named by its owner and itself, `{owner}-{id}` (a user's key, an endpoint's delivery), or None."""
+    owner, _, own = str(pk).partition("-")
+    owner_id, own_id = integer_pk(owner), integer_pk(own)
+    return (owner_id, own_id) if owner_id is not None and own_id is not None else None
 
 
 class ServiceView(BaseModelView):
