@@ -249,6 +249,7 @@ class ForgeRoute(APIRoute):
             kwargs["responses"] = {**(kwargs.get("responses") or {}), 304: _NOT_MODIFIED_DOC}
         super().__init__(path, endpoint, **kwargs)
         self.answers_head = "GET" in (self.methods or ())
+        self._literal_prefix = self.path.partition("{")[0]
         # Read by FastAPI when it generates the OpenAPI document, not when it serves a request.
         generic: dict[int | str, dict[str, Any]] = {
             status: {"description": _ERROR_DESCRIPTIONS[status]} for status in documented_errors(self)
@@ -262,7 +263,14 @@ class ForgeRoute(APIRoute):
     # HEAD is answered by the GET operation, as Starlette's own routes do: same status and headers (ETag,
     # Content-Length, rate-limit fields), and Starlette's Response sends no body for it. Not a method of the route,
     # so that OpenAPI keeps one operation (and one operation id) per GET.
+    #
+    # Starlette tries the routes in order, each with its regular expression, and a request for the products was
+    # tried against some 40 routes before theirs (~30 µs of a request; `uv run python -m benchmarks.routing`). A
+    # path that does not contain the route's literal part (what comes before its first parameter) cannot match:
+    # that costs a substring test. Containment, not a prefix test, as the path may start with a root path.
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._literal_prefix not in scope["path"]:
+            return Match.NONE, {}
         match, child = super().matches(scope)
         if match is Match.PARTIAL and scope["method"] == "HEAD" and self.answers_head:
             return Match.FULL, child
