@@ -1,5 +1,6 @@
 """`ForgeRoute` documents every error status a route can answer, as problem+json (issue #8)."""
 
+import re
 from typing import Annotated, Any
 
 import httpx
@@ -293,3 +294,20 @@ def test_a_route_matches_by_its_whole_path_whatever_its_literal_part_rules_out(r
     ]
     for route, path, method, expected in cases:
         assert _match(route, path, method=method, root_path=root_path) is expected, (route.path, path, method)
+
+
+async def test_a_stranger_with_a_bad_query_string_is_told_401_not_422(client: httpx.AsyncClient) -> None:
+    """A QueryModel answers its 422 as soon as it is solved: every route that reads the caller declares it after
+    the caller's dependency, so that a request without credentials learns nothing about its query."""
+    document = (await client.get("/openapi.json")).json()
+    guarded = [
+        path
+        for path, operations in document["paths"].items()
+        if "get" in operations
+        and "401" in operations["get"]["responses"]
+        and any(parameter["name"] == "size" for parameter in operations["get"].get("parameters", []))
+    ]
+    assert len(guarded) >= 5  # the admin listings, the caller's sessions
+    for path in guarded:
+        response = await client.get(re.sub(r"\{[^}]+\}", "1", path), params={"size": "0", "page": "0"})
+        assert response.status_code == 401, path

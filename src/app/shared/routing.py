@@ -38,6 +38,7 @@ from app.core.exceptions import UnsupportedMediaTypeError
 from app.core.identifiers import MAX_ID, ResourceID
 from app.core.operational import OPERATIONAL_PATHS
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
+from app.core.query_models import QueryModel
 from app.shared.caching import EdgeCache, Handler, cached_handler, edge_cache_policy, response_cache_namespace
 from app.shared.response_cache import stored_handler
 
@@ -177,6 +178,26 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(dependency)
 
 
+def _query_models(dependant: Dependant) -> list[QueryModel[Any]]:
+    """The `QueryModel`s the route depends on, each once, in the order FastAPI solves them."""
+    found: list[QueryModel[Any]] = []
+    for call in (d.call for d in _dependants(dependant)):
+        if isinstance(call, QueryModel) and call not in found:
+            found.append(call)
+    return found
+
+
+def _with_query_parameters(route: APIRoute) -> dict[str, Any] | None:
+    """The route's `openapi_extra` with its query models' parameters added (once: `include_flat` copies it)."""
+    extra = dict(route.openapi_extra or {})
+    listed = list(extra.get("parameters", []))
+    for model in _query_models(route.dependant):
+        listed += [p for p in model.parameters if (p["name"], p["in"]) not in {(q["name"], q["in"]) for q in listed}]
+    if listed:
+        extra["parameters"] = listed
+    return extra or None
+
+
 def _declared_by_dependencies(dependant: Dependant) -> set[int]:
     statuses: set[int] = set()
     for call in (d.call for d in _dependants(dependant) if d.call is not None):
@@ -207,7 +228,7 @@ def documented_errors(route: APIRoute) -> set[int]:
     statuses = common_errors(route.path)
     if route.body_field is not None:
         statuses |= BODY_ERRORS
-    if get_flat_params(route.dependant):
+    if get_flat_params(route.dependant) or _query_models(route.dependant):
         statuses.add(422)
     if any(d.path_params for d in _dependants(route.dependant)):
         statuses.add(404)  # path parameters name resources, which may not exist
@@ -248,6 +269,7 @@ class ForgeRoute(APIRoute):
         if edge_cache_policy(endpoint) is not None:
             kwargs["responses"] = {**(kwargs.get("responses") or {}), 304: _NOT_MODIFIED_DOC}
         super().__init__(path, endpoint, **kwargs)
+        self.openapi_extra = _with_query_parameters(self)
         self.answers_head = "GET" in (self.methods or ())
         self._literal_prefix = self.path.partition("{")[0]
         # Read by FastAPI when it generates the OpenAPI document, not when it serves a request.

@@ -1,22 +1,22 @@
 """What a listing is asked for: `PageQuery`, the one reader of `?page=&size=&cursor=&include_total=`, and the
 `PageParams` a listing's service receives.
 
-Built-in routes take `Pagination`, through which FastAPI validates the query string against `PageQuery`; a dynamic
-endpoint, which has no signature for FastAPI to read, calls `page_params_of` with the same model. Either way a bad
-value is the same 422, and so are a cursor the listing did not make and a cursor given with a page.
+Built-in routes take `Pagination`, which reads `PageQuery` from the query string (a `QueryModel`); a dynamic
+endpoint, which has no signature for FastAPI to read, calls `page_params_of`, which reads it the same way. Either
+way a bad value is the same 422, and so are a cursor the listing did not make and a cursor given with a page.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.context import context_of
 from app.core.exceptions import FieldError, InvalidInputError
 from app.core.pagination._cursor import CursorSeal, InvalidCursorError, KeyValue, listing_of
+from app.core.query_models import QueryModel
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -97,6 +97,9 @@ def params_of(query: PageQuery, seal: CursorSeal | None) -> PageParams:
     )
 
 
+_PAGE_QUERY = QueryModel(PageQuery)
+
+
 def cursor_seal(request: Request) -> CursorSeal:
     """The cursors of the listing `request` reads: its path and its filters."""
     listing = listing_of(request.scope["path"], request.query_params.multi_items())
@@ -104,7 +107,7 @@ def cursor_seal(request: Request) -> CursorSeal:
 
 
 # Async: a plain `def` dependency would be run in the thread pool, a hop that costs more than the work.
-async def get_pagination(query: Annotated[PageQuery, Query()], request: Request) -> PageParams:
+async def get_pagination(query: Annotated[PageQuery, Depends(_PAGE_QUERY)], request: Request) -> PageParams:
     return params_of(query, cursor_seal(request))
 
 
@@ -113,8 +116,4 @@ Pagination = Annotated[PageParams, Depends(get_pagination)]
 
 def page_params_of(query: Mapping[str, str], seal: CursorSeal | None = None) -> PageParams:
     """The page that `query` asks for, or the 422 that `Pagination` answers for the same query string."""
-    try:
-        parsed = PageQuery.model_validate({name: query[name] for name in PageQuery.model_fields if name in query})
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
-    return params_of(parsed, seal)
+    return params_of(_PAGE_QUERY.read(query), seal)

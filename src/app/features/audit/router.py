@@ -1,9 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from app.core.database import DBSession
 from app.core.pagination import Page, Pagination
+from app.core.query_models import QueryModel
 from app.features.audit import service
 from app.features.audit.schemas import AuditEntryRead, AuditFilters
 from app.features.auth.dependencies import AdminUser
@@ -11,12 +12,14 @@ from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 
+Filters = Annotated[AuditFilters, Depends(QueryModel(AuditFilters))]
+
 router = APIRouter(prefix="/admin/audit", tags=["audit"], route_class=ForgeRoute)
 
 
 @router.get("")
 async def list_audit_entries(
-    session: DBSession, pagination: Pagination, _admin: AdminUser, filters: Annotated[AuditFilters, Query()]
+    session: DBSession, _admin: AdminUser, filters: Filters, pagination: Pagination
 ) -> Page[AuditEntryRead]:
     """The audit trail of admin actions, newest first: who, what, to what, when, and the fields changed (secrets
     and encrypted values masked). Append-only: entries are never changed or deleted."""

@@ -31,9 +31,9 @@ class AuditEntryRead(BaseModel):
 class AuditFilters(InputModel):
     """The audit listing's filters: all that are given must match."""
 
-    # Lax, as query strings are text; no extra="forbid": FastAPI validates the whole query string against this
-    # model, `page` and `size` included.
-    model_config = ConfigDict(strict=False, extra="ignore")
+    # Lax, as query strings are text. Read by a QueryModel (core/query_models.py), which passes it only its own
+    # fields: the page's and other parameters of the query string are not unknown fields of the filters.
+    model_config = ConfigDict(strict=False)
 
     actor_user_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Only this administrator's actions.")] = (
         None

@@ -33,7 +33,7 @@ async def create_endpoint(
 
 
 @router.get("")
-async def list_endpoints(session: DBSession, pagination: Pagination, _admin: AdminUser) -> Page[EndpointSpecRead]:
+async def list_endpoints(session: DBSession, _admin: AdminUser, pagination: Pagination) -> Page[EndpointSpecRead]:
     return await service.list_specs(session, params=pagination)
 
 

@@ -17,8 +17,8 @@ router = APIRouter(prefix="/admin/events", tags=["events"], route_class=ForgeRou
 @router.get("")
 async def list_events(
     session: DBSession,
-    pagination: Pagination,
     _admin: AdminUser,
+    pagination: Pagination,
     event_type: Annotated[
         str | None,
         Query(alias="type", min_length=1, max_length=100, description="Only the events of this type (`order.placed`)."),

@@ -23,8 +23,8 @@ _STATE_CONFLICT: dict[int | str, dict[str, Any]] = {
 @router.get("")
 async def list_jobs(
     session: DBSession,
-    pagination: Pagination,
     _admin: AdminUser,
+    pagination: Pagination,
     state: Annotated[JobState | None, Query(description="Only the jobs in this state.")] = None,
 ) -> Page[JobRead]:
     return await service.list_jobs(session, params=pagination, state=state)

@@ -53,7 +53,7 @@ async def place_order(
 
 
 @router.get("/orders")
-async def list_orders(session: DBSession, pagination: Pagination, caller: OrdersReader) -> Page[OrderRead]:
+async def list_orders(session: DBSession, caller: OrdersReader, pagination: Pagination) -> Page[OrderRead]:
     return await service.list_orders(session, user_id=caller.user.id, params=pagination)
 
 
@@ -76,8 +76,8 @@ async def cancel_order(order_id: ResourceID, session: DBSession, caller: OrdersW
 @router.get("/admin/orders")
 async def list_all_orders(
     session: DBSession,
-    pagination: Pagination,
     _admin: AdminUser,
+    pagination: Pagination,
     status: Annotated[OrderStatus | None, Query(description="Only the orders in this status.")] = None,
 ) -> Page[OrderRead]:
     """Every user's orders, newest first."""

@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 
 from app.core.audit import Audit
 from app.core.context import Context
 from app.core.database import DBSession, Reads
 from app.core.identifiers import ResourceID
 from app.core.pagination import Page, Pagination
+from app.core.query_models import QueryModel
 from app.features.api_keys.models import Scope
 from app.features.auth.dependencies import Authorized, Principal
 from app.features.products import service
@@ -17,6 +18,8 @@ from app.shared.routing import ForgeRoute
 
 __all__ = ["router"]
 
+Filters = Annotated[ProductFilters, Depends(QueryModel(ProductFilters))]
+
 # An administrator's token, or a key of an administrator's carrying `products:write`.
 ProductsWriter = Annotated[Principal, Depends(Authorized(Scope.PRODUCTS_WRITE, admin=True))]
 
@@ -25,9 +28,7 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=ForgeRoute
 
 @router.get("")
 @edge_cached(namespace=service.CACHE_NAMESPACE)
-async def list_products(
-    reads: Reads, pagination: Pagination, filters: Annotated[ProductFilters, Query()]
-) -> Page[ProductRead]:
+async def list_products(reads: Reads, filters: Filters, pagination: Pagination) -> Page[ProductRead]:
     return await service.list_products(reads, params=pagination, filters=filters)
 
 

@@ -77,9 +77,9 @@ class ProductRead(BaseModel):
 class ProductFilters(InputModel):
     """Query filters for the product list: a name substring and an inclusive price range."""
 
-    # Lax, as query strings are text; no extra="forbid": FastAPI validates the whole query string against this
-    # model, `page` and `size` included.
-    model_config = ConfigDict(strict=False, extra="ignore")
+    # Lax, as query strings are text. Read by a QueryModel (core/query_models.py), which passes it only its own
+    # fields: the page's and other parameters of the query string are not unknown fields of the filters.
+    model_config = ConfigDict(strict=False)
 
     q: Annotated[str | None, Field(max_length=100, description="Case-insensitive substring of the name.")] = None
     min_price: PriceFilter | None = None

@@ -298,8 +298,8 @@ async def change_password(
 @router.get("")
 async def list_users(
     session: DBSession,
-    pagination: Pagination,
     _admin: AdminUser,
+    pagination: Pagination,
     phone: Annotated[PhoneNumber | None, Query(description="Only the user with this phone number.")] = None,
 ) -> Page[UserRead]:
     return await service.list_users(session, params=pagination, phone=phone)

@@ -32,7 +32,7 @@ async def create_webhook(
 
 
 @router.get("")
-async def list_webhooks(session: DBSession, pagination: Pagination, _admin: AdminUser) -> Page[WebhookRead]:
+async def list_webhooks(session: DBSession, _admin: AdminUser, pagination: Pagination) -> Page[WebhookRead]:
     return await service.list_endpoints(session, params=pagination)
 
 
@@ -64,7 +64,7 @@ async def rotate_webhook_secret(webhook_id: ResourceID, session: DBSession, audi
 
 @router.get("/{webhook_id}/deliveries")
 async def list_webhook_deliveries(
-    webhook_id: ResourceID, session: DBSession, pagination: Pagination, _admin: AdminUser
+    webhook_id: ResourceID, session: DBSession, _admin: AdminUser, pagination: Pagination
 ) -> Page[DeliveryRead]:
     """The endpoint's deliveries, newest first: attempts, status codes, latency, the next attempt."""
     return await service.list_deliveries(session, endpoint_id=webhook_id, params=pagination)
