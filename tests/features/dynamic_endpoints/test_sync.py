@@ -1,16 +1,20 @@
 """Two apps in one process on one database, with real commits: the second follows the first's changes, by
 polling the registry version or through Redis pub/sub (the process-level test is test_instances.py)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 
 from app.config import Settings
 from app.core.context import AppContext
+from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
 from tests import helpers
@@ -71,3 +75,30 @@ def test_a_late_local_change_does_not_replace_a_newer_registry() -> None:
 
     assert runtime.snapshot is newer
     assert announced == []
+
+
+@pytest.mark.usefixtures("engine")  # the schema
+async def test_a_shutdown_during_a_registry_check_lets_the_check_return_its_connection(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic check is cancelled at shutdown; the read it had started finishes and returns its connection
+    before the engine is disposed (cut off inside the driver, it stayed checked out until the garbage collector
+    found it, failing whichever test ran then)."""
+    inside, release = asyncio.Event(), asyncio.Event()
+    load = service.load_registry
+
+    async def slow_load(session: AsyncSession, runtime: EndpointRuntime, *, known_version: int) -> bool:
+        await session.execute(text("SELECT 1"))  # the connection is checked out
+        inside.set()
+        await release.wait()
+        return await load(session, runtime, known_version=known_version)
+
+    async with running(create_app(settings.model_copy(update={"dynamic_endpoints_sync_seconds": 0.05}))) as app:
+        pool = app.context.database.engine.pool
+        assert isinstance(pool, QueuePool)
+        monkeypatch.setattr(service, "load_registry", slow_load)
+        await asyncio.wait_for(inside.wait(), timeout=30)
+        assert pool.checkedout() == 1
+        asyncio.get_running_loop().call_later(0.05, release.set)  # once the shutdown has cancelled the check
+    assert release.is_set()
+    assert pool.checkedout() == 0

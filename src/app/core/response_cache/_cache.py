@@ -20,6 +20,7 @@ import structlog
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.core.background import RunToEnd
 from app.core.database import Database
 from app.core.redis import reconnecting
 from app.core.response_cache._store import ResponseStore
@@ -44,7 +45,7 @@ class ResponseCache:
         self.redis = redis
         self._known: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reads: set[asyncio.Task[dict[str, int]]] = set()
+        self._reads = RunToEnd()
 
     @classmethod
     def configured(cls, settings: Settings, redis: Redis | None) -> "ResponseCache | None":
@@ -79,18 +80,14 @@ class ResponseCache:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.gather(*self._reads, return_exceptions=True)
+        await self._reads.finish()
 
     async def refresh(self) -> None:
-        """Read the committed versions and drop what they outdate. The read runs to its end in a task of its own even
-        when the caller is cancelled (stop() awaits it): a read cut off inside the driver would leave its connection
-        checked out of the pool."""
+        """Read the committed versions and drop what they outdate. The read runs to its end even when the caller is
+        cancelled (core/background.py; stop() waits for it)."""
         if self.database is None:
             return
-        read = asyncio.get_running_loop().create_task(self._read_versions(self.database))
-        self._reads.add(read)
-        read.add_done_callback(self._reads.discard)
-        self.observe(await asyncio.shield(read))
+        self.observe(await self._reads.run(self._read_versions(self.database)))
 
     @staticmethod
     async def _read_versions(database: Database) -> dict[str, int]:

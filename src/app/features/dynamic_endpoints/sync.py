@@ -17,6 +17,7 @@ import structlog
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.core.background import RunToEnd
 from app.core.database import Database
 from app.core.redis import create_redis, reconnecting
 from app.features.dynamic_endpoints import service
@@ -37,6 +38,7 @@ class RegistrySync:
         self.redis = redis
         self.settings = settings
         self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshes = RunToEnd()
 
     async def start(self) -> None:
         """Load the registry (failing start-up if the database cannot be read), then keep it current."""
@@ -56,9 +58,14 @@ class RegistrySync:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._refreshes.finish()
 
     async def refresh(self) -> bool:
-        """Reload when the stored version differs from the served one; whether it did."""
+        """Reload when the stored version differs from the served one; whether it did. Runs to its end even when the
+        caller is cancelled (core/background.py; stop() waits for it)."""
+        return await self._refreshes.run(self._reload())
+
+    async def _reload(self) -> bool:
         async with self.database.session(writes=False) as session:
             return await service.load_registry(session, self.runtime, known_version=self.runtime.snapshot.version)
 
