@@ -40,6 +40,8 @@ SERVICE_ENV = {
     "FORGE_LOG_LEVEL": "WARNING",
     "FORGE_RATE_LIMIT_DEFAULT": "1000000/second",
     "FORGE_MIGRATE_ON_START": "false",
+    # Every page is asked for again and again: with the response cache on, all three would be answered from it.
+    "FORGE_CACHE_ENABLED": "false",
 }
 _FILL = """
 INSERT INTO product (name, price, quantity, created_at, updated_at)

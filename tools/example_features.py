@@ -44,6 +44,7 @@ DELETED = [
     "benchmarks/_faults_report.py",
     "benchmarks/cache_staleness.py",  # changes a product's price
     "benchmarks/pagination_depth.py",  # pages through a million products
+    "benchmarks/instructions.py",  # counts product reads
 ]
 
 # Lines, each found exactly once by its start, that register or name the examples.

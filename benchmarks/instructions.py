@@ -1,0 +1,163 @@
+"""Instructions per request of ForgeAPI's reads against plain SQLAlchemy Core, in process: a count that the
+machine's load does not move, for changes too small for the HTTP harness to see on a shared machine.
+
+Run: `uv run python -m benchmarks.instructions [--requests 300] [--seed]` (needs valgrind: `apt-get install
+valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench,
+seeded by the harness, or here with `--seed`).
+
+Each row is one process under callgrind with counting off (`--instr-atstart=no`): it builds the app, starts it (the
+lifespan, as a server would), serves 200 requests to warm up, then counts the instructions of `--requests` requests
+made straight through ASGI (eight at a time, no server, no client sockets), and divides. ForgeAPI runs as
+`forge serve` runs it in the harness (the whole middleware stack, the limiter on the memory backend, metrics;
+tracing and the access log off), with its response cache off and on; plain Core is `plain_read.py`'s app (the
+harness's baseline for the database scenarios). The ratio is Core's count over the row's: above 1, the row costs
+fewer instructions. What it leaves out, the HTTP server's own work per request, is the same for both apps.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Message
+
+from benchmarks.harness import DEFAULT_PG, SERVICE_ENV, prepare_database
+
+__all__ = ["main"]
+
+WARM_UP = 200
+CONCURRENCY = 8
+PRODUCT_ID = 5_000
+
+# (row, app, path, query string, settings): the app is "forge" or "core".
+type Row = tuple[str, str, str, str, Mapping[str, str]]
+ROWS: tuple[Row, ...] = (
+    ("read, plain SQLAlchemy Core", "core", f"/api/v1/products/{PRODUCT_ID}", "", {}),
+    ("read, ForgeAPI, cache off", "forge", f"/api/v1/products/{PRODUCT_ID}", "", {"FORGE_CACHE_ENABLED": "false"}),
+    ("read, ForgeAPI, cache on", "forge", f"/api/v1/products/{PRODUCT_ID}", "", {}),
+    ("page, plain SQLAlchemy Core", "core", "/api/v1/products", "page=1&size=20", {}),
+    ("page, ForgeAPI, cache off", "forge", "/api/v1/products", "page=1&size=20", {"FORGE_CACHE_ENABLED": "false"}),
+    ("page, ForgeAPI, cache on", "forge", "/api/v1/products", "page=1&size=20", {}),
+    ("healthz, ForgeAPI", "forge", "/healthz", "", {}),
+)
+
+
+def _scope(path: str, query: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _serve(asgi: ASGIApp, path: str, query: str, requests: int) -> None:
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def one() -> None:
+        statuses: list[int] = []
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        async with limit:
+            await asgi(_scope(path, query), receive, send)
+        if statuses != [200]:
+            raise SystemExit(f"{path}?{query} answered {statuses}")
+
+    await asyncio.gather(*(one() for _ in range(requests)))
+
+
+def _callgrind(command: str) -> None:
+    control = shutil.which("callgrind_control")
+    assert control is not None  # noqa: S101 - checked by main()
+    subprocess.run([control, command, str(os.getpid())], check=True, capture_output=True)
+
+
+async def _drive(app_kind: str, path: str, query: str, requests: int) -> None:
+    """Inside the counted process: start the app, warm up, count `requests` requests."""
+    from tests.support.app import running  # noqa: PLC0415 - the driver side only
+
+    async def counted(asgi: ASGIApp) -> None:
+        await _serve(asgi, path, query, WARM_UP)
+        _callgrind("--instr=on")
+        await _serve(asgi, path, query, requests)
+        _callgrind("--dump")
+
+    if app_kind == "core":
+        from benchmarks.plain_read import create  # noqa: PLC0415
+
+        await counted(create())
+        return
+    from app.main import create_app  # noqa: PLC0415
+
+    async with running(create_app()) as started:
+        await counted(started.asgi)
+
+
+def _count(row: tuple[str, str, str, str, Mapping[str, str]], *, valgrind: str, url: str, requests: int) -> float:
+    _, app_kind, path, query, settings = row
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("FORGE_")}
+    environment |= {**SERVICE_ENV, "FORGE_DATABASE_URL": url, "FORGE_BENCH_DATABASE_URL": url, **settings}
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory(prefix="forgeapi-instructions-") as directory:
+        command = [valgrind, "-q", "--tool=callgrind", "--instr-atstart=no"]
+        command += [f"--callgrind-out-file={directory}/callgrind.%p", sys.executable, "-m", "benchmarks.instructions"]
+        command += ["--drive", app_kind, path, query, str(requests)]
+        subprocess.run(command, env=environment, check=True, capture_output=True)
+        dumps = [path for path in Path(directory).iterdir() if re.fullmatch(r"callgrind\.\d+\.\d+", path.name)]
+        totals = [re.search(r"^(?:totals|summary):\s+(\d+)", dump.read_text(), re.MULTILINE) for dump in dumps]
+        if len(totals) != 1 or totals[0] is None:
+            raise SystemExit(f"callgrind wrote no count for {app_kind} {path}")
+        return int(totals[0].group(1)) / requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seed", action="store_true", help="seed the database first (10,000 products)")
+    parser.add_argument("--drive", nargs=4, metavar=("APP", "PATH", "QUERY", "REQUESTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:
+        app_kind, path, query, requests = args.drive
+        asyncio.run(_drive(app_kind, path, query, int(requests)))
+        return
+    valgrind = shutil.which("valgrind")
+    if valgrind is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    url = os.environ.get("FORGE_BENCH_DATABASE_URL", DEFAULT_PG)
+    if args.seed:
+        prepare_database(url)
+    core: dict[str, float] = {}  # per scenario ("read", "page"): plain Core's count, the baseline
+    print(f"Instructions per request, in process, {args.requests} requests each (callgrind)")
+    for row in ROWS:
+        count = _count(row, valgrind=valgrind, url=url, requests=args.requests)
+        name, app_kind = row[0], row[1]
+        scenario = name.split(",")[0]
+        if app_kind == "core":
+            core[scenario] = count
+        ratio = f"   x{core[scenario] / count:.2f} of plain Core" if scenario in core else ""
+        print(f"  {name:<32} {count:>12,.0f}{ratio}")
+
+
+if __name__ == "__main__":
+    main()
