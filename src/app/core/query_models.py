@@ -2,9 +2,9 @@
 
 FastAPI reads `Annotated[Model, Query()]` field by field on every request, and asks of each field's annotation
 whether it is a sequence and which aliases it has before it validates the model: on a product page, with the
-page's four fields and the filters' three, that was 12 % of the request's instructions (5.0 M → 4.4 M in process,
-counted with callgrind). Those answers do not change between requests, so `QueryModel` works them out once and
-then validates the model from the query string in one call.
+page's four fields and the filters' three, that was 7 % of the request's instructions (5.02 M → 4.67 M in
+process, counted with callgrind: docs/performance.md). Those answers do not change between requests, so
+`QueryModel` works them out once and then validates the model from the query string in one call.
 
 The 422 is FastAPI's: the same `RequestValidationError`, each error located at `("query", field, ...)`. What
 FastAPI derived from the parameter for OpenAPI, it still derives: `parameters` is the list FastAPI itself writes
