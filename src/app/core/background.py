@@ -1,10 +1,12 @@
-"""Background work that a shutdown does not cut off in the middle of a database call."""
+"""Background work beside the requests (a periodic check, a subscription, a publish) that a shutdown stops
+without cutting off a database call in the middle."""
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-__all__ = ["RunToEnd"]
+__all__ = ["BackgroundLoops", "RunToEnd", "every"]
 
 
 class RunToEnd:
@@ -32,3 +34,43 @@ class RunToEnd:
     async def finish(self) -> None:
         """Wait for the work still running (its errors are its caller's, who was cancelled: not raised here)."""
         await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class BackgroundLoops:
+    """A component's background tasks and the reads they start: `stop` cancels the tasks, then lets every read
+    started through `read` finish (RunToEnd)."""
+
+    __slots__ = ("_reads", "_tasks")
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reads = RunToEnd()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def read[T](self, work: Coroutine[Any, Any, T]) -> T:
+        return await self._reads.run(work)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._reads.finish()
+
+
+async def every(
+    seconds: float, check: Callable[[], Awaitable[object]], *, warn: Callable[..., object], failed: str
+) -> None:
+    """Run `check` every `seconds` until cancelled; a failure is logged (`warn(failed)`) and tried again at the
+    next tick."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await check()
+        except Exception:  # noqa: BLE001 - a failed check is retried at the next tick
+            warn(failed, exc_info=True)

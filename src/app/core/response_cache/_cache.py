@@ -10,19 +10,16 @@ Three paths carry a committed write to the cached reads (docs/operations.md#the-
 Entries also expire after `FORGE_CACHE_TTL_SECONDS`, whatever happens.
 """
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.core.background import RunToEnd
+from app.core.background import BackgroundLoops, every
 from app.core.database import Database
-from app.core.redis import reconnecting
+from app.core.redis import follow_channel
 from app.core.response_cache._store import ResponseStore
 from app.core.response_cache._versions import read_versions
 from app.core.tracing import untraced
@@ -30,7 +27,6 @@ from app.core.tracing import untraced
 __all__ = ["ResponseCache", "following_writes"]
 
 _log = structlog.get_logger("app.cache")
-_RESUBSCRIBE_SECONDS = 1.0
 
 
 class ResponseCache:
@@ -44,8 +40,7 @@ class ResponseCache:
         self.database: Database | None = None
         self.redis = redis
         self._known: dict[str, int] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._reads = RunToEnd()
+        self._loops = BackgroundLoops()
 
     @classmethod
     def configured(cls, settings: Settings, redis: Redis | None) -> "ResponseCache | None":
@@ -64,30 +59,41 @@ class ResponseCache:
         self.observe(versions)
         if self.redis is not None:
             message = " ".join(f"{namespace}={version}" for namespace, version in versions.items())
-            self._spawn(self._publish(message))
+            self._loops.spawn(self._publish(message))
 
     async def start(self, database: Database) -> None:
         """Learn the committed versions, then follow them."""
         self.database = database
         await self.refresh()
         if self.redis is not None and self.settings.redis_url is not None:
-            self._spawn(self._listen())
-        self._spawn(self._poll())
+            self._loops.spawn(
+                follow_channel(
+                    self.settings,
+                    self.settings.cache_channel,
+                    on_subscribed=self.refresh,  # whatever was written while not subscribed
+                    on_message=self._received,
+                    warn=_log.warning,
+                    lost="cache_subscription_lost",
+                )
+            )
+        self._loops.spawn(
+            every(
+                self.settings.cache_sync_seconds, self.refresh, warn=_log.warning, failed="cache_versions_check_failed"
+            )
+        )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._reads.finish()
+        await self._loops.stop()
 
     async def refresh(self) -> None:
         """Read the committed versions and drop what they outdate. The read runs to its end even when the caller is
         cancelled (core/background.py; stop() waits for it)."""
         if self.database is None:
             return
-        self.observe(await self._reads.run(self._read_versions(self.database)))
+        self.observe(await self._loops.read(self._read_versions(self.database)))
+
+    async def _received(self, data: bytes | str) -> None:
+        self.observe(_parse(data))
 
     @staticmethod
     async def _read_versions(database: Database) -> dict[str, int]:
@@ -95,52 +101,12 @@ class ResponseCache:
             async with database.session(writes=False) as session:
                 return await read_versions(session)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.cache_sync_seconds)
-            try:
-                await self.refresh()
-            except Exception:  # noqa: BLE001 - a failed read is retried at the next tick; entries still expire
-                _log.warning("cache_versions_check_failed", exc_info=True)
-
     async def _publish(self, message: str) -> None:
         assert self.redis is not None  # noqa: S101 - only spawned with Redis
         try:
             await self.redis.publish(self.settings.cache_channel, message)
         except Exception:  # noqa: BLE001 - the others' periodic read of the versions catches the write instead
             _log.warning("cache_announce_failed", exc_info=True)
-
-    async def _listen(self) -> None:
-        assert self.settings.redis_url is not None  # noqa: S101 - start() checked it
-        # A client of its own without a read timeout: the subscription waits for messages as long as it takes.
-        client = Redis.from_url(
-            self.settings.redis_url.get_secret_value(),
-            socket_connect_timeout=self.settings.redis_timeout_seconds,
-            **reconnecting(),
-        )
-        try:
-            while True:
-                try:
-                    await self._subscribed(client)
-                except Exception:  # noqa: BLE001 - Redis went away: resubscribe, the poll covers the gap
-                    _log.warning("cache_subscription_lost", exc_info=True)
-                    await asyncio.sleep(_RESUBSCRIBE_SECONDS)
-        finally:
-            await client.aclose()
-
-    async def _subscribed(self, client: Redis) -> None:
-        async with client.pubsub() as pubsub:
-            await pubsub.subscribe(self.settings.cache_channel)
-            await self.refresh()  # whatever was written while not subscribed
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-                if message is not None:
-                    self.observe(_parse(message["data"]))
 
 
 @asynccontextmanager

@@ -8,18 +8,13 @@ it differs. Without Redis, each instance makes that comparison (one primary-key 
 subscription was down.
 """
 
-import asyncio
-import contextlib
-from collections.abc import Coroutine
-from typing import Any
-
 import structlog
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.core.background import RunToEnd
+from app.core.background import BackgroundLoops, every
 from app.core.database import Database
-from app.core.redis import create_redis, reconnecting
+from app.core.redis import create_redis, follow_channel
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.state import EndpointRuntime
 
@@ -37,8 +32,7 @@ class RegistrySync:
         self.database = database
         self.redis = redis
         self.settings = settings
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._refreshes = RunToEnd()
+        self._loops = BackgroundLoops()
 
     async def start(self) -> None:
         """Load the registry (failing start-up if the database cannot be read), then keep it current."""
@@ -48,69 +42,33 @@ class RegistrySync:
             return
         if self.redis is not None and self.settings.redis_url is not None:
             self.runtime.on_change.append(self._announce)
-            self._spawn(self._listen())
+            self._loops.spawn(
+                follow_channel(
+                    self.settings,
+                    self.settings.dynamic_endpoints_channel,
+                    on_subscribed=self.refresh,  # whatever changed while not subscribed
+                    on_message=lambda _: self.refresh(),
+                    warn=_log.warning,
+                    lost="endpoint_registry_subscription_lost",
+                )
+            )
             interval = max(interval, FALLBACK_SECONDS)
-        self._spawn(self._poll(interval))
+        self._loops.spawn(every(interval, self.refresh, warn=_log.warning, failed="endpoint_registry_check_failed"))
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._refreshes.finish()
+        await self._loops.stop()
 
     async def refresh(self) -> bool:
         """Reload when the stored version differs from the served one; whether it did. Runs to its end even when the
         caller is cancelled (core/background.py; stop() waits for it)."""
-        return await self._refreshes.run(self._reload())
+        return await self._loops.read(self._reload())
 
     async def _reload(self) -> bool:
         async with self.database.session(writes=False) as session:
             return await service.load_registry(session, self.runtime, known_version=self.runtime.snapshot.version)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _poll(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.refresh()
-            except Exception:  # noqa: BLE001 - a failed check is retried at the next tick
-                _log.warning("endpoint_registry_check_failed", exc_info=True)
-
-    async def _listen(self) -> None:
-        assert self.settings.redis_url is not None  # noqa: S101 - start() checked it
-        # A client of its own without a read timeout: the subscription waits for messages as long as it takes.
-        client = Redis.from_url(
-            self.settings.redis_url.get_secret_value(),
-            socket_connect_timeout=self.settings.redis_timeout_seconds,
-            **reconnecting(),
-        )
-        try:
-            while True:
-                try:
-                    await self._subscribed(client)
-                except Exception:  # noqa: BLE001 - Redis went away: resubscribe, the poll covers the gap
-                    _log.warning("endpoint_registry_subscription_lost", exc_info=True)
-                    await asyncio.sleep(1)
-        finally:
-            await client.aclose()
-
-    async def _subscribed(self, client: Redis) -> None:
-        async with client.pubsub() as pubsub:
-            await pubsub.subscribe(self.settings.dynamic_endpoints_channel)
-            await self.refresh()  # whatever changed while not subscribed
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=FALLBACK_SECONDS)
-                if message is not None:
-                    await self.refresh()
-
     def _announce(self, version: int) -> None:
-        self._spawn(self._publish(version))
+        self._loops.spawn(self._publish(version))
 
     async def _publish(self, version: int) -> None:
         assert self.redis is not None  # noqa: S101 - only registered with Redis
