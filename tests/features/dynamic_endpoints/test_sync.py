@@ -5,7 +5,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -13,16 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
 from app.config import Settings
-from app.core.context import AppContext
 from app.features.dynamic_endpoints import service
 from app.features.dynamic_endpoints.state import EndpointRuntime
 from app.main import create_app
 from tests import helpers
 from tests.support import databases
-from tests.support.app import running
+from tests.support.app import running, started_with_client
 from tests.support.dynamic_endpoints import ADMIN_ENDPOINTS, snapshot, spec, static
 from tests.support.polling import until_status
-from tests.support.settings import BASE_URL, service_url_or_skip
+from tests.support.settings import service_url_or_skip
 
 DEADLINE_SECONDS = 2.0
 
@@ -31,14 +29,6 @@ DEADLINE_SECONDS = 2.0
 async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield engine
     await databases.empty(engine)
-
-
-async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:
-    started = await stack.enter_async_context(running(create_app(settings)))
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL)
-    )
-    return started.context, client
 
 
 @pytest.mark.usefixtures("emptied")
@@ -51,8 +41,8 @@ async def test_a_second_app_follows_changes_made_through_the_first(settings: Set
         overrides |= {"redis_url": redis_url, "redis_timeout_seconds": 5}
     shared = settings.model_copy(update=overrides)
     async with AsyncExitStack() as stack:
-        first, writer = await _started(stack, shared)
-        _, reader = await _started(stack, shared)
+        first, writer = await started_with_client(stack, shared)
+        _, reader = await started_with_client(stack, shared)
         admin = await helpers.committed_admin_headers(first, writer)
 
         created = await writer.post(ADMIN_ENDPOINTS, json=static(), headers=admin)

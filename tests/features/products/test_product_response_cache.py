@@ -17,16 +17,15 @@ from app.config import Settings
 from app.core.context import AppContext
 from app.core.response_cache import ResponseCache
 from app.features.auth.dependencies import CurrentUser
-from app.main import create_app
 from app.shared.caching import edge_cached
 from app.shared.routing import ForgeRoute
 from tests import helpers
 from tests.features.products.helpers import create_product
 from tests.support import databases
-from tests.support.app import running
+from tests.support.app import started_with_client
 from tests.support.polling import eventually
 from tests.support.prometheus import sample
-from tests.support.settings import BASE_URL, redis_url_or_skip
+from tests.support.settings import redis_url_or_skip
 
 PRODUCTS = "/api/v1/products"
 GZIP = {"accept-encoding": "gzip"}
@@ -42,14 +41,6 @@ BOUND_SECONDS = {"redis": 2.0, "versions": SYNC_SECONDS + 2.0}
 async def emptied(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield engine
     await databases.empty(engine)
-
-
-async def _started(stack: AsyncExitStack, settings: Settings) -> tuple[AppContext, httpx.AsyncClient]:
-    started = await stack.enter_async_context(running(create_app(settings)))
-    client = await stack.enter_async_context(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=started.asgi), base_url=BASE_URL)
-    )
-    return started.context, client
 
 
 def cache_of(context: AppContext) -> ResponseCache:
@@ -75,8 +66,8 @@ async def test_a_price_changed_through_one_instance_is_seen_by_the_other_within_
     else:
         shared = settings.model_copy(update={"cache_sync_seconds": SYNC_SECONDS})
     async with AsyncExitStack() as stack:
-        first, writer = await _started(stack, shared)
-        second, reader = await _started(stack, shared)
+        first, writer = await started_with_client(stack, shared)
+        second, reader = await started_with_client(stack, shared)
         admin = await helpers.committed_admin_headers(first, writer)
         path = f"{PRODUCTS}/{(await create_product(writer, admin, price='10.00'))['id']}"
         assert await price_of(reader, path) == "10.00"  # committed: the second instance reads it, and keeps it
@@ -97,7 +88,7 @@ async def test_a_price_changed_through_one_instance_is_seen_by_the_other_within_
 @pytest.mark.usefixtures("emptied")
 async def test_a_cached_page_never_includes_a_deleted_product_after_the_delete_answered(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
-        context, client = await _started(stack, settings)
+        context, client = await started_with_client(stack, settings)
         admin = await helpers.committed_admin_headers(context, client)
         kept = await create_product(client, admin, name="Kept")
         doomed = await create_product(client, admin, name="Doomed")
@@ -147,8 +138,8 @@ async def _answers(client: httpx.AsyncClient, paths: list[str], etag_of: dict[st
 async def test_with_the_cache_off_the_answers_are_byte_identical(settings: Settings) -> None:
     settings = settings.model_copy(update={"rate_limit_enabled": False})  # its headers count each app's requests
     async with AsyncExitStack() as stack:
-        cached_context, cached = await _started(stack, settings)
-        _, uncached = await _started(stack, settings.model_copy(update={"cache_enabled": False}))
+        cached_context, cached = await started_with_client(stack, settings)
+        _, uncached = await started_with_client(stack, settings.model_copy(update={"cache_enabled": False}))
         admin = await helpers.committed_admin_headers(cached_context, cached)
         for number in range(30):  # a page large enough to be gzipped
             product = await create_product(cached, admin, name=f"Lamp {number}", price="19.99")
