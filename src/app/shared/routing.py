@@ -191,8 +191,12 @@ def _with_query_parameters(route: APIRoute) -> dict[str, Any] | None:
     """The route's `openapi_extra` with its query models' parameters added (once: `include_flat` copies it)."""
     extra = dict(route.openapi_extra or {})
     listed = list(extra.get("parameters", []))
+    named = {(parameter["name"], parameter["in"]) for parameter in listed}
     for model in _query_models(route.dependant):
-        listed += [p for p in model.parameters if (p["name"], p["in"]) not in {(q["name"], q["in"]) for q in listed}]
+        for parameter in model.parameters:
+            if (parameter["name"], parameter["in"]) not in named:
+                named.add((parameter["name"], parameter["in"]))
+                listed.append(parameter)
     if listed:
         extra["parameters"] = listed
     return extra or None
