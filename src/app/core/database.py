@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from app.config import DatabasePool, Settings
 from app.core.context import context_of
 from app.core.exceptions import ForgeError
+from app.core.fair_pool import FairAsyncQueuePool
 from app.core.reads import Reader
 
 __all__ = [
@@ -125,8 +126,11 @@ def _pool_arguments(settings: Settings) -> dict[str, Any]:
         # hold idle connections until they are reaped. Each request pays for a connect instead.
         return {"poolclass": NullPool}
     if settings.is_sqlite:
-        return {}  # SQLAlchemy's default pool for the file; the size settings are PostgreSQL's
+        # SQLAlchemy's default size for the file (the size settings are PostgreSQL's); an in-memory database keeps
+        # its one connection (SQLAlchemy's StaticPool).
+        return {"poolclass": FairAsyncQueuePool} if settings.sqlite_path is not None else {}
     return {
+        "poolclass": FairAsyncQueuePool,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
         "pool_recycle": settings.database_pool_recycle,
