@@ -49,6 +49,8 @@ from app.features.audit.service import AuditLog
 from app.features.auth.addresses import TrustedProxies
 from app.features.auth.caller import Identification
 from app.features.client_config.router import router as client_config_router
+from app.features.client_config.schemas import ClientConfig
+from app.features.client_config.service import client_config
 from app.features.console.site import install_console
 from app.features.dashboard.admin import section as dashboard_console
 from app.features.dashboard.router import router as dashboard_router
@@ -188,16 +190,19 @@ def _lifespan(built: _Built) -> Callable[[FastAPI], AbstractAsyncContextManager[
         http_client = create_http_client(settings, tracer_provider=telemetry.tracer_provider if telemetry else None)
         registry_sync = RegistrySync(runtime=built.endpoints, database=database, redis=redis, settings=settings)
         tracing = Tracing.of(telemetry)
+        docs_url = DOCS_URL if settings.docs_enabled else None
         components: dict[type, object] = {
             EndpointRuntime: built.endpoints,
             DashboardSources: _dashboard_sources(),
             # The sign-in providers, with their discovery documents and signing keys cached for the app's life.
             ProviderDirectory: ProviderDirectory(settings, http_client),
+            # Made of the settings alone: built once, not per request (`GET /api/v1/config`).
+            ClientConfig: client_config(settings=settings, docs_url=docs_url),
         }
         mcp_sessions = _edge_components(built, components)
         context = AppContext(
             settings=settings,
-            docs_url=DOCS_URL if settings.docs_enabled else None,
+            docs_url=docs_url,
             telemetry=telemetry,
             tracing=tracing,
             password_hasher=built.password_hasher,

@@ -84,7 +84,12 @@ def context_of(request: Request) -> AppContext:
     return context
 
 
-get_context = context_of
+async def get_context(request: Request) -> AppContext:
+    """`context_of` as a dependency. A coroutine, as is every dependency of ours: FastAPI sends a plain function to
+    its thread pool, and that hop cost more than a small request's whole handler (`tests/test_dependencies.py`)."""
+    return context_of(request)
+
+
 Context = Annotated[AppContext, Depends(get_context)]
 
 

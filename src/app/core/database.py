@@ -272,7 +272,7 @@ async def committing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
     writes = request.method not in _READ_ONLY_METHODS
-    async with committing(get_database(request).session(writes=writes)) as session:
+    async with committing(context_of(request).database.session(writes=writes)) as session:
         yield session
 
 
@@ -283,7 +283,7 @@ async def get_read_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     milliseconds): holding the write lock meanwhile would stall every writer. Their rare writes must be best
     effort (see `users.repository.update_password_hash`).
     """
-    async with committing(get_database(request).session(writes=False)) as session:
+    async with committing(context_of(request).database.session(writes=False)) as session:
         yield session
 
 
@@ -292,7 +292,7 @@ async def get_writing_db_session(request: Request) -> AsyncIterator[AsyncSession
     provider sign-in's start and callback). A GET's `DBSession` autocommits each statement; this one commits once.
     On SQLite it takes the write lock at its first statement: such a route reads and waits on the network first
     (with `DBSession`), and writes with this session last."""
-    async with committing(get_database(request).session(writes=True)) as session:
+    async with committing(context_of(request).database.session(writes=True)) as session:
         yield session
 
 
@@ -303,7 +303,7 @@ ReadMostlyDBSession = Annotated[AsyncSession, Depends(get_read_db_session, scope
 WritingDBSession = Annotated[AsyncSession, Depends(get_writing_db_session, scope="function")]
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return context_of(request).database
 
 

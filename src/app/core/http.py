@@ -42,7 +42,7 @@ def create_http_client(settings: Settings, *, tracer_provider: TracerProvider | 
     return client
 
 
-def get_http_client(request: Request) -> httpx.AsyncClient:
+async def get_http_client(request: Request) -> httpx.AsyncClient:
     return context_of(request).http_client
 
 

@@ -199,11 +199,11 @@ class TokenService:
         return MfaClaims(user_id=_id_claim(claims, "sub"), token_id=token_id)
 
 
-def get_password_hasher(request: Request) -> PasswordHasher:
+async def get_password_hasher(request: Request) -> PasswordHasher:
     return context_of(request).password_hasher
 
 
-def get_token_service(request: Request) -> TokenService:
+async def get_token_service(request: Request) -> TokenService:
     return context_of(request).token_service
 
 

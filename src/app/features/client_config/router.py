@@ -3,7 +3,6 @@
 from fastapi import APIRouter
 
 from app.core.context import Context
-from app.features.client_config import service
 from app.features.client_config.schemas import ClientConfig
 from app.shared.caching import edge_cached
 from app.shared.routing import ForgeRoute
@@ -17,4 +16,4 @@ router = APIRouter(prefix="/config", tags=["config"], route_class=ForgeRoute)
 @edge_cached(namespace="config")  # made of the settings alone: nothing invalidates it while the app runs
 async def get_client_config(context: Context) -> ClientConfig:
     """Public settings for clients (name, version, limits, feature flags); the same for every caller."""
-    return service.client_config(settings=context.settings, docs_url=context.docs_url)
+    return context.component(ClientConfig)  # built at start (`service.client_config`)

@@ -23,7 +23,7 @@ from app.core.database import committing, utcnow
 from app.core.exceptions import ForgeError
 from app.features.console import service
 from app.features.mfa.dependencies import second_factor_attempt
-from app.features.sessions.dependencies import get_session_client, get_session_issuer
+from app.features.sessions.dependencies import session_client_of, session_issuer_of
 from app.shared.console import CONSOLE_PATH, ConsoleAdmin, read_session, sign_in_admin
 from app.shared.ratelimit import account_key, client_key, enforce
 
@@ -122,8 +122,8 @@ class ConsoleSignIn(BaseAuthProvider):
                 code=code.strip() or None,
                 needs_code=needs_code,
                 now=utcnow(),
-                client=get_session_client(request),
-                issuer=get_session_issuer(context),
+                client=session_client_of(request),
+                issuer=session_issuer_of(context),
             )
         return issued.refresh_token
 

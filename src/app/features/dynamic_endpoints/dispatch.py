@@ -26,7 +26,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from app.core.context import CONTEXT_KEY, context_of
-from app.core.database import committing, get_database, get_db_session
+from app.core.database import committing, get_db_session
 from app.core.exceptions import MalformedJSONError
 from app.core.metrics import ROUTE_TEMPLATE_STATE
 from app.core.pagination import cursor_seal, page_params_of
@@ -95,7 +95,7 @@ async def _session(request: Request, *, writes: bool) -> AsyncIterator[AsyncSess
         async with asynccontextmanager(override)() as session:
             yield session
         return
-    async with committing(get_database(request).session(writes=writes)) as session:
+    async with committing(context_of(request).database.session(writes=writes)) as session:
         yield session
 
 

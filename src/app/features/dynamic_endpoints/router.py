@@ -18,7 +18,7 @@ __all__ = ["get_runtime", "router"]
 router = APIRouter(prefix="/admin/endpoints", tags=["dynamic endpoints"], route_class=ForgeRoute)
 
 
-def get_runtime(request: Request) -> EndpointRuntime:
+async def get_runtime(request: Request) -> EndpointRuntime:
     return context_of(request).component(EndpointRuntime)
 
 

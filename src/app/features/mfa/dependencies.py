@@ -30,7 +30,7 @@ MFA_TOKEN_POLICY = "mfa"  # noqa: S105 - a policy's name
 MFA_ACCOUNT_POLICY = "mfa_account"
 
 
-def get_totp_time() -> datetime:
+async def get_totp_time() -> datetime:
     """The time codes are checked at: now (a dependency, so that a test can choose it)."""
     return utcnow()
 

@@ -35,7 +35,7 @@ FLOW_COOKIE = "__Secure-forge_oidc"
 FLOW_COOKIE_PATH = f"{API_PREFIX}/auth/oidc"
 
 
-def get_providers(context: Context) -> ProviderDirectory:
+async def get_providers(context: Context) -> ProviderDirectory:
     return context.component(ProviderDirectory)
 
 

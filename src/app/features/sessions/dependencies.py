@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from app.config import API_PREFIX, Settings
-from app.core.context import Context
+from app.core.context import AppContext, Context
 from app.core.database import utcnow
 from app.features.auth.dependencies import client_network
 from app.features.sessions.service import (
@@ -38,6 +38,8 @@ __all__ = [
     "SessionClient",
     "clear_session_cookies",
     "refresh_token_cookie",
+    "session_client_of",
+    "session_issuer_of",
     "set_session_cookies",
 ]
 
@@ -47,19 +49,27 @@ CSRF_COOKIE = "__Secure-forge_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def get_session_issuer(context: Context) -> SessionIssuer:
+def session_issuer_of(context: AppContext) -> SessionIssuer:
     return SessionIssuer(
         tokens=context.token_service, hasher=context.secret_hasher, policy=SessionPolicy.of(context.settings)
     )
 
 
-def get_session_policy(context: Context) -> SessionPolicy:
+def session_client_of(request: Request) -> Client:
+    """What a new session records of its client: the User-Agent, and the network rather than the address."""
+    return Client(user_agent=request.headers.get("user-agent"), network=client_network(request))
+
+
+async def get_session_issuer(context: Context) -> SessionIssuer:
+    return session_issuer_of(context)
+
+
+async def get_session_policy(context: Context) -> SessionPolicy:
     return SessionPolicy.of(context.settings)
 
 
-def get_session_client(request: Request) -> Client:
-    """What a new session records of its client: the User-Agent, and the network rather than the address."""
-    return Client(user_agent=request.headers.get("user-agent"), network=client_network(request))
+async def get_session_client(request: Request) -> Client:
+    return session_client_of(request)
 
 
 Issuer = Annotated[SessionIssuer, Depends(get_session_issuer)]

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def get_account_mail(context: Context) -> AccountMail:
+async def get_account_mail(context: Context) -> AccountMail:
     return AccountMail.of(context.settings, mailer=context.mailer, hasher=context.secret_hasher)
 
 
