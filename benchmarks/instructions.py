@@ -1,5 +1,6 @@
-"""Instructions per request of ForgeAPI's reads against plain SQLAlchemy Core, in process: a count that the
-machine's load does not move, for changes too small for the HTTP harness to see on a shared machine.
+"""Instructions per request of ForgeAPI's reads against plain SQLAlchemy Core, and of `/healthz` and the limiter
+against their baselines, in process: a count that the machine's load does not move, for changes too small for the
+HTTP harness to see on a shared machine.
 
 Run: `uv run python -m benchmarks.instructions [--requests 300] [--seed]` (needs valgrind: `apt-get install
 valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench,
@@ -11,11 +12,16 @@ made straight through ASGI (eight at a time, no server, no client sockets), and 
 `forge serve` runs it in the harness (the whole middleware stack, the limiter on the memory backend, metrics;
 tracing and the access log off), with its response cache off and on; plain Core is `plain_read.py`'s app (the
 harness's baseline for the database scenarios). The ratio is Core's count over the row's: above 1, the row costs
-fewer instructions. What it leaves out, the HTTP server's own work per request, is the same for both apps.
+fewer instructions. `/healthz` is measured against the harness's bare FastAPI app answering ForgeAPI's bytes
+(the stack cost: 1 - bare / ForgeAPI), and `/api/v1/config` with the limiter on and off (the limiter's cost:
+1 - off / on). Requests carry the headers wrk sends in the harness (no `Accept-Encoding`). What the counts leave
+out, the HTTP server's own work per request, is the same for both apps of a pair, so the shares here are upper
+bounds of what a served request shows.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -28,6 +34,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message
 
+from app.features.health.router import LIVE
 from benchmarks.harness import DEFAULT_PG, SERVICE_ENV, prepare_database
 
 __all__ = ["main"]
@@ -35,18 +42,30 @@ __all__ = ["main"]
 WARM_UP = 200
 CONCURRENCY = 8
 PRODUCT_ID = 5_000
+_CACHE_OFF = {"FORGE_CACHE_ENABLED": "false"}
+_NO_LIMITER = {**_CACHE_OFF, "FORGE_RATE_LIMIT_ENABLED": "false"}
 
-# (row, app, path, query string, settings): the app is "forge" or "core".
+# (row, app, path, query string, settings): the app is "forge", "core" or "bare".
 type Row = tuple[str, str, str, str, Mapping[str, str]]
 ROWS: tuple[Row, ...] = (
     ("read, plain SQLAlchemy Core", "core", f"/api/v1/products/{PRODUCT_ID}", "", {}),
-    ("read, ForgeAPI, cache off", "forge", f"/api/v1/products/{PRODUCT_ID}", "", {"FORGE_CACHE_ENABLED": "false"}),
+    ("read, ForgeAPI, cache off", "forge", f"/api/v1/products/{PRODUCT_ID}", "", _CACHE_OFF),
     ("read, ForgeAPI, cache on", "forge", f"/api/v1/products/{PRODUCT_ID}", "", {}),
     ("page, plain SQLAlchemy Core", "core", "/api/v1/products", "page=1&size=20", {}),
-    ("page, ForgeAPI, cache off", "forge", "/api/v1/products", "page=1&size=20", {"FORGE_CACHE_ENABLED": "false"}),
+    ("page, ForgeAPI, cache off", "forge", "/api/v1/products", "page=1&size=20", _CACHE_OFF),
     ("page, ForgeAPI, cache on", "forge", "/api/v1/products", "page=1&size=20", {}),
+    ("healthz, bare FastAPI", "bare", "/healthz", "", {}),
     ("healthz, ForgeAPI", "forge", "/healthz", "", {}),
+    (
+        "config, ForgeAPI, no limiter",
+        "forge",
+        "/api/v1/config",
+        "",
+        {**_CACHE_OFF, "FORGE_RATE_LIMIT_ENABLED": "false"},
+    ),
+    ("config, ForgeAPI, limiter", "forge", "/api/v1/config", "", _CACHE_OFF),
 )
+# Each scenario's first row is its baseline, which the scenario's other rows are compared with.
 
 
 def _scope(path: str, query: str) -> dict[str, Any]:
@@ -60,7 +79,7 @@ def _scope(path: str, query: str) -> dict[str, Any]:
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
@@ -108,6 +127,11 @@ async def _drive(app_kind: str, path: str, query: str, requests: int) -> None:
 
         await counted(create())
         return
+    if app_kind == "bare":
+        from benchmarks._baseline import create as create_bare  # noqa: PLC0415
+
+        await counted(create_bare())
+        return
     from app.main import create_app  # noqa: PLC0415
 
     async with running(create_app()) as started:
@@ -123,6 +147,10 @@ def _count(row: tuple[str, str, str, str, Mapping[str, str]], *, valgrind: str, 
         command = [valgrind, "-q", "--tool=callgrind", "--instr-atstart=no"]
         command += [f"--callgrind-out-file={directory}/callgrind.%p", sys.executable, "-m", "benchmarks.instructions"]
         command += ["--drive", app_kind, path, query, str(requests)]
+        if app_kind == "bare":  # the bare app answers ForgeAPI's bytes, as in the harness
+            payloads = Path(directory) / "payloads.json"
+            payloads.write_text(json.dumps({f"GET {path}": {"status": 200, "body": LIVE.decode()}}))
+            environment["FORGE_BENCH_PAYLOADS"] = str(payloads)
         subprocess.run(command, env=environment, check=True, capture_output=True)
         dumps = [path for path in Path(directory).iterdir() if re.fullmatch(r"callgrind\.\d+\.\d+", path.name)]
         totals = [re.search(r"^(?:totals|summary):\s+(\d+)", dump.read_text(), re.MULTILINE) for dump in dumps]
@@ -147,16 +175,25 @@ def main() -> None:
     url = os.environ.get("FORGE_BENCH_DATABASE_URL", DEFAULT_PG)
     if args.seed:
         prepare_database(url)
-    core: dict[str, float] = {}  # per scenario ("read", "page"): plain Core's count, the baseline
+    baseline: dict[str, float] = {}  # per scenario: its baseline's count
     print(f"Instructions per request, in process, {args.requests} requests each (callgrind)")
     for row in ROWS:
         count = _count(row, valgrind=valgrind, url=url, requests=args.requests)
-        name, app_kind = row[0], row[1]
+        name = row[0]
         scenario = name.split(",")[0]
-        if app_kind == "core":
-            core[scenario] = count
-        ratio = f"   x{core[scenario] / count:.2f} of plain Core" if scenario in core else ""
-        print(f"  {name:<32} {count:>12,.0f}{ratio}")
+        if scenario not in baseline:
+            baseline[scenario] = count
+            print(f"  {name:<34} {count:>12,.0f}")
+            continue
+        print(f"  {name:<34} {count:>12,.0f}   {_compared(scenario, baseline[scenario], count)}")
+
+
+def _compared(scenario: str, baseline: float, count: float) -> str:
+    if scenario == "healthz":
+        return f"stack cost {1 - baseline / count:.1%}"
+    if scenario == "config":
+        return f"limiter {1 - baseline / count:.1%}"
+    return f"x{baseline / count:.2f} of plain Core"
 
 
 if __name__ == "__main__":

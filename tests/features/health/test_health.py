@@ -11,6 +11,15 @@ async def test_healthz_answers_without_touching_the_database(client: httpx.Async
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_healthz_is_documented_with_its_model(client: httpx.AsyncClient) -> None:
+    """The probe answers prebuilt bytes (no model to validate and serialise per request); its document still
+    names the model those bytes are."""
+    document = (await client.get("/openapi.json")).json()
+    answer = document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/Liveness"}
 
 
 async def test_readyz_reports_the_database_check(client: httpx.AsyncClient) -> None:

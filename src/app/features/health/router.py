@@ -12,7 +12,7 @@ from app.core.metrics import CONTENT_TYPE, authorise_scrape, state_readings
 from app.features.health import service
 from app.shared.routing import ForgeRoute
 
-__all__ = ["router"]
+__all__ = ["LIVE", "router"]
 
 router = APIRouter(tags=["health"], route_class=ForgeRoute)
 
@@ -42,10 +42,15 @@ async def metrics(request: Request, context: Context) -> Response:
     return Response(collected.render(readings), media_type=CONTENT_TYPE)
 
 
-@router.get("/healthz")
-async def healthz() -> Liveness:
+# The liveness answer never changes: sent as these bytes, FastAPI neither validates nor serialises a model per probe
+# (-8 % of the probe's instructions; benchmarks/instructions.py).
+LIVE = Liveness().model_dump_json().encode()
+
+
+@router.get("/healthz", response_model=Liveness)
+async def healthz() -> Response:
     """The process is up and its event loop answers."""
-    return Liveness()
+    return Response(LIVE, media_type="application/json")
 
 
 @router.get("/readyz", responses={503: {"description": "A required dependency is failing; the body names it."}})
