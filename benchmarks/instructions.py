@@ -2,9 +2,9 @@
 against their baselines, in process: a count that the machine's load does not move, for changes too small for the
 HTTP harness to see on a shared machine.
 
-Run: `uv run python -m benchmarks.instructions [--requests 300] [--seed]` (needs valgrind: `apt-get install
-valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench,
-seeded by the harness, or here with `--seed`).
+Run: `uv run python -m benchmarks.instructions [--requests 300] [--seed] [--served granian|uvicorn]` (needs
+valgrind: `apt-get install valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, default
+postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench, seeded by the harness, or here with `--seed`).
 
 Each row is one process under callgrind with counting off (`--instr-atstart=no`): it builds the app, starts it (the
 lifespan, as a server would), serves 200 requests to warm up, then counts the instructions of `--requests` requests
@@ -17,6 +17,11 @@ fewer instructions. `/healthz` is measured against the harness's bare FastAPI ap
 1 - off / on). Requests carry the headers wrk sends in the harness (no `Accept-Encoding`). What the counts leave
 out, the HTTP server's own work per request, is the same for both apps of a pair, so the shares here are upper
 bounds of what a served request shows.
+
+`--served SERVER` then counts the limiter's pair as served requests: `forge`'s app under that server (one worker,
+under callgrind), loaded by wrk at 8 connections for 10 s, less what the app's background loops run in an idle
+window as long (`benchmarks/_callgrind.py`). The server's own work is in these counts: writing the limiter's five
+header lines is part of what the limiter costs a served request.
 """
 
 import argparse
@@ -35,6 +40,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message
 
 from app.features.health.router import LIVE
+from benchmarks._callgrind import served_instructions
 from benchmarks.harness import DEFAULT_PG, SERVICE_ENV, prepare_database
 
 __all__ = ["main"]
@@ -132,10 +138,14 @@ async def _drive(app_kind: str, path: str, query: str, requests: int) -> None:
         await counted(started.asgi)
 
 
+def _environment(url: str, settings: Mapping[str, str]) -> dict[str, str]:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("FORGE_")}
+    return environment | {**SERVICE_ENV, "FORGE_DATABASE_URL": url, "FORGE_BENCH_DATABASE_URL": url, **settings}
+
+
 def _count(row: tuple[str, str, str, str, Mapping[str, str]], *, valgrind: str, url: str, requests: int) -> float:
     _, app_kind, path, query, settings = row
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("FORGE_")}
-    environment |= {**SERVICE_ENV, "FORGE_DATABASE_URL": url, "FORGE_BENCH_DATABASE_URL": url, **settings}
+    environment = _environment(url, settings)
     environment["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory(prefix="forgeapi-instructions-") as directory:
         command = [valgrind, "-q", "--tool=callgrind", "--instr-atstart=no"]
@@ -157,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seed", action="store_true", help="seed the database first (10,000 products)")
+    parser.add_argument("--served", choices=["granian", "uvicorn"], help="also count config served by this server")
     parser.add_argument("--drive", nargs=4, metavar=("APP", "PATH", "QUERY", "REQUESTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
@@ -180,6 +191,22 @@ def main() -> None:
             print(f"  {name:<34} {count:>12,.0f}")
             continue
         print(f"  {name:<34} {count:>12,.0f}   {_compared(scenario, baseline[scenario], count)}")
+    if args.served:
+        _served(args.served, url)
+
+
+def _served(server: str, url: str) -> None:
+    print(f"Instructions per served request, {server}, one worker, wrk 8 connections, 10 s (callgrind)")
+    counts: list[float] = []
+    for name, app_kind, path, _, settings in ROWS:
+        if app_kind != "forge" or not name.startswith("config"):
+            continue
+        counted = served_instructions(
+            "app.main:create_app", server=server, path=path, seconds=10, env=_environment(url, settings)
+        )
+        counts.append(counted.per_request)
+        compared = f"   {_compared('config', counts[0], counted.per_request)}" if len(counts) > 1 else ""
+        print(f"  {name:<34} {counted.per_request:>12,.0f}{compared}   ({counted.requests:,} requests)")
 
 
 def _compared(scenario: str, baseline: float, count: float) -> str:

@@ -18,22 +18,18 @@ import asyncio
 import gc
 import itertools
 import os
-import re
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 import timeit
 import tracemalloc
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 
 from redis.asyncio import Redis
 
 from app.core.ratelimit import Limit, MemoryBackend, PolicySet, RedisBackend
+from benchmarks._callgrind import served_instructions, valgrind_available
 from benchmarks._http import run_wrk, serve, wrk_available
 from benchmarks._naive import SlidingWindowCounter
 
@@ -237,48 +233,20 @@ def http(seconds: int, rounds: int, server: str) -> None:
     _print_http(medians, cpu_medians)
 
 
-def _served_instructions(app_path: str, server: str, valgrind: str, control: str, seconds: int) -> tuple[int, int]:
-    """Instructions a server (one worker) executes while wrk loads it for `seconds`, and the requests it answered.
-
-    Under callgrind with counting switched on only around the load: start-up (~20 G instructions, which vary by
-    more than a whole run of requests) and shutdown are never counted. Granian's worker is a process of its own,
-    so every process of the server is traced and their counts are added up.
-    """
-    with tempfile.TemporaryDirectory(prefix="forgeapi-bench-") as directory:
-        wrapper = [valgrind, "-q", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes"]
-        wrapper += [f"--callgrind-out-file={directory}/callgrind.%p"]
-        with serve(app_path, factory=True, server=server, wrapper=wrapper, start_timeout=900) as base:
-            # Few connections: under valgrind the server is ~50x slower, and wrk's 2 s timeout must not fire.
-            run_wrk(f"{base}/hello", seconds=2, connections=8)  # warm-up, not counted
-            # No pid: the command reaches every callgrind process, and only this benchmark starts any.
-            subprocess.run([control, "--instr=on"], check=True, capture_output=True)
-            result = run_wrk(f"{base}/hello", seconds=seconds, connections=8)
-            subprocess.run([control, "--dump"], check=True, capture_output=True)
-        if result.errors:
-            raise SystemExit(f"{result.errors} errors while counting instructions of {app_path}")
-        # callgrind.<pid>.<n> are the dumps asked for; callgrind.<pid> is what each process wrote at its exit.
-        dumps = [path for path in Path(directory).iterdir() if re.fullmatch(r"callgrind\.\d+\.\d+", path.name)]
-        counts = [re.search(r"^(?:totals|summary):\s+(\d+)", path.read_text(), re.MULTILINE) for path in dumps]
-        if not dumps or None in counts:
-            raise SystemExit(f"callgrind wrote no instruction count for {app_path}")
-        return sum(int(count.group(1)) for count in counts if count is not None), result.requests
-
-
 def instructions(seconds: int, server: str) -> None:
     """The limiter's share of a served request in instructions: unlike time, the count does not move with the
     machine's load (the HTTP figures above swing between runs on a shared virtual machine)."""
     print(
         f"\n5. Instructions per served request (valgrind), {server}, trivial endpoint, wrk 8 connections, {seconds} s"
     )
-    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
-    if not valgrind or not control:
+    if not valgrind_available():
         print("  skipped: valgrind is not installed (apt-get install valgrind)")
         return
     per_request: dict[str, float] = {}
     for name, path in LIMITER_APPS.items():
-        counted, requests = _served_instructions(path, server, valgrind, control, seconds)
-        per_request[name] = counted / requests
-        print(f"  {name:<{NAME_WIDTH}} {per_request[name]:>11,.0f} instructions per request ({requests:,} requests)")
+        counted = served_instructions(path, server=server, path="/hello", seconds=seconds)
+        per_request[name] = count = counted.per_request
+        print(f"  {name:<{NAME_WIDTH}} {count:>11,.0f} instructions per request ({counted.requests:,} requests)")
     for name in (UNDER_ITS_RATE, USING_ITS_ALLOWANCE):
         more = per_request[name] / per_request[WITHOUT_LIMITER] - 1
         # At a fixed number of instructions per second, throughput falls by 1 - without / with.
