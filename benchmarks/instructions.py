@@ -3,8 +3,8 @@ against their baselines, in process: a count that the machine's load does not mo
 HTTP harness to see on a shared machine.
 
 Run: `uv run python -m benchmarks.instructions [--requests 300] [--seed] [--served granian|uvicorn]` (needs
-valgrind: `apt-get install valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, default
-postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench, seeded by the harness, or here with `--seed`).
+valgrind: `apt-get install valgrind`; PostgreSQL at FORGE_BENCH_DATABASE_URL, seeded by the harness, or here with
+`--seed`; by default postgresql+asyncpg://postgres@127.0.0.1:5432/forgeapi_bench).
 
 Each row is one process under callgrind with counting off (`--instr-atstart=no`): it builds the app, starts it (the
 lifespan, as a server would), serves 200 requests to warm up, then counts the instructions of `--requests` requests
