@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks._http import run_wrk, serve
@@ -20,11 +21,13 @@ def valgrind_available() -> bool:
     return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
 
 
+@dataclass(frozen=True, slots=True)
 class ServedCount:
     """What one counted run gave: instructions under load, in an idle window as long, and requests answered."""
 
-    def __init__(self, loaded: int, idle: int, requests: int) -> None:
-        self.loaded, self.idle, self.requests = loaded, idle, requests
+    loaded: int
+    idle: int
+    requests: int
 
     @property
     def per_request(self) -> float:

@@ -87,7 +87,7 @@ class RequestCaller:
         self._headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.identification = identification
         authorization = api_key = None
-        for name, value in scope["headers"]:  # the first of a repeated header, as Starlette's Headers.get
+        for name, value in self._headers:  # the first of a repeated header, as Starlette's Headers.get
             if name == b"authorization":
                 authorization = authorization or value
             elif name == b"x-api-key":
