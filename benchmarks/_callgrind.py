@@ -12,9 +12,15 @@ from pathlib import Path
 
 from benchmarks._http import run_wrk, serve
 
-__all__ = ["ServedCount", "served_instructions", "valgrind_available"]
+__all__ = ["ServedCount", "dump_total", "served_instructions", "valgrind_available"]
 
 _TOTAL = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
+
+
+def dump_total(dump: Path) -> int | None:
+    """The instructions a callgrind dump counted, or None if it holds no total."""
+    total = _TOTAL.search(dump.read_text())
+    return None if total is None else int(total.group(1))
 
 
 def valgrind_available() -> bool:
@@ -70,9 +76,9 @@ def served_instructions(
         for dump in Path(directory).iterdir():
             if (match := re.fullmatch(r"callgrind\.\d+\.(\d+)", dump.name)) is None:
                 continue
-            if (total := _TOTAL.search(dump.read_text())) is None or int(match.group(1)) not in totals:
+            if (total := dump_total(dump)) is None or int(match.group(1)) not in totals:
                 raise SystemExit(f"callgrind wrote an unexpected count for {app_path}: {dump.name}")
-            totals[int(match.group(1))] += int(total.group(1))
+            totals[int(match.group(1))] += total
         if not totals[1]:
             raise SystemExit(f"callgrind wrote no instruction count for {app_path}")
         return ServedCount(totals[1], totals[2], result.requests)

@@ -40,7 +40,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message
 
 from app.features.health.router import LIVE
-from benchmarks._callgrind import served_instructions
+from benchmarks._callgrind import dump_total, served_instructions, valgrind_available
 from benchmarks.harness import DEFAULT_PG, SERVICE_ENV, prepare_database
 
 __all__ = ["main"]
@@ -157,10 +157,10 @@ def _count(row: tuple[str, str, str, str, Mapping[str, str]], *, valgrind: str, 
             environment["FORGE_BENCH_PAYLOADS"] = str(payloads)
         subprocess.run(command, env=environment, check=True, capture_output=True)
         dumps = [path for path in Path(directory).iterdir() if re.fullmatch(r"callgrind\.\d+\.\d+", path.name)]
-        totals = [re.search(r"^(?:totals|summary):\s+(\d+)", dump.read_text(), re.MULTILINE) for dump in dumps]
+        totals = [dump_total(dump) for dump in dumps]
         if len(totals) != 1 or totals[0] is None:
             raise SystemExit(f"callgrind wrote no count for {app_kind} {path}")
-        return int(totals[0].group(1)) / requests
+        return totals[0] / requests
 
 
 def main() -> None:
@@ -175,7 +175,7 @@ def main() -> None:
         asyncio.run(_drive(app_kind, path, query, int(requests)))
         return
     valgrind = shutil.which("valgrind")
-    if valgrind is None or shutil.which("callgrind_control") is None:
+    if valgrind is None or not valgrind_available():
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     url = os.environ.get("FORGE_BENCH_DATABASE_URL", DEFAULT_PG)
     if args.seed:
